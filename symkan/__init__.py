@@ -1,0 +1,33 @@
+"""symkan: interpretable symbolic regression with Kolmogorov-Arnold Networks.
+
+Heavy submodules are imported on first attribute access so ``import symkan`` stays fast.
+"""
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "KAN": "symkan.nn",
+    "KANLayer": "symkan.nn",
+    "fit": "symkan.train",
+    "History": "symkan.train",
+    "SymKANRegressor": "symkan.regressor",
+    "available_bases": "symkan.bases",
+    "register_basis": "symkan.bases",
+    "register_function": "symkan.symbolic.library",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'symkan' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_LAZY))
+
+
+__all__ = list(_LAZY) + ["__version__"]

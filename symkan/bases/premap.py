@@ -1,0 +1,60 @@
+"""Pre-maps: how a basis maps raw edge inputs x into its working domain u.
+
+Declared explicitly because the symbolic phase must reproduce the edge function
+exactly: φ(x) = Σ_k c_k B_k(premap(x)).
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+PREMAPS = ("identity", "tanh", "minmax")
+
+
+class PreMap(nn.Module):
+    """u = premap(x), elementwise per input. x: (batch, in) -> u: (batch, in).
+
+    * ``identity``: u = x
+    * ``tanh``: u = tanh(x) ∈ (-1, 1)
+    * ``minmax``: u = clamp(2 (x - lo) / (hi - lo) - 1, -1, 1) with running per-input
+      (lo, hi) updated in training mode (momentum), frozen in eval mode.
+    """
+
+    def __init__(self, kind: str, in_features: int, momentum: float = 0.1):
+        super().__init__()
+        if kind not in PREMAPS:
+            raise ValueError(f"premap must be one of {PREMAPS}, got {kind!r}")
+        self.kind = kind
+        self.momentum = float(momentum)
+        self.register_buffer("running_min", -torch.ones(in_features))
+        self.register_buffer("running_max", torch.ones(in_features))
+        self.register_buffer("num_batches", torch.zeros((), dtype=torch.long))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.kind == "identity":
+            return x
+        if self.kind == "tanh":
+            return torch.tanh(x)
+        if self.training and x.shape[0] > 1:
+            with torch.no_grad():
+                lo, hi = x.min(0).values, x.max(0).values
+                if int(self.num_batches) == 0:
+                    self.running_min.copy_(lo)
+                    self.running_max.copy_(hi)
+                else:
+                    m = self.momentum
+                    self.running_min.mul_(1 - m).add_(m * lo)
+                    self.running_max.mul_(1 - m).add_(m * hi)
+                self.num_batches += 1
+        span = (self.running_max - self.running_min).clamp_min(1e-8)
+        return (2.0 * (x - self.running_min) / span - 1.0).clamp(-1.0, 1.0)
+
+    def extra_repr(self) -> str:
+        return self.kind
+
+    def domain(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Raw-x range that maps onto the working domain (for probes and plots)."""
+        if self.kind == "minmax":
+            return self.running_min.clone(), self.running_max.clone()
+        ones = torch.ones_like(self.running_min)
+        return -ones, ones

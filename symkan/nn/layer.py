@@ -1,0 +1,101 @@
+"""KANLayer: ``in_features`` inputs, ``out_features`` sum nodes, one learnable function per edge.
+
+    y_o = Σ_i m_oi · [φ_oi(x_i) + w_b,oi · silu(x_i)] + Σ_i s_oi · ψ_oi(x_i) + bias_o
+
+with φ from the basis, the optional residual branch of the KAN paper, the edge mask
+m (pruned edges, symbolic edges are excluded from it) and ψ the symbolic overrides
+c·f(a·x+b)+d on fixed edges s.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+from ..bases import Basis, get_basis
+from .symbolic_edges import SymbolicEdges
+
+
+class KANLayer(nn.Module):
+    """Parameters: ``basis`` (edge functions), ``base_weight`` (out, in) when
+    ``residual``, ``bias`` (out,). Buffers: ``mask`` (out, in) float, 1 = edge alive.
+    ``symbolic`` holds the fixed symbolic edges.
+    """
+
+    def __init__(self, in_features: int, out_features: int, basis: str | Basis = "bspline", *,
+                 residual: bool = True, generator: torch.Generator | None = None, **basis_options):
+        super().__init__()
+        self.in_features, self.out_features = int(in_features), int(out_features)
+        if isinstance(basis, Basis):
+            if (basis.in_features, basis.out_features) != (self.in_features, self.out_features):
+                raise ValueError("basis shape does not match the layer")
+            self.basis = basis
+        else:
+            if residual:  # residual and basis each carry half the output variance
+                basis_options.setdefault("init_scale", 0.5 ** 0.5)
+            self.basis = get_basis(basis)(in_features, out_features, generator=generator, **basis_options)
+        self.residual = bool(residual)
+        if self.residual:
+            # Var(Σ_i w·silu(x_i)) ≈ Var(x)/2 for inputs spread over [-1, 1]
+            t = torch.linspace(-1.0, 1.0, 257)
+            gain = (t.pow(2).mean() / F.silu(t).pow(2).mean()).sqrt().item()
+            std = gain * (0.5 / in_features) ** 0.5
+            self.base_weight = nn.Parameter(Basis._randn((out_features, in_features), generator, std))
+        else:
+            self.register_parameter("base_weight", None)
+        self.bias = nn.Parameter(torch.zeros(out_features))
+        self.register_buffer("mask", torch.ones(out_features, in_features))
+        self.symbolic = SymbolicEdges(in_features, out_features)
+
+    def numeric_mask(self) -> torch.Tensor:
+        """(out, in): 1 on alive edges that are not symbolic."""
+        return self.mask * (~self.symbolic.fixed).to(self.mask.dtype)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (batch, in) -> (batch, out)."""
+        m = self.numeric_mask()
+        y = self.basis(x, m)
+        if self.residual:
+            y = y + F.linear(F.silu(x), self.base_weight * m)
+        if self.symbolic.any_fixed:
+            y = y + self.symbolic(x)
+        return y + self.bias
+
+    def edge_activations(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (batch, in) -> exact per-edge values (batch, out, in); their sum over ``in``
+        plus ``bias`` equals ``forward(x)``."""
+        acts = self.numeric_edge_activations(x) * self.numeric_mask()
+        if self.symbolic.any_fixed:
+            acts = acts + self.symbolic.edge_activations(x) * self.mask
+        return acts
+
+    def numeric_edge_activations(self, x: torch.Tensor) -> torch.Tensor:
+        """The numeric edge functions φ + w_b·silu, ignoring masks and symbolic overrides."""
+        acts = self.basis.edge_activations(x)
+        if self.residual:
+            acts = acts + self.base_weight * F.silu(x)[:, None, :]
+        return acts
+
+    def extra_repr(self) -> str:
+        return f"in={self.in_features}, out={self.out_features}, residual={self.residual}"
+
+    def subset(self, out_idx, in_idx) -> "KANLayer":
+        """A new layer restricted to outputs ``out_idx`` and inputs ``in_idx`` (same functions)."""
+        out_idx = torch.as_tensor(list(out_idx), dtype=torch.long)
+        in_idx = torch.as_tensor(list(in_idx), dtype=torch.long)
+        basis = self.basis.subset(out_idx.tolist(), in_idx.tolist())
+        new = KANLayer(len(in_idx), len(out_idx), basis, residual=self.residual)
+        new = new.to(device=self.bias.device, dtype=self.bias.dtype)
+        with torch.no_grad():
+            dev = self.bias.device
+            o, i = out_idx.to(dev), in_idx.to(dev)
+            if self.residual:
+                new.base_weight.copy_(self.base_weight[o][:, i])
+            new.bias.copy_(self.bias[o])
+            new.mask.copy_(self.mask[o][:, i])
+            sym = self.symbolic
+            new.symbolic.names = list(sym.names)
+            new.symbolic.fixed.copy_(sym.fixed[o][:, i])
+            new.symbolic.func_index.copy_(sym.func_index[o][:, i])
+            new.symbolic.affine.copy_(sym.affine[o][:, i])
+        return new
