@@ -1,0 +1,224 @@
+"""Training: LBFGS or Adam, mini-batches, validation split, early stopping, grid updates,
+L1 + entropy sparsification, callbacks and an optional progress bar.
+
+>>> history = fit(model, X, y, steps=50, optimizer="lbfgs", lamb=1e-3)
+
+Deterministic for a given ``seed`` (batches and splits come from a private generator);
+the global RNG state is never touched.
+"""
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+import torch
+
+from .regularize import sparsity_penalty
+from .validation import model_dtype_device, to_target, to_tensor_2d
+
+log = logging.getLogger(__name__)
+
+OPTIMIZERS = ("lbfgs", "adam")
+
+
+@dataclass
+class History:
+    """Per-step record of a :func:`fit` run. Losses are mean squared errors (no penalty)."""
+
+    train_loss: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    penalty: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+    best_step: int | None = None
+    stopped_early: bool = False
+
+    @property
+    def train_rmse(self) -> float:
+        return math.sqrt(self.train_loss[-1]) if self.train_loss else float("nan")
+
+    @property
+    def val_rmse(self) -> float:
+        return math.sqrt(self.val_loss[-1]) if self.val_loss else float("nan")
+
+    def __repr__(self) -> str:
+        parts = [f"steps={len(self.train_loss)}", f"train_rmse={self.train_rmse:.3g}"]
+        if self.val_loss:
+            parts.append(f"val_rmse={self.val_rmse:.3g}")
+        return f"History({', '.join(parts)}, seconds={self.seconds:.2f})"
+
+
+Callback = Callable[[int, History, torch.nn.Module], "bool | None"]
+
+
+def _check_nonneg(name, value):
+    if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+
+
+def fit(model, X, y, *, steps: int = 100, optimizer: str = "lbfgs", lr: float | None = None,
+        batch_size: int | None = None, lamb: float = 0.0, lamb_l1: float = 1.0, lamb_entropy: float = 2.0,
+        val_fraction: float = 0.0, X_val=None, y_val=None, early_stopping: int | None = None,
+        update_grid_every: int | None = None, stop_grid_update_step: int | None = None,
+        lbfgs_max_iter: int = 20, weight_decay: float = 0.0, seed: int = 0, progress: bool = False,
+        callbacks: Iterable[Callback] = ()) -> History:
+    """Train ``model`` in place to map X -> y with the mean squared error.
+
+    Args:
+        X: (n, n_inputs) array/tensor/DataFrame; y: (n,) or (n, n_outputs).
+        steps: optimiser steps (an LBFGS step runs up to ``lbfgs_max_iter`` iterations).
+        optimizer: "lbfgs" (full batch or one fixed mini-batch per step) or "adam".
+        lr: learning rate; default 1.0 for LBFGS, 1e-2 for Adam.
+        batch_size: mini-batch size; None = full batch.
+        lamb, lamb_l1, lamb_entropy: sparsification ``lamb·(λ_l1·Σ|φ|₁ + λ_ent·ΣS)``,
+            computed only when lamb > 0.
+        val_fraction: hold out this fraction of rows (seeded split) unless X_val/y_val given.
+        early_stopping: stop after this many steps without a better validation loss and
+            restore the best parameters (needs validation data).
+        update_grid_every: for bases with grids, move knots to the data every this many
+            steps until ``stop_grid_update_step`` (default: half of ``steps``).
+        seed: seeds the private generator for the split and the mini-batches.
+        progress: show a tqdm progress bar.
+        callbacks: ``cb(step, history, model)``; return True to stop.
+
+    Returns: :class:`History`.
+    """
+    steps = int(steps)
+    if steps < 0:
+        raise ValueError(f"steps must be >= 0, got {steps}")
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
+    for name, value in (("lamb", lamb), ("lamb_l1", lamb_l1), ("lamb_entropy", lamb_entropy),
+                        ("weight_decay", weight_decay)):
+        _check_nonneg(name, value)
+    if not 0.0 <= val_fraction < 1.0:
+        raise ValueError(f"val_fraction must lie in [0, 1), got {val_fraction!r}")
+    dtype, device = model_dtype_device(model)
+    X = to_tensor_2d(X, "X", n_features=model.n_inputs, dtype=dtype, device=device)
+    y = to_target(y, X.shape[0], "y", n_outputs=model.n_outputs, dtype=dtype, device=device)
+    gen = torch.Generator().manual_seed(int(seed))
+
+    if X_val is not None or y_val is not None:
+        if X_val is None or y_val is None:
+            raise ValueError("pass both X_val and y_val, or neither")
+        X_val = to_tensor_2d(X_val, "X_val", n_features=model.n_inputs, dtype=dtype, device=device)
+        y_val = to_target(y_val, X_val.shape[0], "y_val", n_outputs=model.n_outputs, dtype=dtype, device=device)
+    elif val_fraction > 0:
+        n_val = int(round(val_fraction * X.shape[0]))
+        if n_val < 1 or X.shape[0] - n_val < 1:
+            raise ValueError(f"val_fraction={val_fraction} leaves no rows for training or validation "
+                             f"with {X.shape[0]} rows")
+        perm = torch.randperm(X.shape[0], generator=gen).to(device)
+        X_val, y_val = X[perm[:n_val]], y[perm[:n_val]]
+        X, y = X[perm[n_val:]], y[perm[n_val:]]
+    if early_stopping is not None and X_val is None:
+        raise ValueError("early_stopping needs validation data (val_fraction > 0 or X_val/y_val)")
+    if batch_size is not None and (int(batch_size) < 1):
+        raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
+
+    grid_every = int(update_grid_every) if update_grid_every else 0
+    if grid_every and not getattr(model, "supports_grid_update", False):
+        log.info("basis %s has no grid; update_grid_every ignored", getattr(model, "basis_name", "?"))
+        grid_every = 0
+    stop_grid = steps // 2 if stop_grid_update_step is None else int(stop_grid_update_step)
+
+    def make_optimizer():
+        params = [p for p in model.parameters() if p.requires_grad]
+        if optimizer == "lbfgs":
+            return torch.optim.LBFGS(params, lr=1.0 if lr is None else lr, max_iter=int(lbfgs_max_iter),
+                                     history_size=10, line_search_fn="strong_wolfe",
+                                     tolerance_grad=1e-32, tolerance_change=1e-32)
+        return torch.optim.Adam(params, lr=1e-2 if lr is None else lr, weight_decay=weight_decay)
+
+    opt = make_optimizer()
+    history = History()
+    best = (float("inf"), None)
+    since_best = 0
+    n = X.shape[0]
+    use_batches = batch_size is not None and int(batch_size) < n
+
+    def objective(xb, yb):
+        if lamb > 0:
+            tr = model.trace(xb)
+            mse = torch.mean((tr.output - yb) ** 2)
+            pen = sparsity_penalty(tr, lamb_l1=lamb_l1, lamb_entropy=lamb_entropy)
+            return mse + lamb * pen, mse, pen
+        mse = torch.mean((model(xb) - yb) ** 2)
+        return mse, mse, None
+
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=steps, desc=f"fit ({optimizer})", leave=False)
+    t0 = time.perf_counter()
+    model.train()
+    try:
+        for step in range(steps):
+            if grid_every and step % grid_every == 0 and step < stop_grid:
+                with torch.no_grad():
+                    model.update_grid(X)
+                opt = make_optimizer()  # the old curvature/moments refer to the old knots
+            if use_batches:
+                idx = torch.randperm(n, generator=gen)[: int(batch_size)].to(device)
+                xb, yb = X[idx], y[idx]
+            else:
+                xb, yb = X, y
+            record = {}
+
+            def closure():
+                opt.zero_grad(set_to_none=True)
+                total, mse, pen = objective(xb, yb)
+                total.backward()
+                record["mse"], record["pen"] = mse.detach(), pen
+                return total
+
+            if optimizer == "lbfgs":
+                opt.step(closure)
+            else:
+                closure()
+                opt.step()
+            with torch.no_grad():
+                train_mse = float(torch.mean((model(X) - y) ** 2)) if use_batches else float(record["mse"])
+                if not math.isfinite(train_mse):
+                    raise FloatingPointError(
+                        f"training diverged at step {step} (loss is {train_mse}); lower lr or use optimizer='lbfgs'")
+                history.train_loss.append(train_mse)
+                history.penalty.append(float(record["pen"]) if record.get("pen") is not None else 0.0)
+                if X_val is not None:
+                    val = float(torch.mean((model(X_val) - y_val) ** 2))
+                    history.val_loss.append(val)
+                    if val < best[0]:
+                        best, since_best = (val, copy.deepcopy(model.state_dict()) if early_stopping else None), 0
+                        history.best_step = step
+                    else:
+                        since_best += 1
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{train_mse:.3e}")
+            stop = any(bool(cb(step, history, model)) for cb in callbacks)
+            if early_stopping is not None and since_best >= int(early_stopping):
+                history.stopped_early = True
+                stop = True
+            if stop:
+                break
+    finally:
+        if bar is not None:
+            bar.close()
+        model.eval()
+    if early_stopping is not None and best[1] is not None:
+        model.load_state_dict(best[1])
+    history.seconds = time.perf_counter() - t0
+    log.debug("fit finished: %s", history)
+    return history
+
+
+def rmse(model, X, y) -> float:
+    """Root mean squared error of ``model`` on (X, y)."""
+    dtype, device = model_dtype_device(model)
+    X = to_tensor_2d(X, "X", n_features=model.n_inputs, dtype=dtype, device=device)
+    y = to_target(y, X.shape[0], "y", n_outputs=model.n_outputs, dtype=dtype, device=device)
+    with torch.no_grad():
+        return float(torch.sqrt(torch.mean((model(X) - y) ** 2)))
