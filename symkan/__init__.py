@@ -17,6 +17,25 @@ _LAZY = {
     "available_bases": "symkan.bases",
     "register_basis": "symkan.bases",
     "register_function": "symkan.symbolic.library",
+    # scores, pruning, diagrams
+    "edge_scores": "symkan.scores",
+    "node_scores": "symkan.scores",
+    "input_importance": "symkan.scores",
+    "prune": "symkan.prune",
+    "prune_inputs": "symkan.prune",
+    "prune_edges": "symkan.prune",
+    "plot_network": "symkan.plot",
+    "to_networkx": "symkan.plot",
+    # symbolic snapping
+    "auto_snap": "symkan.symbolic",
+    "fix": "symkan.symbolic",
+    "unfix": "symkan.symbolic",
+    "suggest": "symkan.symbolic",
+    "Formula": "symkan.symbolic",
+    "model_formula": "symkan.symbolic",
+    # data and evaluation
+    "make_dataset": "symkan.datasets",
+    "feynman_equations": "symkan.datasets",
 }
 
 
