@@ -1,0 +1,228 @@
+"""Wavelet bases with a learnable scale and translation per edge (Wav-KAN style).
+
+φ_oi(x) = Σ_{k<K} w_oik · ψ((x − t_oik) / s_oik)
+
+with K = ``num_wavelets`` wavelets per edge and the mother wavelet ψ one of
+
+* ``mexican_hat``: ψ(z) = 2/(√3·π^¼) · (1 − z²) · exp(−z²/2)  (Ricker)
+* ``morlet``:      ψ(z) = cos(ω₀ z) · exp(−z²/2)               (real Morlet, ω₀ = 5)
+* ``dog``:         ψ(z) = −z · exp(−z²/2)                       (derivative of Gaussian)
+
+Every edge has its own scales and translations, so this does not factor into "shared
+features then matmul": the layer evaluates ψ on all (batch, out, in, K) points.
+
+Memory. ``forward`` runs through :class:`WaveletSum`, a custom autograd function that
+evaluates the (batch, out, in, K) points in chunks over outputs (at most
+``max_chunk_elements`` points per chunk, 2²¹ by default) and saves only x and the
+parameters for backward; backward recomputes each chunk with the closed-form ψ'. Peak
+extra memory is therefore ≈ 6 · max_chunk_elements floats plus the (batch, out) output,
+independent of the layer size. ``edge_activations`` returns (batch, out, in) and uses
+plain autograd, which keeps a few (batch, out, in, K) tensors for backward.
+
+Parameters: ``weight``, ``translation``, ``scale_raw`` — each (out, in, K); the scale is
+s = softplus(scale_raw) + ``MIN_SCALE`` so it stays positive under any optimiser step.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable, ClassVar
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+from . import register_basis
+from .base import Basis, check_positive_int
+
+#: lower bound of every wavelet scale; keeps (x − t)/s finite
+MIN_SCALE = 1e-3
+
+_MEXICAN_HAT_NORM = 2.0 / (math.sqrt(3.0) * math.pi ** 0.25)
+
+
+def _inverse_softplus(y: torch.Tensor) -> torch.Tensor:
+    """softplus⁻¹ for y > 0: log(exp(y) − 1), written stably for large y."""
+    return y + torch.log(-torch.expm1(-y))
+
+
+class WaveletSum(torch.autograd.Function):
+    """y_bo = Σ_i Σ_k w_oik ψ((x_bi − t_oik)/s_oik), chunked over outputs.
+
+    Inputs: x (batch, in), w, t, s (out, in, K), ``psi`` / ``dpsi`` callables on z,
+    ``chunk`` outputs per chunk. Output (batch, out). Saves only the inputs.
+    """
+
+    @staticmethod
+    def forward(ctx, x, w, t, s, psi: Callable, dpsi: Callable, chunk: int):
+        ctx.save_for_backward(x, w, t, s)
+        ctx.psi, ctx.dpsi, ctx.chunk = psi, dpsi, chunk
+        out = x.new_empty(x.shape[0], w.shape[0])
+        xe = x[:, None, :, None]
+        for a in range(0, w.shape[0], chunk):
+            b = a + chunk
+            z = (xe - t[a:b]) / s[a:b]  # (batch, c, in, K)
+            out[:, a:b] = (psi(z) * w[a:b]).sum(dim=(2, 3))
+        return out
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):
+        x, w, t, s = ctx.saved_tensors
+        need_x, need_w, need_t, need_s = ctx.needs_input_grad[:4]
+        gx = torch.zeros_like(x) if need_x else None
+        gw = torch.empty_like(w) if need_w else None
+        gt = torch.empty_like(t) if need_t else None
+        gs = torch.empty_like(s) if need_s else None
+        xe = x[:, None, :, None]
+        for a in range(0, w.shape[0], ctx.chunk):
+            b = a + ctx.chunk
+            g = grad[:, a:b, None, None]  # (batch, c, 1, 1)
+            z = (xe - t[a:b]) / s[a:b]  # (batch, c, in, K)
+            if need_w:
+                gw[a:b] = (g * ctx.psi(z)).sum(0)
+            if need_x or need_t or need_s:
+                dz = g * w[a:b] * ctx.dpsi(z) / s[a:b]  # dy/dz · dz/dx
+                if need_x:
+                    gx += dz.sum(dim=(1, 3))
+                if need_t:
+                    gt[a:b] = -dz.sum(0)
+                if need_s:
+                    gs[a:b] = -(dz * z).sum(0)
+        return gx, gw, gt, gs, None, None, None
+
+
+class WaveletBasis(Basis):
+    """Shared machinery of the per-edge wavelet bases. Subclasses define ``psi`` and
+    its derivative ``dpsi`` (elementwise on z).
+
+    Options: ``num_wavelets`` K (default 2), ``init_scale`` (output gain). Initial
+    translations tile the domain [-1, 1] (t_k = −1 + (2k+1)/K) with scale 1/K, so the K
+    main lobes cover it; weights are drawn from the passed generator with a
+    variance-preserving standard deviation measured on the domain.
+    """
+
+    edge_axes: ClassVar[dict[str, tuple]] = {"weight": ("out", "in", None), "translation": ("out", "in", None),
+                                             "scale_raw": ("out", "in", None)}
+    #: points evaluated per chunk in ``forward`` (bounds the peak memory)
+    max_chunk_elements: ClassVar[int] = 2 ** 21
+
+    def __init__(self, in_features: int, out_features: int, *, num_wavelets: int = 2, init_scale: float = 1.0,
+                 generator: torch.Generator | None = None, _family_options: dict | None = None):
+        num_wavelets = check_positive_int("num_wavelets", num_wavelets)
+        if isinstance(init_scale, bool) or not isinstance(init_scale, (int, float)) or not init_scale >= 0:
+            raise ValueError(f"init_scale must be a number >= 0, got {init_scale!r}")
+        super().__init__(in_features, out_features, num_wavelets=num_wavelets, init_scale=float(init_scale),
+                         **(_family_options or {}))
+        self.num_wavelets = num_wavelets
+        shape = (out_features, in_features, num_wavelets)
+        k = torch.arange(num_wavelets, dtype=torch.float32)
+        centres = -1.0 + (2 * k + 1) / num_wavelets
+        self.translation = nn.Parameter(centres.expand(shape).clone())
+        scale0 = torch.full(shape, 1.0 / num_wavelets)
+        self.scale_raw = nn.Parameter(_inverse_softplus(scale0 - MIN_SCALE))
+        self.weight = nn.Parameter(torch.zeros(shape))
+        self.reset_parameters(generator)
+
+    # --- mother wavelet ---------------------------------------------------------------
+    def psi(self, z: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def dpsi(self, z: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    # --- parameters -------------------------------------------------------------------
+    @property
+    def scale(self) -> torch.Tensor:
+        """Positive scales s (out, in, K)."""
+        return F.softplus(self.scale_raw) + MIN_SCALE
+
+    def domain(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Typical input range (lo, hi), each (in,): [-1, 1], where the wavelets start."""
+        ones = torch.ones(self.in_features, dtype=self.weight.dtype, device=self.weight.device)
+        return -ones, ones
+
+    def probe_inputs(self, n: int = 257) -> torch.Tensor:
+        """(n, in) evenly spaced inputs over :meth:`domain`."""
+        lo, hi = self.domain()
+        t = torch.linspace(0.0, 1.0, n, dtype=lo.dtype, device=lo.device)[:, None]
+        return lo[None, :] + (hi - lo)[None, :] * t
+
+    @torch.no_grad()
+    def reset_parameters(self, generator: torch.Generator | None = None, gain: float | None = None) -> None:
+        """Variance-preserving weights: Var(Σ_i φ_oi) ≈ gain² · E[x²] given E[ψ(z)²] on
+        the domain with the current scales and translations. Only ``generator`` is used."""
+        gain = self.options.get("init_scale", 1.0) if gain is None else gain
+        probe = self.probe_inputs()  # (n, in)
+        z = (probe[:, None, :, None] - self.translation[None]) / self.scale[None]  # (n, out, in, K)
+        power = self.psi(z).pow(2).mean(dim=(0, 1, 3)).clamp_min(1e-12)  # (in,)
+        var_in = probe.pow(2).mean(0).clamp_min(1e-12)
+        std = gain * torch.sqrt(var_in / (self.in_features * self.num_wavelets * power))
+        draws = self._randn(self.weight.shape, generator).to(self.weight)
+        self.weight.copy_(draws * std[None, :, None])
+
+    # --- contract ---------------------------------------------------------------------
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """x: (batch, in), mask: (out, in) or None -> (batch, out)."""
+        w = self.weight if mask is None else self.weight * mask[:, :, None].to(self.weight.dtype)
+        per_output = max(1, x.shape[0] * self.in_features * self.num_wavelets)
+        chunk = max(1, self.max_chunk_elements // per_output)
+        return WaveletSum.apply(x, w, self.translation, self.scale, self.psi, self.dpsi, chunk)
+
+    def edge_activations(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (batch, in) -> (batch, out, in)."""
+        z = (x[:, None, :, None] - self.translation) / self.scale  # (batch, out, in, K)
+        return (self.psi(z) * self.weight).sum(-1)
+
+
+@register_basis
+class MexicanHatBasis(WaveletBasis):
+    """Mexican hat (Ricker): ψ(z) = 2/(√3·π^¼) · (1 − z²) · exp(−z²/2)."""
+
+    name: ClassVar[str] = "mexican_hat"
+
+    def psi(self, z):
+        z2 = z * z
+        return _MEXICAN_HAT_NORM * (1.0 - z2) * torch.exp(-0.5 * z2)
+
+    def dpsi(self, z):
+        z2 = z * z
+        return _MEXICAN_HAT_NORM * z * (z2 - 3.0) * torch.exp(-0.5 * z2)
+
+
+@register_basis
+class MorletBasis(WaveletBasis):
+    """Real Morlet: ψ(z) = cos(ω₀ z) · exp(−z²/2). Extra option ``omega0`` (default 5)."""
+
+    name: ClassVar[str] = "morlet"
+
+    def __init__(self, in_features: int, out_features: int, *, num_wavelets: int = 2, omega0: float = 5.0,
+                 init_scale: float = 1.0, generator: torch.Generator | None = None):
+        if isinstance(omega0, bool) or not isinstance(omega0, (int, float)) or not math.isfinite(omega0) or omega0 <= 0:
+            raise ValueError(f"omega0 must be a finite number > 0, got {omega0!r}")
+        self.omega0 = float(omega0)
+        super().__init__(in_features, out_features, num_wavelets=num_wavelets, init_scale=init_scale,
+                         generator=generator, _family_options={"omega0": float(omega0)})
+
+    def psi(self, z):
+        return torch.cos(self.omega0 * z) * torch.exp(-0.5 * z * z)
+
+    def dpsi(self, z):
+        w0 = self.omega0
+        return -(w0 * torch.sin(w0 * z) + z * torch.cos(w0 * z)) * torch.exp(-0.5 * z * z)
+
+
+@register_basis
+class DoGBasis(WaveletBasis):
+    """Derivative of Gaussian: ψ(z) = −z · exp(−z²/2)."""
+
+    name: ClassVar[str] = "dog"
+
+    def psi(self, z):
+        return -z * torch.exp(-0.5 * z * z)
+
+    def dpsi(self, z):
+        z2 = z * z
+        return (z2 - 1.0) * torch.exp(-0.5 * z2)
+
+
+__all__ = ["WaveletBasis", "WaveletSum", "MexicanHatBasis", "MorletBasis", "DoGBasis", "MIN_SCALE"]
