@@ -1,0 +1,217 @@
+"""Fused ReLU-KAN layer in Triton: basis expansion inside the matmul's K-loop.
+
+Imported lazily (it imports triton). Same math as
+:func:`symkan.kernels.reference.relukan_linear_reference`:
+
+    y[b, o] = Σ_{i, j} W[o, i·K + j] · R_ij(x[b, i]),
+    R_ij(x) = [relu(x − s_ij) · relu(s_ij + w_ij − x)]² · 16 / w_ij⁴.
+
+Forward: one GEMM-shaped kernel whose A operand (the (batch, in·K) features) is
+computed tile by tile from x and the knots and never written to memory.
+
+Backward (features are recomputed tile-wise, never stored):
+* ``_relukan_dweight_kernel``: dW = gyᵀ · R, the batch is the reduction loop.
+* ``_relukan_dinput_kernel``: per (batch block, input block) tile, dR = gy · W for all
+  K features of the inputs in the block, then dx = Σ_j dR·∂R/∂x (a register reduction
+  over j, so each x gradient is written exactly once) and, when the knots train,
+  per-program column sums of dR·∂R/∂s and dR·∂R/∂w written to a (programs, in·K)
+  buffer that torch sums deterministically (no atomics).
+"""
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+
+
+@triton.jit
+def _features(xv, s, wd):
+    """xv: (M, T) inputs, s/wd: (T,) knots -> (M, T) features, and up·down, up, down, 16/w⁴."""
+    w2 = wd * wd
+    c = 16.0 / (w2 * w2)
+    up = tl.maximum(xv - s[None, :], 0.0)
+    down = tl.maximum(s[None, :] + wd[None, :] - xv, 0.0)
+    ab = up * down
+    return ab * ab * c[None, :], ab, up, down, c
+
+
+@triton.jit
+def _relukan_fwd_kernel(x_ptr, w_ptr, s_ptr, wd_ptr, y_ptr, B, I, O, K,
+                        sx_b, sx_i, sw_o, sw_k, sy_b, sy_o,
+                        BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
+                        PRECISION: tl.constexpr):
+    pid_m = tl.program_id(0)
+    pid_n = tl.program_id(1)
+    rm = (pid_m * BLOCK_M + tl.arange(0, BLOCK_M)).to(tl.int64)
+    rn = (pid_n * BLOCK_N + tl.arange(0, BLOCK_N)).to(tl.int64)
+    mmask = rm < B
+    nmask = rn < O
+    total = I * K
+    acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
+    for k0 in range(0, total, BLOCK_K):
+        kk = k0 + tl.arange(0, BLOCK_K)
+        kmask = kk < total
+        inp = (kk // K).to(tl.int64)
+        s = tl.load(s_ptr + kk, mask=kmask, other=0.0).to(tl.float32)
+        wd = tl.load(wd_ptr + kk, mask=kmask, other=1.0).to(tl.float32)
+        xv = tl.load(x_ptr + rm[:, None] * sx_b + inp[None, :] * sx_i,
+                     mask=mmask[:, None] & kmask[None, :], other=0.0).to(tl.float32)
+        feats, _, _, _, _ = _features(xv, s, wd)
+        wt = tl.load(w_ptr + rn[None, :] * sw_o + kk[:, None].to(tl.int64) * sw_k,
+                     mask=kmask[:, None] & nmask[None, :], other=0.0)  # (BLOCK_K, BLOCK_N)
+        acc = tl.dot(feats.to(wt.dtype), wt, acc, input_precision=PRECISION)
+    tl.store(y_ptr + rm[:, None] * sy_b + rn[None, :] * sy_o, acc.to(y_ptr.dtype.element_ty),
+             mask=mmask[:, None] & nmask[None, :])
+
+
+@triton.jit
+def _relukan_dweight_kernel(x_ptr, gy_ptr, s_ptr, wd_ptr, gw_ptr, B, I, O, K,
+                            sx_b, sx_i, sg_b, sg_o, sgw_o, sgw_k,
+                            BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
+                            PRECISION: tl.constexpr):
+    pid_n = tl.program_id(0)
+    pid_k = tl.program_id(1)
+    rn = (pid_n * BLOCK_N + tl.arange(0, BLOCK_N)).to(tl.int64)
+    kk = pid_k * BLOCK_K + tl.arange(0, BLOCK_K)
+    nmask = rn < O
+    total = I * K
+    kmask = kk < total
+    inp = (kk // K).to(tl.int64)
+    s = tl.load(s_ptr + kk, mask=kmask, other=0.0).to(tl.float32)
+    wd = tl.load(wd_ptr + kk, mask=kmask, other=1.0).to(tl.float32)
+    acc = tl.zeros((BLOCK_N, BLOCK_K), dtype=tl.float32)
+    for b0 in range(0, B, BLOCK_M):
+        rb = (b0 + tl.arange(0, BLOCK_M)).to(tl.int64)
+        bmask = rb < B
+        xv = tl.load(x_ptr + rb[:, None] * sx_b + inp[None, :] * sx_i,
+                     mask=bmask[:, None] & kmask[None, :], other=0.0).to(tl.float32)
+        feats, _, _, _, _ = _features(xv, s, wd)
+        gyt = tl.load(gy_ptr + rn[:, None] * sg_o + rb[None, :] * sg_b,
+                      mask=nmask[:, None] & bmask[None, :], other=0.0)  # (BLOCK_N, BLOCK_M)
+        acc = tl.dot(gyt, feats.to(gyt.dtype), acc, input_precision=PRECISION)
+    tl.store(gw_ptr + rn[:, None] * sgw_o + kk[None, :].to(tl.int64) * sgw_k, acc.to(gw_ptr.dtype.element_ty),
+             mask=nmask[:, None] & kmask[None, :])
+
+
+@triton.jit
+def _relukan_dinput_kernel(x_ptr, gy_ptr, w_ptr, s_ptr, wd_ptr, gx_ptr, ps_ptr, pw_ptr, B, I, O, K,
+                           sx_b, sx_i, sg_b, sg_o, sw_o, sw_k, sgx_b, sgx_i,
+                           BLOCK_M: tl.constexpr, BLOCK_O: tl.constexpr, BLOCK_I: tl.constexpr,
+                           KP: tl.constexpr, NEED_KNOTS: tl.constexpr, PRECISION: tl.constexpr):
+    pid_m = tl.program_id(0)
+    pid_i = tl.program_id(1)
+    rm = (pid_m * BLOCK_M + tl.arange(0, BLOCK_M)).to(tl.int64)
+    mmask = rm < B
+    t = tl.arange(0, BLOCK_I * KP)
+    inp = pid_i * BLOCK_I + t // KP
+    j = t % KP
+    valid = (inp < I) & (j < K)
+    kk = inp * K + j
+    s = tl.load(s_ptr + kk, mask=valid, other=0.0).to(tl.float32)
+    wd = tl.load(wd_ptr + kk, mask=valid, other=1.0).to(tl.float32)
+    # dL/dR for this tile: gy (BLOCK_M, O) · W[:, kk] (O, BLOCK_I·KP)
+    gf = tl.zeros((BLOCK_M, BLOCK_I * KP), dtype=tl.float32)
+    for o0 in range(0, O, BLOCK_O):
+        ro = (o0 + tl.arange(0, BLOCK_O)).to(tl.int64)
+        omask = ro < O
+        gy = tl.load(gy_ptr + rm[:, None] * sg_b + ro[None, :] * sg_o,
+                     mask=mmask[:, None] & omask[None, :], other=0.0)
+        wt = tl.load(w_ptr + ro[:, None] * sw_o + kk[None, :].to(tl.int64) * sw_k,
+                     mask=omask[:, None] & valid[None, :], other=0.0)
+        gf = tl.dot(gy, wt.to(gy.dtype), gf, input_precision=PRECISION)
+    xv = tl.load(x_ptr + rm[:, None] * sx_b + inp[None, :].to(tl.int64) * sx_i,
+                 mask=mmask[:, None] & valid[None, :], other=0.0).to(tl.float32)
+    _, ab, up, down, c = _features(xv, s, wd)
+    gdx = gf * (2.0 * ab * (down - up) * c[None, :])  # dL/dR · ∂R/∂x
+    gx = tl.sum(tl.reshape(gdx, (BLOCK_M, BLOCK_I, KP)), axis=2)  # Σ over the K features of each input
+    ri = (pid_i * BLOCK_I + tl.arange(0, BLOCK_I)).to(tl.int64)
+    tl.store(gx_ptr + rm[:, None] * sgx_b + ri[None, :] * sgx_i, gx.to(gx_ptr.dtype.element_ty),
+             mask=mmask[:, None] & (ri < I)[None, :])
+    if NEED_KNOTS:
+        # ∂R/∂s = −∂R/∂x;  ∂R/∂w = 16/w⁴ · ab · (2·up − 4·ab/w). Rows past B have gf = 0.
+        gs = -tl.sum(gdx, axis=0)
+        gw = tl.sum(gf * (c[None, :] * ab * (2.0 * up - 4.0 * ab / wd[None, :])), axis=0)
+        base = pid_m.to(tl.int64) * I * K
+        tl.store(ps_ptr + base + kk, gs, mask=valid)
+        tl.store(pw_ptr + base + kk, gw, mask=valid)
+
+
+def _precision(x: torch.Tensor) -> str:
+    """TF32 tensor cores for float32 exactly when torch's own matmuls may use them."""
+    if x.dtype == torch.float32 and x.is_cuda and torch.backends.cuda.matmul.allow_tf32:
+        return "tf32"
+    return "ieee"
+
+
+def _flat(t: torch.Tensor) -> torch.Tensor:
+    return t.contiguous().view(-1)
+
+
+def _dot_block(n: int, lo: int = 16, hi: int = 64) -> int:
+    return max(lo, min(hi, triton.next_power_of_2(max(n, 1))))
+
+
+def relukan_forward(x: torch.Tensor, weight: torch.Tensor, start: torch.Tensor, width: torch.Tensor) -> torch.Tensor:
+    """x: (B, I), weight: (O, I·K), start/width: (I, K) -> y: (B, O) in x's dtype."""
+    n_b, n_i = x.shape
+    n_o = weight.shape[0]
+    n_k = start.shape[1]
+    y = torch.empty(n_b, n_o, dtype=x.dtype, device=x.device)
+    if n_b == 0:
+        return y
+    block_m, block_n, block_k = 64, _dot_block(n_o), 32
+    grid = (triton.cdiv(n_b, block_m), triton.cdiv(n_o, block_n))
+    _relukan_fwd_kernel[grid](x, weight, _flat(start), _flat(width), y, n_b, n_i, n_o, n_k,
+                              x.stride(0), x.stride(1), weight.stride(0), weight.stride(1), y.stride(0), y.stride(1),
+                              BLOCK_M=block_m, BLOCK_N=block_n, BLOCK_K=block_k, PRECISION=_precision(x))
+    return y
+
+
+def relukan_backward(grad: torch.Tensor, x: torch.Tensor, weight: torch.Tensor, start: torch.Tensor,
+                     width: torch.Tensor, need_knot_grad: bool):
+    """-> (dx (B, I), dweight (O, I·K), dstart (I, K), dwidth (I, K)); the knot
+    gradients are zeros unless ``need_knot_grad``."""
+    n_b, n_i = x.shape
+    n_o = weight.shape[0]
+    n_k = start.shape[1]
+    s, wd = _flat(start), _flat(width)
+    prec = _precision(x)
+    gx = torch.empty_like(x, memory_format=torch.contiguous_format)
+    gw = torch.empty(weight.shape, dtype=weight.dtype, device=weight.device)
+    if n_b == 0:
+        return gx, gw.zero_(), torch.zeros_like(start), torch.zeros_like(width)
+
+    block_n, block_k = _dot_block(n_o), 64
+    _relukan_dweight_kernel[(triton.cdiv(n_o, block_n), triton.cdiv(n_i * n_k, block_k))](
+        x, grad, s, wd, gw, n_b, n_i, n_o, n_k,
+        x.stride(0), x.stride(1), grad.stride(0), grad.stride(1), gw.stride(0), gw.stride(1),
+        BLOCK_M=32, BLOCK_N=block_n, BLOCK_K=block_k, PRECISION=prec)
+
+    kp = triton.next_power_of_2(n_k)
+    block_i = max(1, 64 // kp) if kp < 64 else 1
+    block_i = min(block_i, triton.next_power_of_2(n_i))
+    while block_i * kp < 16:  # tl.dot needs at least 16 columns
+        block_i *= 2
+    block_m = 32
+    n_prog_m = triton.cdiv(n_b, block_m)
+    if need_knot_grad:
+        part_s = torch.empty(n_prog_m, n_i * n_k, dtype=torch.float32, device=x.device)
+        part_w = torch.empty_like(part_s)
+    else:
+        part_s = part_w = torch.empty(1, dtype=torch.float32, device=x.device)
+    _relukan_dinput_kernel[(n_prog_m, triton.cdiv(n_i, block_i))](
+        x, grad, weight, s, wd, gx, part_s, part_w, n_b, n_i, n_o, n_k,
+        x.stride(0), x.stride(1), grad.stride(0), grad.stride(1), weight.stride(0), weight.stride(1),
+        gx.stride(0), gx.stride(1),
+        BLOCK_M=block_m, BLOCK_O=_dot_block(n_o, hi=32), BLOCK_I=block_i, KP=kp,
+        NEED_KNOTS=bool(need_knot_grad), PRECISION=prec)
+    if need_knot_grad:
+        gs = part_s.sum(0).view(n_i, n_k).to(start.dtype)
+        gwd = part_w.sum(0).view(n_i, n_k).to(width.dtype)
+    else:
+        gs, gwd = torch.zeros_like(start), torch.zeros_like(width)
+    return gx, gw, gs, gwd
+
+
+#: True when the kernels were built for Triton's CPU interpreter (TRITON_INTERPRET=1 at import)
+INTERPRETED = not isinstance(_relukan_fwd_kernel, triton.runtime.JITFunction)
