@@ -79,7 +79,8 @@ class Basis(nn.Module):
         """A new basis on the edges ``out_idx × in_idx`` computing the same functions."""
         out_idx = torch.as_tensor(list(out_idx), dtype=torch.long)
         in_idx = torch.as_tensor(list(in_idx), dtype=torch.long)
-        new = type(self)(len(in_idx), len(out_idx), **self.config())
+        # a private generator: the fresh values are overwritten below; never draw from the global RNG
+        new = type(self)(len(in_idx), len(out_idx), **self.config(), generator=torch.Generator())
         ref = next(iter(self.state_dict().values()), None)
         if ref is not None:
             new = new.to(device=ref.device)

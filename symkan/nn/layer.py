@@ -84,7 +84,8 @@ class KANLayer(nn.Module):
         out_idx = torch.as_tensor(list(out_idx), dtype=torch.long)
         in_idx = torch.as_tensor(list(in_idx), dtype=torch.long)
         basis = self.basis.subset(out_idx.tolist(), in_idx.tolist())
-        new = KANLayer(len(in_idx), len(out_idx), basis, residual=self.residual)
+        # a private generator: base_weight is overwritten below; never draw from the global RNG
+        new = KANLayer(len(in_idx), len(out_idx), basis, residual=self.residual, generator=torch.Generator())
         new = new.to(device=self.bias.device, dtype=self.bias.dtype)
         with torch.no_grad():
             dev = self.bias.device
