@@ -60,6 +60,13 @@ class Basis(nn.Module):
         """x: (batch, in) -> φ_oi(x_i): (batch, out, in)."""
         raise NotImplementedError
 
+    def domain(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Typical raw input range (lo, hi), each (in,), for probes and plots. Default [-1, 1]."""
+        ref = next(self.parameters(), None)
+        kw = {} if ref is None else {"dtype": ref.dtype, "device": ref.device}
+        ones = torch.ones(self.in_features, **kw)
+        return -ones, ones
+
     def update_grid(self, x: torch.Tensor) -> None:
         raise NotImplementedError(f"basis {self.name!r} has no grid to update")
 
@@ -81,9 +88,10 @@ class Basis(nn.Module):
         in_idx = torch.as_tensor(list(in_idx), dtype=torch.long)
         # a private generator: the fresh values are overwritten below; never draw from the global RNG
         new = type(self)(len(in_idx), len(out_idx), **self.config(), generator=torch.Generator())
-        ref = next(iter(self.state_dict().values()), None)
+        # follow the device and float dtype of this basis (load_state_dict keeps the target's dtype)
+        ref = next((v for v in self.state_dict().values() if torch.is_tensor(v) and v.is_floating_point()), None)
         if ref is not None:
-            new = new.to(device=ref.device)
+            new = new.to(device=ref.device, dtype=ref.dtype)
         state = {}
         for key, value in self.state_dict().items():
             axes = self.edge_axes.get(key)
