@@ -1,0 +1,67 @@
+"""Train, sparsify, prune, refit and draw a KAN on exp(sin(πx) + y²).
+
+    python examples/prune_and_plot.py [OUT_DIR]
+
+Writes ``before_prune.png`` and ``after_prune.png`` into OUT_DIR (default ``./out``,
+which git ignores) and logs the RMSEs. Takes well under a minute on a laptop CPU.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+from pathlib import Path
+
+import torch
+
+from symkan import KAN, fit, plot_network
+from symkan.prune import prune
+from symkan.train import rmse
+
+log = logging.getLogger("prune_and_plot")
+
+
+def make_data(n: int = 1000, seed: int = 0):
+    """Train and test rows of exp(sin(πx) + y²) on [-1, 1]², from a private generator."""
+    g = torch.Generator().manual_seed(seed)
+    X = torch.rand(2 * n, 2, generator=g) * 2 - 1
+    y = torch.exp(torch.sin(math.pi * X[:, 0]) + X[:, 1] ** 2)
+    return X[:n], y[:n], X[n:], y[n:]
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out_dir", nargs="?", default="out", help="directory for the PNGs (default ./out)")
+    parser.add_argument("--steps", type=int, default=50, help="LBFGS steps of the sparsified fit")
+    parser.add_argument("--lamb", type=float, default=1e-2, help="sparsification strength")
+    parser.add_argument("--refit-steps", type=int, default=20, help="LBFGS steps after pruning")
+    args = parser.parse_args(argv)
+    out = Path(args.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+
+    Xtr, ytr, Xte, yte = make_data()
+    names = ["x", "y"]
+    model = KAN([2, 5, 1], seed=0)
+    fit(model, Xtr, ytr, steps=args.steps, lamb=args.lamb, update_grid_every=5)
+    before = rmse(model, Xte, yte)
+
+    small = prune(model, Xtr)  # node_th=1e-2, edge_th=3e-2, attribution scores
+    pruned = rmse(small, Xte, yte)
+    fit(small, Xtr, ytr, steps=args.refit_steps)
+    after = rmse(small, Xte, yte)
+
+    fig = plot_network(model, Xtr, in_names=names, out_names=["f"],
+                       title=f"trained [2, 5, 1] with L1+entropy: test RMSE {before:.2e}")
+    fig.savefig(out / "before_prune.png", dpi=130)
+    fig = plot_network(small, Xtr, in_names=names, out_names=["f"],
+                       title=f"pruned to {small.width}, refit: test RMSE {after:.2e}")
+    fig.savefig(out / "after_prune.png", dpi=130)
+    result = {"width_before": model.width, "width_after": small.width, "rmse_trained": before,
+              "rmse_pruned_no_refit": pruned, "rmse_refit": after, "out_dir": str(out)}
+    log.info("%s", result)
+    return result
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    main()

@@ -1,0 +1,316 @@
+"""Network diagrams (matplotlib) and a networkx export, for any basis.
+
+Layout: inputs at the bottom, outputs at the top (as in pykan). Node layer l sits at
+height l. In a layer with product nodes each product node (circled ×) sits above its
+factors (small dots, the sub-nodes its incoming edges end on).
+
+Edges: one ``Line2D`` per edge with alpha = tanh(β·score) and ``gid =
+"edge:{l}:{o}:{i}"`` (layer l, sub-node o, input node i), so the drawn opacities can be
+read back. Colours: black = numeric edge, red = symbolic edge (labelled with its
+function name), purple = numeric edge in a layer where other edges are already
+symbolic (snapping unfinished there). Masked edges are drawn with alpha 0.
+
+Insets: each alive edge passes through a small box showing its learned curve φ(x),
+sampled on a grid over the min..max of that edge's input under X. Above ``max_insets``
+alive edges, edges are drawn as straight lines and only the ``max_insets`` strongest
+get an inset, at the edge's midpoint; a note in the figure says so. Everything is
+vector artists in one figure; nothing is written to disk.
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import networkx as nx
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Rectangle
+
+from .scores import EDGE_METHODS, _attribution, _inout, _magnitudes, check_method, eval_mode, subnode_owner, trace
+
+COLORS = {"numeric": "black", "symbolic": "tab:red", "mixed": "tab:purple"}
+_SUB_DROP = 0.16  # how far below a product node its factors sit (layer units)
+
+
+# --- validation ------------------------------------------------------------------------------
+def _check_names(names, n: int, what: str):
+    if names is None:
+        return None
+    if isinstance(names, str):
+        raise ValueError(f"{what} must be a sequence of {n} strings, not a single string")
+    names = [str(v) for v in names]
+    if len(names) != n:
+        raise ValueError(f"{what} has {len(names)} entries but the model has {n}")
+    return names
+
+
+def _check_positive(name: str, value, allow_zero: bool = True) -> float:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or value < 0 or (value == 0 and not allow_zero):
+        raise ValueError(f"{name} must be a finite number {'>=' if allow_zero else '>'} 0, got {value!r}")
+    return float(value)
+
+
+def _scores(model, tr, method: str):
+    """(edge scores per layer, node scores per node layer) for 'attribution' or 'magnitude'."""
+    if method == "attribution":
+        return _attribution(model, tr)
+    mags = _magnitudes(tr)
+    return mags, _inout(model, mags)
+
+
+# --- layout ----------------------------------------------------------------------------------
+def _layout(model):
+    """Positions: nodes[l] (n_nodes, 2), subs[l] (n_subnodes, 2) for l >= 1, plot width."""
+    specs = model.specs
+    width = max(max(s.n_subnodes for s in specs), 1)
+    nodes, subs = [], [None]
+    for l, spec in enumerate(specs):
+        slots = spec.n_subnodes
+        xs = (np.arange(slots) + 0.5) * width / slots
+        owner = subnode_owner(spec).numpy()
+        node_x = np.array([xs[owner == j].mean() for j in range(spec.n_nodes)])
+        nodes.append(np.stack([node_x, np.full(spec.n_nodes, float(l))], 1))
+        if l > 0:
+            sub_y = np.where(owner >= spec.n_sum, l - _SUB_DROP, float(l))
+            subs.append(np.stack([xs, sub_y], 1))
+    return nodes, subs, float(width)
+
+
+# --- drawing ---------------------------------------------------------------------------------
+def _edge_kind(layer, o: int, i: int, layer_mixed: bool) -> str:
+    if bool(layer.symbolic.fixed[o, i]):
+        return "symbolic"
+    return "mixed" if layer_mixed else "numeric"
+
+
+@torch.no_grad()
+def _curves(model, tr, n_grid: int):
+    """Per layer: (grid (n_grid, in_l), values (n_grid, out_l, in_l)) over each input's observed range."""
+    out = []
+    with eval_mode(model):
+        for layer, x in zip(model.layers, tr.inputs):
+            lo, hi = x.min(0).values, x.max(0).values
+            t = torch.linspace(0.0, 1.0, n_grid, dtype=x.dtype, device=x.device)[:, None]
+            grid = lo[None] + (hi - lo)[None] * t
+            out.append((grid.cpu().numpy(), layer.edge_activations(grid).cpu().numpy()))
+    return out
+
+
+def _draw_inset(ax, cx, cy, w, h, xs, ys, alpha, color, gid):
+    box = Rectangle((cx - w / 2, cy - h / 2), w, h, facecolor="white", edgecolor=color, linewidth=0.6,
+                    alpha=alpha, zorder=3, gid=f"box:{gid}")
+    ax.add_patch(box)
+    span_y = ys.max() - ys.min()
+    u = (xs - xs.min()) / max(xs.max() - xs.min(), 1e-12)
+    v = (ys - ys.min()) / span_y if span_y > 1e-9 * max(1.0, abs(ys).max()) else np.full_like(ys, 0.5)
+    px, py = cx - w / 2 + w * (0.1 + 0.8 * u), cy - h / 2 + h * (0.12 + 0.76 * v)
+    ax.add_line(Line2D(px, py, color=color, linewidth=0.9, alpha=alpha, zorder=4, gid=f"inset:{gid}"))
+
+
+def plot_network(model, X, beta: float = 3.0, in_names: Sequence[str] | None = None,
+                 out_names: Sequence[str] | None = None, ax=None, *, method: str = "attribution",
+                 max_insets: int = 64, n_grid: int = 48, title: str | None = None,
+                 figsize: tuple[float, float] | None = None) -> Figure:
+    """Draw the network; returns the matplotlib Figure (nothing is shown or saved).
+
+    Args:
+        model: a :class:`symkan.KAN`.
+        X: (batch, n_inputs) data for the scores and the ranges of the inset curves.
+        beta: edge opacity is tanh(beta · score).
+        in_names / out_names: labels under the inputs / over the outputs.
+        ax: draw into this Axes (its figure is returned); default: a new Figure.
+        method: edge scores, ``"attribution"`` or ``"magnitude"``.
+        max_insets: above this many alive edges only the strongest ``max_insets`` get
+            a curve inset (0: none).
+        n_grid: points per inset curve.
+    """
+    check_method(method, EDGE_METHODS)
+    beta = _check_positive("beta", beta)
+    if isinstance(max_insets, bool) or int(max_insets) != max_insets or max_insets < 0:
+        raise ValueError(f"max_insets must be an integer >= 0, got {max_insets!r}")
+    if isinstance(n_grid, bool) or int(n_grid) != n_grid or n_grid < 2:
+        raise ValueError(f"n_grid must be an integer >= 2, got {n_grid!r}")
+    in_names = _check_names(in_names, model.n_inputs, "in_names")
+    out_names = _check_names(out_names, model.n_outputs, "out_names")
+    tr = trace(model, X)
+    edge_sc, node_sc = _scores(model, tr, method)
+    curves = _curves(model, tr, int(n_grid))
+    nodes, subs, width = _layout(model)
+    n_layers = len(model.layers)
+
+    if ax is None:
+        if figsize is None:
+            fig_w = min(2.0 + 1.1 * width, 24.0)
+            figsize = (fig_w, max(1.0 + 2.4 * n_layers, 0.4 * fig_w))
+        fig = Figure(figsize=figsize, layout="constrained")
+        ax = fig.add_subplot()
+    else:
+        fig = ax.figure
+
+    alive_edges = []  # (score, l, o, i)
+    for l, layer in enumerate(model.layers):
+        m = layer.mask.cpu() > 0
+        s = edge_sc[l].cpu()
+        alive_edges += [(float(s[o, i]), l, o, i) for o, i in torch.nonzero(m).tolist()]
+    full = len(alive_edges) <= max_insets
+    if full:
+        with_inset = {(l, o, i) for _, l, o, i in alive_edges}
+    else:
+        ranked = sorted(alive_edges, key=lambda e: -e[0])[: int(max_insets)]
+        with_inset = {(l, o, i) for _, l, o, i in ranked}
+
+    kinds_used, node_kinds_used = set(), set()
+    for l, layer in enumerate(model.layers):
+        fixed = layer.symbolic.fixed.cpu() & (layer.mask.cpu() > 0)
+        layer_mixed = bool(fixed.any()) and bool(((layer.mask.cpu() > 0) & ~fixed).any())
+        alive = (layer.mask.cpu() > 0)
+        # pykan-style row of boxes between the layers, one slot per alive edge ordered by (in, out)
+        order = sorted(((i, o) for o, i in torch.nonzero(alive).tolist()))
+        slot = {(o, i): k for k, (i, o) in enumerate(order)}
+        n_slots = max(len(order), 1)
+        bw = min(0.8 * width / n_slots, 0.45)
+        bh = min(0.32, 2.2 * bw) if full else 0.22
+        grid, vals = curves[l]
+        for o in range(layer.out_features):
+            for i in range(layer.in_features):
+                score = float(edge_sc[l][o, i])
+                alpha = float(np.tanh(beta * score)) if bool(alive[o, i]) else 0.0
+                kind = _edge_kind(layer, o, i, layer_mixed)
+                color = COLORS[kind]
+                (x0, y0), (x1, y1) = nodes[l][i], subs[l + 1][o]
+                gid = f"{l}:{o}:{i}"
+                if full and bool(alive[o, i]):
+                    cx, cy = (slot[(o, i)] + 0.5) * width / n_slots, l + 0.5
+                    # broken at the box (NaN) so the line does not show through it
+                    px, py = [x0, cx, np.nan, cx, x1], [y0, cy - bh / 2, np.nan, cy + bh / 2, y1]
+                else:
+                    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+                    px, py = [x0, x1], [y0, y1]
+                ax.add_line(Line2D(px, py, color=color, linewidth=1.0, alpha=alpha, zorder=1,
+                                   gid=f"edge:{gid}", solid_capstyle="round"))
+                if not bool(alive[o, i]):
+                    continue
+                kinds_used.add(kind)
+                if (l, o, i) in with_inset:
+                    w, h = (bw, bh) if full else (min(0.5, 0.35 * width / max(layer.in_features, 1)), bh)
+                    _draw_inset(ax, cx, cy, w, h, grid[:, i], vals[:, o, i], alpha, color, gid)
+                    if kind == "symbolic":
+                        ax.text(cx + w / 2, cy + h / 2, layer.symbolic.function_name(o, i), fontsize=7,
+                                color=COLORS["symbolic"], alpha=max(alpha, 0.35), ha="left", va="bottom",
+                                zorder=5, gid=f"label:{gid}")
+
+    # nodes and product factors
+    for l, spec in enumerate(model.specs):
+        for j in range(spec.n_nodes):
+            x, y = nodes[l][j]
+            is_prod = j >= spec.n_sum
+            kind = "input" if l == 0 else ("product" if is_prod else "sum")
+            node_kinds_used.add("product" if is_prod else "sum")
+            # unimportant nodes fade (never fully: the structure stays visible)
+            n_alpha = max(float(np.tanh(beta * float(node_sc[l][j]))), 0.2)
+            if is_prod:
+                ax.add_line(Line2D([x], [y], marker="o", markersize=13, markerfacecolor="white",
+                                   markeredgecolor="black", linestyle="none", alpha=n_alpha, zorder=6,
+                                   gid=f"node:{l}:{j}", label=kind))
+                ax.text(x, y, "×", ha="center", va="center", fontsize=11, alpha=n_alpha, zorder=7)
+            else:
+                ax.add_line(Line2D([x], [y], marker="o", markersize=6, color="black", linestyle="none",
+                                   alpha=n_alpha, zorder=6, gid=f"node:{l}:{j}", label=kind))
+        if l > 0 and spec.arities:
+            owner = subnode_owner(spec).numpy()
+            for o in range(spec.n_subnodes):
+                if owner[o] < spec.n_sum:
+                    continue
+                (sx, sy), (nx_, ny) = subs[l][o], nodes[l][owner[o]]
+                ax.add_line(Line2D([sx, nx_], [sy, ny], color="0.4", linewidth=0.8, zorder=5))
+                ax.add_line(Line2D([sx], [sy], marker="o", markersize=3, color="0.3", linestyle="none",
+                                   zorder=6, gid=f"subnode:{l}:{o}"))
+    if in_names:
+        for j, name in enumerate(in_names):
+            ax.text(nodes[0][j][0], -0.14, name, ha="center", va="top", fontsize=11)
+    if out_names:
+        for j, name in enumerate(out_names):
+            ax.text(nodes[-1][j][0], n_layers + 0.12, name, ha="center", va="bottom", fontsize=11)
+
+    handles = [Line2D([], [], color=COLORS[k], label=k if k != "mixed" else "numeric (layer partly symbolic)")
+               for k in ("numeric", "symbolic", "mixed") if k in kinds_used]
+    if "product" in node_kinds_used:
+        handles += [Line2D([], [], marker="o", color="black", linestyle="none", markersize=6, label="sum node"),
+                    Line2D([], [], marker="$×$", color="black", linestyle="none", markersize=8,
+                           label="product node")]
+    if len(handles) > 1:
+        ax.legend(handles=handles, loc="upper left", fontsize=7, frameon=False)
+    if not full:
+        note = (f"curve insets for the {len(with_inset)} strongest of {len(alive_edges)} edges"
+                if with_inset else f"{len(alive_edges)} edges; curve insets off")
+        ax.text(0.99, 0.01, note, transform=ax.transAxes, ha="right", va="bottom", fontsize=7,
+                color="0.3", gid="note")
+    ax.set_xlim(-0.1, width + 0.1)
+    ax.set_ylim(-0.45, n_layers + 0.45)
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def to_networkx(model, X, method: str = "attribution", in_names: Sequence[str] | None = None,
+                out_names: Sequence[str] | None = None) -> nx.DiGraph:
+    """The network as a ``networkx.DiGraph``.
+
+    Nodes: ``(l, j)`` for node j of node layer l, with attributes ``layer``, ``kind``
+    ("input", "sum" or "product"), ``score`` (node score: attribution, or the KAN
+    paper's in/out score for ``method="magnitude"``), ``output`` (bool), ``name`` for
+    named inputs/outputs and ``arity`` for product nodes. A product node's factors are
+    extra nodes ``(l, j, k)`` (k-th factor) of kind "subnode", linked to it by edges of
+    kind "factor".
+
+    Edges (kind "edge"): one per KAN edge, alive or not, from ``(l, i)`` to the node
+    (or factor) fed by sub-node o of layer l, with attributes ``layer``, ``out`` (=o),
+    ``in`` (=i), ``score``, ``alive`` (mask) and ``symbolic`` (function name or None).
+    """
+    check_method(method, EDGE_METHODS)
+    in_names = _check_names(in_names, model.n_inputs, "in_names")
+    out_names = _check_names(out_names, model.n_outputs, "out_names")
+    tr = trace(model, X)
+    edge_sc, node_sc = _scores(model, tr, method)
+    g = nx.DiGraph()
+    last = len(model.specs) - 1
+    targets = []  # per node layer l >= 1: graph key of each sub-node
+    for l, spec in enumerate(model.specs):
+        owner = subnode_owner(spec).tolist()
+        for j in range(spec.n_nodes):
+            attrs = {"layer": l, "index": j, "score": float(node_sc[l][j]), "output": l == last,
+                     "kind": "input" if l == 0 else ("product" if j >= spec.n_sum else "sum")}
+            if j >= spec.n_sum:
+                attrs["arity"] = spec.arities[j - spec.n_sum]
+            if l == 0 and in_names:
+                attrs["name"] = in_names[j]
+            if l == last and out_names:
+                attrs["name"] = out_names[j]
+            g.add_node((l, j), **attrs)
+        keys, seen = [], {}
+        for o, j in enumerate(owner):
+            if j < spec.n_sum:
+                keys.append((l, j))
+                continue
+            k = seen.get(j, 0)
+            seen[j] = k + 1
+            g.add_node((l, j, k), layer=l, index=j, factor=k, kind="subnode", score=float(node_sc[l][j]),
+                       output=False)
+            g.add_edge((l, j, k), (l, j), kind="factor", alive=True, score=float(node_sc[l][j]), symbolic=None)
+            keys.append((l, j, k))
+        targets.append(keys)
+    for l, layer in enumerate(model.layers):
+        mask = layer.mask.cpu() > 0
+        for o in range(layer.out_features):
+            for i in range(layer.in_features):
+                g.add_edge((l, i), targets[l + 1][o], kind="edge", layer=l, out=o, **{"in": i},
+                           score=float(edge_sc[l][o, i]), alive=bool(mask[o, i]),
+                           symbolic=layer.symbolic.function_name(o, i) if bool(mask[o, i]) else None)
+    return g
+
+
+__all__ = ["plot_network", "to_networkx"]
