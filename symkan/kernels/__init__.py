@@ -20,13 +20,13 @@ implementations (see :mod:`symkan.kernels.ops`), so they train and trace under
 """
 from __future__ import annotations
 
-import importlib
 import importlib.util
 import os
 import sys
 
 import torch
 
+from . import ops as _ops  # registers the custom ops; imports torch only, never triton
 from .reference import (DEN_COEFFS, NUM_COEFFS, rational_reference, relukan_features,
                         relukan_linear_reference)
 
@@ -37,9 +37,12 @@ ENV_VAR = "SYMKAN_KERNEL_BACKEND"
 TRITON_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 
 
+_HAS_TRITON = importlib.util.find_spec("triton") is not None
+
+
 def triton_available() -> bool:
-    """Whether the triton package is installed (checked without importing it)."""
-    return importlib.util.find_spec("triton") is not None
+    """Whether the triton package is installed (checked once, without importing it)."""
+    return _HAS_TRITON
 
 
 def _interpreter_active(module: str) -> bool:
@@ -75,10 +78,6 @@ def resolve_backend(backend: str, x: torch.Tensor, *, dtype_ok: bool = True, mod
                              "TRITON_INTERPRET=1 before symkan's kernels are first used, or use a CUDA "
                              "tensor, or backend='torch'")
     return backend
-
-
-def _ops():
-    return importlib.import_module(f"{__name__}.ops")
 
 
 # --- group rational ---------------------------------------------------------------------
@@ -132,14 +131,16 @@ def rational_activation(x: torch.Tensor, numerator: torch.Tensor, denominator: t
         groups: contiguous equal groups (default G = numerator.shape[0]); ValueError if it
             does not divide C. Ignored when ``group_index`` is given.
         group_index: (C,) long, an arbitrary channel -> group map.
-        layout: precomputed :func:`group_layout` of ``group_index`` (saves a sort per call).
+        layout: precomputed :func:`group_layout` of ``group_index`` (saves a sort and a
+            host sync per call; needed under ``torch.compile`` with a ``group_index``).
         backend: "auto" | "torch" | "triton".
 
     Returns: (..., C) in x's dtype. Differentiable in x, numerator and denominator on both
     paths (float32 coefficient-gradient accumulation in the kernel).
     """
     n_groups = int(numerator.shape[0]) if numerator.ndim == 2 else -1
-    if group_index is None:
+    contiguous = group_index is None
+    if contiguous:
         if groups is not None and groups != n_groups:
             raise ValueError(f"groups={groups} but numerator holds {n_groups} groups")
         if not isinstance(x, torch.Tensor) or x.ndim < 1:
@@ -150,11 +151,16 @@ def rational_activation(x: torch.Tensor, numerator: torch.Tensor, denominator: t
     if name == "torch":
         return rational_reference(x, numerator, denominator, group_index).to(x.dtype)
     if layout is None:
-        if group_index.numel() and (int(group_index.min()) < 0 or int(group_index.max()) >= n_groups):
-            raise ValueError(f"group_index values must lie in [0, {n_groups})")
-        layout = group_layout(group_index.to(x.device), n_groups)
+        if contiguous:  # known without looking at values: stays traceable by torch.compile
+            size = x.shape[-1] // n_groups
+            layout = (torch.arange(x.shape[-1], dtype=torch.int32, device=x.device),
+                      torch.arange(0, x.shape[-1] + 1, size, dtype=torch.int32, device=x.device))
+        else:
+            if group_index.numel() and (int(group_index.min()) < 0 or int(group_index.max()) >= n_groups):
+                raise ValueError(f"group_index values must lie in [0, {n_groups})")
+            layout = group_layout(group_index.to(x.device), n_groups)
     order, ptr = layout
-    return _ops().rational_op(x, numerator, denominator, order, ptr)
+    return _ops.rational_op(x, numerator, denominator, order, ptr)
 
 
 # --- fused ReLU-KAN layer ---------------------------------------------------------------
@@ -177,7 +183,7 @@ def relukan_linear(x: torch.Tensor, weight: torch.Tensor, start: torch.Tensor, w
     name = resolve_backend(backend, x, dtype_ok=dtype_ok, module="relukan")
     if name == "torch":
         return relukan_linear_reference(x, weight, start, width)
-    return _ops().relukan_linear_op(x, weight, start, width)
+    return _ops.relukan_linear_op(x, weight, start, width)
 
 
 __all__ = ["BACKENDS", "ENV_VAR", "TRITON_DTYPES", "triton_available", "resolve_backend",

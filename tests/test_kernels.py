@@ -1,0 +1,379 @@
+"""Triton kernels vs their torch reference twins, run on CPU through Triton's interpreter.
+
+Triton decides interpreted vs compiled when a kernel is defined and reads the flag again
+while an interpreted kernel runs, so TRITON_INTERPRET=1 is set while symkan's kernel
+modules are imported and during each test of this module, and restored in between (other
+test modules never see it). If the kernels were already imported compiled (a GPU
+session), the interpreter tests skip.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+import symkan.kernels as K
+from symkan.bases.rational import init_coefficients, INIT_TARGETS
+from symkan.kernels import ops, reference
+
+# The flag must be set before triton itself is imported: triton.language's own jit
+# helpers (tl.sum, ...) are built interpreted or compiled at that moment, too.
+_saved = os.environ.get("TRITON_INTERPRET")
+os.environ["TRITON_INTERPRET"] = "1"
+try:
+    triton = pytest.importorskip("triton", reason="triton is not installed: kernel tests need it")
+    import symkan.kernels.rational as kr
+    import symkan.kernels.relukan as kk
+finally:
+    if _saved is None:
+        del os.environ["TRITON_INTERPRET"]
+    else:
+        os.environ["TRITON_INTERPRET"] = _saved
+
+_INTERPRETED = kr.INTERPRETED and kk.INTERPRETED and not isinstance(triton.language.sum, triton.runtime.JITFunction)
+
+
+@pytest.fixture(autouse=True)
+def _interpret(monkeypatch):
+    """Interpreted kernels also read TRITON_INTERPRET while they run; keep it set per test only."""
+    monkeypatch.setenv("TRITON_INTERPRET", "1")
+
+
+needs_interpreter = pytest.mark.skipif(
+    not _INTERPRETED,
+    reason="triton was imported (compiled mode) before this module; run "
+           "`TRITON_INTERPRET=1 python -m pytest tests/test_kernels.py` for the interpreter tests")
+
+TOL = {torch.float32: dict(rtol=1e-5, atol=1e-5), torch.float16: dict(rtol=1e-2, atol=1e-2),
+       torch.bfloat16: dict(rtol=5e-2, atol=5e-2)}
+
+
+def closed_form(x, a, b):
+    """P/Q written out term by term, independent of the package: x (...,), a (6,), b (4,)."""
+    p = sum(a[k] * x ** k for k in range(6))
+    q = 1 + sum(abs(b[j - 1]) * abs(x) ** j for j in range(1, 5))
+    return p / q
+
+
+def rational_inputs(shape, groups, gen, dtype=torch.float32):
+    """x spanning negatives, exact zeros and |x| tiny; coefficients with zero and negative b."""
+    x = torch.randn(shape, generator=gen) * 2.0
+    flat = x.view(-1)
+    specials = torch.tensor([0.0, -0.0, 1e-30, -1e-30, 1e-8, -1e-8, 3.5, -3.5])
+    flat[: specials.numel()] = specials
+    num = torch.randn(groups, 6, generator=gen) * 0.5
+    den = torch.randn(groups, 4, generator=gen)
+    den[0, 1] = 0.0  # |b| at its kink: gradient uses sign(0) = 0, as torch.abs
+    return x.to(dtype), num, den
+
+
+def grads_of(fn, inputs, gen):
+    leaves = [t.detach().clone().requires_grad_(True) for t in inputs]
+    y = fn(*leaves)
+    gy = torch.randn(y.shape, generator=gen).to(y.dtype)
+    (y * gy).float().sum().backward()
+    return [y.detach()] + [t.grad for t in leaves]
+
+
+def compare(got, want, dtype, what):
+    for name, g, w in zip(what, got, want):
+        assert g.dtype == w.dtype, name
+        torch.testing.assert_close(g.float(), w.float(), **TOL[dtype], msg=lambda m: f"{name}: {m}")
+
+
+# --- group rational ------------------------------------------------------------------------
+@needs_interpreter
+@pytest.mark.parametrize("groups", [1, 3, 4, 12])
+def test_rational_kernel_matches_reference(groups):
+    gen = torch.Generator().manual_seed(groups)
+    x, num, den = rational_inputs((5, 7, 12), groups, gen)
+    fns = {be: (lambda x, n, d, be=be: K.rational_activation(x, n, d, backend=be)) for be in ("torch", "triton")}
+    got = grads_of(fns["triton"], (x, num, den), torch.Generator().manual_seed(1))
+    want = grads_of(fns["torch"], (x, num, den), torch.Generator().manual_seed(1))
+    compare(got, want, torch.float32, ["y", "dx", "dnum", "dden"])
+    assert torch.isfinite(got[1]).all()  # |x|^j derivative at x = 0 and |x| = 1e-30
+
+
+@needs_interpreter
+def test_rational_kernel_equals_independent_closed_form():
+    gen = torch.Generator().manual_seed(3)
+    x, num, den = rational_inputs((64, 2), 2, gen)
+    y = K.rational_activation(x, num, den, backend="triton")
+    for g in range(2):
+        torch.testing.assert_close(y[:, g], closed_form(x[:, g], num[g], den[g]), rtol=1e-5, atol=1e-6)
+
+
+@needs_interpreter
+@pytest.mark.parametrize("layout", ["transposed", "nchw_viewed_as_nhwc", "channels_last", "strided",
+                                    "expanded_grad"])
+def test_rational_kernel_non_contiguous(layout):
+    gen = torch.Generator().manual_seed(4)
+    if layout == "transposed":
+        x = torch.randn(8, 33, generator=gen).t()  # (33, 8), channel stride 33
+    elif layout == "nchw_viewed_as_nhwc":
+        x = torch.randn(2, 8, 3, 5, generator=gen).permute(0, 2, 3, 1)  # channel stride 15
+    elif layout == "channels_last":  # NHWC storage of an NCHW tensor, channels made last
+        x = torch.randn(2, 8, 3, 5, generator=gen).to(memory_format=torch.channels_last)
+        assert not x.is_contiguous()
+        x = x.permute(0, 2, 3, 1)
+    else:
+        x = torch.randn(10, 16, generator=gen)[::2, ::2]  # (5, 8), strides (32, 2)
+    assert layout == "channels_last" or not x.is_contiguous()
+    _, num, den = rational_inputs((1, 8), 4, gen)
+    ref = [t.detach().clone().requires_grad_() for t in (x, num, den)]
+    tri = [t.detach().clone().requires_grad_() for t in (x, num, den)]
+    y_ref = K.rational_activation(*ref, backend="torch")
+    y_tri = K.rational_activation(*tri, backend="triton")
+    if layout == "expanded_grad":  # sum's backward hands the kernel a stride-0 gradient
+        y_ref.sum().backward()
+        y_tri.sum().backward()
+    else:
+        gy = torch.randn(y_ref.shape, generator=gen)
+        (y_ref * gy).sum().backward()
+        (y_tri * gy).sum().backward()
+    torch.testing.assert_close(y_tri, y_ref)
+    for a, b in zip(tri, ref):
+        torch.testing.assert_close(a.grad, b.grad, rtol=1e-5, atol=1e-5)
+
+
+@needs_interpreter
+def test_rational_kernel_scattered_group_index():
+    """An arbitrary channel -> group map (what a pruned layer keeps), with an empty group."""
+    gen = torch.Generator().manual_seed(5)
+    gi = torch.tensor([2, 0, 2, 2, 0, 3, 0])  # group 1 unused
+    x, num, den = rational_inputs((9, 7), 4, gen)
+    f = {be: (lambda x, n, d, be=be: K.rational_activation(x, n, d, group_index=gi, backend=be))
+         for be in ("torch", "triton")}
+    got = grads_of(f["triton"], (x, num, den), torch.Generator().manual_seed(2))
+    want = grads_of(f["torch"], (x, num, den), torch.Generator().manual_seed(2))
+    compare(got, want, torch.float32, ["y", "dx", "dnum", "dden"])
+    assert torch.all(got[2][1] == 0) and torch.all(got[3][1] == 0)  # the unused group gets no gradient
+
+
+@needs_interpreter
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_rational_kernel_half_inputs(dtype):
+    gen = torch.Generator().manual_seed(6)
+    x, num, den = rational_inputs((16, 8), 2, gen, dtype=dtype)
+    got = grads_of(lambda x, n, d: K.rational_activation(x, n, d, backend="triton"), (x, num, den),
+                   torch.Generator().manual_seed(3))
+    # reference in float32 on the same (rounded) inputs, cast like the kernel's outputs
+    want = grads_of(lambda x, n, d: K.rational_activation(x.float(), n, d, backend="torch"), (x, num, den),
+                    torch.Generator().manual_seed(3))
+    assert got[0].dtype == dtype and got[1].dtype == dtype
+    assert got[2].dtype == torch.float32 and got[3].dtype == torch.float32  # float32 coefficient grads
+    compare(got, [want[0].to(dtype), want[1].to(dtype), want[2], want[3]], dtype, ["y", "dx", "dnum", "dden"])
+
+
+@needs_interpreter
+def test_rational_kernel_deterministic_coefficient_gradients():
+    gen = torch.Generator().manual_seed(7)
+    x, num, den = rational_inputs((300, 16), 4, gen)
+    runs = [grads_of(lambda x, n, d: K.rational_activation(x, n, d, backend="triton"), (x, num, den),
+                     torch.Generator().manual_seed(4)) for _ in range(2)]
+    for a, b in zip(*runs):
+        assert torch.equal(a, b)
+
+
+@needs_interpreter
+@pytest.mark.parametrize("target", sorted(INIT_TARGETS))
+def test_kernel_and_init_fit_evaluate_the_same_function(target):
+    """The init fit's coefficients reproduce the target *through the kernel* to the fit
+    tolerance: the kernel and the fit use the same denominator Q."""
+    a, b = init_coefficients(target)
+    x = torch.linspace(-3, 3, 601)[:, None]
+    y_kernel = K.rational_activation(x, a[None].float(), b[None].float(), backend="triton")[:, 0]
+    y_fit = reference.rational_reference(x.double()[:, 0], a[None], b[None], torch.zeros(601, dtype=torch.long))
+    torch.testing.assert_close(y_kernel.double(), y_fit, rtol=1e-5, atol=1e-5)
+    tol = 5e-3 if target == "gelu" else 1e-5
+    assert (y_kernel.double() - INIT_TARGETS[target](x.double()[:, 0])).abs().max() < tol
+
+
+def test_rational_groups_must_divide_channels():
+    x = torch.randn(4, 10)
+    with pytest.raises(ValueError, match="groups"):
+        K.rational_activation(x, torch.randn(3, 6), torch.randn(3, 4))
+    with pytest.raises(ValueError, match="groups"):
+        K.contiguous_group_index(10, 4)
+
+
+def test_rational_bad_shapes_raise_value_error():
+    x = torch.randn(4, 8)
+    with pytest.raises(ValueError, match="numerator"):
+        K.rational_activation(x, torch.randn(2, 5), torch.randn(2, 4))
+    with pytest.raises(ValueError, match="denominator"):
+        K.rational_activation(x, torch.randn(2, 6), torch.randn(2, 3))
+    with pytest.raises(ValueError, match="group_index"):
+        K.rational_activation(x, torch.randn(2, 6), torch.randn(2, 4), group_index=torch.zeros(7, dtype=torch.long))
+
+
+# --- fused ReLU-KAN ------------------------------------------------------------------------
+def relukan_inputs(b, i, o, k_feat, gen, dtype=torch.float32):
+    x = torch.rand(b, i, generator=gen) * 3.0 - 1.5
+    start = torch.linspace(-2.0, 1.2, k_feat).repeat(i, 1) + 0.05 * torch.randn(i, k_feat, generator=gen)
+    width = 0.8 + 0.4 * torch.rand(i, k_feat, generator=gen)
+    weight = torch.randn(o, i * k_feat, generator=gen)
+    return x.to(dtype), weight.to(dtype), start, width
+
+
+@needs_interpreter
+@pytest.mark.parametrize("b,i,o,k_feat", [(37, 3, 5, 7), (70, 6, 17, 8), (5, 1, 1, 13), (33, 4, 40, 3)])
+@pytest.mark.parametrize("knots", [True, False])
+def test_relukan_kernel_matches_reference(b, i, o, k_feat, knots):
+    gen = torch.Generator().manual_seed(b + i + o + k_feat)
+    x, weight, start, width = relukan_inputs(b, i, o, k_feat, gen)
+    leaves = [t.clone().requires_grad_(knots or n < 2) for n, t in enumerate((x, weight, start, width))]
+    ref = [t.detach().clone().requires_grad_(t.requires_grad) for t in leaves]
+    gy = torch.randn(b, o, generator=gen)
+    (K.relukan_linear(*leaves, backend="triton") * gy).sum().backward()
+    y_ref = K.relukan_linear(*ref, backend="torch")
+    (y_ref * gy).sum().backward()
+    torch.testing.assert_close(K.relukan_linear(*leaves, backend="triton"), y_ref, rtol=1e-4, atol=1e-4)
+    for name, a, r in zip(["x", "weight", "start", "width"], leaves, ref):
+        if r.requires_grad:
+            torch.testing.assert_close(a.grad, r.grad, rtol=1e-4, atol=1e-4, msg=lambda m: f"d{name}: {m}")
+        else:
+            assert a.grad is None
+
+
+@needs_interpreter
+def test_relukan_kernel_non_contiguous_input():
+    gen = torch.Generator().manual_seed(8)
+    _, weight, start, width = relukan_inputs(20, 4, 6, 8, gen)
+    x = (torch.rand(4, 40, generator=gen) * 3 - 1.5).t()[::2]  # (20, 4), strides (2, 40)
+    assert not x.is_contiguous()
+    got = grads_of(lambda *a: K.relukan_linear(*a, backend="triton"), (x, weight, start, width), torch.Generator().manual_seed(1))
+    want = grads_of(lambda *a: K.relukan_linear(*a, backend="torch"), (x, weight, start, width), torch.Generator().manual_seed(1))
+    for name, g, w in zip(["y", "x", "weight", "start", "width"], got, want):
+        torch.testing.assert_close(g, w, rtol=1e-4, atol=1e-4, msg=lambda m: f"{name}: {m}")
+
+
+@needs_interpreter
+@pytest.mark.parametrize("dtype", [torch.float16, pytest.param(torch.bfloat16, marks=pytest.mark.skip(
+    reason="Triton 3.9's interpreter runs tl.dot on bfloat16 as a numpy matmul of the raw 16-bit patterns "
+           "(interpreter.py create_dot); the bf16 variant is only compile-checked (test_kernels_compile_for_gpu)"))])
+def test_relukan_kernel_half_inputs(dtype):
+    gen = torch.Generator().manual_seed(9)
+    x, weight, start, width = relukan_inputs(24, 3, 5, 8, gen, dtype=dtype)
+    weight = weight * 0.1
+    got = grads_of(lambda *a: K.relukan_linear(*a, backend="triton"), (x, weight, start, width), torch.Generator().manual_seed(2))
+    want = grads_of(lambda x, w, s, d: K.relukan_linear(x.float(), w.float(), s, d, backend="torch"),
+                    (x, weight, start, width), torch.Generator().manual_seed(2))
+    assert got[0].dtype == dtype
+    for name, g, w in zip(["y", "x", "weight", "start", "width"], got, want):
+        torch.testing.assert_close(g.float(), w.float(), **TOL[dtype], msg=lambda m: f"{name}: {m}")
+
+
+def test_relukan_bad_shapes_raise_value_error():
+    x = torch.randn(4, 3)
+    s, w = torch.zeros(3, 5), torch.ones(3, 5)
+    with pytest.raises(ValueError, match="weight"):
+        K.relukan_linear(x, torch.randn(2, 14), s, w)
+    with pytest.raises(ValueError, match="start and width"):
+        K.relukan_linear(x, torch.randn(2, 15), s[:2], w[:2])
+    with pytest.raises(ValueError, match="2-D"):
+        K.relukan_linear(torch.randn(4), torch.randn(2, 15), s, w)
+
+
+# --- registration, dispatch, imports -------------------------------------------------------
+@needs_interpreter
+def test_custom_ops_pass_opcheck():
+    """Schema, fake (meta) impls and autograd registration as torch.library checks them."""
+    gen = torch.Generator().manual_seed(10)
+    x, num, den = rational_inputs((6, 8), 2, gen)
+    order, ptr = K.group_layout(torch.arange(8) // 4, 2)
+    args = [t.requires_grad_() for t in (x, num, den)]
+    torch.library.opcheck(ops.rational_op, (*args, order, ptr))
+    xr, weight, start, width = relukan_inputs(20, 3, 4, 5, gen)
+    torch.library.opcheck(ops.relukan_linear_op, tuple(t.requires_grad_() for t in (xr, weight, start, width)))
+
+
+@needs_interpreter
+def test_kernels_trace_under_torch_compile():
+    gen = torch.Generator().manual_seed(11)
+    x, num, den = rational_inputs((6, 8), 2, gen)
+    xr, weight, start, width = relukan_inputs(20, 3, 4, 5, gen)
+
+    def f(x, num, den, xr, weight, start, width):
+        return (K.rational_activation(x, num, den, backend="triton").sum()
+                + K.relukan_linear(xr, weight, start, width, backend="triton").sum())
+
+    compiled = torch.compile(f, backend="aot_eager", fullgraph=True)
+    inputs = [t.requires_grad_() for t in (x, num, den, xr, weight, start, width)]
+    y = compiled(*inputs)
+    grads = torch.autograd.grad(y, inputs)
+    ref = [t.detach().clone().requires_grad_() for t in inputs]
+    y_ref = f(*ref)
+    torch.testing.assert_close(y, y_ref)
+    for g, r in zip(grads, torch.autograd.grad(y_ref, ref)):
+        torch.testing.assert_close(g, r)
+
+
+def test_auto_backend_uses_torch_on_cpu(monkeypatch):
+    def boom(*args, **kwargs):
+        raise AssertionError("the kernel must not run for CPU tensors under backend='auto'")
+
+    monkeypatch.setattr(ops, "rational_op", boom)
+    monkeypatch.setattr(ops, "relukan_linear_op", boom)
+    monkeypatch.delenv(K.ENV_VAR, raising=False)
+    K.rational_activation(torch.randn(3, 4), torch.randn(2, 6), torch.randn(2, 4))
+    K.relukan_linear(torch.randn(3, 2), torch.randn(4, 10), torch.zeros(2, 5), torch.ones(2, 5))
+    assert K.resolve_backend("auto", torch.zeros(1)) == "torch"
+
+
+@needs_interpreter
+def test_env_var_forces_backend(monkeypatch):
+    x = torch.zeros(1)
+    monkeypatch.setenv(K.ENV_VAR, "triton")
+    assert K.resolve_backend("auto", x) == "triton"
+    assert K.resolve_backend("torch", x) == "torch"  # an explicit argument wins
+    monkeypatch.setenv(K.ENV_VAR, "cuda-please")
+    with pytest.raises(ValueError, match=K.ENV_VAR):
+        K.resolve_backend("auto", x)
+    with pytest.raises(ValueError, match="backend"):
+        K.resolve_backend("fast", x)
+
+
+def test_forced_triton_on_cpu_without_interpreter_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr(kr, "INTERPRETED", False)
+    with pytest.raises(ValueError, match="TRITON_INTERPRET"):
+        K.rational_activation(torch.randn(3, 4), torch.randn(2, 6), torch.randn(2, 4), backend="triton")
+    with pytest.raises(ValueError, match="float64|dtype"):
+        K.resolve_backend("triton", torch.zeros(1, dtype=torch.float64), dtype_ok=False)
+
+
+def test_kernel_calls_leave_global_rng_alone():
+    state = torch.random.get_rng_state()
+    gen = torch.Generator().manual_seed(12)
+    x, num, den = rational_inputs((4, 4), 2, gen)
+    for be in ("torch", "triton") if _INTERPRETED else ("torch",):
+        K.rational_activation(x, num, den, backend=be)
+    assert torch.equal(state, torch.random.get_rng_state())
+
+
+def test_import_symkan_and_cpu_bases_do_not_import_triton():
+    code = ("import sys, torch, symkan\n"
+            "from symkan.nn import KAN\n"
+            "for b in ('relukan', 'rational'):\n"
+            "    m = KAN([2, 3, 1], basis=b)\n"
+            "    m(torch.zeros(4, 2)).sum().backward()\n"
+            "assert 'triton' not in sys.modules, 'triton was imported'\n")
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert res.returncode == 0, res.stderr
+
+
+def test_kernels_compile_for_gpu_without_a_gpu(tmp_path):
+    """Interpreter runs check the math; this checks every kernel variant lowers to a
+    cubin for sm_90 (types, dot shapes, layouts), in a process without TRITON_INTERPRET."""
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    env.setdefault("TRITON_DEFAULT_FP_FUSION", "1")
+    env["TRITON_CACHE_DIR"] = str(tmp_path)  # Triton's compile cache goes to a temporary folder
+    code = "from symkan.kernels.aot import compile_all\nprint(len(compile_all(90)))\n"
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    # per dtype 2 rational kernels + 4 ReLU-KAN variants, float32 twice (ieee and tf32): 22
+    assert int(res.stdout.strip().splitlines()[-1]) == 22
