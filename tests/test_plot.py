@@ -1,0 +1,178 @@
+"""Network diagram and networkx export: drawn opacities, structure, legibility, bad input."""
+from __future__ import annotations
+
+import io
+import math
+
+import matplotlib
+import networkx as nx
+import numpy as np
+import pytest
+import torch
+
+matplotlib.use("Agg")
+
+from symkan import KAN  # noqa: E402
+from symkan.plot import COLORS, plot_network, to_networkx  # noqa: E402
+from symkan.scores import edge_scores, node_scores  # noqa: E402
+
+
+def _data(n, d, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(n, d, generator=g) * 2 - 1
+
+
+def _artists(fig, prefix):
+    """{(l, o, i) or (l, j): artist} for artists whose gid starts with ``prefix:``."""
+    found = {}
+    for ax in fig.axes:
+        for art in list(ax.lines) + list(ax.patches) + list(ax.texts):
+            gid = art.get_gid()
+            if gid and gid.startswith(prefix + ":"):
+                found[tuple(int(v) for v in gid.split(":")[1:])] = art
+    return found
+
+
+@pytest.fixture
+def mixed_model():
+    """[3, [3, [2, 3]], 1] with a pruned edge and two symbolic edges in the last layer."""
+    model = KAN([3, [3, [2, 3]], 1], seed=3)
+    with torch.no_grad():
+        model.layers[0].mask[1, 2] = 0.0
+    model.layers[1].symbolic.set(0, 1, "sin", a=2.0, b=0.0, c=1.0, d=0.0)
+    model.layers[1].symbolic.set(0, 4, "x^2", a=1.0, b=0.0, c=0.5, d=0.0)
+    return model
+
+
+@pytest.mark.parametrize("method", ["attribution", "magnitude"])
+@pytest.mark.parametrize("beta", [3.0, 0.7])
+def test_edge_opacity_is_tanh_beta_score(mixed_model, method, beta):
+    X = _data(200, 3)
+    fig = plot_network(mixed_model, X, beta=beta, method=method)
+    edges = _artists(fig, "edge")
+    scores = edge_scores(mixed_model, X, method=method)
+    expected = {(l, o, i): math.tanh(beta * float(s[o, i])) * float(mixed_model.layers[l].mask[o, i])
+                for l, s in enumerate(scores) for o in range(s.shape[0]) for i in range(s.shape[1])}
+    assert set(edges) == set(expected)
+    for key, alpha in expected.items():
+        assert edges[key].get_alpha() == pytest.approx(alpha, rel=1e-6, abs=1e-9)
+    assert edges[(0, 1, 2)].get_alpha() == 0.0  # the pruned edge
+    insets = _artists(fig, "inset")
+    for key, art in insets.items():
+        assert art.get_alpha() == pytest.approx(expected[key], rel=1e-6, abs=1e-9)
+
+
+def test_colours_markers_and_symbolic_labels(mixed_model):
+    X = _data(200, 3)
+    fig = plot_network(mixed_model, X, in_names=["a", "b", "c"], out_names=["f"])
+    edges = _artists(fig, "edge")
+    assert edges[(1, 0, 1)].get_color() == COLORS["symbolic"]
+    assert edges[(1, 0, 0)].get_color() == COLORS["mixed"]  # numeric, but its layer is partly symbolic
+    assert edges[(0, 0, 0)].get_color() == COLORS["numeric"]
+    labels = {k: t.get_text() for k, t in _artists(fig, "label").items()}
+    assert labels == {(1, 0, 1): "sin", (1, 0, 4): "x^2"}
+    nodes = _artists(fig, "node")
+    assert len(nodes) == 3 + 5 + 1
+    sum_marker, prod_marker = nodes[(1, 0)], nodes[(1, 3)]
+    assert sum_marker.get_markerfacecolor() != prod_marker.get_markerfacecolor()
+    assert len(_artists(fig, "subnode")) == 5  # the factors of the two product nodes
+    texts = {t.get_text() for t in fig.axes[0].texts}
+    assert {"a", "b", "c", "f"} <= texts
+    fig.savefig(io.BytesIO(), format="png")  # renders with the Agg canvas
+
+
+def test_inset_curve_follows_the_edge_function():
+    X = _data(300, 2)
+    model = KAN([2, 2, 1], seed=0)
+    model.layers[0].symbolic.set(1, 0, "x^2", a=1.0, b=0.0, c=1.0, d=0.0)
+    fig = plot_network(model, X, n_grid=41)
+    xs, ys = _artists(fig, "inset")[(0, 1, 0)].get_data()
+    # normalised into its box: x evenly spaced, y a parabola with its minimum in the middle
+    assert len(xs) == 41
+    np.testing.assert_allclose(np.diff(xs), np.diff(xs)[0], rtol=1e-4)
+    lo, hi = float(X[:, 0].min()), float(X[:, 0].max())
+    grid = np.linspace(lo, hi, 41)
+    v = (grid ** 2 - (grid ** 2).min()) / np.ptp(grid ** 2)
+    np.testing.assert_allclose((ys - ys.min()) / np.ptp(ys), v, atol=1e-4)
+
+
+def test_large_network_draws_insets_for_the_strongest_edges_only():
+    X = _data(100, 8)
+    model = KAN([8, 20, 4], seed=0)  # 160 + 80 = 240 edges
+    fig = plot_network(model, X, max_insets=30)
+    insets = _artists(fig, "inset")
+    assert len(insets) == 30
+    scores = edge_scores(model, X)
+    flat = sorted(((float(s[o, i]), (l, o, i)) for l, s in enumerate(scores)
+                   for o in range(s.shape[0]) for i in range(s.shape[1])), reverse=True)
+    assert set(insets) == {key for _, key in flat[:30]}
+    note = [t for t in fig.axes[0].texts if t.get_gid() == "note"]
+    assert note and "30 strongest of 240" in note[0].get_text()
+
+
+def test_draws_into_given_axes_and_writes_no_files(tmp_path, monkeypatch):
+    from matplotlib.figure import Figure
+    monkeypatch.chdir(tmp_path)
+    host = Figure()
+    ax = host.add_subplot()
+    rng = torch.random.get_rng_state()
+    out = plot_network(KAN([2, 3, 1], seed=0), _data(50, 2), ax=ax)
+    to_networkx(KAN([2, 3, 1], seed=0), _data(50, 2))
+    assert out is host
+    assert torch.equal(rng, torch.random.get_rng_state())
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_to_networkx_matches_masks_scores_and_symbolic_state(mixed_model):
+    X = _data(200, 3)
+    g = to_networkx(mixed_model, X, in_names=["a", "b", "c"])
+    assert isinstance(g, nx.DiGraph)
+    ns = node_scores(mixed_model, X)
+    es = edge_scores(mixed_model, X)
+    specs = mixed_model.specs
+    kinds = {n: d["kind"] for n, d in g.nodes(data=True)}
+    assert [kinds[(0, i)] for i in range(3)] == ["input"] * 3
+    assert [kinds[(1, j)] for j in range(5)] == ["sum"] * 3 + ["product"] * 2
+    assert g.nodes[(1, 4)]["arity"] == 3 and g.nodes[(0, 2)]["name"] == "c"
+    assert sum(1 for k in kinds.values() if k == "subnode") == 5
+    for l, spec in enumerate(specs):
+        for j in range(spec.n_nodes):
+            assert g.nodes[(l, j)]["score"] == pytest.approx(float(ns[l][j]))
+    kan_edges = [(u, v, d) for u, v, d in g.edges(data=True) if d["kind"] == "edge"]
+    assert len(kan_edges) == sum(layer.mask.numel() for layer in mixed_model.layers)
+    for u, v, d in kan_edges:
+        layer = mixed_model.layers[d["layer"]]
+        o, i = d["out"], d["in"]
+        assert u == (d["layer"], i)
+        assert d["alive"] == bool(layer.mask[o, i])
+        assert d["score"] == pytest.approx(float(es[d["layer"]][o, i]))
+        assert d["symbolic"] == layer.symbolic.function_name(o, i)
+    assert g.edges[(1, 1), (2, 0)]["symbolic"] == "sin"
+    assert not g.edges[(0, 2), (1, 1)]["alive"]
+    # product factors: edges from the inputs end on the factors, which feed the product node
+    assert g.has_edge((0, 0), (1, 3, 1)) and g.edges[(1, 3, 1), (1, 3)]["kind"] == "factor"
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"beta": -1.0}, "beta"),
+    ({"beta": float("nan")}, "beta"),
+    ({"method": "inout"}, "method"),
+    ({"in_names": ["a"]}, "in_names"),
+    ({"out_names": "f"}, "out_names"),
+    ({"max_insets": -3}, "max_insets"),
+    ({"n_grid": 1}, "n_grid"),
+])
+def test_plot_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        plot_network(KAN([2, 3, 1], seed=0), _data(20, 2), **kwargs)
+
+
+@pytest.mark.parametrize("fn", [plot_network, to_networkx])
+def test_plot_bad_X(fn):
+    model = KAN([2, 3, 1], seed=0)
+    with pytest.raises(ValueError, match="columns"):
+        fn(model, _data(20, 3))
+    X = _data(20, 2)
+    X[0, 0] = float("nan")
+    with pytest.raises(ValueError, match="NaN"):
+        fn(model, X)
