@@ -58,7 +58,7 @@ class KANLayer(nn.Module):
         if self.residual:
             y = y + F.linear(F.silu(x), self.base_weight * m)
         if self.symbolic.any_fixed:
-            y = y + self.symbolic(x)
+            y = y + self.symbolic(x, self.mask)
         return y + self.bias
 
     def edge_activations(self, x: torch.Tensor) -> torch.Tensor:

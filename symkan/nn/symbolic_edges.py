@@ -72,11 +72,15 @@ class SymbolicEdges(nn.Module):
         a, b, c, d = self.affine[o_idx, i_idx].to(x.dtype).unbind(-1)  # each (k,)
         return c * fn(a * x[:, i_idx] + b) + d  # (batch, k)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x: (batch, in) -> Σ_i over fixed edges: (batch, out)."""
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """x: (batch, in), mask: (out, in) or None -> Σ_i over fixed edges: (batch, out).
+        A masked (pruned) fixed edge contributes nothing, as in ``edge_activations · mask``."""
         out = x.new_zeros(x.shape[0], self.out_features)
         for fn, o_idx, i_idx in self._groups():
-            out = out.index_add(1, o_idx, self._values(x, fn, o_idx, i_idx))
+            vals = self._values(x, fn, o_idx, i_idx)
+            if mask is not None:
+                vals = vals * mask[o_idx, i_idx].to(vals.dtype)
+            out = out.index_add(1, o_idx, vals)
         return out
 
     def edge_activations(self, x: torch.Tensor) -> torch.Tensor:
