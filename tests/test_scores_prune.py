@@ -317,3 +317,14 @@ def test_prune_works_for_every_basis(basis):
         torch.testing.assert_close(pruned(X), ref(X), rtol=1e-4, atol=1e-5)
     small = prune_inputs(pruned, X, threshold=0.0).model
     assert small.n_inputs == 3  # every input is used
+
+
+def test_masked_symbolic_edge_is_gone_from_forward_and_scores():
+    """Scores are computed from the trace; the forward must agree with it on masked symbolic edges."""
+    X = _data(100, 2, seed=12)
+    model = KAN([2, 2, 1], seed=0)
+    model.layers[1].symbolic.set(0, 1, "sin", a=1.0, b=0.0, c=3.0, d=0.5)
+    with torch.no_grad():
+        model.layers[1].mask[0, 1] = 0.0
+        torch.testing.assert_close(model(X), model.trace(X).output)
+    assert float(edge_scores(model, X, method="magnitude")[1][0, 1]) == 0.0
