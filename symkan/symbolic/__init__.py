@@ -1,4 +1,40 @@
-"""Symbolic snapping: function library, batched edge fitting, auto-snap, formulas."""
-from .library import SymbolicFunction, get_function, register_function
+"""Symbolic snapping: function library, batched edge fitting, auto-snap, formulas.
 
-__all__ = ["SymbolicFunction", "get_function", "register_function"]
+>>> result = auto_snap(model, X, y)            # snapped copy + choices + formula
+>>> result.formula.sympy(), result.formula.latex()
+>>> suggest(model, 0, 1, 0, X)                 # candidate table for edge (l=0, i=1, j=0)
+>>> fix(model, 0, 1, 0, "sin", X); unfix(model, 0, 1, 0)
+>>> model_formula(result.model, names=["x", "y"], X=X, y=y)
+
+The library is imported eagerly (``symkan.nn`` needs it); everything else on first
+use, which also keeps ``symkan.nn`` free of an import cycle.
+"""
+from __future__ import annotations
+
+import importlib
+
+from .library import (SymbolicFunction, available_functions, custom_functions, get_function, register_function,
+                      restore_custom_functions)
+
+_LAZY = {
+    "EdgeFits": "fitting", "fit_edges": "fitting", "fit_function": "fitting",
+    "Candidate": "select", "Suggestions": "select", "selection_scores": "select",
+    "EdgeChoice": "snap", "SnapResult": "snap", "auto_snap": "snap", "fix": "snap", "suggest": "snap",
+    "unfix": "snap",
+    "Formula": "formula", "expression_complexity": "formula", "model_formula": "formula",
+    "formula_candidates": "pareto", "prune_terms": "pareto",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_LAZY))
+
+
+__all__ = ["SymbolicFunction", "available_functions", "custom_functions", "get_function", "register_function",
+           "restore_custom_functions"] + list(_LAZY)

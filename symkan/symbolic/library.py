@@ -2,10 +2,26 @@
 
 Every snapped edge is ``c · f(a·x + b) + d`` for one entry ``f`` of this library.
 Users add their own with :func:`register_function`; custom entries are recorded by
-name and sympy source so a saved model can rebuild them on load.
+name and sympy source so a saved model can rebuild them on load
+(:func:`custom_functions` / :func:`restore_custom_functions`).
+
+Besides the three forms, each entry tells the edge fitter how to search its affine
+parameters (``mode``) and where it is defined (``domain``, ``poles``), so fits of
+log, √, 1/x, arcsin ... keep ``a·x + b`` inside the domain over an edge's input range:
+
+=========  ==================================================================
+mode       parameters searched
+=========  ==================================================================
+``zero``   none: the edge is the constant ``d`` (f = 0)
+``linear`` ``a = 1, b = 0`` fixed; only ``c, d`` (closed form)
+``shift``  ``a = ±1`` fixed (``c`` carries the scale), ``b`` searched
+``scale``  ``a`` searched; ``b`` is redundant with ``c`` (exp) and folded into it
+``full``   ``a`` and ``b`` searched (a 2-D grid)
+=========  ==================================================================
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -14,15 +30,21 @@ import torch
 
 Tensor = torch.Tensor
 
+MODES = ("zero", "linear", "shift", "scale", "full")
+
 
 @dataclass(frozen=True)
 class SymbolicFunction:
     """One library entry.
 
-    ``torch_fn`` is the exact function; ``safe_fn`` the variant used while fitting and
-    evaluating (finite near singularities and outside the domain); ``sympy_fn`` maps a
-    sympy expression to a sympy expression; ``domain`` is the open/closed interval on
-    which the function is real and finite, used to keep fits feasible.
+    ``torch_fn`` is the exact function; ``safe_fn`` the variant used while training and
+    evaluating snapped networks (finite near singularities and outside the domain);
+    ``sympy_fn`` maps a sympy expression to a sympy expression; ``domain`` is the
+    interval on which the function is real and finite (open ends), ``poles`` points
+    inside it where it is singular, repeated every ``pole_period`` when given (tan).
+    ``signs``: the signs of ``a`` worth searching (odd/even functions need only +1
+    because ``c`` and ``b`` absorb the sign); ``period``: the period of a periodic
+    function, which bounds the search over ``b``.
     """
 
     name: str
@@ -32,9 +54,45 @@ class SymbolicFunction:
     safe_fn: Callable[[Tensor], Tensor] | None = None
     domain: tuple[float, float] = (float("-inf"), float("inf"))
     source: str | None = field(default=None, compare=False)  # sympy source for custom entries
+    mode: str = "full"
+    signs: tuple[int, ...] = (1, -1)
+    period: float | None = None
+    poles: tuple[float, ...] = ()
+    pole_period: float | None = None
+    closed: tuple[bool, bool] = (False, False)  # domain ends where f is still finite (√ at 0)
 
     def __call__(self, x: Tensor) -> Tensor:
         return (self.safe_fn or self.torch_fn)(x)
+
+    @property
+    def restricted(self) -> bool:
+        """True when some real inputs are outside the domain or on a pole."""
+        return bool(self.poles) or math.isfinite(self.domain[0]) or math.isfinite(self.domain[1])
+
+    def boundaries(self) -> tuple[float, ...]:
+        """Finite domain ends and poles (one period of them for periodic poles)."""
+        ends = tuple(v for v in self.domain if math.isfinite(v))
+        return ends + tuple(self.poles)
+
+    def feasible(self, lo: Tensor, hi: Tensor, margin: Tensor | float = 0.0) -> Tensor:
+        """Whether the closed interval [lo, hi] of arguments lies strictly inside the
+        domain, at least ``margin`` away from its ends and from every pole.
+        lo, hi: tensors of one shape -> bool tensor of that shape."""
+        ok = torch.isfinite(lo) & torch.isfinite(hi)
+        d_lo, d_hi = self.domain
+        if math.isfinite(d_lo):
+            ok = ok & ((lo >= d_lo) if self.closed[0] else (lo > d_lo + margin))
+        if math.isfinite(d_hi):
+            ok = ok & ((hi <= d_hi) if self.closed[1] else (hi < d_hi - margin))
+        for p in self.poles:
+            if self.pole_period is None:
+                ok = ok & ((hi < p - margin) | (lo > p + margin))
+            else:
+                # no pole p + k·period in [lo - margin, hi + margin]
+                k_lo = torch.ceil((lo - margin - p) / self.pole_period)
+                k_hi = torch.floor((hi + margin - p) / self.pole_period)
+                ok = ok & (k_hi < k_lo)
+        return ok
 
 
 _EPS = 1e-6  # distance kept from singularities by the safe forms
@@ -48,70 +106,119 @@ def _safe_recip(x: Tensor, p: int = 1) -> Tensor:
 
 def _lib() -> dict[str, SymbolicFunction]:
     sp = sympy
+    inf = float("inf")
+    pos = (0.0, inf)
+    unit = (-1.0, 1.0)
     entries = [
-        SymbolicFunction("0", lambda x: x * 0, lambda x: sp.Integer(0), 0),
-        SymbolicFunction("x", lambda x: x, lambda x: x, 1),
-        SymbolicFunction("x^2", lambda x: x ** 2, lambda x: x ** 2, 2),
-        SymbolicFunction("x^3", lambda x: x ** 3, lambda x: x ** 3, 3),
-        SymbolicFunction("x^4", lambda x: x ** 4, lambda x: x ** 4, 3),
-        SymbolicFunction("1/x", lambda x: 1 / x, lambda x: 1 / x, 2, lambda x: _safe_recip(x, 1)),
-        SymbolicFunction("1/x^2", lambda x: 1 / x ** 2, lambda x: 1 / x ** 2, 3, lambda x: _safe_recip(x, 2)),
-        SymbolicFunction("sqrt", torch.sqrt, sp.sqrt, 2, lambda x: torch.sqrt(x.clamp_min(0.0)), (0.0, float("inf"))),
+        SymbolicFunction("0", lambda x: x * 0, lambda x: sp.Integer(0), 0, mode="zero", signs=(1,)),
+        SymbolicFunction("x", lambda x: x, lambda x: x, 1, mode="linear", signs=(1,)),
+        SymbolicFunction("x^2", lambda x: x ** 2, lambda x: x ** 2, 2, mode="shift", signs=(1,)),
+        SymbolicFunction("x^3", lambda x: x ** 3, lambda x: x ** 3, 3, mode="shift", signs=(1,)),
+        SymbolicFunction("x^4", lambda x: x ** 4, lambda x: x ** 4, 3, mode="shift", signs=(1,)),
+        SymbolicFunction("1/x", lambda x: 1 / x, lambda x: 1 / x, 2, lambda x: _safe_recip(x, 1),
+                         mode="shift", signs=(1,), poles=(0.0,)),
+        SymbolicFunction("1/x^2", lambda x: 1 / x ** 2, lambda x: 1 / x ** 2, 3, lambda x: _safe_recip(x, 2),
+                         mode="shift", signs=(1,), poles=(0.0,)),
+        SymbolicFunction("sqrt", torch.sqrt, sp.sqrt, 2, lambda x: torch.sqrt(x.clamp_min(0.0)), pos,
+                         mode="shift", closed=(True, False)),
         SymbolicFunction("1/sqrt(x)", lambda x: 1 / torch.sqrt(x), lambda x: 1 / sp.sqrt(x), 3,
-                         lambda x: torch.rsqrt(x.clamp_min(_EPS)), (0.0, float("inf"))),
-        SymbolicFunction("exp", torch.exp, sp.exp, 2, lambda x: torch.exp(x.clamp(max=50.0))),
-        SymbolicFunction("log", torch.log, sp.log, 2, lambda x: torch.log(x.clamp_min(_EPS)), (0.0, float("inf"))),
-        SymbolicFunction("sin", torch.sin, sp.sin, 2),
-        SymbolicFunction("cos", torch.cos, sp.cos, 2),
-        SymbolicFunction("tan", torch.tan, sp.tan, 3),
-        SymbolicFunction("tanh", torch.tanh, sp.tanh, 3),
+                         lambda x: torch.rsqrt(x.clamp_min(_EPS)), pos, mode="shift"),
+        # arguments above 50 are clamped by the safe form (finite in float32), so fits stay below
+        SymbolicFunction("exp", torch.exp, sp.exp, 2, lambda x: torch.exp(x.clamp(max=50.0)), (-inf, 50.0),
+                         mode="scale", closed=(False, True)),
+        SymbolicFunction("log", torch.log, sp.log, 2, lambda x: torch.log(x.clamp_min(_EPS)), pos, mode="shift"),
+        SymbolicFunction("sin", torch.sin, sp.sin, 2, signs=(1,), period=2 * math.pi),
+        SymbolicFunction("cos", torch.cos, sp.cos, 2, signs=(1,), period=2 * math.pi),
+        SymbolicFunction("tan", torch.tan, sp.tan, 3, signs=(1,), period=math.pi,
+                         poles=(math.pi / 2,), pole_period=math.pi),
+        SymbolicFunction("tanh", torch.tanh, sp.tanh, 3, signs=(1,)),
         SymbolicFunction("arcsin", torch.arcsin, sp.asin, 4,
-                         lambda x: torch.arcsin(x.clamp(-1 + _EPS, 1 - _EPS)), (-1.0, 1.0)),
-        SymbolicFunction("arctan", torch.arctan, sp.atan, 4),
+                         lambda x: torch.arcsin(x.clamp(-1 + _EPS, 1 - _EPS)), unit, signs=(1,), closed=(True, True)),
+        SymbolicFunction("arctan", torch.arctan, sp.atan, 4, signs=(1,)),
         SymbolicFunction("arctanh", torch.arctanh, sp.atanh, 4,
-                         lambda x: torch.arctanh(x.clamp(-1 + _EPS, 1 - _EPS)), (-1.0, 1.0)),
-        SymbolicFunction("abs", torch.abs, sp.Abs, 3),
-        SymbolicFunction("gaussian", lambda x: torch.exp(-x ** 2), lambda x: sp.exp(-x ** 2), 3),
+                         lambda x: torch.arctanh(x.clamp(-1 + _EPS, 1 - _EPS)), unit, signs=(1,)),
+        SymbolicFunction("abs", torch.abs, sp.Abs, 3, mode="shift", signs=(1,)),
+        SymbolicFunction("gaussian", lambda x: torch.exp(-x ** 2), lambda x: sp.exp(-x ** 2), 3, signs=(1,)),
     ]
     return {e.name: e for e in entries}
 
 
 FUNCTIONS: dict[str, SymbolicFunction] = _lib()
 BUILTIN_NAMES = tuple(FUNCTIONS)
-# the function used by constant edges c·f(a·x+b)+d with c=0 is "0"; "constant" is an alias
+# "constant" is the edge c·0 + d, i.e. the function "0" with its offset d
 ALIASES = {"constant": "0", "zero": "0", "identity": "x", "x2": "x^2", "x3": "x^3", "x4": "x^4",
            "sqrt(x)": "sqrt", "asin": "arcsin", "atan": "arctan", "atanh": "arctanh",
-           "exp(-x^2)": "gaussian"}
+           "exp(-x^2)": "gaussian", "1/sqrt": "1/sqrt(x)", "x^-1": "1/x", "x^-2": "1/x^2"}
+
+
+def available_functions() -> list[str]:
+    """Names of every library entry (built-in and registered), in library order."""
+    return list(FUNCTIONS)
 
 
 def get_function(name: str) -> SymbolicFunction:
     """Look up a library entry by name (or alias); unknown names raise ValueError."""
-    key = ALIASES.get(name, name)
+    if isinstance(name, SymbolicFunction):
+        return name
+    key = ALIASES.get(name, name) if isinstance(name, str) else name
     if key not in FUNCTIONS:
-        raise ValueError(f"unknown symbolic function {name!r}; known: {', '.join(FUNCTIONS)}")
+        raise ValueError(f"unknown symbolic function {name!r}; known: {', '.join(FUNCTIONS)} "
+                         f"(aliases: {', '.join(ALIASES)})")
     return FUNCTIONS[key]
+
+
+def resolve_functions(functions=None) -> list[SymbolicFunction]:
+    """A list of library entries from names (None = the whole library), deduplicated,
+    with "0" always included (a dead edge must be expressible)."""
+    names = list(FUNCTIONS) if functions is None else list(functions)
+    if not names:
+        raise ValueError("functions must name at least one library entry")
+    out: dict[str, SymbolicFunction] = {"0": FUNCTIONS["0"]}
+    for n in names:
+        entry = get_function(n)
+        out[entry.name] = entry
+    return list(out.values())
+
+
+def _broadcasting(fn: Callable[[Tensor], Tensor]) -> Callable[[Tensor], Tensor]:
+    """Wrap a lambdified function so constant expressions still return a tensor like x."""
+    def wrapped(x: Tensor) -> Tensor:
+        out = fn(x)
+        if not isinstance(out, torch.Tensor):
+            out = torch.full_like(x, float(out))
+        return out * torch.ones_like(x) if out.shape != x.shape else out
+    return wrapped
 
 
 def register_function(name: str, sympy_expr: str | Callable[[sympy.Expr], sympy.Expr],
                       complexity: int = 3, torch_fn: Callable[[Tensor], Tensor] | None = None,
-                      domain: tuple[float, float] = (float("-inf"), float("inf"))) -> SymbolicFunction:
-    """Add a function to the library.
+                      domain: tuple[float, float] = (float("-inf"), float("inf")),
+                      poles: tuple[float, ...] = ()) -> SymbolicFunction:
+    """Add a function to the library (searched with ``mode="full"``: a and b free).
 
     ``sympy_expr`` is a string in the variable ``x`` (e.g. ``"x*exp(-x)"``), which is
     what lets saved models rebuild the entry; a callable is accepted for session-only
     use. The torch form is derived from the sympy form with ``sympy.lambdify`` unless
-    given.
+    given. ``domain`` (open interval) and ``poles`` keep fits inside the region where
+    the function is finite. Registering an existing custom name replaces it.
     """
     if not isinstance(name, str) or not name:
         raise ValueError("a symbolic function needs a non-empty string name")
-    if name in BUILTIN_NAMES:
+    if name in BUILTIN_NAMES or name in ALIASES:
         raise ValueError(f"{name!r} is a built-in function and cannot be redefined")
+    if isinstance(complexity, bool) or int(complexity) != complexity or int(complexity) < 1:
+        raise ValueError(f"complexity must be an integer >= 1, got {complexity!r}")
+    lo, hi = (float(v) for v in domain)
+    if not hi > lo:
+        raise ValueError(f"domain must be (lo, hi) with hi > lo, got {domain!r}")
     xs = sympy.Symbol("x")
     if isinstance(sympy_expr, str):
         try:
             expr = sympy.sympify(sympy_expr, locals={"x": xs})
         except (sympy.SympifyError, SyntaxError, TypeError) as err:
             raise ValueError(f"cannot parse symbolic function {name!r}: {sympy_expr!r} ({err})") from None
+        if not isinstance(expr, sympy.Expr):
+            raise ValueError(f"symbolic function {name!r} must be an expression in x, got {sympy_expr!r}")
         if expr.free_symbols - {xs}:
             raise ValueError(f"symbolic function {name!r} may use only the variable x, got {expr.free_symbols}")
         source = sympy_expr
@@ -124,19 +231,23 @@ def register_function(name: str, sympy_expr: str | Callable[[sympy.Expr], sympy.
     else:
         raise ValueError("sympy_expr must be a string in x or a callable")
     if torch_fn is None:
-        torch_fn = sympy.lambdify(xs, expr, modules="torch")
-    entry = SymbolicFunction(name, torch_fn, sympy_fn, int(complexity), None, tuple(domain), source)
+        torch_fn = _broadcasting(sympy.lambdify(xs, expr, modules="torch"))
+    entry = SymbolicFunction(name, torch_fn, sympy_fn, int(complexity), None, (lo, hi), source,
+                             mode="full", signs=(1, -1), poles=tuple(float(p) for p in poles))
     FUNCTIONS[name] = entry
     return entry
 
 
 def custom_functions() -> dict[str, dict]:
     """Serializable description of the user-registered entries (for save/load)."""
-    return {n: {"sympy": f.source, "complexity": f.complexity, "domain": list(f.domain)}
+    return {n: {"sympy": f.source, "complexity": f.complexity, "domain": list(f.domain),
+                "poles": list(f.poles)}
             for n, f in FUNCTIONS.items() if n not in BUILTIN_NAMES and f.source is not None}
 
 
 def restore_custom_functions(spec: dict[str, dict]) -> None:
+    """Re-register entries described by :func:`custom_functions` (skips names present)."""
     for name, entry in spec.items():
         if name not in FUNCTIONS:
-            register_function(name, entry["sympy"], entry["complexity"], domain=tuple(entry["domain"]))
+            register_function(name, entry["sympy"], entry["complexity"], domain=tuple(entry["domain"]),
+                              poles=tuple(entry.get("poles", ())))

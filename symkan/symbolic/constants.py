@@ -1,0 +1,225 @@
+"""Constants of a formula: canonical form, refit, and snapping to simple values.
+
+* :func:`monic` removes the scale redundancy of products of sums, (k₁x + …)(k₂y + …)
+  → k₁k₂·(x + …)(y + …), so every remaining float is identifiable.
+* :func:`ConstantFit` turns every float of an expression into a parameter, refits them
+  by Levenberg–Marquardt on (X, y) and snaps them one at a time — to 0 (dropping a
+  term), an integer, a simple rational p/q (q ≤ 12) or a rational multiple of π
+  (denominator ≤ 6) — refitting the others after each snap and keeping the snap only
+  when the loss stays within ``loss_base·(1 + rtol) + atol·Var(y)``, where loss_base is
+  the loss with every constant free.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from fractions import Fraction
+
+import numpy as np
+import sympy
+
+log = logging.getLogger(__name__)
+
+#: constants larger than this in magnitude are never snapped (a rounded 3.2e16 says nothing)
+MAX_SNAP = 1000.0
+
+
+def _is_float(e) -> bool:
+    return isinstance(e, sympy.Float)
+
+
+def clean_numbers(expr: sympy.Expr) -> sympy.Expr:
+    """Floats that are exact integers become Integers (1.0*x -> x)."""
+    rep = {}
+    for f in expr.atoms(sympy.Float):
+        v = float(f)
+        if math.isfinite(v) and v == round(v) and abs(v) < 1e15:
+            rep[f] = sympy.Integer(int(round(v)))
+    return expr.xreplace(rep) if rep else expr
+
+
+def _leading_float(add: sympy.Add):
+    """Float coefficient of the first non-constant term of a sum, or None."""
+    for term in add.args:
+        if term.free_symbols:
+            coeff = term.as_coeff_Mul()[0]
+            if _is_float(coeff) and float(coeff) not in (0.0, 1.0):
+                return coeff
+            return None
+    return None
+
+
+def monic(expr: sympy.Expr) -> sympy.Expr:
+    """Pull the leading float coefficient out of every sum that is a factor of a product
+    (or of a power with integer exponent, or a positive coefficient for other exponents)."""
+    if expr.is_Atom:
+        return expr
+    args = [monic(a) for a in expr.args]
+    if expr.is_Mul or expr.is_Pow:
+        factors = args if expr.is_Mul else [expr.func(*args)]
+        coeff = sympy.Integer(1)
+        out = []
+        for f in factors:
+            base, ex = (f.base, f.exp) if f.is_Pow else (f, sympy.Integer(1))
+            if base.is_Add:
+                k = _leading_float(base)
+                if k is not None and (ex.is_Integer or float(k) > 0):
+                    base = sympy.Add(*[t / k for t in base.args])
+                    coeff = coeff * k ** ex
+                    f = base ** ex
+            out.append(f)
+        return sympy.Mul(coeff, *out)
+    return expr.func(*args)
+
+
+def parametrize(expr: sympy.Expr):
+    """Replace every float occurrence by its own symbol. Returns (expr_p, symbols, values)."""
+    syms, vals = [], []
+
+    def walk(e):
+        if _is_float(e):
+            s = sympy.Dummy(f"p{len(syms)}")
+            syms.append(s)
+            vals.append(float(e))
+            return s
+        if e.is_Atom:
+            return e
+        return e.func(*[walk(a) for a in e.args])
+
+    return walk(expr), syms, np.array(vals, dtype=np.float64)
+
+
+def snap_candidates(v: float, window: float = 0.05) -> list[sympy.Expr]:
+    """Simple values near v, simplest first: integers, rationals p/q (q ≤ 12), π·p/q (q ≤ 6).
+    (0 is tried separately, as a term drop.)"""
+    out: list[sympy.Expr] = []
+    tol = window * max(abs(v), 1e-3)
+
+    def add(c):
+        if c != 0 and abs(float(c) - v) <= tol and c not in out:
+            out.append(c)
+
+    if not math.isfinite(v) or abs(v) > MAX_SNAP:
+        return out
+    add(sympy.Integer(int(round(v))))
+    fr = Fraction(v).limit_denominator(12)
+    add(sympy.Rational(fr.numerator, fr.denominator))
+    fr = Fraction(v / math.pi).limit_denominator(6)
+    if fr != 0:
+        add(sympy.pi * sympy.Rational(fr.numerator, fr.denominator))
+    return out
+
+
+class ConstantFit:
+    """Refit and snap the float constants of ``expr`` on data X (n, d) -> y (n,)."""
+
+    def __init__(self, expr: sympy.Expr, variables, X: np.ndarray, y: np.ndarray):
+        self.expr_p, self.syms, self.values = parametrize(expr)
+        self.variables = list(variables)
+        self.cols = [X[:, k] for k in range(X.shape[1])]
+        self.y = y
+        self.n = y.shape[0]
+        self.fn = sympy.lambdify(self.variables + self.syms, self.expr_p, modules="numpy")
+        self.exact: list[sympy.Expr | None] = [None] * len(self.syms)
+        self.var_y = float(np.var(y)) if self.n > 1 else 1.0
+
+    # --- evaluation -------------------------------------------------------------------
+    def predict(self, values: np.ndarray) -> np.ndarray:
+        with np.errstate(all="ignore"):
+            out = self.fn(*self.cols, *values)
+        out = np.asarray(out)
+        if np.iscomplexobj(out):
+            out = np.where(np.abs(out.imag) > 1e-12 * (1 + np.abs(out.real)), np.nan, out.real)
+        return np.broadcast_to(out.astype(np.float64), (self.n,))
+
+    def loss(self, values: np.ndarray) -> float:
+        r = self.predict(values) - self.y
+        val = float(np.mean(r * r))
+        return val if math.isfinite(val) else math.inf
+
+    def refit(self, values: np.ndarray, free: np.ndarray, max_nfev: int = 200) -> tuple[np.ndarray, float]:
+        """Least squares over the ``free`` entries of values; returns (values, loss)."""
+        from scipy.optimize import least_squares
+
+        start = self.loss(values)
+        idx = np.flatnonzero(free)
+        if idx.size == 0 or not math.isfinite(start):
+            return values, start
+
+        def resid(p):
+            v = values.copy()
+            v[idx] = p
+            r = self.predict(v) - self.y
+            return np.where(np.isfinite(r), r, 1e150)
+
+        method = "lm" if self.n >= idx.size else "trf"
+        try:
+            sol = least_squares(resid, values[idx], method=method, xtol=1e-15, ftol=1e-15, gtol=1e-15,
+                                max_nfev=max_nfev * (idx.size + 1))
+        except (ValueError, np.linalg.LinAlgError, FloatingPointError) as err:
+            log.debug("constant refit failed: %s", err)
+            return values, start
+        v = values.copy()
+        v[idx] = sol.x
+        new = self.loss(v)
+        return (v, new) if new <= start else (values, start)
+
+    # --- snapping ---------------------------------------------------------------------
+    def snap(self, rtol: float = 1e-2, atol: float = 1e-11, refit: bool = True, max_refit: int = 40,
+             passes: int = 2) -> float:
+        """Greedy snapping (see the module doc). Updates ``values``/``exact``; returns the loss."""
+        k = len(self.syms)
+        refit = refit and 0 < k <= max_refit
+        free = np.ones(k, dtype=bool)
+        values = self.values.copy()
+        loss = self.loss(values)
+        if refit:
+            values, loss = self.refit(values, free)
+        threshold = loss * (1.0 + rtol) + atol * self.var_y
+
+        def attempt(j, target) -> bool:
+            nonlocal values, loss
+            trial = values.copy()
+            trial[j] = float(target)
+            mask = free.copy()
+            mask[j] = False
+            new = self.loss(trial)
+            if refit and new > threshold:
+                trial, new = self.refit(trial, mask, max_nfev=50)
+            if new <= threshold:
+                values, loss = trial, new
+                free[j] = False
+                self.exact[j] = target
+                return True
+            return False
+
+        for _ in range(passes):
+            changed = False
+            for j in np.argsort(np.abs(values)):  # drops: smallest constants first
+                if free[j] and attempt(j, sympy.Integer(0)):
+                    changed = True
+            dist = []
+            for j in range(k):
+                if free[j]:
+                    cands = snap_candidates(values[j])
+                    if cands:
+                        dist.append((abs(float(cands[0]) - values[j]) / max(abs(values[j]), 1e-12), j))
+            for _, j in sorted(dist):
+                if not free[j]:
+                    continue
+                for c in snap_candidates(values[j]):
+                    if attempt(j, c):
+                        changed = True
+                        break
+            if not changed:
+                break
+        if refit and free.any():
+            values, loss = self.refit(values, free)
+        self.values = values
+        return loss
+
+    def expression(self) -> sympy.Expr:
+        """The expression with snapped constants exact and the others as floats."""
+        rep = {s: (e if e is not None else sympy.Float(float(v)))
+               for s, v, e in zip(self.syms, self.values, self.exact)}
+        return clean_numbers(self.expr_p.xreplace(rep))

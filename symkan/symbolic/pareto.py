@@ -1,0 +1,109 @@
+"""Several formulas of different complexity from one trained network (for a Pareto front).
+
+Two sources, both cheap compared with training:
+
+* **complexity weights** — :func:`auto_snap` is run once per ``complexity_weight``
+  (decades of relative error one unit of function complexity must buy): small
+  weights keep the most accurate edge functions, large ones prefer x, x², 0 ...;
+* **term pruning** — from each formula, the additive term whose removal raises the
+  loss least is dropped (the remaining constants refitted), repeatedly, down to a
+  single term.
+
+:func:`formula_candidates` returns all of them as :class:`Formula` objects (loss on
+the given data, complexity); picking the front is left to the caller
+(``symkan.pareto.ParetoFront`` keeps the non-dominated ones on held-out data).
+"""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import sympy
+
+from .constants import ConstantFit, clean_numbers
+from .formula import Formula, _evaluate
+
+log = logging.getLogger(__name__)
+
+
+def prune_terms(formula: Formula, X: np.ndarray, y: np.ndarray, *, min_terms: int = 1,
+                refit: bool = True, max_refit: int = 40) -> list[Formula]:
+    """Successively simpler formulas made by dropping additive terms (greedy, least loss
+    increase first). X, y in the formula's units. Returns the new formulas, simplest last."""
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64).reshape(-1)
+    variables = list(formula.variables)
+    expr = formula.expr
+    out = []
+    while True:
+        terms = [t for t in sympy.Add.make_args(expr) if t.free_symbols]
+        const = sympy.Add(*[t for t in sympy.Add.make_args(expr) if not t.free_symbols])
+        if len(terms) <= min_terms:
+            break
+        best = None
+        for j in range(len(terms)):
+            rest = sympy.Add(*(terms[:j] + terms[j + 1:]))
+            cand = rest + (const if const != 0 else sympy.Float(float(np.mean(y - _evaluate(rest, variables, X)))))
+            cf = ConstantFit(cand, variables, X, y)
+            if refit and 0 < len(cf.syms) <= max_refit:
+                cf.values, loss = cf.refit(cf.values, np.ones(len(cf.syms), dtype=bool))
+            else:
+                loss = cf.loss(cf.values)
+            if best is None or loss < best[0]:
+                best = (loss, clean_numbers(cf.expression()))
+        if best is None or not np.isfinite(best[0]):
+            break
+        expr = best[1]
+        out.append(Formula(expr, variables, best[0]))
+    return out
+
+
+def formula_candidates(model, X, y=None, *, complexity_weights=(0.3, 1.0, 3.0), names=None,
+                       input_transform=None, output_transform=None, prune: bool = True,
+                       **snap_options) -> list[Formula]:
+    """Formulas of several complexities from one trained network, simplest first.
+
+    X, y: in network units, as for :func:`auto_snap` (the formulas and their losses are
+    in the user's units given the transforms). ``snap_options`` go to :func:`auto_snap`.
+    Duplicates (same expression) are removed; each formula's ``loss`` is on (X, y).
+    Works for single-output networks.
+    """
+    from .formula import to_user_units
+    from .snap import auto_snap
+
+    if model.n_outputs != 1:
+        raise ValueError("formula_candidates needs a single-output network")
+    weights = list(complexity_weights)
+    if not weights:
+        raise ValueError("complexity_weights must not be empty")
+    found: dict[str, Formula] = {}
+    for w in weights:
+        res = auto_snap(model, X, y, complexity_weight=w, names=names, input_transform=input_transform,
+                        output_transform=output_transform, **snap_options)
+        f = res.formula
+        found.setdefault(str(f.expr), f)
+        if prune:
+            Xd = X if y is not None else X
+            Xu, yu = to_user_units(_as_np(Xd), _as_np(y if y is not None else _net_out(model, X)),
+                                   input_transform, output_transform)
+            for g in prune_terms(f, Xu, yu[:, 0]):
+                found.setdefault(str(g.expr), g)
+    return sorted(found.values(), key=lambda f: (f.complexity, f.loss if f.loss is not None else np.inf))
+
+
+def _as_np(a):
+    import torch
+
+    if isinstance(a, torch.Tensor):
+        return a.detach().cpu().double().numpy()
+    if hasattr(a, "to_numpy"):
+        return a.to_numpy(dtype=np.float64)
+    return np.asarray(a, dtype=np.float64)
+
+
+def _net_out(model, X):
+    import torch
+
+    with torch.no_grad():
+        p = next(iter(model.parameters()))
+        return model(torch.as_tensor(_as_np(X), dtype=p.dtype, device=p.device))

@@ -1,0 +1,156 @@
+"""Joint refit of a (partially) snapped network: all affine constants of the symbolic
+edges and the node biases together, by LBFGS on the whole-network loss.
+
+Each symbolic edge only frees the parameters its function's ``mode`` allows (a = ±1
+stays for shift-type functions, b = 0 for exp); its offset d stays 0 because the node
+bias carries it (see :func:`fold_offsets`). Optionally the numeric parameters of later
+layers are refitted too, so numeric edges adapt to their new, snapped inputs.
+
+After a refit every domain-restricted edge (log, √, 1/x, ...) is checked on the data;
+a refit that pushed some argument out of its domain is undone and repeated with the
+offending edges' (a, b) frozen.
+"""
+from __future__ import annotations
+
+import copy
+import logging
+import math
+
+import torch
+
+from ..nn.kan import combine_nodes
+from .library import get_function
+
+log = logging.getLogger(__name__)
+
+_FREE_ABC = {  # (a, b, c) freed during a joint refit; d is carried by the node bias
+    "zero": (False, False, False),
+    "linear": (False, False, True),
+    "shift": (False, True, True),
+    "scale": (True, False, True),
+    "full": (True, True, True),
+}
+
+
+def free_mask(layer, frozen_ab: torch.Tensor | None = None) -> torch.Tensor:
+    """(out, in, 4) float mask of the affine entries a joint refit may change."""
+    sym = layer.symbolic
+    mask = torch.zeros_like(sym.affine)
+    alive = sym.fixed & (layer.mask > 0)
+    for o, i in torch.nonzero(alive).tolist():
+        fn = get_function(sym.names[int(sym.func_index[o, i])])
+        mask[o, i, :3] = torch.tensor(_FREE_ABC[fn.mode], dtype=mask.dtype)
+    if frozen_ab is not None:
+        mask[..., :2] = mask[..., :2] * (~frozen_ab)[..., None].to(mask.dtype)
+    return mask
+
+
+@torch.no_grad()
+def fold_offsets(model) -> None:
+    """Move every symbolic edge's offset d into the bias of the node it feeds (exact)."""
+    for layer in model.layers:
+        sym = layer.symbolic
+        alive = (sym.fixed & (layer.mask > 0)).to(sym.affine.dtype)
+        layer.bias.add_((sym.affine[..., 3] * alive).sum(1).to(layer.bias.dtype))
+        sym.affine[..., 3].mul_(1.0 - alive)
+
+
+@torch.no_grad()
+def domain_violations(model, X: torch.Tensor) -> list[tuple[int, int, int, str]]:
+    """Symbolic edges whose argument a·x + b leaves the function's domain on X.
+    Returns (layer, i, j, name) tuples (pykan's edge convention)."""
+    out = []
+    x = X
+    for l, (layer, spec) in enumerate(zip(model.layers, model.specs[1:])):
+        sym = layer.symbolic
+        alive = sym.fixed & (layer.mask > 0)
+        if alive.any():
+            lo, hi = x.min(0).values, x.max(0).values
+            for o, i in torch.nonzero(alive).tolist():
+                fn = get_function(sym.names[int(sym.func_index[o, i])])
+                if not fn.restricted:
+                    continue
+                a, b = float(sym.affine[o, i, 0]), float(sym.affine[o, i, 1])
+                u1, u2 = a * float(lo[i]) + b, a * float(hi[i]) + b
+                ok = fn.feasible(torch.tensor(min(u1, u2), dtype=torch.float64),
+                                 torch.tensor(max(u1, u2), dtype=torch.float64))
+                if not bool(ok):
+                    out.append((l, i, o, fn.name))
+        x = combine_nodes(layer(x), spec)
+    return out
+
+
+def mse(model, X: torch.Tensor, y: torch.Tensor) -> float:
+    with torch.no_grad():
+        val = float(torch.mean((model(X) - y) ** 2))
+    return val if math.isfinite(val) else math.inf
+
+
+def joint_refit(model, X: torch.Tensor, y: torch.Tensor, *, numeric_layers=(), max_iter: int = 100,
+                frozen_ab: list[torch.Tensor] | None = None) -> float:
+    """Refit symbolic constants, biases and (optionally) numeric layers in place.
+
+    X: (n, in), y: (n, out) in the model's dtype (float64 recommended).
+    ``numeric_layers``: indices of layers whose numeric edge parameters are refitted.
+    Returns the final mean squared error; a refit that does not lower the loss, or
+    breaks a domain, is undone.
+    """
+    frozen = [torch.zeros_like(layer.symbolic.fixed) for layer in model.layers] if frozen_ab is None \
+        else [f.clone() for f in frozen_ab]
+    start_loss = mse(model, X, y)
+    for attempt in range(3):
+        saved = copy.deepcopy(model.state_dict())
+        loss = _lbfgs(model, X, y, numeric_layers, max_iter, frozen)
+        bad = domain_violations(model, X)
+        if math.isfinite(loss) and loss <= start_loss and not bad:
+            return loss
+        model.load_state_dict(saved)
+        if not bad:
+            return start_loss
+        for l, i, o, _ in bad:  # keep those arguments where they were and try again
+            frozen[l][o, i] = True
+        log.debug("refit pushed %d edge(s) out of their domain; retrying with them frozen", len(bad))
+    return start_loss
+
+
+def _lbfgs(model, X, y, numeric_layers, max_iter, frozen) -> float:
+    scale = float(torch.var(y)) if y.numel() > 1 else 1.0
+    scale = scale if math.isfinite(scale) and scale > 0 else 1.0
+    masks, params = [], []
+    for l, layer in enumerate(model.layers):
+        masks.append(free_mask(layer, frozen[l]))
+        params += [layer.symbolic.affine, layer.bias]
+        if l in numeric_layers:
+            params += [p for name, p in layer.named_parameters()
+                       if not name.startswith("symbolic.") and name != "bias"]
+    chosen = {id(p) for p in params}
+    previous = {id(p): p.requires_grad for p in model.parameters()}
+    for p in model.parameters():  # no gradients for what is not refitted
+        p.requires_grad_(id(p) in chosen)
+    try:
+        return _run_lbfgs(model, X, y, params, masks, max_iter, scale)
+    finally:
+        for p in model.parameters():
+            p.requires_grad_(previous[id(p)])
+
+
+def _run_lbfgs(model, X, y, params, masks, max_iter, scale) -> float:
+    opt = torch.optim.LBFGS(params, lr=1.0, max_iter=int(max_iter), history_size=20,
+                            line_search_fn="strong_wolfe", tolerance_grad=1e-20, tolerance_change=1e-30)
+
+    def closure():
+        opt.zero_grad(set_to_none=False)
+        loss = torch.mean((model(X) - y) ** 2) / scale
+        if not torch.isfinite(loss):
+            return loss
+        loss.backward()
+        for layer, m in zip(model.layers, masks):
+            if layer.symbolic.affine.grad is not None:
+                layer.symbolic.affine.grad.mul_(m)
+        return loss
+
+    try:
+        opt.step(closure)
+    except RuntimeError as err:  # singular line search etc.: keep what we have
+        log.debug("LBFGS stopped: %s", err)
+    return mse(model, X, y)
