@@ -1,0 +1,198 @@
+"""The ``symkan`` command line.
+
+    symkan fit data.csv --target y [--out DIR] [--basis B] [--time-budget S] [--seed N]
+    symkan predict DIR/model data.csv [--out predictions.csv]
+    symkan plot DIR/model [--out network.png]
+    symkan demo
+
+Every command takes ``--json`` (machine-readable output on stdout) and ``--quiet``
+(no progress bar). Problems with the input end in a one-line ``error: ...`` on stderr
+and exit code 2, never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+EXIT_BAD_INPUT = 2
+
+#: the built-in dataset of ``symkan demo``: name, rows, seed
+DEMO_EQUATION = "exp_sin"
+
+
+class CLIError(Exception):
+    """A problem to report in one line."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", help="print machine-readable JSON on stdout")
+    common.add_argument("--quiet", action="store_true", help="no progress bar")
+    common.add_argument("--verbose", action="store_true", help="log the stages (to stderr)")
+
+    p = argparse.ArgumentParser(prog="symkan", description="Symbolic regression with Kolmogorov-Arnold Networks.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="{fit,predict,plot,demo}")
+
+    f = sub.add_parser("fit", parents=[common], help="discover a formula for one column of a CSV file",
+                       description="Fit y = f(other columns) and print the best formula and the Pareto front.")
+    f.add_argument("csv", help="CSV file with a header row and numeric columns")
+    f.add_argument("--target", required=True, help="name of the column to explain")
+    f.add_argument("--out", help="directory for formula.txt, formula.tex, equations.csv, model, network.png")
+    _add_fit_options(f)
+
+    pr = sub.add_parser("predict", parents=[common], help="evaluate a saved model on a CSV file")
+    pr.add_argument("model", help="model file written by 'symkan fit --out DIR' (DIR/model)")
+    pr.add_argument("csv", help="CSV file with the model's input columns (extra columns are ignored)")
+    pr.add_argument("--out", help="write predictions to this CSV file instead of stdout")
+
+    pl = sub.add_parser("plot", parents=[common], help="draw the network diagram of a saved model")
+    pl.add_argument("model", help="model file (DIR/model)")
+    pl.add_argument("--out", help="PNG/SVG/PDF file (default: network.png next to the model)")
+    pl.add_argument("--beta", type=float, default=3.0, help="edge opacity = tanh(beta * score)")
+
+    d = sub.add_parser("demo", parents=[common], help=f"run the whole pipeline on a built-in dataset "
+                                                      f"({DEMO_EQUATION})")
+    d.add_argument("--out", help="also write the result files to this directory")
+    _add_fit_options(d)
+    return p
+
+
+def _add_fit_options(p):
+    p.add_argument("--basis", default="bspline", help="KAN basis (default: bspline)")
+    p.add_argument("--time-budget", type=float, default=None, help="seconds for the search (default: no limit)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+
+
+def _regressor(args):
+    from .regressor import SymKANRegressor
+
+    return SymKANRegressor(basis=args.basis, time_budget=args.time_budget, random_state=args.seed,
+                           progress=not (args.quiet or args.json))
+
+
+def _summary(model) -> dict:
+    return {"formula": str(model.sympy()), "latex": model.latex(), "complexity": int(model.best_.complexity),
+            "loss": float(model.best_.loss), "r2_validation": float(model.best_.r2),
+            "equations": model.equations_.rows(), "seconds": round(float(model.fit_seconds_), 2)}
+
+
+def _write_outputs(model, out: Path) -> list[str]:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "formula.txt").write_text(str(model.sympy()) + "\n")
+    (out / "formula.tex").write_text(model.latex() + "\n")
+    model.equations_.to_csv(out / "equations.csv")
+    model.save(out / "model")
+    fig = model.plot()
+    fig.savefig(out / "network.png", dpi=150)
+    return [str(out / n) for n in ("formula.txt", "formula.tex", "equations.csv", "model", "network.png")]
+
+
+def _report_fit(model, args, files, true_formula=None):
+    if args.json:
+        info = _summary(model)
+        if files:
+            info["files"] = files
+        if true_formula is not None:
+            info["true_formula"] = true_formula
+        print(json.dumps(info, indent=2))
+        return
+    if true_formula is not None:
+        print(f"true formula:  {true_formula}")
+    print(f"best formula:  {model.sympy()}")
+    print(f"validation R²: {model.best_.r2:.9f}   complexity: {model.best_.complexity}   "
+          f"time: {model.fit_seconds_:.1f} s")
+    print("\nPareto front (held-out loss vs complexity):")
+    print(model.equations_)
+    if files:
+        print("\nwrote: " + ", ".join(files))
+
+
+def cmd_fit(args) -> int:
+    from .tabular import read_csv
+
+    table = read_csv(args.csv, min_rows=2)
+    X, y, names = table.split_target(args.target)
+    model = _regressor(args).set_params(variable_names=names).fit(X, y)
+    files = _write_outputs(model, Path(args.out)) if args.out else []
+    _report_fit(model, args, files)
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from .datasets import make_dataset
+
+    ds = make_dataset(DEMO_EQUATION, n=1000, seed=args.seed)
+    if not args.json:
+        print(f"demo: {len(ds.y)} noise-free samples of an unknown function of {', '.join(ds.names)} "
+              f"on [-1, 1]²; discovering its formula...\n")
+    model = _regressor(args).set_params(variable_names=ds.names).fit(ds.X, ds.y)
+    files = _write_outputs(model, Path(args.out)) if args.out else []
+    _report_fit(model, args, files, true_formula=str(ds.expr))
+    return 0
+
+
+def _load(path):
+    from .regressor import SymKANRegressor
+
+    return SymKANRegressor.load(path)
+
+
+def cmd_predict(args) -> int:
+    import numpy as np
+
+    from .tabular import read_csv, write_csv
+
+    model = _load(args.model)
+    table = read_csv(args.csv)
+    missing = [n for n in model.names_ if n not in table.columns]
+    if missing:
+        raise CLIError(f"{args.csv}: missing input column(s) {missing}; the model needs {model.names_}")
+    X = np.column_stack([table.column(n) for n in model.names_])
+    pred = model.predict(X)
+    if args.out:
+        write_csv(args.out, ["prediction"], pred[:, None])
+        if args.json:
+            print(json.dumps({"rows": int(len(pred)), "file": args.out}))
+    elif args.json:
+        print(json.dumps({"predictions": [float(v) for v in pred]}))
+    else:
+        print("prediction")
+        for v in pred:
+            print(repr(float(v)))
+    return 0
+
+
+def cmd_plot(args) -> int:
+    model = _load(args.model)
+    out = Path(args.out) if args.out else Path(args.model).with_name("network.png")
+    fig = model.plot(beta=args.beta)
+    fig.savefig(out, dpi=150)
+    if args.json:
+        print(json.dumps({"file": str(out)}))
+    else:
+        print(f"wrote {out}")
+    return 0
+
+
+COMMANDS = {"fit": cmd_fit, "predict": cmd_predict, "plot": cmd_plot, "demo": cmd_demo}
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
+                        format="%(name)s: %(message)s")
+    if args.quiet and not args.verbose:
+        logging.getLogger("symkan").setLevel(logging.ERROR)
+    try:
+        return COMMANDS[args.command](args)
+    except (CLIError, ValueError, FileNotFoundError, PermissionError, IsADirectoryError) as err:
+        message = str(err).splitlines()[0] if str(err) else type(err).__name__
+        print(f"error: {message}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

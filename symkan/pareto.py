@@ -1,0 +1,117 @@
+"""The Pareto front of found formulas (complexity vs loss), like PySR's ``equations_``.
+
+Each candidate formula is scored on held-out data; the front keeps, for every
+complexity, the formula with the lowest loss, and drops any formula that a simpler one
+matches or beats. :meth:`ParetoFront.best_index` picks the reported formula by a
+documented rule.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import math
+from dataclasses import dataclass
+from typing import Iterable
+
+#: A formula is "as good as the best" when its normalised loss is within this factor
+#: of the lowest one (or within BEST_ATOL of it, for noise-free data where the lowest
+#: loss is ~0).
+BEST_RTOL = 1.5
+BEST_ATOL = 1e-9
+
+
+@dataclass
+class ParetoEntry:
+    """One formula on the front. ``loss``: mean squared error on the held-out rows in the
+    user's units; ``nmse``: that loss divided by the variance of the held-out target
+    (1 − R²); ``formula``: a :class:`symkan.symbolic.Formula`."""
+
+    complexity: int
+    loss: float
+    nmse: float
+    formula: object
+
+    @property
+    def expr(self):
+        return self.formula.expr
+
+    @property
+    def r2(self) -> float:
+        return 1.0 - self.nmse
+
+    def as_row(self) -> dict:
+        return {"complexity": self.complexity, "loss": self.loss, "r2": self.r2,
+                "equation": str(self.formula.expr)}
+
+
+class ParetoFront:
+    """Formulas sorted by complexity, each strictly better (lower loss) than every
+    simpler one. Index it like a list; ``repr`` prints a table."""
+
+    def __init__(self, entries: Iterable[ParetoEntry] = ()):
+        self.entries: list[ParetoEntry] = pareto_filter(entries)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __getitem__(self, index) -> ParetoEntry:
+        return self.entries[index]
+
+    def __iter__(self):
+        return iter(self.entries)
+
+    def best_index(self) -> int:
+        """The simplest formula whose normalised held-out loss is within ``BEST_RTOL``×
+        (or ``BEST_ATOL``) of the lowest on the front: accuracy first, then parsimony,
+        so a tiny loss gain never buys a much longer formula."""
+        if not self.entries:
+            raise ValueError("the Pareto front is empty")
+        lowest = min(e.nmse for e in self.entries)
+        for k, entry in enumerate(self.entries):  # sorted by complexity
+            if entry.nmse <= max(BEST_RTOL * lowest, lowest + BEST_ATOL):
+                return k
+        return len(self.entries) - 1  # unreachable: the lowest entry qualifies
+
+    def rows(self) -> list[dict]:
+        best = self.best_index() if self.entries else -1
+        return [dict(e.as_row(), best=(k == best)) for k, e in enumerate(self.entries)]
+
+    def to_csv(self, path=None) -> str:
+        """Write (or return) the front as CSV: complexity, loss, r2, equation, best."""
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=["complexity", "loss", "r2", "equation", "best"])
+        writer.writeheader()
+        writer.writerows(self.rows())
+        text = buf.getvalue()
+        if path is not None:
+            with open(path, "w", newline="") as fh:
+                fh.write(text)
+        return text
+
+    def to_pandas(self):
+        import pandas as pd
+
+        return pd.DataFrame(self.rows())
+
+    def __repr__(self) -> str:
+        if not self.entries:
+            return "ParetoFront(empty)"
+        lines = [f"{'':2}{'complexity':>10}  {'loss':>10}  {'R²':>12}  equation"]
+        for row in self.rows():
+            mark = "->" if row["best"] else ""
+            lines.append(f"{mark:2}{row['complexity']:>10}  {row['loss']:>10.3g}  {row['r2']:>12.9f}  {row['equation']}")
+        return "\n".join(lines)
+
+
+def pareto_filter(entries: Iterable[ParetoEntry]) -> list[ParetoEntry]:
+    """Entries not dominated by a simpler (or equally complex) entry with lower or equal
+    loss, sorted by complexity. Non-finite losses are dropped."""
+    finite = [e for e in entries if math.isfinite(e.loss) and math.isfinite(e.nmse)]
+    finite.sort(key=lambda e: (e.complexity, e.loss))
+    front: list[ParetoEntry] = []
+    for entry in finite:
+        if not front or entry.loss < front[-1].loss:
+            if front and front[-1].complexity == entry.complexity:
+                continue  # same complexity, sorted by loss: the first one is better
+            front.append(entry)
+    return front

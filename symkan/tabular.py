@@ -1,0 +1,91 @@
+"""Reading numeric CSV tables for the command line, with errors that name the problem.
+
+pandas is not a dependency of symkan, so this is a small reader on top of the csv
+module: a header row, then numbers. Empty cells and "nan" are reported as missing
+values with their row numbers; any other non-number is reported with its column.
+"""
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+
+@dataclass
+class Table:
+    """A numeric table: ``columns`` (names) and ``values`` (n_rows, n_columns) float64."""
+
+    columns: list[str]
+    values: np.ndarray
+
+    def column(self, name: str) -> np.ndarray:
+        return self.values[:, self.columns.index(name)]
+
+    def split_target(self, target: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """(X, y, feature names) with ``target`` as y and every other column as a feature."""
+        if target not in self.columns:
+            raise ValueError(f"target column {target!r} not found; columns are: {', '.join(self.columns)}")
+        names = [c for c in self.columns if c != target]
+        if not names:
+            raise ValueError(f"the table has only the target column {target!r}; no input columns to fit")
+        X = self.values[:, [self.columns.index(c) for c in names]]
+        return X, self.column(target), names
+
+
+def read_csv(path, *, min_rows: int = 1) -> Table:
+    """Read a CSV file with a header row and numeric cells into a :class:`Table`."""
+    path = Path(path)
+    if not path.exists():
+        raise ValueError(f"file {str(path)!r} does not exist")
+    if path.is_dir():
+        raise ValueError(f"{str(path)!r} is a directory, not a CSV file")
+    try:
+        with path.open(newline="") as fh:
+            rows = [row for row in csv.reader(fh) if any(cell.strip() for cell in row)]
+    except UnicodeDecodeError:
+        raise ValueError(f"{str(path)!r} is not a text CSV file") from None
+    if not rows:
+        raise ValueError(f"{str(path)!r} is empty")
+    header = [h.strip() for h in rows[0]]
+    if any(not h for h in header):
+        raise ValueError(f"{str(path)!r}: the header row has an empty column name")
+    dupes = sorted({h for h in header if header.count(h) > 1})
+    if dupes:
+        raise ValueError(f"{str(path)!r}: duplicate column names {dupes}")
+    body = rows[1:]
+    if len(body) < min_rows:
+        raise ValueError(f"{str(path)!r} has {len(body)} data row(s); at least {min_rows} are needed")
+    values = np.empty((len(body), len(header)))
+    missing: list[int] = []
+    for r, row in enumerate(body):
+        line = r + 2  # 1-based, after the header
+        if len(row) != len(header):
+            raise ValueError(f"{str(path)!r} line {line}: {len(row)} cells, but the header has {len(header)}")
+        for c, cell in enumerate(row):
+            text = cell.strip()
+            try:
+                value = float(text) if text else math.nan
+            except ValueError:
+                raise ValueError(f"{str(path)!r}: column {header[c]!r} is not numeric "
+                                 f"(line {line} has {text!r})") from None
+            if math.isinf(value):
+                raise ValueError(f"{str(path)!r}: column {header[c]!r} has an infinite value on line {line}")
+            if math.isnan(value) and (not missing or missing[-1] != line):
+                missing.append(line)
+            values[r, c] = value
+    if missing:
+        shown = ", ".join(map(str, missing[:5])) + (" ..." if len(missing) > 5 else "")
+        raise ValueError(f"{str(path)!r} has missing or NaN values on {len(missing)} line(s): {shown}; "
+                         f"remove or fill those rows")
+    return Table(header, values)
+
+
+def write_csv(path, columns: list[str], values: np.ndarray) -> None:
+    with open(path, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(columns)
+        for row in np.asarray(values):
+            writer.writerow([repr(float(v)) for v in np.atleast_1d(row)])
