@@ -7,8 +7,8 @@ grid of G cells on ``grid_range`` extended by k cells each side (t_0 < … < t_{
 feature j spans k + 1 cells: s_j = t_j, e_j = t_{j+k+1}. No pre-map (identity): outside
 the grid every feature is 0 and the layer's residual branch carries the signal.
 
-Knots are stored as a start s and a raw width ρ with e − s = softplus(ρ) > 0, so e > s
-holds whatever an optimiser does; ``train_knots=True`` makes (s, ρ) parameters. The
+Knots are stored as a start s and a raw width ρ with e − s = 10⁻⁶ + softplus(ρ) > 0, so
+e > s holds whatever an optimiser does; ``train_knots=True`` makes (s, ρ) parameters. The
 normalisation 16/(e − s)⁴ is recomputed from the current knots on every call.
 
 The fast forward goes through :func:`symkan.kernels.relukan_linear` (fused Triton
@@ -27,9 +27,19 @@ from .base import FeatureBasis, check_choice, check_positive_int
 from ..kernels import BACKENDS, relukan_features, relukan_linear
 
 
+#: floor of every cell width e − s = MIN_WIDTH + softplus(ρ): a width that underflowed to 0
+#: would make 16/(e − s)⁴ infinite (seen with large optimiser steps on trainable knots)
+MIN_WIDTH = 1e-6
+
+
 def inverse_softplus(w: torch.Tensor) -> torch.Tensor:
     """ρ with softplus(ρ) = w, for w > 0 (stable for small and large w)."""
     return w + torch.log(-torch.expm1(-w))
+
+
+def width_to_raw(width: torch.Tensor) -> torch.Tensor:
+    """ρ with MIN_WIDTH + softplus(ρ) = width (widths at or below the floor map to ~the floor)."""
+    return inverse_softplus((width - MIN_WIDTH).clamp_min(MIN_WIDTH))
 
 
 def extend_knots(inner: torch.Tensor, k: int) -> torch.Tensor:
@@ -78,7 +88,7 @@ class ReLUKANBasis(FeatureBasis):
         self.train_knots, self.backend = bool(train_knots), backend
         inner = torch.linspace(lo, hi, grid_size + 1).repeat(in_features, 1)
         start, width = self._knots_from_grid(extend_knots(inner, k))
-        self._register_knots(start, inverse_softplus(width))
+        self._register_knots(start, width_to_raw(width))
         # a private default generator: constructing a basis never touches the global RNG
         self.reset_coefficients(generator if generator is not None else torch.Generator().manual_seed(0))
 
@@ -111,8 +121,8 @@ class ReLUKANBasis(FeatureBasis):
 
     @property
     def width(self) -> torch.Tensor:
-        """e_ij − s_ij = softplus(ρ_ij) > 0, (in, G + k)."""
-        return F.softplus(self.knot_width_raw)
+        """e_ij − s_ij = MIN_WIDTH + softplus(ρ_ij) > 0, (in, G + k)."""
+        return MIN_WIDTH + F.softplus(self.knot_width_raw)
 
     @property
     def end(self) -> torch.Tensor:
@@ -176,8 +186,8 @@ class ReLUKANBasis(FeatureBasis):
             self.options["grid_size"] = num
             self.num_features = num + self.k
             self.coef = nn.Parameter(self.coef.new_zeros(self.out_features, self.in_features, num + self.k))
-        self._register_knots(start.to(self.coef.dtype), inverse_softplus(width).to(self.coef.dtype))
+        self._register_knots(start.to(self.coef.dtype), width_to_raw(width).to(self.coef.dtype))
         self.fit_coefficients(x, target)
 
 
-__all__ = ["ReLUKANBasis", "extend_knots", "inverse_softplus"]
+__all__ = ["ReLUKANBasis", "MIN_WIDTH", "extend_knots", "inverse_softplus", "width_to_raw"]

@@ -65,8 +65,9 @@ def relukan_features(x: torch.Tensor, start: torch.Tensor, width: torch.Tensor) 
     xe = x.unsqueeze(-1)
     up = torch.relu(xe - start)  # x − s
     down = torch.relu(start + width - xe)  # e − x
-    norm = 16.0 / width.pow(4)  # recomputed every call: follows trained knots
-    return (up * down).pow(2) * norm
+    # (up·down)²·16/w⁴ written as (4·up·down/w²)²: up·down ≤ w²/4, so nothing overflows
+    # for narrow cells. The normalisation is recomputed every call: it follows trained knots.
+    return (4.0 * up * down / width.pow(2)).pow(2)
 
 
 def relukan_linear_reference(x: torch.Tensor, weight: torch.Tensor, start: torch.Tensor,
