@@ -4,7 +4,7 @@ Imported lazily (it imports triton). Same math as
 :func:`symkan.kernels.reference.relukan_linear_reference`:
 
     y[b, o] = Σ_{i, j} W[o, i·K + j] · R_ij(x[b, i]),
-    R_ij(x) = [relu(x − s_ij) · relu(s_ij + w_ij − x)]² · 16 / w_ij⁴.
+    R_ij(x) = [relu(x − s_ij) · relu(s_ij + w_ij − x)]² · 16 / w_ij⁴ = t², t = 4·up·down/w².
 
 Forward: one GEMM-shaped kernel whose A operand (the (batch, in·K) features) is
 computed tile by tile from x and the knots and never written to memory.
@@ -26,13 +26,13 @@ import triton.language as tl
 
 @triton.jit
 def _features(xv, s, wd):
-    """xv: (M, T) inputs, s/wd: (T,) knots -> (M, T) features, and up·down, up, down, 16/w⁴."""
-    w2 = wd * wd
-    c = 16.0 / (w2 * w2)
+    """xv: (M, T) inputs, s/wd: (T,) knots -> (M, T) features R = t², and t = 4·up·down/w²,
+    up, down, 1/w². Same overflow-free form as the reference: up·down ≤ w²/4."""
+    inv_w2 = 1.0 / (wd * wd)
     up = tl.maximum(xv - s[None, :], 0.0)
     down = tl.maximum(s[None, :] + wd[None, :] - xv, 0.0)
-    ab = up * down
-    return ab * ab * c[None, :], ab, up, down, c
+    t = 4.0 * up * down * inv_w2[None, :]
+    return t * t, t, up, down, inv_w2
 
 
 @triton.jit
@@ -121,16 +121,18 @@ def _relukan_dinput_kernel(x_ptr, gy_ptr, w_ptr, s_ptr, wd_ptr, gx_ptr, ps_ptr, 
         gf = tl.dot(gy, wt.to(gy.dtype), gf, input_precision=PRECISION)
     xv = tl.load(x_ptr + rm[:, None] * sx_b + inp[None, :].to(tl.int64) * sx_i,
                  mask=mmask[:, None] & valid[None, :], other=0.0).to(tl.float32)
-    _, ab, up, down, c = _features(xv, s, wd)
-    gdx = gf * (2.0 * ab * (down - up) * c[None, :])  # dL/dR · ∂R/∂x
+    _, t4, up, down, inv_w2 = _features(xv, s, wd)
+    # ∂R/∂x = 2t · 4(down − up)/w²
+    gdx = gf * (8.0 * t4 * (down - up) * inv_w2[None, :])  # dL/dR · ∂R/∂x
     gx = tl.sum(tl.reshape(gdx, (BLOCK_M, BLOCK_I, KP)), axis=2)  # Σ over the K features of each input
     ri = (pid_i * BLOCK_I + tl.arange(0, BLOCK_I)).to(tl.int64)
     tl.store(gx_ptr + rm[:, None] * sgx_b + ri[None, :] * sgx_i, gx.to(gx_ptr.dtype.element_ty),
              mask=mmask[:, None] & (ri < I)[None, :])
     if NEED_KNOTS:
-        # ∂R/∂s = −∂R/∂x;  ∂R/∂w = 16/w⁴ · ab · (2·up − 4·ab/w). Rows past B have gf = 0.
+        # ∂R/∂s = −∂R/∂x;  ∂R/∂w = 2t · (4·up/w² − 2t/w)  (e = s + w moves with w).
+        # Rows past B have gf = 0.
         gs = -tl.sum(gdx, axis=0)
-        gw = tl.sum(gf * (c[None, :] * ab * (2.0 * up - 4.0 * ab / wd[None, :])), axis=0)
+        gw = tl.sum(gf * (2.0 * t4 * (4.0 * up * inv_w2[None, :] - 2.0 * t4 / wd[None, :])), axis=0)
         base = pid_m.to(tl.int64) * I * K
         tl.store(ps_ptr + base + kk, gs, mask=valid)
         tl.store(pw_ptr + base + kk, gw, mask=valid)
