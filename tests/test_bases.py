@@ -1,0 +1,427 @@
+"""Property tests of every KAN basis.
+
+The generic tests are parametrised over ``available_bases()``, so a basis registered
+later is held to the same contract automatically. Family-specific tests compare with
+independent references (numpy / scipy / closed forms written here from the formulas).
+"""
+from __future__ import annotations
+
+import copy
+import math
+
+import numpy as np
+import pytest
+import scipy.special
+import torch
+
+from symkan.bases import available_bases, get_basis
+from symkan.nn import KAN, KANLayer
+
+BASES = available_bases()
+#: names this module must find registered (the rest of the registry is optional here)
+OWN_BASES = ["bspline", "mexican_hat", "morlet", "dog", "chebyshev", "legendre", "gram", "jacobi", "bernstein",
+             "rbf", "fourier"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    """These networks are tiny: one intra-op thread avoids OpenMP spin-waits on a busy
+    2-core machine (measured 10x faster under load). Restored afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def gen(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def make_layer(name: str, n_in: int = 3, n_out: int = 4, seed: int = 0, dtype=torch.float64, **opts) -> KANLayer:
+    return KANLayer(n_in, n_out, name, generator=gen(seed), **opts).to(dtype).eval()
+
+
+def inputs(n: int, d: int, seed: int = 1, dtype=torch.float64, scale: float = 1.0) -> torch.Tensor:
+    """(n, d) uniform on [-scale, scale]."""
+    return (torch.rand(n, d, generator=gen(seed), dtype=dtype) * 2 - 1) * scale
+
+
+def test_own_bases_registered():
+    missing = sorted(set(OWN_BASES) - set(BASES))
+    assert not missing, f"bases missing from the registry: {missing}"
+
+
+# --- the layer contract, for every registered basis ---------------------------------------
+
+@pytest.mark.parametrize("name", BASES)
+def test_edge_activations_sum_to_forward(name):
+    layer = make_layer(name)
+    with torch.no_grad():
+        layer.mask[1, 2] = 0.0  # a pruned edge must vanish from both paths
+        layer.mask[3, 0] = 0.0
+    x = inputs(64, 3, scale=1.5)  # partly outside the typical domain on purpose
+    acts = layer.edge_activations(x)
+    assert acts.shape == (64, 4, 3)
+    assert torch.all(acts[:, 1, 2] == 0) and torch.all(acts[:, 3, 0] == 0)
+    torch.testing.assert_close(acts.sum(-1) + layer.bias, layer(x), rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("name", BASES)
+def test_kan_trace_matches_forward(name):
+    model = KAN([2, 3, 2], basis=name, seed=0).double().eval()
+    x = inputs(50, 2)
+    tr = model.trace(x)
+    torch.testing.assert_close(tr.output, model(x), rtol=1e-10, atol=1e-10)
+    for layer, acts, xin, sub in zip(model.layers, tr.acts, tr.inputs, tr.subnodes):
+        torch.testing.assert_close(acts.sum(-1) + layer.bias, layer(xin), rtol=1e-10, atol=1e-10)
+        torch.testing.assert_close(sub, layer(xin), rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("name", BASES)
+def test_gradcheck_float64(name):
+    layer = make_layer(name, n_in=2, n_out=2)
+    x = inputs(5, 2, seed=3).requires_grad_()
+    params = tuple(p for p in layer.parameters() if p.requires_grad)
+    assert torch.autograd.gradcheck(lambda x_, *_: layer(x_), (x,) + params, eps=1e-6, atol=1e-5)
+    # the exact edge path too (used by the sparsity penalty and by symbolic fitting)
+    assert torch.autograd.gradcheck(lambda x_, *_: layer.edge_activations(x_), (x,) + params, eps=1e-6, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", BASES)
+def test_subset_reproduces_kept_edges(name):
+    layer = make_layer(name, n_in=4, n_out=5)
+    x = inputs(40, 4)
+    out_idx, in_idx = [4, 0, 2], [3, 1]
+    sub = layer.subset(out_idx, in_idx)
+    assert (sub.in_features, sub.out_features) == (2, 3)
+    full = layer.edge_activations(x)[:, out_idx][:, :, in_idx]
+    torch.testing.assert_close(sub.edge_activations(x[:, in_idx]), full, rtol=1e-12, atol=1e-12)
+    basis_full = layer.basis.edge_activations(x)[:, out_idx][:, :, in_idx]
+    torch.testing.assert_close(sub.basis.edge_activations(x[:, in_idx]), basis_full, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", BASES)
+def test_state_dict_round_trip_and_deepcopy(name):
+    layer = make_layer(name, seed=0)
+    x = inputs(30, 3)
+    ref = layer(x)
+    # rebuild from config() with a *different* init seed, then load the state
+    basis = layer.basis
+    rebuilt = KANLayer(3, 4, type(basis)(3, 4, generator=gen(99), **basis.config())).double().eval()
+    assert not torch.equal(rebuilt(x), ref)  # the load below is what makes them agree
+    rebuilt.load_state_dict(layer.state_dict())
+    torch.testing.assert_close(rebuilt(x), ref, rtol=0, atol=0)
+    twin = copy.deepcopy(layer)
+    torch.testing.assert_close(twin(x), ref, rtol=0, atol=0)
+    torch.testing.assert_close(twin.edge_activations(x), layer.edge_activations(x), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("name", BASES)
+def test_construction_is_seeded_and_leaves_global_rng_alone(name):
+    state = torch.random.get_rng_state()
+    a = KANLayer(3, 4, name, generator=gen(5))
+    b = KANLayer(3, 4, name, generator=gen(5))
+    c = KANLayer(3, 4, name, generator=gen(6))
+    KAN([2, 3, 1], basis=name, seed=1)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    sa, sb, sc = ({k: v for k, v in m.state_dict().items() if torch.is_tensor(v)} for m in (a, b, c))
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    assert any(not torch.equal(sa[k], sc[k]) for k in sa)
+
+
+@pytest.mark.parametrize("name", BASES)
+def test_dtypes_and_device_move(name):
+    layer32 = KANLayer(3, 4, name, generator=gen(0)).eval()
+    x = inputs(20, 3, dtype=torch.float32)
+    assert layer32(x).dtype == torch.float32
+    layer64 = copy.deepcopy(layer32).to(torch.float64)
+    y64 = layer64(x.double())
+    assert y64.dtype == torch.float64
+    torch.testing.assert_close(y64.float(), layer32(x), rtol=1e-4, atol=1e-5)
+    moved = copy.deepcopy(layer64).to("cpu")
+    assert all(t.device.type == "cpu" for t in moved.state_dict().values() if torch.is_tensor(t))
+    assert all(t.dtype == torch.float64 for t in moved.state_dict().values() if torch.is_tensor(t) and t.is_floating_point())
+    torch.testing.assert_close(moved(x.double()), y64, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("name", BASES)
+def test_initial_output_scale_is_variance_preserving(name):
+    # KANLayer + basis init aims at Var(y) ≈ Var(x): allow a wide band, catch 0 or 100x
+    layer = KANLayer(16, 32, name, generator=gen(0)).eval()
+    x = inputs(2000, 16, dtype=torch.float32)
+    with torch.no_grad():
+        ratio = (layer(x).var(0).mean() / x.var(0).mean()).item()
+    assert 0.1 < ratio < 10.0, f"{name}: Var(out)/Var(in) = {ratio:.3g} at init"
+
+
+@pytest.mark.parametrize("name", BASES)
+def test_large_inputs_give_finite_outputs(name):
+    layer = make_layer(name)
+    x = inputs(20, 3, scale=50.0)
+    assert torch.isfinite(layer(x)).all()
+    assert torch.isfinite(layer.edge_activations(x)).all()
+
+
+@pytest.mark.parametrize("name", BASES)
+def test_domain_shape_and_order(name):
+    basis = make_layer(name).basis
+    lo, hi = basis.domain()
+    assert lo.shape == hi.shape == (3,)
+    assert torch.all(hi > lo)
+
+
+# --- B-spline ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("order", [1, 2, 3])
+def test_bspline_partition_of_unity(order):
+    basis = get_basis("bspline")(2, 1, grid_size=6, order=order, grid_range=(-2.0, 3.0)).double()
+    x = torch.linspace(-2.0, 3.0, 401, dtype=torch.float64)[:-1, None].expand(-1, 2)  # [lo, hi)
+    feats = basis.features(x)
+    assert feats.shape == (400, 2, 6 + order)
+    torch.testing.assert_close(feats.sum(-1), torch.ones(400, 2, dtype=torch.float64))
+    assert feats.min() >= 0
+
+
+@pytest.mark.parametrize("name", ["bspline", "rbf"])
+def test_grid_update_and_refine_preserve_curves(name):
+    layer = make_layer(name, n_in=2, n_out=3)
+    x = inputs(400, 2, scale=0.8)
+    before = layer(x)
+    scale = before.std().item()
+    layer.basis.update_grid(x)
+    lo, hi = layer.basis.domain()
+    torch.testing.assert_close(lo, x.min(0).values, rtol=0, atol=1e-3)
+    torch.testing.assert_close(hi, x.max(0).values, rtol=0, atol=1e-3)
+    # moving G knots onto a smaller range re-approximates the curves: small, not zero, error
+    err = (layer(x) - before).abs()
+    assert err.mean() < 0.02 * scale and err.max() < 0.3 * scale
+    after_update = layer(x)
+    layer.basis.refine(20, x)  # many more cells: a close refit
+    assert layer.basis.num_features == (20 + layer.basis.order if name == "bspline" else 20)
+    err = (layer(x) - after_update).abs()
+    # Gaussians of width = spacing saturate (no partition of unity; worst at the ends)
+    tol = 0.02 if name == "bspline" else 0.1
+    assert err.mean() < 0.1 * tol * scale and err.max() < tol * scale
+    # a rebuilt copy (config() now carries the new size) loads the refined state
+    again = type(layer.basis)(2, 3, **layer.basis.config()).double()
+    again.load_state_dict(layer.basis.state_dict())
+    torch.testing.assert_close(again.edge_activations(x), layer.basis.edge_activations(x), rtol=0, atol=0)
+
+
+def test_rbf_features_closed_form():
+    basis = get_basis("rbf")(1, 1, num_centers=5, grid_range=(-2.0, 2.0)).double()
+    x = torch.linspace(-3, 3, 61, dtype=torch.float64)[:, None]
+    centres = np.linspace(-2, 2, 5)
+    h = centres[1] - centres[0]
+    ref = np.exp(-(((x.numpy() - centres[None, :]) / h) ** 2))
+    np.testing.assert_allclose(basis.features(x)[:, 0].numpy(), ref, rtol=1e-12, atol=1e-14)
+
+
+# --- polynomial families ---------------------------------------------------------------
+
+def poly_features(name: str, degree: int, u: torch.Tensor, **opts) -> np.ndarray:
+    """Features of a 1-input basis at u with the identity pre-map: (n, degree + 1)."""
+    basis = get_basis(name)(1, 1, degree=degree, premap="identity", **opts).double()
+    return basis.features(u[:, None])[:, 0].numpy()
+
+
+U = torch.linspace(-1, 1, 101, dtype=torch.float64)
+
+
+@pytest.mark.parametrize("degree", [1, 4, 9])
+def test_chebyshev_matches_numpy(degree):
+    ref = np.stack([np.polynomial.chebyshev.chebval(U.numpy(), np.eye(degree + 1)[k]) for k in range(degree + 1)], -1)
+    np.testing.assert_allclose(poly_features("chebyshev", degree, U), ref, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("degree", [1, 4, 9])
+def test_legendre_matches_numpy(degree):
+    ref = np.stack([np.polynomial.legendre.legval(U.numpy(), np.eye(degree + 1)[k]) for k in range(degree + 1)], -1)
+    np.testing.assert_allclose(poly_features("legendre", degree, U), ref, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("alpha,beta", [(0.0, 0.0), (1.0, 1.0), (-0.5, 2.5), (3.0, -0.7)])
+def test_jacobi_matches_scipy(alpha, beta):
+    degree = 7
+    ref = np.stack([scipy.special.eval_jacobi(k, alpha, beta, U.numpy()) for k in range(degree + 1)], -1)
+    got = poly_features("jacobi", degree, U, alpha=alpha, beta=beta)
+    np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("degree,num_points", [(3, 8), (6, 7), (8, 40)])
+def test_gram_orthonormal_on_its_points(degree, num_points):
+    basis = get_basis("gram")(1, 1, degree=degree, num_points=num_points, premap="identity").double()
+    nodes = torch.linspace(-1, 1, num_points, dtype=torch.float64)
+    q = basis.features(nodes[:, None])[:, 0]  # (N, n + 1)
+    gram_matrix = q.T @ q / num_points
+    torch.testing.assert_close(gram_matrix, torch.eye(degree + 1, dtype=torch.float64), rtol=0, atol=1e-10)
+    # each q_k has exact degree k: it is not in the span of the lower ones on a dense grid
+    dense = basis.features(U[:, None])[:, 0].numpy()
+    assert np.linalg.matrix_rank(dense, tol=1e-8) == degree + 1
+
+
+def test_gram_tends_to_normalised_legendre():
+    # discrete orthogonality on many points approaches the continuous (Legendre) one
+    got = poly_features("gram", 4, U, num_points=4000)
+    ref = np.stack([math.sqrt(2 * k + 1) * np.polynomial.legendre.legval(U.numpy(), np.eye(5)[k])
+                    for k in range(5)], -1)
+    np.testing.assert_allclose(got, ref, atol=2e-2)
+
+
+@pytest.mark.parametrize("degree", [1, 2, 5, 10])
+def test_bernstein_nonnegative_partition_of_unity(degree):
+    feats = poly_features("bernstein", degree, U)
+    assert feats.shape == (101, degree + 1)
+    assert feats.min() >= 0
+    np.testing.assert_allclose(feats.sum(-1), 1.0, rtol=0, atol=1e-12)
+    # the binomial form itself on t = (u + 1)/2 — guards against a constant-1 basis
+    t = (U.numpy() + 1) / 2
+    ref = np.stack([scipy.special.comb(degree, k) * t ** k * (1 - t) ** (degree - k) for k in range(degree + 1)], -1)
+    np.testing.assert_allclose(feats, ref, rtol=1e-10, atol=1e-12)
+    assert np.ptp(feats[:, 0]) > 0.99  # B_{0,n} falls from 1 at t=0 to 0 at t=1
+
+
+def test_bernstein_default_premap_stays_in_unit_interval():
+    basis = get_basis("bernstein")(2, 1, degree=4).double()  # tanh pre-map
+    x = inputs(200, 2, scale=20.0)
+    feats = basis.features(x)
+    assert feats.min() >= 0
+    torch.testing.assert_close(feats.sum(-1), torch.ones(200, 2, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("name", ["chebyshev", "legendre", "jacobi", "gram", "bernstein"])
+def test_polynomial_premaps(name):
+    cls = get_basis(name)
+    assert cls(2, 1).options["premap"] == "tanh"
+    x = inputs(50, 2, scale=3.0)
+    tanh_basis = cls(2, 1, degree=3).double()
+    ident_basis = cls(2, 1, degree=3, premap="identity").double()
+    torch.testing.assert_close(tanh_basis.features(x), ident_basis.features(torch.tanh(x)))
+    # min-max: construction leaves the running range untouched; training-mode calls adapt it
+    mm = cls(2, 1, degree=3, premap="minmax").double()
+    assert int(mm.premap.num_batches) == 0
+    data = torch.stack([torch.linspace(2, 6, 50), torch.linspace(-9, -1, 50)], 1).double()
+    mm.train()
+    mm.features(data)
+    torch.testing.assert_close(mm.premap.running_min, torch.tensor([2.0, -9.0], dtype=torch.float64))
+    torch.testing.assert_close(mm.premap.running_max, torch.tensor([6.0, -1.0], dtype=torch.float64))
+    mm.eval()
+    u = mm.premap(data)
+    torch.testing.assert_close(u[[0, -1]], torch.tensor([[-1.0, -1.0], [1.0, 1.0]], dtype=torch.float64))
+    lo, hi = mm.domain()
+    torch.testing.assert_close(lo, torch.tensor([2.0, -9.0], dtype=torch.float64))
+    torch.testing.assert_close(hi, torch.tensor([6.0, -1.0], dtype=torch.float64))
+
+
+def test_minmax_premap_survives_subset():
+    basis = get_basis("chebyshev")(3, 2, degree=3, premap="minmax").double()
+    data = torch.stack([torch.linspace(0, 1, 20), torch.linspace(5, 9, 20), torch.linspace(-3, 3, 20)], 1).double()
+    basis.features(data)  # training mode: records the ranges
+    basis.eval()
+    sub = basis.subset([1], [2, 0]).eval()
+    torch.testing.assert_close(sub.premap.running_min, torch.tensor([-3.0, 0.0], dtype=torch.float64))
+    torch.testing.assert_close(sub.edge_activations(data[:, [2, 0]]), basis.edge_activations(data)[:, [1]][:, :, [2, 0]])
+
+
+# --- Fourier ------------------------------------------------------------------------------
+
+def test_fourier_features_closed_form():
+    basis = get_basis("fourier")(1, 1, num_frequencies=3, omega=1.3, include_constant=True).double()
+    x = torch.linspace(-2, 2, 41, dtype=torch.float64)[:, None]
+    xs = x[:, 0].numpy()
+    ref = [np.ones_like(xs)]
+    for k in (1, 2, 3):
+        ref += [np.cos(k * 1.3 * xs), np.sin(k * 1.3 * xs)]
+    np.testing.assert_allclose(basis.features(x)[:, 0].numpy(), np.stack(ref, -1), rtol=1e-12, atol=1e-12)
+    assert get_basis("fourier")(1, 1, num_frequencies=3).num_features == 6  # no constant by default
+
+
+# --- wavelets ----------------------------------------------------------------------------
+
+def mexican_hat_ref(z):
+    return 2.0 / (np.sqrt(3.0) * np.pi ** 0.25) * (1 - z ** 2) * np.exp(-z ** 2 / 2)
+
+
+def morlet_ref(z, w0=5.0):
+    return np.cos(w0 * z) * np.exp(-z ** 2 / 2)
+
+
+def dog_ref(z):
+    return -z * np.exp(-z ** 2 / 2)
+
+
+@pytest.mark.parametrize("name,ref", [("mexican_hat", mexican_hat_ref), ("morlet", morlet_ref), ("dog", dog_ref)])
+def test_wavelets_match_closed_forms(name, ref):
+    layer = make_layer(name, n_in=2, n_out=3, num_wavelets=3)
+    basis = layer.basis
+    g = gen(7)
+    with torch.no_grad():  # move away from the symmetric init so every parameter matters
+        basis.translation.add_(0.3 * torch.randn(basis.translation.shape, generator=g, dtype=torch.float64))
+        basis.scale_raw.add_(0.3 * torch.randn(basis.scale_raw.shape, generator=g, dtype=torch.float64))
+    x = inputs(25, 2, scale=1.5)
+    w = basis.weight.detach().numpy()
+    t = basis.translation.detach().numpy()
+    s = np.log1p(np.exp(basis.scale_raw.detach().numpy())) + 1e-3  # softplus + MIN_SCALE
+    z = (x.numpy()[:, None, :, None] - t[None]) / s[None]
+    expected = (w[None] * ref(z)).sum(-1)  # (batch, out, in)
+    np.testing.assert_allclose(basis.edge_activations(x).detach().numpy(), expected, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(basis(x).detach().numpy(), expected.sum(-1), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["mexican_hat", "morlet", "dog"])
+def test_wavelet_chunked_forward_and_backward(name):
+    layer = make_layer(name, n_in=3, n_out=7, num_wavelets=2)
+    x = inputs(6, 3).requires_grad_()
+    y_full = layer(x)
+    g_full = torch.autograd.grad(y_full.pow(2).sum(), [x] + list(layer.basis.parameters()))
+    layer.basis.max_chunk_elements = 6 * 3 * 2 * 2  # two outputs per chunk, last chunk ragged
+    y_chunk = layer(x)
+    g_chunk = torch.autograd.grad(y_chunk.pow(2).sum(), [x] + list(layer.basis.parameters()))
+    torch.testing.assert_close(y_chunk, y_full, rtol=1e-13, atol=1e-13)
+    for a, b in zip(g_chunk, g_full):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+    params = tuple(layer.parameters())
+    assert torch.autograd.gradcheck(lambda x_, *_: layer(x_), (x,) + params, eps=1e-6, atol=1e-5)
+
+
+def test_wavelet_scales_stay_positive():
+    basis = get_basis("dog")(2, 2, num_wavelets=2).double()
+    with torch.no_grad():
+        basis.scale_raw.fill_(-1e4)
+    assert torch.all(basis.scale > 0)
+    assert torch.isfinite(basis(inputs(5, 2))).all()
+
+
+# --- bad options ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name,opts,match", [
+    ("chebyshev", {"degree": -1}, "degree"),
+    ("legendre", {"degree": 0}, "degree"),
+    ("bernstein", {"degree": 0}, "degree"),
+    ("gram", {"degree": 2.5}, "degree"),
+    ("chebyshev", {"premap": "sigmoid"}, "premap"),
+    ("fourier", {"premap": "nope"}, "premap"),
+    ("jacobi", {"alpha": -1.0}, "alpha"),
+    ("jacobi", {"beta": float("nan")}, "beta"),
+    ("gram", {"degree": 5, "num_points": 5}, "num_points"),
+    ("rbf", {"num_centers": 1}, "num_centers"),
+    ("rbf", {"grid_range": (1.0, -1.0)}, "grid_range"),
+    ("fourier", {"omega": 0.0}, "omega"),
+    ("fourier", {"num_frequencies": 0}, "num_frequencies"),
+    ("morlet", {"omega0": -2.0}, "omega0"),
+    ("mexican_hat", {"num_wavelets": 0}, "num_wavelets"),
+    ("bspline", {"grid_size": -3}, "grid_size"),
+])
+def test_bad_basis_options_raise(name, opts, match):
+    with pytest.raises(ValueError, match=match):
+        get_basis(name)(2, 3, **opts)
+    with pytest.raises(ValueError, match=match):
+        KAN([2, 3, 1], basis=name, **opts)
+
+
+def test_unknown_basis_raises():
+    with pytest.raises(ValueError, match="unknown basis 'splines'"):
+        get_basis("splines")
+    with pytest.raises(ValueError, match="unknown basis"):
+        KAN([2, 1], basis="splines")
+
