@@ -178,6 +178,8 @@ def test_bad_basis_name_and_options():
         KAN([2, 1], basis="chebyshev", degree=-2)
     with pytest.raises(ValueError, match="premap"):
         KAN([2, 1], basis="legendre", premap="softsign")
+    with pytest.raises(ValueError, match=r"unknown option\(s\) \['grid_sze'\] for basis 'bspline'.*grid_size"):
+        KAN([2, 1], grid_sze=3)
 
 
 # --- product nodes ----------------------------------------------------------------------------

@@ -8,12 +8,26 @@ c·f(a·x+b)+d on fixed edges s.
 """
 from __future__ import annotations
 
+import inspect
+
 import torch
 from torch import nn
 import torch.nn.functional as F
 
 from ..bases import Basis, get_basis
 from .symbolic_edges import SymbolicEdges
+
+
+def _check_basis_options(cls, options: dict) -> None:
+    """Unknown keyword options -> ValueError naming them and the valid ones (not a TypeError)."""
+    params = inspect.signature(cls.__init__).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return  # the basis takes arbitrary options and checks them itself
+    unknown = sorted(set(options) - set(params))
+    if unknown:
+        valid = sorted(n for n, p in params.items()
+                       if p.kind is p.KEYWORD_ONLY and not n.startswith("_") and n != "generator")
+        raise ValueError(f"unknown option(s) {unknown} for basis {cls.name!r}; valid options: {valid}")
 
 
 class KANLayer(nn.Module):
@@ -33,7 +47,9 @@ class KANLayer(nn.Module):
         else:
             if residual:  # residual and basis each carry half the output variance
                 basis_options.setdefault("init_scale", 0.5 ** 0.5)
-            self.basis = get_basis(basis)(in_features, out_features, generator=generator, **basis_options)
+            cls = get_basis(basis)
+            _check_basis_options(cls, basis_options)
+            self.basis = cls(in_features, out_features, generator=generator, **basis_options)
         self.residual = bool(residual)
         if self.residual:
             # Var(Σ_i w·silu(x_i)) ≈ Var(x)/2 for inputs spread over [-1, 1]
