@@ -71,6 +71,16 @@ def _check_kan(model) -> None:
 
 
 # --- building blocks ---------------------------------------------------------------------------
+def _rng_guard(model: KAN):
+    """Restore the global RNG state after structural edits.
+
+    The built-in bases and ``KANLayer.subset`` construct with private generators; this
+    only protects against a user-registered basis whose constructor draws globally.
+    """
+    devices = sorted({p.device.index or 0 for p in model.parameters() if p.device.type == "cuda"})
+    return torch.random.fork_rng(devices=devices)
+
+
 def _rebuild(like: KAN, layers, specs) -> KAN:
     """KAN.from_layers plus what it does not carry: train/eval flag and requires_grad flags."""
     new = KAN.from_layers(list(layers), list(specs), like=like)
@@ -141,7 +151,13 @@ def prune(model: KAN, X, node_th: float = 1e-2, edge_th: float = 3e-2, method: s
         fold_constants: add the mean of every removed contribution to the receiving
             bias (see the module docstring for what is exact).
 
+    After masking, hidden nodes left with no alive outgoing edges, or with no alive
+    incoming edges (constant nodes, folded exactly), are removed too.
+
     Inputs and outputs are never removed here; use :func:`prune_inputs` for inputs.
+
+    Returns: the pruned KAN; its attribute ``kept_nodes`` lists, per node layer, the
+    indices (into ``model``'s node layers) of the nodes it kept.
     """
     _check_kan(model)
     node_th = _check_threshold("node_th", node_th)
@@ -150,14 +166,52 @@ def prune(model: KAN, X, node_th: float = 1e-2, edge_th: float = 3e-2, method: s
     X = check_X(model, X)
     tr = _trace(model, X)
     scores = _attribution(model, tr)[1] if method == "attribution" else _inout(model, _magnitudes(tr))
+    fold = bool(fold_constants)
     new = copy.deepcopy(model)
-    n_before = [s.n_nodes for s in model.specs]
-    for l in range(1, len(model.specs) - 1):
-        keep = _keep_with_fallback(scores[l], node_th, f"hidden node of layer {l}")
-        new = _remove_hidden(new, X, l, keep, bool(fold_constants))
-    log.info("prune: hidden nodes %s -> %s", n_before[1:-1], [s.n_nodes for s in new.specs[1:-1]])
-    edge_method = "attribution" if method == "attribution" else "magnitude"
-    return _mask_edges(new, X, edge_th, edge_method, bool(fold_constants), copy_model=False)
+    kept = [list(range(s.n_nodes)) for s in model.specs]
+    with _rng_guard(model):
+        for l in range(1, len(model.specs) - 1):
+            keep = _keep_with_fallback(scores[l], node_th, f"hidden node of layer {l}")
+            new = _remove_hidden(new, X, l, keep, fold)
+            kept[l] = [kept[l][j] for j in keep]
+        edge_method = "attribution" if method == "attribution" else "magnitude"
+        new = _mask_edges(new, X, edge_th, edge_method, fold, copy_model=False)
+        new = _drop_dead_nodes(new, X, kept, fold)
+    log.info("prune: hidden nodes %s -> %s, %d -> %d edges", [s.n_nodes for s in model.specs[1:-1]],
+             [s.n_nodes for s in new.specs[1:-1]], model.n_edges(), new.n_edges())
+    new.kept_nodes = kept
+    return new
+
+
+@torch.no_grad()
+def _drop_dead_nodes(model: KAN, X: torch.Tensor, kept: list[list[int]], fold: bool) -> KAN:
+    """Remove hidden nodes left without alive outgoing edges, or whose sub-nodes all lost
+    their incoming edges (constant nodes: folding them is exact), until none is left.
+    ``kept`` (original indices per node layer) is updated in place."""
+    changed, warned = True, set()
+    while changed:
+        changed = False
+        for l in range(1, len(model.specs) - 1):
+            spec = model.specs[l]
+            has_out = model.layers[l].mask.sum(0) > 0  # (n_nodes,)
+            sub_in = (model.layers[l - 1].mask.sum(1) > 0).to(torch.float32)  # (n_subnodes,)
+            owner = subnode_owner(spec).to(sub_in.device)
+            has_in = sub_in.new_zeros(spec.n_nodes).scatter_reduce(0, owner, sub_in, reduce="amax") > 0
+            alive = (has_out & has_in).cpu()
+            if bool(alive.all()):
+                continue
+            keep = torch.nonzero(alive).flatten().tolist()
+            if not keep:
+                keep = [int(torch.argmax(_attribution(model, _trace(model, X))[1][l]))]
+                if l not in warned:
+                    log.warning("every hidden node of layer %d lost its edges; keeping one", l)
+                    warned.add(l)
+                if spec.n_nodes == 1:
+                    continue
+            model = _remove_hidden(model, X, l, keep, fold)
+            kept[l][:] = [kept[l][j] for j in keep]
+            changed = True
+    return model
 
 
 def prune_edges(model: KAN, X, threshold: float = 3e-2, method: str = "attribution", *,
@@ -165,7 +219,6 @@ def prune_edges(model: KAN, X, threshold: float = 3e-2, method: str = "attributi
     """Mask every alive edge whose score is <= ``threshold``; returns a new KAN (same shape).
 
     ``method``: ``"attribution"`` or ``"magnitude"`` (see :func:`symkan.scores.edge_scores`).
-    Masked symbolic edges lose their symbolic override (they are pruned, not snapped).
     At least one edge per layer stays alive (the best one, with a logged warning).
     """
     _check_kan(model)
@@ -197,9 +250,9 @@ def _mask_edges(model: KAN, X: torch.Tensor, threshold: float, method: str, fold
             acts = _trace(new, X).acts[l] if l > 0 else tr.acts[0]
             layer.bias.add_((acts.mean(0) * drop).sum(1).to(layer.bias.dtype))
         layer.mask.mul_((~drop).to(layer.mask.dtype))
-        layer.symbolic.fixed.logical_and_(~drop)
         n_masked += int(drop.sum())
     log.info("prune_edges: masked %d edges (threshold %.3g, %s)", n_masked, threshold, method)
+    new.kept_nodes = [list(range(s.n_nodes)) for s in new.specs]
     return new
 
 
@@ -237,13 +290,14 @@ def prune_inputs(model: KAN, X, threshold: float = 1e-2, names: Sequence[str] | 
     new = copy.deepcopy(model)
     if removed:
         layers = list(new.layers)
-        with torch.no_grad():
+        with torch.no_grad(), _rng_guard(model):
             if fold_constants:
                 layers[0].bias.add_(tr.acts[0][:, :, removed].mean(0).sum(1).to(layers[0].bias.dtype))
             layers[0] = layers[0].subset(range(layers[0].out_features), keep)
         specs = [NodeSpec(len(keep))] + list(new.specs[1:])
         new = _rebuild(model, layers, specs)
         log.info("prune_inputs: kept inputs %s of %d", keep, model.n_inputs)
+    new.kept_nodes = [list(keep)] + [list(range(s.n_nodes)) for s in new.specs[1:]]
     kept_names = [names[i] for i in keep] if names is not None else None
     return InputPruneResult(new, keep, kept_names)
 

@@ -84,9 +84,11 @@ def test_pruned_equals_masked_original(method):
     kept_hidden = torch.nonzero(scores[1] > node_th).flatten().tolist()
     assert 1 not in kept_hidden and 4 not in kept_hidden
     pruned = prune(model, X, node_th=node_th, edge_th=edge_th, method=method, fold_constants=False)
-    assert pruned.width == [3, len(kept_hidden), 2]
+    kept = pruned.kept_nodes
+    assert kept[0] == [0, 1, 2] and kept[2] == [0, 1]
+    assert set(kept[1]) <= set(kept_hidden) and len(kept[1]) >= 3
+    assert pruned.width == [3, len(kept[1]), 2]
     assert pruned.n_edges() < model.n_edges()
-    kept = [[0, 1, 2], kept_hidden, [0, 1]]
     ref = _masked_copy(model, pruned, kept)
     with torch.no_grad():
         torch.testing.assert_close(pruned(X), ref(X), rtol=1e-5, atol=1e-6)
@@ -106,6 +108,28 @@ def test_fold_constants_is_exact_for_constant_node():
         assert folded.width == [2, 3, 1]
         torch.testing.assert_close(folded(X), y0, rtol=1e-5, atol=1e-5)
         assert (plain(X) - y0).abs().max() > 1e-3  # without folding the constant is lost
+
+
+def test_nodes_left_without_edges_are_removed_after_edge_masking():
+    X = _data(300, 2, seed=13)
+    model = KAN([2, 4, 1], seed=13)
+    _weaken_node(model, 1, 2, factor=3e-3)  # weak but nonzero: passes node_th=0, not edge_th
+    with torch.no_grad():
+        model.layers[0].mask[3] = 0.0  # node 3 receives nothing: a constant
+        model.layers[0].bias[3] = 0.5
+    scores = node_scores(model, X)[1]
+    assert 0 < float(scores[2]) < 3e-2 and float(scores[3]) == 0.0
+    pruned = prune(model, X, node_th=0.0, edge_th=3e-2)
+    assert pruned.kept_nodes[1] == [0, 1]
+    assert pruned.width == [2, 2, 1]
+    with torch.no_grad():  # the constant node was folded exactly; the weak one changes little
+        y = model(X)
+        diff = (pruned(X) - y).abs().max()
+    assert diff < 0.05 * float(y.std())
+    plain = prune(model, X, node_th=0.0, edge_th=3e-2, fold_constants=False)
+    ref = _masked_copy(model, plain, plain.kept_nodes)
+    with torch.no_grad():
+        torch.testing.assert_close(plain(X), ref(X), rtol=1e-5, atol=1e-6)
 
 
 def test_prune_edges_masks_low_scores_and_keeps_shape():
@@ -138,8 +162,9 @@ def test_product_nodes_pruned_whole_and_function_kept(method):
     assert float(scores[1]) > 1e-2 and float(scores[2]) > 1e-2
     pruned = prune(model, X, edge_th=0.0, method=method, fold_constants=False)
     assert pruned.width == [3, [1, [2]], 1]
+    assert pruned.kept_nodes == [[0, 1, 2], [1, 2], [0]]
     assert pruned.layers[0].out_features == 3  # 1 sum sub-node + 2 factors of the kept product
-    ref = _masked_copy(model, pruned, [[0, 1, 2], [1, 2], [0]])
+    ref = _masked_copy(model, pruned, pruned.kept_nodes)
     with torch.no_grad():
         torch.testing.assert_close(pruned(X), ref(X), rtol=1e-5, atol=1e-6)
 
@@ -311,8 +336,9 @@ def test_prune_works_for_every_basis(basis):
     assert torch.equal(rng, torch.random.get_rng_state())
     assert _same_state(before, _state(model))
     assert pruned.width == [3, [2, [2]], 2]
+    assert pruned.kept_nodes == [[0, 1, 2], [1, 2, 3], [0, 1]]
     assert type(pruned.layers[0].basis) is type(model.layers[0].basis)
-    ref = _masked_copy(model, pruned, [[0, 1, 2], [1, 2, 3], [0, 1]])
+    ref = _masked_copy(model, pruned, pruned.kept_nodes)
     with torch.no_grad():
         torch.testing.assert_close(pruned(X), ref(X), rtol=1e-4, atol=1e-5)
     small = prune_inputs(pruned, X, threshold=0.0).model
