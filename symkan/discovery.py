@@ -31,6 +31,10 @@ log = logging.getLogger(__name__)
 #: normalised held-out loss (1 − R²) below which a formula counts as exact and the
 #: architecture search stops
 EXACT_NMSE = 1e-9
+#: numeric held-out nmse below which a network is snapped straight away
+NEAR_EXACT_NMSE = 1e-5
+#: after training every architecture, snap those within this factor of the best numeric fit
+SNAP_FACTOR = 10.0
 
 
 @dataclass
@@ -117,50 +121,82 @@ def train_pruned(width, X: torch.Tensor, y: torch.Tensor, s: SearchSettings) -> 
     return model
 
 
+def _snap(model, X, y, settings, names, input_transform, output_transform, Xv_user, yv_user):
+    """Formulas of one trained network, each with its held-out loss (user units)."""
+    from .symbolic import formula_candidates
+
+    try:
+        formulas = formula_candidates(model, X, y, complexity_weights=settings.complexity_weights,
+                                      names=names, input_transform=input_transform,
+                                      output_transform=output_transform, functions=settings.functions)
+    except (ValueError, RuntimeError) as err:  # a snap that cannot be assembled: keep going
+        log.warning("snapping %s failed: %s", model.width, err)
+        return [], str(err)
+    for f in formulas:
+        pred = f.evaluate(Xv_user)
+        f.loss = float(np.mean((pred - yv_user) ** 2)) if np.all(np.isfinite(pred)) else math.inf
+    return formulas, None
+
+
 def search(X: torch.Tensor, y: torch.Tensor, X_val: torch.Tensor, y_val: torch.Tensor, settings: SearchSettings,
            names: list[str], input_transform, output_transform, on_stage=None) -> list[Attempt]:
-    """Run the pipeline for each architecture in ``settings.widths``.
+    """Run the pipeline for the architectures in ``settings.widths``.
 
     X, y: (n, d), (n, 1) training rows; X_val, y_val: held-out rows — all in network
-    units. The formulas' ``loss`` is replaced by the held-out MSE in the user's units.
+    units. The formulas' ``loss`` is the held-out MSE in the user's units.
     ``on_stage(name)`` is called at each stage (progress reporting).
+
+    Snapping costs more than training, so networks are snapped only when worth it: at
+    once when the numeric fit is already near-exact (and the search stops if its
+    formula is exact), otherwise after all architectures are trained, best numeric fit
+    first, and only those within ``SNAP_FACTOR`` of the best numeric held-out loss.
     """
-    from .symbolic import formula_candidates
     from .symbolic.formula import to_user_units
 
     Xv_user, yv_user = to_user_units(X_val, y_val, input_transform, output_transform)
     yv_user = yv_user[:, 0]
-    attempts = []
+    var = float(np.var(yv_user)) or 1.0
+    attempts: list[Attempt] = []
+    pending: list[Attempt] = []
+
+    def snap(attempt):
+        if on_stage:
+            on_stage(f"snap {attempt.model.width}")
+        t0 = time.perf_counter()
+        attempt.formulas, attempt.error = _snap(attempt.model, X, y, settings, names, input_transform,
+                                                output_transform, Xv_user, yv_user)
+        attempt.seconds += time.perf_counter() - t0
+        best = min((f.loss for f in attempt.formulas), default=math.inf) / var
+        log.info("architecture %s: numeric nmse %.3g, best formula nmse %.3g, %.1f s", attempt.width,
+                 attempt.numeric_nmse, best, attempt.seconds)
+        return best
+
     for hidden in settings.widths:
         if attempts and _time_left(settings.deadline) <= 0:
             log.info("time budget spent; skipping architecture %s", hidden)
             break
         width = build_width(X.shape[1], hidden)
-        t0 = time.perf_counter()
         if on_stage:
             on_stage(f"train {width}")
+        t0 = time.perf_counter()
         model = train_pruned(width, X, y, settings)
         with torch.no_grad():
-            numeric = _nmse(model(X_val.to(next(model.parameters()).dtype)).double().numpy()[:, 0],
-                            y_val.double().numpy()[:, 0])
-        if on_stage:
-            on_stage(f"snap {model.width}")
-        error = None
-        try:
-            formulas = formula_candidates(model, X, y, complexity_weights=settings.complexity_weights,
-                                          names=names, input_transform=input_transform,
-                                          output_transform=output_transform, functions=settings.functions)
-        except (ValueError, RuntimeError) as err:  # a snap that cannot be assembled: keep going
-            log.warning("snapping %s failed: %s", width, err)
-            formulas, error = [], str(err)
-        for f in formulas:
-            f.loss = float(np.mean((f.evaluate(Xv_user) - yv_user) ** 2)) if np.all(
-                np.isfinite(f.evaluate(Xv_user))) else math.inf
-        attempts.append(Attempt(width, model, formulas, numeric, time.perf_counter() - t0, error))
-        best = min((f.loss for f in formulas), default=math.inf)
-        var = float(np.var(yv_user)) or 1.0
-        log.info("architecture %s: numeric nmse %.3g, best formula nmse %.3g, %.1f s", width, numeric,
-                 best / var, attempts[-1].seconds)
-        if best / var < EXACT_NMSE:
+            pred = model(X_val.to(next(model.parameters()).dtype)).double().numpy()[:, 0]
+        attempt = Attempt(width, model, [], _nmse(pred, y_val.double().numpy()[:, 0]), time.perf_counter() - t0)
+        attempts.append(attempt)
+        log.info("architecture %s: numeric nmse %.3g after %.1f s", width, attempt.numeric_nmse, attempt.seconds)
+        if attempt.numeric_nmse < NEAR_EXACT_NMSE:
+            if snap(attempt) < EXACT_NMSE:
+                return attempts
+        else:
+            pending.append(attempt)
+    if not pending:
+        return attempts
+    best_numeric = min(a.numeric_nmse for a in attempts)
+    for attempt in sorted(pending, key=lambda a: a.numeric_nmse):
+        worth = attempt.numeric_nmse <= SNAP_FACTOR * best_numeric + NEAR_EXACT_NMSE
+        if not worth or (_time_left(settings.deadline) <= 0 and any(a.formulas for a in attempts)):
+            continue
+        if snap(attempt) < EXACT_NMSE:
             break
     return attempts
