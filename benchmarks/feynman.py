@@ -1,0 +1,268 @@
+"""Symbolic recovery on the AI-Feynman equations, scored by SRBench's criteria.
+
+    python benchmarks/feynman.py --method symkan --time-budget 60 --out runs/feynman.jsonl
+    python benchmarks/feynman.py --method pykan  --time-budget 60 --out runs/feynman.jsonl
+    python benchmarks/feynman.py --summary runs/feynman.jsonl     # tables only
+
+Each equation runs in its own worker process (a hung simplification or a crash costs
+one equation, not the run), with a hard wall-clock limit of ``--hard-limit`` seconds.
+Results are appended to a JSONL file as they finish; equations already there (same
+method, noise and seed) are skipped, so an interrupted run resumes where it stopped.
+
+Data: ``--n`` training rows sampled uniformly in the published ranges, noise
+``y += N(0, σ·RMS(y))`` on the training rows only, ``--n-test`` noise-free test rows.
+Scoring: accuracy solution = test R² > 0.999; symbolic solution = SRBench's sympy
+test (see symkan.metrics), with every variable assumed positive (all Feynman ranges
+are positive).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import multiprocessing as mp
+import os
+import statistics
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+import numpy as np
+
+METHODS = ("symkan", "pykan")
+SYMBOLIC_CHECK_SECONDS = 60
+
+
+# --- one equation -----------------------------------------------------------------------
+def _run_symkan(ds, budget, seed):
+    from symkan import SymKANRegressor
+
+    model = SymKANRegressor(time_budget=budget, random_state=seed, variable_names=ds.names).fit(ds.X, ds.y)
+    return model.sympy(), model.predict, {"front_size": len(model.equations_),
+                                          "architectures": [a["pruned_width"] for a in model.attempts_]}
+
+
+def _run_pykan(ds, budget, seed):
+    """pykan 0.2.8's documented recipe: fit with sparsification, prune, fit, auto_symbolic,
+    fit, symbolic_formula — at its default width [d, 5, 1], grid 5, k 3."""
+    import sympy
+    import torch
+    from kan import KAN
+
+    d = ds.X.shape[1]
+    workdir = tempfile.mkdtemp(prefix="pykan-")  # pykan writes checkpoints to its cwd
+    os.chdir(workdir)
+    dataset = {"train_input": torch.tensor(ds.X, dtype=torch.float32),
+               "train_label": torch.tensor(ds.y[:, None], dtype=torch.float32),
+               "test_input": torch.tensor(ds.X_test, dtype=torch.float32),
+               "test_label": torch.tensor(ds.y_test[:, None], dtype=torch.float32)}
+    model = KAN(width=[d, 5, 1], grid=5, k=3, seed=seed, auto_save=False)
+    model.fit(dataset, opt="LBFGS", steps=50, lamb=0.001)
+    model = model.prune()
+    model.fit(dataset, opt="LBFGS", steps=50)
+    model.auto_symbolic(lib=["x", "x^2", "x^3", "x^4", "1/x", "1/x^2", "sqrt", "exp", "log", "sin", "cos",
+                             "tan", "tanh", "abs", "arcsin", "arctan", "0"])
+    model.fit(dataset, opt="LBFGS", steps=50)
+    expr = model.symbolic_formula()[0][0]
+    pyk_vars = [sympy.Symbol(f"x_{k + 1}") for k in range(d)]
+    expr = sympy.sympify(expr).xreplace({v: sympy.Symbol(n) for v, n in zip(pyk_vars, ds.names)})
+
+    def predict(X):
+        with torch.no_grad():
+            return model(torch.tensor(X, dtype=torch.float32)).numpy()[:, 0].astype(np.float64)
+
+    return expr, predict, {}
+
+
+def _symbolic_check(found, true, names, queue):
+    from symkan.metrics import is_symbolic_solution
+
+    queue.put(bool(is_symbolic_solution(found, true, names=names, positive=True)))
+
+
+def _is_symbolic(found, true, names) -> bool | None:
+    """SRBench's test in a child process with a time limit (sympy can hang); None on timeout."""
+    ctx = mp.get_context("fork")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_symbolic_check, args=(found, true, names, queue))
+    proc.start()
+    proc.join(SYMBOLIC_CHECK_SECONDS)
+    if proc.is_alive():
+        proc.kill()
+        proc.join()
+        return None
+    return queue.get() if not queue.empty() else None
+
+
+def run_one(job: dict) -> dict:
+    """Fit one equation; returns the JSON row (never raises)."""
+    import torch
+
+    torch.set_num_threads(job["threads"])
+    from symkan.datasets import make_dataset
+    from symkan.metrics import r2_score
+
+    row = {k: job[k] for k in ("method", "name", "noise", "seed", "time_budget", "n")}
+    t0 = time.perf_counter()
+    try:
+        ds = make_dataset(job["name"], n=job["n"], noise=job["noise"], seed=job["seed"], n_test=job["n_test"])
+        row["true"] = str(ds.expr)
+        runner = _run_symkan if job["method"] == "symkan" else _run_pykan
+        found, predict, extra = runner(ds, job["time_budget"], job["seed"])
+        row["seconds"] = time.perf_counter() - t0
+        row["found"] = str(found)
+        row["r2_test"] = r2_score(ds.y_test, predict(ds.X_test))
+        row["symbolic"] = _is_symbolic(found, ds.expr, ds.names)
+        row.update(extra)
+    except Exception as err:  # noqa: BLE001 — a benchmark records failures, it does not stop
+        row["seconds"] = time.perf_counter() - t0
+        row["error"] = f"{type(err).__name__}: {err}"
+        row["traceback"] = traceback.format_exc(limit=5)
+    return row
+
+
+# --- the run ------------------------------------------------------------------------------
+def _key(row) -> tuple:
+    return row["method"], row["name"], float(row["noise"]), int(row["seed"])
+
+
+def load_rows(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    rows = []
+    for line in path.read_text().splitlines():
+        if line.strip():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue  # a line cut by an interrupted write
+    return rows
+
+
+def _select(args) -> list[str]:
+    from symkan.datasets import TOY_EQUATIONS, feynman_equations
+
+    names = [e.name for e in feynman_equations()]
+    if args.subset == "toy":
+        names = list(TOY_EQUATIONS)
+    elif args.subset not in (None, "all", "feynman"):
+        wanted = [s.strip() for s in args.subset.split(",") if s.strip()]
+        known = set(names) | set(TOY_EQUATIONS)
+        unknown = [w for w in wanted if w not in known]
+        if unknown:
+            raise SystemExit(f"error: unknown equations {unknown}")
+        names = wanted
+    if args.max_vars:
+        from symkan.datasets import get_equation
+
+        names = [n for n in names if get_equation(n).n_variables <= args.max_vars]
+    return names[: args.limit] if args.limit else names
+
+
+def _run_with_limit(job, limit):
+    ctx = mp.get_context("spawn")
+    with ctx.Pool(1) as pool:
+        res = pool.apply_async(run_one, (job,))
+        try:
+            return res.get(timeout=limit)
+        except mp.TimeoutError:
+            pool.terminate()
+            return {**{k: job[k] for k in ("method", "name", "noise", "seed", "time_budget", "n")},
+                    "seconds": float(limit), "error": f"hard time limit ({limit:.0f} s) exceeded"}
+
+
+def summarize(rows: list[dict], method: str | None = None, noise: float | None = None) -> str:
+    sel = [r for r in rows if (method is None or r["method"] == method) and (noise is None or r["noise"] == noise)]
+    if not sel:
+        return "no results"
+    lines = []
+    groups = sorted({(r["method"], r["noise"]) for r in sel})
+    for m, s in groups:
+        g = [r for r in sel if r["method"] == m and r["noise"] == s]
+        sym = sum(bool(r.get("symbolic")) for r in g)
+        acc = sum(r.get("r2_test", -math.inf) > 0.999 for r in g)
+        med = statistics.median(r["seconds"] for r in g)
+        errs = sum("error" in r for r in g)
+        lines.append(f"{m:7s} noise={s:<5g} equations={len(g):3d}  symbolic solutions={sym:3d} "
+                     f"({100 * sym / len(g):5.1f} %)  accuracy solutions={acc:3d} ({100 * acc / len(g):5.1f} %)  "
+                     f"median time={med:6.1f} s  errors={errs}")
+    return "\n".join(lines)
+
+
+def table(rows: list[dict]) -> str:
+    out = ["| equation | method | noise | true | found | test R² | symbolic | seconds |", "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        found = r.get("found", r.get("error", "?")).replace("|", "\\|")
+        r2 = r.get("r2_test")
+        r2s = "—" if r2 is None else (f"{r2:.6f}" if math.isfinite(r2) else str(r2))
+        sym = {True: "yes", False: "no", None: "timeout"}[r.get("symbolic")] if "error" not in r else "error"
+        out.append(f"| {r['name']} | {r['method']} | {r['noise']:g} | `{r.get('true', '')}` | `{found}` | {r2s} | "
+                   f"{sym} | {r['seconds']:.1f} |")
+    return "\n".join(out)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--method", choices=METHODS, default="symkan")
+    p.add_argument("--subset", default="all", help="'all', 'toy', or comma-separated names (e.g. I.6.2a,II.3.24)")
+    p.add_argument("--limit", type=int, default=None, help="only the first N selected equations")
+    p.add_argument("--max-vars", type=int, default=None, help="only equations with at most this many variables")
+    p.add_argument("--noise", type=float, default=0.0)
+    p.add_argument("--time-budget", type=float, default=60.0, help="seconds per equation given to the method")
+    p.add_argument("--hard-limit", type=float, default=None, help="kill an equation after this many seconds "
+                                                                   "(default: 5 x budget + 120)")
+    p.add_argument("--n", type=int, default=1000, help="training rows")
+    p.add_argument("--n-test", type=int, default=1000, help="noise-free test rows")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--jobs", type=int, default=1, help="equations in parallel (each with 1 thread if > 1)")
+    p.add_argument("--out", default="runs/feynman.jsonl", help="JSONL results file (appended; resumable)")
+    p.add_argument("--summary", metavar="JSONL", help="only print the summary and table of a results file")
+    p.add_argument("--markdown", action="store_true", help="print the per-equation table as markdown")
+    args = p.parse_args(argv)
+
+    if args.summary:
+        rows = load_rows(Path(args.summary))
+        print(summarize(rows))
+        if args.markdown:
+            print(table(rows))
+        return 0
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    done = {_key(r) for r in load_rows(out)}
+    names = _select(args)
+    limit = args.hard_limit or 5 * args.time_budget + 120
+    threads = 1 if args.jobs > 1 else max(1, os.cpu_count() or 1)
+    jobs = [dict(method=args.method, name=n, noise=args.noise, seed=args.seed, time_budget=args.time_budget,
+                 n=args.n, n_test=args.n_test, threads=threads) for n in names]
+    jobs = [j for j in jobs if _key(j) not in done]
+    print(f"{len(names)} equations selected, {len(names) - len(jobs)} already in {out}, {len(jobs)} to run",
+          file=sys.stderr)
+
+    def record(row):
+        with out.open("a") as fh:
+            fh.write(json.dumps(row) + "\n")
+        status = "error" if "error" in row else ("SOLVED" if row.get("symbolic") else "-")
+        print(f"{row['name']:10s} {status:6s} R²={row.get('r2_test', float('nan')):.6f} "
+              f"{row['seconds']:6.1f}s  found: {row.get('found', row.get('error', ''))[:100]}", file=sys.stderr)
+
+    if args.jobs <= 1:
+        for job in jobs:
+            record(_run_with_limit(job, limit))
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(args.jobs) as pool:
+            for row in pool.map(lambda j: _run_with_limit(j, limit), jobs):
+                record(row)
+    rows = [r for r in load_rows(out) if r["method"] == args.method and r["noise"] == args.noise
+            and r["name"] in set(names)]
+    print(summarize(rows))
+    if args.markdown:
+        print(table(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
