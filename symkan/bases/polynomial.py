@@ -195,12 +195,10 @@ class BernsteinBasis(PolynomialBasis):
     def polynomials(self, u):
         t = 0.5 * (u + 1.0)
         s = 1.0 - t
-        b = torch.ones_like(u)[..., None]  # degree 0: (batch, in, 1)
-        zero = torch.zeros_like(b[..., :1])
-        t, s = t[..., None], s[..., None]
-        for _ in range(self.degree):
-            b = torch.cat([b * s, zero], dim=-1) + torch.cat([zero, b * t], dim=-1)
-        return b
+        cols = [torch.ones_like(u)]  # degree 0; each entry (batch, in)
+        for m in range(1, self.degree + 1):  # raise the degree by one per pass
+            cols = [s * cols[0]] + [s * cols[k] + t * cols[k - 1] for k in range(1, m)] + [t * cols[m - 1]]
+        return torch.stack(cols, dim=-1)
 
 
 __all__ = ["PolynomialBasis", "ChebyshevBasis", "LegendreBasis", "JacobiBasis", "GramBasis", "BernsteinBasis",
