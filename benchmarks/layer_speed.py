@@ -151,7 +151,10 @@ def main(argv=None) -> None:
     ap.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--bases", default=None, help="comma-separated subset of the registry")
+    ap.add_argument("--num-wavelets", type=int, default=8,
+                    help="wavelets per edge for the wavelet bases (cost grows linearly with it)")
     ap.add_argument("--no-pykan", action="store_true")
+    ap.add_argument("--no-linear", action="store_true")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -162,18 +165,21 @@ def main(argv=None) -> None:
 
     rows, notes = [], []
     for name in names:
-        opts = K8_OPTIONS.get(name, {})
+        opts = dict(K8_OPTIONS.get(name, {}))
+        if "num_wavelets" in opts:
+            opts["num_wavelets"] = args.num_wavelets
         layer = KANLayer(n_in, n_out, name, generator=torch.Generator().manual_seed(0), **opts).to(device)
         k = getattr(layer.basis, "num_features", None) or getattr(layer.basis, "num_wavelets", None)
         sec, peak = measure(layer, layer, x, args.repeats, args.warmup)
         label = f"KANLayer {name}" + (f" ({', '.join(f'{a}={b}' for a, b in opts.items())})" if opts else "")
         rows.append((label, k, sum(p.numel() for p in layer.parameters()), sec, peak))
 
-    k = 8
-    lin = nn.Linear(n_in * k, n_out).to(device)
-    xk = x.repeat(1, k)  # same FLOPs as the matmul of a K = 8 feature basis
-    sec, peak = measure(lin, lin, xk, args.repeats, args.warmup)
-    rows.append((f"nn.Linear({n_in}·{k}, {n_out})", k, sum(p.numel() for p in lin.parameters()), sec, peak))
+    if not args.no_linear:
+        k = 8
+        lin = nn.Linear(n_in * k, n_out).to(device)
+        xk = x.repeat(1, k)  # same FLOPs as the matmul of a K = 8 feature basis
+        sec, peak = measure(lin, lin, xk, args.repeats, args.warmup)
+        rows.append((f"nn.Linear({n_in}·{k}, {n_out})", k, sum(p.numel() for p in lin.parameters()), sec, peak))
 
     if not args.no_pykan:
         cwd_before = set(os.listdir("."))
