@@ -130,6 +130,15 @@ def test_construction_is_seeded_and_leaves_global_rng_alone(name):
 
 
 @pytest.mark.parametrize("name", BASES)
+def test_construction_without_generator_leaves_global_rng_alone(name):
+    state = torch.random.get_rng_state()
+    get_basis(name)(3, 4)
+    KANLayer(3, 4, name)
+    KAN([2, 3, 1], basis=name, seed=None)
+    assert torch.equal(torch.random.get_rng_state(), state)
+
+
+@pytest.mark.parametrize("name", BASES)
 def test_dtypes_and_device_move(name):
     layer32 = KANLayer(3, 4, name, generator=gen(0)).eval()
     x = inputs(20, 3, dtype=torch.float32)

@@ -108,7 +108,10 @@ class Basis(nn.Module):
     # --- helpers for subclasses -------------------------------------------------------
     @staticmethod
     def _randn(shape, generator: torch.Generator | None, std: float = 1.0) -> torch.Tensor:
-        """Seeded normal draws that never touch the global RNG when a generator is given."""
+        """Seeded normal draws that never touch the global RNG: without a generator a
+        private one seeded 0 is used (deterministic, like an explicit seed of 0)."""
+        if generator is None:
+            generator = torch.Generator().manual_seed(0)
         return torch.randn(*shape, generator=generator) * std
 
 
