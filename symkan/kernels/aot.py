@@ -29,7 +29,7 @@ def _variants():
     out = []
     for tname in _DTYPES.values():
         ptr = f"*{tname}"
-        rows = {"n_rows": "i32", "sx_r": "i64", "sx_c": "i64"}
+        rows = {"n_rows": "i32", "n_groups": "i32", "sx_r": "i64", "sx_c": "i64"}
         out.append((R._rational_fwd_kernel,
                     {"x_ptr": ptr, "y_ptr": ptr, "num_ptr": "*fp32", "den_ptr": "*fp32", "order_ptr": "*i32",
                      "gptr_ptr": "*i32", **rows, "sy_r": "i64", "sy_c": "i64",

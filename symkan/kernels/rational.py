@@ -7,7 +7,8 @@ Layout: x is viewed as (rows, C). Channels are visited group by group through
 ``order`` (C,) — the channels sorted by group — and ``ptr`` (G+1,) — group g owns
 ``order[ptr[g]:ptr[g+1]]`` — so any channel→group map works (contiguous groups of any
 count, or the scattered map a pruned layer keeps). The launch grid is
-(row blocks, G): every program sees one group only, so its coefficients are 10 scalars
+row blocks × G programs (a flat 1-D grid, so neither count is capped): every
+program sees one group only, so its coefficients are 10 scalars
 in registers and its coefficient gradients reduce in registers to 10 numbers, written
 once to ``partial[row_block, g, :]``; a deterministic torch sum over row blocks
 finishes them. No atomics anywhere (the original KAT kernel's bottleneck was per-element
@@ -20,11 +21,12 @@ import triton
 import triton.language as tl
 
 @triton.jit
-def _rational_fwd_kernel(x_ptr, y_ptr, num_ptr, den_ptr, order_ptr, gptr_ptr, n_rows,
+def _rational_fwd_kernel(x_ptr, y_ptr, num_ptr, den_ptr, order_ptr, gptr_ptr, n_rows, n_groups,
                          sx_r, sx_c, sy_r, sy_c,
                          BLOCK_R: tl.constexpr, BLOCK_C: tl.constexpr):
-    pid_r = tl.program_id(0)
-    g = tl.program_id(1)
+    pid = tl.program_id(0)  # 1-D launch: no 65535 cap on groups or row blocks
+    pid_r = pid // n_groups
+    g = pid % n_groups
     rows = (pid_r * BLOCK_R + tl.arange(0, BLOCK_R)).to(tl.int64)
     rmask = rows < n_rows
     c_lo = tl.load(gptr_ptr + g)
@@ -54,11 +56,11 @@ def _rational_fwd_kernel(x_ptr, y_ptr, num_ptr, den_ptr, order_ptr, gptr_ptr, n_
 
 @triton.jit
 def _rational_bwd_kernel(x_ptr, gy_ptr, gx_ptr, num_ptr, den_ptr, order_ptr, gptr_ptr, part_ptr, n_rows,
-                         sx_r, sx_c, sg_r, sg_c, sgx_r, sgx_c,
+                         n_groups, sx_r, sx_c, sg_r, sg_c, sgx_r, sgx_c,
                          BLOCK_R: tl.constexpr, BLOCK_C: tl.constexpr):
-    pid_r = tl.program_id(0)
-    g = tl.program_id(1)
-    n_groups = tl.num_programs(1)
+    pid = tl.program_id(0)
+    pid_r = pid // n_groups
+    g = pid % n_groups
     rows = (pid_r * BLOCK_R + tl.arange(0, BLOCK_R)).to(tl.int64)
     rmask = rows < n_rows
     c_lo = tl.load(gptr_ptr + g)
@@ -179,8 +181,8 @@ def rational_forward(x: torch.Tensor, numerator: torch.Tensor, denominator: torc
     if n_rows == 0 or n_groups == 0:
         return y
     block_r, block_c = _blocks(order, ptr)
-    grid = (triton.cdiv(n_rows, block_r), n_groups)
-    _rational_fwd_kernel[grid](xr, yr, numerator.contiguous(), denominator.contiguous(), order, ptr, n_rows,
+    grid = (triton.cdiv(n_rows, block_r) * n_groups,)
+    _rational_fwd_kernel[grid](xr, yr, numerator.contiguous(), denominator.contiguous(), order, ptr, n_rows, n_groups,
                                xr.stride(0), xr.stride(1), yr.stride(0), yr.stride(1),
                                BLOCK_R=block_r, BLOCK_C=block_c)
     return y
@@ -200,8 +202,8 @@ def rational_backward(grad: torch.Tensor, x: torch.Tensor, numerator: torch.Tens
     n_prog = triton.cdiv(n_rows, block_r) if n_rows else 0
     partial = torch.zeros(max(n_prog, 1), n_groups, 10, dtype=torch.float32, device=x.device)
     if n_prog and n_groups:
-        _rational_bwd_kernel[(n_prog, n_groups)](
-            xr, gr, gxr, numerator.contiguous(), denominator.contiguous(), order, ptr, partial, n_rows,
+        _rational_bwd_kernel[(n_prog * n_groups,)](
+            xr, gr, gxr, numerator.contiguous(), denominator.contiguous(), order, ptr, partial, n_rows, n_groups,
             xr.stride(0), xr.stride(1), gr.stride(0), gr.stride(1), gxr.stride(0), gxr.stride(1),
             BLOCK_R=block_r, BLOCK_C=block_c)
     else:
