@@ -11,8 +11,9 @@ variable when the argument is ``"auto"``):
   installed, the torch reference otherwise;
 * ``"torch"``: always the reference (:mod:`symkan.kernels.reference`);
 * ``"triton"``: always the kernel. On CPU tensors this works only under Triton's
-  interpreter (``TRITON_INTERPRET=1`` set before the kernels are first used) — it is
-  how the tests check the kernels without a GPU — and raises ValueError otherwise.
+  interpreter (``TRITON_INTERPRET=1`` set before triton is first imported, and while the
+  kernels run) — it is how the tests check the kernels without a GPU — and raises
+  ValueError otherwise.
 
 The kernels are registered as ``torch.library`` custom ops with autograd and fake
 implementations (see :mod:`symkan.kernels.ops`), so they train and trace under
@@ -48,9 +49,13 @@ def triton_available() -> bool:
 def _interpreter_active(module: str) -> bool:
     """Will a kernel of ``symkan.kernels.<module>`` run in Triton's CPU interpreter?
 
-    Triton fixes interpreted vs compiled when a kernel is defined, i.e. when the module
-    is imported; before that the environment variable decides.
+    Triton fixes interpreted vs compiled when a jit function is defined: its own helpers
+    (``tl.sum``, ...) when triton is imported, ours when the kernel module is imported.
+    Both must be interpreted; before they exist the environment variable decides.
     """
+    tri = sys.modules.get("triton")
+    if tri is not None and isinstance(tri.language.sum, tri.runtime.JITFunction):
+        return False  # triton was imported in compiled mode
     loaded = sys.modules.get(f"{__name__}.{module}")
     if loaded is not None:
         return bool(loaded.INTERPRETED)
@@ -75,8 +80,8 @@ def resolve_backend(backend: str, x: torch.Tensor, *, dtype_ok: bool = True, mod
                              f"(with matching weights); got {x.dtype}")
         if not x.is_cuda and not _interpreter_active(module):
             raise ValueError("backend='triton' on CPU tensors runs only under Triton's interpreter: set "
-                             "TRITON_INTERPRET=1 before symkan's kernels are first used, or use a CUDA "
-                             "tensor, or backend='torch'")
+                             "TRITON_INTERPRET=1 before triton is first imported, or use a CUDA tensor, "
+                             "or backend='torch'")
     return backend
 
 
