@@ -322,6 +322,65 @@ def test_polynomial_premaps(name):
     torch.testing.assert_close(hi, torch.tensor([6.0, -1.0], dtype=torch.float64))
 
 
+@pytest.mark.parametrize("name", ["chebyshev", "legendre", "gram", "jacobi", "bernstein", "fourier"])
+def test_minmax_range_is_a_grid(name):
+    cls = get_basis(name)
+    assert not cls(2, 3).supports_grid_update  # tanh / identity: nothing to move
+    basis = cls(2, 3, premap="minmax", generator=gen(0)).double()
+    assert basis.supports_grid_update
+    first = torch.stack([torch.linspace(-1.5, 1.2, 64), torch.linspace(-0.5, 2.5, 64)], 1).double()
+    basis.features(first)  # the first training batch sets the range ...
+    basis.features(3 * first)  # ... later ones do not move it (momentum 0)
+    torch.testing.assert_close(basis.premap.running_max, torch.tensor([1.2, 2.5], dtype=torch.float64))
+    twin = copy.deepcopy(basis)  # keeps the old range and curves
+    inner = torch.stack([torch.linspace(-1, 1, 200), torch.linspace(0, 2, 200)], 1).double()
+    basis.update_grid(inner)
+    torch.testing.assert_close(basis.premap.running_min, torch.tensor([-1.0, 0.0], dtype=torch.float64))
+    torch.testing.assert_close(basis.premap.running_max, torch.tensor([1.0, 2.0], dtype=torch.float64))
+    # on the data the curves are kept: a polynomial of an affine map of u is a polynomial
+    # of the same degree (Fourier: close, not exact)
+    old = twin.edge_activations(inner)
+    tol = 1e-3 if name != "fourier" else 5e-2
+    torch.testing.assert_close(basis.edge_activations(inner), old, rtol=0, atol=tol * old.std().item())
+
+
+@pytest.mark.parametrize("name,new_size", [("chebyshev", 9), ("legendre", 9), ("gram", 9), ("jacobi", 9),
+                                           ("bernstein", 9), ("fourier", 8)])
+def test_global_bases_refine_keeps_curves(name, new_size):
+    basis = get_basis(name)(2, 3, generator=gen(0)).double()
+    x = inputs(300, 2)
+    before = basis.edge_activations(x)
+    basis.refine(new_size, x)
+    size_option = "num_frequencies" if name == "fourier" else "degree"
+    assert basis.config()[size_option] == new_size
+    assert basis.coef.shape == (3, 2, basis.num_features)
+    # higher degrees span the old polynomials (exact up to the ridge of the refit)
+    tol = 2e-3 if name != "fourier" else 1e-2
+    torch.testing.assert_close(basis.edge_activations(x), before, rtol=0, atol=tol * before.std().item())
+    again = get_basis(name)(2, 3, **basis.config()).double()
+    again.load_state_dict(basis.state_dict())
+    torch.testing.assert_close(again.edge_activations(x), basis.edge_activations(x), rtol=0, atol=0)
+
+
+def test_minmax_kan_trains_with_range_updates(exp_sin_data):
+    X, y = exp_sin_data[0][:300], exp_sin_data[1][:300]
+    from symkan.train import fit
+    model = KAN([2, 3, 1], basis="legendre", premap="minmax", degree=4, seed=0)
+    assert model.supports_grid_update
+    hist = fit(model, X, y, steps=10, update_grid_every=5)
+    assert hist.train_loss[-1] < 0.05 * hist.train_loss[0]
+    model.eval()
+    with torch.no_grad():
+        before = model(X)
+        model.update_grid(X)  # every layer's range moves to the activations it sees
+        hidden = model.layers[0](X)
+        torch.testing.assert_close(model.layers[1].basis.premap.running_min, hidden.min(0).values)
+        torch.testing.assert_close(model.layers[1].basis.premap.running_max, hidden.max(0).values)
+        # hidden values that had drifted past the old range were clamped there; the
+        # refit smooths those kinks, so the function is kept closely but not exactly
+        assert (model(X) - before).abs().mean() < 0.05 * before.std()
+
+
 def test_minmax_premap_survives_subset():
     basis = get_basis("chebyshev")(3, 2, degree=3, premap="minmax").double()
     data = torch.stack([torch.linspace(0, 1, 20), torch.linspace(5, 9, 20), torch.linspace(-3, 3, 20)], 1).double()

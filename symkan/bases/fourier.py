@@ -15,24 +15,21 @@ from typing import ClassVar
 import torch
 
 from . import register_basis
-from .base import FeatureBasis, check_choice, check_positive_int
-from .premap import PREMAPS, PreMap
+from .base import check_choice, check_positive_int
+from .polynomial import PreMappedBasis
+from .premap import PREMAPS
 
 
 @register_basis
-class FourierBasis(FeatureBasis):
+class FourierBasis(PreMappedBasis):
     """Options: ``num_frequencies`` K (default 4), ``omega`` ω > 0 (default π/2),
     ``include_constant`` (default False — the node bias already carries constants),
     ``premap`` ("identity" default, "tanh", "minmax"), ``init_scale``.
-    No grid (a global basis): ``update_grid`` / ``refine`` are not supported.
+    A global basis: ``update_grid`` only moves a min-max pre-map range; ``refine(K)``
+    changes the number of frequencies (least-squares refit of the curves).
     """
 
     name: ClassVar[str] = "fourier"
-    edge_axes: ClassVar[dict[str, tuple]] = {
-        "coef": ("out", "in", None),
-        "premap.running_min": ("in",),
-        "premap.running_max": ("in",),
-    }
 
     def __init__(self, in_features: int, out_features: int, *, num_frequencies: int = 4,
                  omega: float = math.pi / 2, include_constant: bool = False, premap: str = "identity",
@@ -46,25 +43,11 @@ class FourierBasis(FeatureBasis):
                          init_scale=init_scale, generator=generator, num_frequencies=num_frequencies,
                          omega=float(omega), include_constant=include_constant, premap=premap)
         self.num_frequencies, self.omega, self.include_constant = num_frequencies, float(omega), include_constant
-        self.premap = PreMap(premap, in_features)
+        self._init_premap(premap)
         self.reset_coefficients(generator)
 
-    def reset_coefficients(self, generator: torch.Generator | None = None, gain: float | None = None):
-        # the init probe must not move the running statistics of a min-max pre-map
-        was_training = self.premap.training
-        self.premap.eval()
-        try:
-            super().reset_coefficients(generator, gain)
-        finally:
-            self.premap.train(was_training)
-
-    def domain(self) -> tuple[torch.Tensor, torch.Tensor]:
-        lo, hi = self.premap.domain()
-        return lo.to(self.coef.dtype), hi.to(self.coef.dtype)
-
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        """x: (batch, in) -> (batch, in, 2K [+1])."""
-        u = self.premap(x)
+    def features_of(self, u: torch.Tensor) -> torch.Tensor:
+        """u: (batch, in) -> (batch, in, 2K [+1])."""
         # frequencies built in the input's dtype so float64 models get float64 ω·k
         k = torch.arange(1, self.num_frequencies + 1, dtype=u.dtype, device=u.device)
         phase = u[..., None] * (self.omega * k)  # (batch, in, K)
@@ -73,6 +56,12 @@ class FourierBasis(FeatureBasis):
         if self.include_constant:
             feats = torch.cat([torch.ones_like(feats[..., :1]), feats], dim=-1)
         return feats
+
+    def _resize(self, num: int) -> None:
+        num = check_positive_int("num_frequencies", num)
+        self.num_frequencies = num
+        self.options["num_frequencies"] = num
+        self.num_features = 2 * num + int(self.include_constant)
 
 
 __all__ = ["FourierBasis"]

@@ -7,12 +7,17 @@ power sum, so high degrees stay well conditioned. The pre-map is explicit
 (``premap="tanh"`` by default, or ``"minmax"`` / ``"identity"``) because the symbolic
 phase must reproduce the edge function exactly.
 
+With ``premap="minmax"`` the range is a data-dependent "grid": set by the first
+training batch and moved by ``update_grid`` (``fit(..., update_grid_every=...)``).
+``refine(n)`` changes the degree, keeping the curves by least squares.
+
 Parameters: ``coef`` (out, in, n + 1). Buffers: ``premap.running_min`` /
 ``premap.running_max`` (in,) — used by the min-max pre-map only.
 """
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from typing import ClassVar
 
 import torch
@@ -22,10 +27,18 @@ from .base import FeatureBasis, check_choice, check_positive_int
 from .premap import PREMAPS, PreMap
 
 
-class PolynomialBasis(FeatureBasis):
-    """Shared machinery: degree, pre-map, and the feature evaluation u -> (P_0..P_n)(u).
+class PreMappedBasis(FeatureBasis):
+    """A feature basis on u = premap(x) (polynomials, Fourier): pre-map handling, domain,
+    and the data-adaptive parts.
 
-    Subclasses implement :meth:`polynomials` (u: (batch, in) -> (batch, in, n + 1)).
+    * ``update_grid(x)`` — only with the min-max pre-map (``supports_grid_update`` is
+      set per instance): the range moves to the data and the curves are kept by a
+      least-squares refit (exact up to clamping, since a polynomial of an affine
+      function of u is a polynomial of the same degree).
+    * ``refine(n, x=None)`` — a new size (degree / number of frequencies), the curves
+      refit on x or on dense points over :meth:`domain`.
+
+    Subclasses implement :meth:`features_of` (u -> features) and :meth:`_resize`.
     """
 
     edge_axes: ClassVar[dict[str, tuple]] = {
@@ -33,6 +46,77 @@ class PolynomialBasis(FeatureBasis):
         "premap.running_min": ("in",),
         "premap.running_max": ("in",),
     }
+
+    def _init_premap(self, kind: str) -> None:
+        self.premap = PreMap(kind, self.in_features)
+        # a min-max range is data-dependent like a grid; tanh / identity have nothing to move
+        self.supports_grid_update = kind == "minmax"
+
+    @contextmanager
+    def _frozen_premap(self):
+        """Evaluate without moving the min-max range (probes, refits)."""
+        was_training = self.premap.training
+        self.premap.eval()
+        try:
+            yield
+        finally:
+            self.premap.train(was_training)
+
+    def reset_coefficients(self, generator: torch.Generator | None = None, gain: float | None = None):
+        with self._frozen_premap():  # the init probe must not set the min-max range
+            super().reset_coefficients(generator, gain)
+
+    def domain(self) -> tuple[torch.Tensor, torch.Tensor]:
+        lo, hi = self.premap.domain()
+        return lo.to(self.coef.dtype), hi.to(self.coef.dtype)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (batch, in) -> (batch, in, K)."""
+        return self.features_of(self.premap(x))
+
+    def features_of(self, u: torch.Tensor) -> torch.Tensor:
+        """u: (batch, in) in the working domain -> (batch, in, K)."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def update_grid(self, x: torch.Tensor) -> None:
+        """Min-max pre-map only: set the range to the data x (batch, in), keep the curves."""
+        if self.premap.kind != "minmax":
+            raise NotImplementedError(f"basis {self.name!r} with premap={self.premap.kind!r} has no range to "
+                                      f"update; use premap='minmax'")
+        x = x.to(self.coef.dtype)
+        with self._frozen_premap():
+            target = self.edge_activations(x)
+            self.premap.set_range(x)
+            self.fit_coefficients(x, target)
+
+    @torch.no_grad()
+    def refine(self, num: int, x: torch.Tensor | None = None) -> None:
+        """Change the size to ``num`` (degree or frequencies) keeping the curves; x: (batch, in)."""
+        if x is None:
+            lo, hi = self.domain()
+            t = torch.linspace(0, 1, max(64, 8 * (int(num) + 2)), dtype=lo.dtype, device=lo.device)[:, None]
+            x = lo[None] + (hi - lo)[None] * t
+        x = x.to(self.coef.dtype)
+        with self._frozen_premap():
+            target = self.edge_activations(x)
+            self._resize(num)
+            self.coef = torch.nn.Parameter(self.coef.new_zeros(self.out_features, self.in_features,
+                                                               self.num_features))
+            self.fit_coefficients(x, target)
+
+    def _resize(self, num: int) -> None:
+        """Set the new size: options, attributes and ``num_features`` (not ``coef``)."""
+        raise NotImplementedError
+
+
+class PolynomialBasis(PreMappedBasis):
+    """Shared machinery: degree, pre-map, and the feature evaluation u -> (P_0..P_n)(u).
+
+    Subclasses implement :meth:`polynomials` (u: (batch, in) -> (batch, in, n + 1)).
+    ``refine(n)`` changes the degree to n.
+    """
+
     default_premap: ClassVar[str] = "tanh"
 
     def __init__(self, in_features: int, out_features: int, *, degree: int = 5, premap: str | None = None,
@@ -45,29 +129,21 @@ class PolynomialBasis(FeatureBasis):
         super().__init__(in_features, out_features, degree + 1, init_scale=init_scale, generator=generator,
                          degree=degree, premap=premap, **(_family_options or {}))
         self.degree = degree
-        self.premap = PreMap(premap, in_features)
+        self._init_premap(premap)
         self.reset_coefficients(generator)
 
-    def reset_coefficients(self, generator: torch.Generator | None = None, gain: float | None = None):
-        # the probe must not move the running min/max of a min-max pre-map
-        was_training = self.premap.training
-        self.premap.eval()
-        try:
-            super().reset_coefficients(generator, gain)
-        finally:
-            self.premap.train(was_training)
-
-    def domain(self) -> tuple[torch.Tensor, torch.Tensor]:
-        lo, hi = self.premap.domain()
-        return lo.to(self.coef.dtype), hi.to(self.coef.dtype)
-
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        """x: (batch, in) -> (batch, in, degree + 1)."""
-        return self.polynomials(self.premap(x))
+    def features_of(self, u: torch.Tensor) -> torch.Tensor:
+        return self.polynomials(u)
 
     def polynomials(self, u: torch.Tensor) -> torch.Tensor:
         """u: (batch, in) in the working domain -> (batch, in, degree + 1)."""
         raise NotImplementedError
+
+    def _resize(self, num: int) -> None:
+        num = check_positive_int("degree", num, minimum=1)
+        self.degree = num
+        self.options["degree"] = num
+        self.num_features = num + 1
 
 
 @register_basis
@@ -169,6 +245,13 @@ class GramBasis(PolynomialBasis):
         super().__init__(in_features, out_features, degree=degree, premap=premap, init_scale=init_scale,
                          generator=generator, _family_options={"num_points": num_points})
 
+    def _resize(self, num: int) -> None:
+        super()._resize(num)
+        if self.num_points <= num:  # keep the points > degree requirement
+            self.num_points = 2 * (num + 1)
+            self.options["num_points"] = self.num_points
+        self._sqrt_beta = [math.sqrt(b) for b in gram_recurrence_coefficients(num, self.num_points)]
+
     def nodes(self, dtype=torch.float64, device=None) -> torch.Tensor:
         """The N points the polynomials are orthonormal on, (N,)."""
         return torch.linspace(-1.0, 1.0, self.num_points, dtype=dtype, device=device)
@@ -201,5 +284,5 @@ class BernsteinBasis(PolynomialBasis):
         return torch.stack(cols, dim=-1)
 
 
-__all__ = ["PolynomialBasis", "ChebyshevBasis", "LegendreBasis", "JacobiBasis", "GramBasis", "BernsteinBasis",
+__all__ = ["PreMappedBasis", "PolynomialBasis", "ChebyshevBasis", "LegendreBasis", "JacobiBasis", "GramBasis", "BernsteinBasis",
            "gram_recurrence_coefficients"]

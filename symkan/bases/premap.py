@@ -16,11 +16,17 @@ class PreMap(nn.Module):
 
     * ``identity``: u = x
     * ``tanh``: u = tanh(x) ∈ (-1, 1)
-    * ``minmax``: u = clamp(2 (x - lo) / (hi - lo) - 1, -1, 1) with running per-input
-      (lo, hi) updated in training mode (momentum), frozen in eval mode.
+    * ``minmax``: u = clamp(2 (x - lo) / (hi - lo) - 1, -1, 1) with per-input (lo, hi)
+      taken from the first training-mode batch, then moved only by :meth:`set_range`
+      (a basis calls it from ``update_grid``) or, with ``momentum`` > 0, a running
+      average in training mode. The default momentum is 0: a range that drifts on every
+      call changes the function between the evaluations of one LBFGS step, and training
+      stalls (measured, Chebyshev KAN([2,5,1]) on exp(sin(πx)+y²), 50 LBFGS steps: test
+      RMSE 0.44 with momentum 0.1, 0.013 frozen after the first batch, 0.0033 with
+      ``update_grid`` every 10 steps).
     """
 
-    def __init__(self, kind: str, in_features: int, momentum: float = 0.1):
+    def __init__(self, kind: str, in_features: int, momentum: float = 0.0):
         super().__init__()
         if kind not in PREMAPS:
             raise ValueError(f"premap must be one of {PREMAPS}, got {kind!r}")
@@ -48,6 +54,13 @@ class PreMap(nn.Module):
                 self.num_batches += 1
         span = (self.running_max - self.running_min).clamp_min(1e-8)
         return (2.0 * (x - self.running_min) / span - 1.0).clamp(-1.0, 1.0)
+
+    @torch.no_grad()
+    def set_range(self, x: torch.Tensor) -> None:
+        """Set the min-max range to the per-input range of x: (batch, in)."""
+        self.running_min.copy_(x.min(0).values)
+        self.running_max.copy_(x.max(0).values)
+        self.num_batches += 1
 
     def extra_repr(self) -> str:
         return self.kind
