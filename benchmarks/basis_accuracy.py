@@ -51,11 +51,12 @@ def exp_sin_data(seed: int = 0):
     return X[:1000], y[:1000], X[1000:], y[1000:]
 
 
-def run(name: str, steps: int, data, opts: dict | None = None, fit_opts: dict | None = None) -> dict:
-    """Train KAN([2, 5, 1]) with basis ``name`` and return its scores."""
+def run(name: str, steps: int, data, opts: dict | None = None, fit_opts: dict | None = None,
+        seed: int = 0) -> dict:
+    """Train KAN([2, 5, 1]) with basis ``name`` (network seed ``seed``) and return its scores."""
     X, y, X_test, y_test = data
     opts, fit_opts = dict(opts or {}), dict(fit_opts or {})
-    model = KAN([2, 5, 1], basis=name, seed=0, **opts)
+    model = KAN([2, 5, 1], basis=name, seed=seed, **opts)
     if model.supports_grid_update:
         fit_opts = {"update_grid_every": 10, **fit_opts}
     hist = fit(model, X, y, steps=steps, **fit_opts)
@@ -68,20 +69,21 @@ def main(argv=None) -> None:
     ap.add_argument("--bases", default=None, help="comma-separated subset of the registry")
     ap.add_argument("--steps", type=int, default=50)
     ap.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
+    ap.add_argument("--seed", type=int, default=0, help="network initialisation seed (the data stay fixed)")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     names = args.bases.split(",") if args.bases else available_bases()
     data = exp_sin_data()
     print(f"# KAN([2, 5, 1]) on exp(sin(pi x) + y^2), 1000 train / 1000 test, {args.steps} LBFGS steps, "
-          f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+          f"network seed {args.seed}, torch {torch.__version__}, {torch.get_num_threads()} threads")
     print()
     print("| basis | options | parameters | test RMSE | train RMSE | seconds |")
     print("|---|---|---:|---:|---:|---:|")
     for name in names:
         for opts, fit_opts in SETTINGS.get(name, [({}, {})]):
             try:
-                r = run(name, args.steps, data, opts, fit_opts)
+                r = run(name, args.steps, data, opts, fit_opts, seed=args.seed)
             except (FloatingPointError, RuntimeError) as err:  # report a failed basis, keep going
                 print(f"| {name} | {opts} | — | failed: {type(err).__name__}: {err} | — | — |", flush=True)
                 continue
