@@ -137,8 +137,9 @@ class ConstantFit:
         val = float(np.mean(r * r))
         return val if math.isfinite(val) else math.inf
 
-    def refit(self, values: np.ndarray, free: np.ndarray, max_nfev: int = 200) -> tuple[np.ndarray, float]:
-        """Least squares over the ``free`` entries of values; returns (values, loss)."""
+    def refit(self, values: np.ndarray, free: np.ndarray, max_nfev: int = 30) -> tuple[np.ndarray, float]:
+        """Least squares over the ``free`` entries of values; returns (values, loss).
+        ``max_nfev`` bounds the work: about that many Levenberg–Marquardt iterations."""
         from scipy.optimize import least_squares
 
         start = self.loss(values)
@@ -165,7 +166,7 @@ class ConstantFit:
         return (v, new) if new <= start else (values, start)
 
     # --- snapping ---------------------------------------------------------------------
-    def snap(self, rtol: float = 1e-2, atol: float = 1e-11, refit: bool = True, max_refit: int = 40,
+    def snap(self, rtol: float = 1e-2, atol: float = 1e-11, refit: bool = True, max_refit: int = 20,
              passes: int = 2) -> float:
         """Greedy snapping (see the module doc). Updates ``values``/``exact``; returns the loss."""
         k = len(self.syms)
@@ -185,7 +186,7 @@ class ConstantFit:
             mask[j] = False
             new = self.loss(trial)
             if refit and new > threshold:
-                trial, new = self.refit(trial, mask, max_nfev=50)
+                trial, new = self.refit(trial, mask, max_nfev=10)
             if new <= threshold:
                 values, loss = trial, new
                 free[j] = False

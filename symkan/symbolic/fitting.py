@@ -194,6 +194,24 @@ def _closed_form(g: Tensor, y: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     return c, d, loss
 
 
+def _solve_spd(A: Tensor, b: Tensor) -> Tensor:
+    """Solve A x = b for a batch of small symmetric positive definite systems
+    A: (P, n, n), b: (P, n) by Gaussian elimination written with batched elementwise
+    ops (LAPACK's per-matrix calls dominate for thousands of 4×4 systems)."""
+    A = A.clone()
+    b = b.clone()
+    n = A.shape[-1]
+    for k in range(n):
+        piv = A[:, k, k].clamp_min(1e-300)
+        f = A[:, k + 1:, k] / piv[:, None]  # (P, n-k-1)
+        A[:, k + 1:, :] -= f[:, :, None] * A[:, k:k + 1, :]
+        b[:, k + 1:] -= f * b[:, k:k + 1]
+    x = torch.zeros_like(b)
+    for k in range(n - 1, -1, -1):
+        x[:, k] = (b[:, k] - (A[:, k, k + 1:] * x[:, k + 1:]).sum(-1)) / A[:, k, k].clamp_min(1e-300)
+    return x
+
+
 def _lm(fn: SymbolicFunction, z: Tensor, y: Tensor, alpha: Tensor, beta: Tensor, z_lo: Tensor, z_hi: Tensor,
         steps: int) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
     """Batched Levenberg–Marquardt on P problems. z, y: (P, S); alpha, beta, z_lo, z_hi: (P,).
@@ -207,6 +225,7 @@ def _lm(fn: SymbolicFunction, z: Tensor, y: Tensor, alpha: Tensor, beta: Tensor,
     lam = torch.full_like(alpha, 1e-3)
     eye = torch.eye(4, dtype=torch.float64)
     frozen_diag = torch.diag(1.0 - free)
+    stalled = 0
     for _ in range(steps):
         r = c[:, None] * g + d[:, None] - y  # (P, S)
         cs = c[:, None] * slope
@@ -218,16 +237,20 @@ def _lm(fn: SymbolicFunction, z: Tensor, y: Tensor, alpha: Tensor, beta: Tensor,
         A = A + torch.diag_embed(damp) + frozen_diag
         A = torch.where(torch.isfinite(A), A, eye.expand_as(A))
         grad = torch.where(torch.isfinite(grad), grad, torch.zeros_like(grad))
-        delta = -torch.linalg.solve(A, grad[..., None])[..., 0]
+        delta = -_solve_spd(A, grad)
         a_new, b_new = alpha + delta[:, 0], beta + delta[:, 1]
         g_new, s_new = _value_and_slope(fn, a_new[:, None] * z + b_new[:, None])
         c_new, d_new, loss_new = _closed_form(g_new, y)
         ok = (loss_new < loss) & _feasible(fn, a_new, b_new, z_lo, z_hi) & torch.isfinite(s_new).all(1)
+        progress = ok & (loss - loss_new > 1e-10 * loss)
+        stalled = 0 if bool(progress.any()) else stalled + 1
         alpha, beta = torch.where(ok, a_new, alpha), torch.where(ok, b_new, beta)
         c, d, loss = torch.where(ok, c_new, c), torch.where(ok, d_new, d), torch.where(ok, loss_new, loss)
         g = torch.where(ok[:, None], g_new, g)
         slope = torch.where(ok[:, None], s_new, slope)
         lam = torch.where(ok, lam / 3.0, lam * 4.0).clamp(1e-12, 1e12)
+        if stalled >= 3:  # no problem improved for three steps: converged
+            break
     return alpha, beta, c, d, loss
 
 
@@ -255,8 +278,8 @@ def canonical_params(fn: SymbolicFunction, a: Tensor, b: Tensor, c: Tensor, d: T
 
 
 def fit_edges(x: Tensor, y: Tensor, functions=None, *, x_range: tuple[Tensor, Tensor] | None = None,
-              n_starts: int = 2, lm_steps: int = 30, n_alpha: int = 32, n_beta: int = 24,
-              grid_samples: int = 64, chunk_elements: int = CHUNK_ELEMENTS) -> EdgeFits:
+              n_starts: int = 2, lm_steps: int = 20, n_alpha: int = 32, n_beta: int = 24,
+              grid_samples: int = 64, lm_samples: int = 256, chunk_elements: int = CHUNK_ELEMENTS) -> EdgeFits:
     """Fit every edge to every function: y_e ≈ c·f(a·x_e + b) + d.
 
     Args:
@@ -268,13 +291,15 @@ def fit_edges(x: Tensor, y: Tensor, functions=None, *, x_range: tuple[Tensor, Te
         lm_steps: Levenberg–Marquardt iterations.
         n_alpha, n_beta: grid resolution of ``full``-mode functions (scale × shift).
         grid_samples: samples (evenly spaced subset) used by the coarse grid.
+        lm_samples: samples used by the refinement ((c, d) and R² use all of them).
         chunk_elements: bound on the elements of one batched intermediate.
 
     Returns: :class:`EdgeFits` (float64, CPU-independent of chunking).
     """
     _check_xy(x, y)
     for name, v, lo in (("n_starts", n_starts, 1), ("lm_steps", lm_steps, 0), ("n_alpha", n_alpha, 2),
-                        ("n_beta", n_beta, 2), ("grid_samples", grid_samples, 2), ("chunk_elements", chunk_elements, 1)):
+                        ("n_beta", n_beta, 2), ("grid_samples", grid_samples, 2), ("lm_samples", lm_samples, 2),
+                        ("chunk_elements", chunk_elements, 1)):
         if isinstance(v, bool) or int(v) != v or int(v) < lo:
             raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
     fns = resolve_functions(functions)
@@ -300,6 +325,8 @@ def fit_edges(x: Tensor, y: Tensor, functions=None, *, x_range: tuple[Tensor, Te
 
     gidx = torch.linspace(0, S - 1, min(S, int(grid_samples))).round().long()
     zg, ycg = z[:, gidx], yc[:, gidx]
+    lidx = torch.linspace(0, S - 1, min(S, int(lm_samples))).round().long()
+    zl, yl = z[:, lidx], y[:, lidx]
     syy_g = (ycg * ycg).sum(1).clamp_min(1e-300)
 
     F = len(fns)
@@ -328,11 +355,18 @@ def fit_edges(x: Tensor, y: Tensor, functions=None, *, x_range: tuple[Tensor, Te
         P = owner.numel()
         best = torch.full((P,), math.inf, dtype=torch.float64)
         out = torch.zeros(P, 4, dtype=torch.float64)
-        cp = max(1, chunk // (8 * S))
+        Sl = zl.shape[1]
+        cp = max(1, chunk // (8 * max(S, Sl)))
         for p0 in range(0, P, cp):
             p1 = min(P, p0 + cp)
             o = owner[p0:p1]
-            res = _lm(fn, z[o], y[o], a0[p0:p1], b0[p0:p1], z_lo[o], z_hi[o], int(lm_steps))
+            res = _lm(fn, zl[o], yl[o], a0[p0:p1], b0[p0:p1], z_lo[o], z_hi[o], int(lm_steps))
+            al, be = res[0], res[1]
+            if Sl < S:  # final (c, d) and loss on every sample
+                g_all = fn.torch_fn(al[:, None] * z[o] + be[:, None])
+                c_all, d_all, loss_all = _closed_form(g_all, y[o])
+                ok = torch.isfinite(res[4])
+                res = (al, be, c_all, d_all, torch.where(ok, loss_all, res[4]))
             out[p0:p1] = torch.stack(res[:4], dim=1)
             best[p0:p1] = res[4]
         best = torch.where(start_ok.reshape(-1), best, torch.full_like(best, math.inf))

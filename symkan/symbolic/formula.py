@@ -19,7 +19,8 @@ so that simplification and constant snapping happen in the user's units. Then:
 4. with data (X, y): **refit and snap constants** to 0 (dropping the term), integers,
    simple rationals and rational multiples of π, each kept only when the loss on
    (X, y) stays within tolerance (:class:`symkan.symbolic.constants.ConstantFit`);
-   without data only floats within 1e-9 (relative) of such a value are snapped;
+   without data only floats within the model's precision (16 ulp of its dtype, at
+   least 1e-9, relative) of such a value are snapped;
 5. simplify once more and report ``loss`` (mean squared error on (X, y)) and
    ``complexity``: the number of nodes of the sympy expression tree
    (``sympy.preorder_traversal``: every operator, function, symbol and number counts
@@ -299,8 +300,8 @@ def _probe_points(model, n: int = 256) -> np.ndarray:
 # --- public ----------------------------------------------------------------------------
 def model_formula(model, names=None, input_transform=None, output_transform=None, X=None, y=None, *,
                   simplify: bool = True, snap: bool = True, snap_rtol: float = 1e-2, snap_atol: float = 1e-11,
-                  refit_constants: bool = True, max_refit_constants: int = 40, max_simplify_ops: int = 300,
-                  simplify_timeout: float | None = 10.0, verify_rtol: float = 1e-6):
+                  refit_constants: bool = True, max_refit_constants: int = 20, max_simplify_ops: int = 300,
+                  simplify_timeout: float | None = 5.0, verify_rtol: float = 1e-6):
     """The formula of a fully snapped network (see the module doc for every step).
 
     Args:
@@ -391,8 +392,9 @@ def model_formula(model, names=None, input_transform=None, output_transform=None
                     expr = snapped
             vals_final = _evaluate(expr, variables, Xu)
             loss = float(np.mean((vals_final - yk) ** 2))
-        elif snap:
-            expr = accept(clean_numbers(_snap_exact(expr)), expr)
+        elif snap:  # only what the model's own precision cannot tell apart
+            eps = float(torch.finfo(next(iter(model.parameters())).dtype).eps)
+            expr = accept(clean_numbers(_snap_exact(expr, max(1e-9, 16 * eps))), expr, tol=max(verify_rtol, 64 * eps))
         plain = {v: sympy.Symbol(v.name) for v in variables}
         formulas.append(Formula(expr.xreplace(plain), [plain[v] for v in variables], loss))
     return formulas[0] if k_out == 1 else formulas

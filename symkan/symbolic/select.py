@@ -7,9 +7,11 @@ For edge e feeding (sub-)node n and candidate f with fitted R²_f:
 
 ``scale(n)`` is the variance of the sum node the edge feeds (its mean square when the
 node is a factor of a product node, where offsets matter). The zero function has
-R² = 0, so rel_0 = Var(φ_e)/scale(n): an edge that is small *relative to its node* —
-not small in absolute terms — is cheap to drop, and an edge only becomes 0 when
-dropping it costs less than ``10^(w·complexity)`` times the floor relative to a fit.
+R² = 0, so rel_0 = Var(φ_e)/scale(n): what counts is how small an edge is *relative
+to its node*, not in absolute terms. Only genuinely dead edges may become 0: the zero
+function is a candidate only when rel_0 ≤ floor·10^w, i.e. when dropping the edge
+costs no more than an exact fit of complexity 1 would be charged. (A plain score
+comparison would let 0 beat a function explaining 90 % of a significant edge.)
 ``floor`` is the accuracy below which fits are considered exact (numerical noise of
 the trained network), so among exact fits the simplest wins; ``w`` (complexity_weight)
 is the number of decades of relative error one unit of complexity must buy.
@@ -41,7 +43,13 @@ def selection_scores(fits: EdgeFits, node_scale: torch.Tensor, complexity_weight
     scale = node_scale.detach().to(torch.float64).reshape(-1, 1).clamp_min(1e-300)
     rel = fits.residual_variance() / scale
     score = torch.log10(rel.clamp_min(floor)) + complexity_weight * fits.complexity[None, :]
-    return torch.where(torch.isfinite(fits.r2), score, torch.full_like(score, math.inf))
+    ok = torch.isfinite(fits.r2)
+    # the zero function only for dead edges: dropping the edge must cost no more than
+    # an exact complexity-1 fit would be charged
+    zero = torch.tensor([f.mode == "zero" for f in fits.functions])
+    dead = rel <= floor * 10.0 ** complexity_weight
+    ok = ok & (~zero[None, :] | dead)
+    return torch.where(ok, score, torch.full_like(score, math.inf))
 
 
 def ranking(scores: torch.Tensor, complexity: torch.Tensor) -> np.ndarray:
@@ -110,4 +118,8 @@ def candidates_for(fits: EdgeFits, scores: torch.Tensor, order: np.ndarray, e: i
         items.append(Candidate(fn.name, a, b, c, d, float(fits.r2[e, f]), fn.complexity, s))
         if len(items) >= k:
             break
+    if not items:  # nothing feasible (cannot happen for a varying edge: "x" always fits)
+        f = next(j for j, fn in enumerate(fits.functions) if fn.mode == "zero")
+        a, b, c, d = (float(v) for v in fits.params[e, f])
+        items.append(Candidate("0", a, b, c, d, float(fits.r2[e, f]), 0, float("inf")))
     return Suggestions(items, edge)

@@ -206,7 +206,8 @@ def _edge_damage(model, l, edges, X, y) -> list[float]:
 def auto_snap(model, X, y=None, *, functions=None, complexity_weight: float = COMPLEXITY_WEIGHT,
               accuracy_floor: float | None = None, k: int = 5, max_samples: int = 512,
               refit: bool = True, refit_steps: int = 100, refit_tail: bool = True,
-              retry_tol: float = 1.0, max_retries: int = 2, retry_edges: int = 3, keep_fixed: bool = True,
+              retry_tol: float = 1.0, max_retries: int = 2, retry_edges: int = 3, polish: bool = True,
+              polish_margin: float = 2.0, polish_max_edges: int = 40, keep_fixed: bool = True,
               formula: bool = True, names=None, input_transform=None, output_transform=None,
               formula_options: dict | None = None, chunk_elements: int = CHUNK_ELEMENTS) -> SnapResult:
     """Snap every alive edge of ``model`` to a library function and refit all constants.
@@ -219,7 +220,7 @@ def auto_snap(model, X, y=None, *, functions=None, complexity_weight: float = CO
         complexity_weight: decades of relative error one unit of complexity must buy
             (larger = simpler formulas; see :mod:`symkan.symbolic.select`).
         accuracy_floor: relative error regarded as exact when ranking candidates;
-            default: the numeric network's normalised loss (at least 1e-7, at most 0.1),
+            default: the numeric network's normalised loss (at least 1e-7, at most 1e-3),
             since edge shapes are no more accurate than the network that learned them.
         k: candidates kept per edge (for retries and reporting).
         max_samples: rows used to fit edge shapes (evenly spaced subset of X).
@@ -228,6 +229,12 @@ def auto_snap(model, X, y=None, *, functions=None, complexity_weight: float = CO
         retry_tol: retry the next candidates of the worst edges while the snapped loss
             exceeds ``(1 + retry_tol)`` × the numeric network's loss.
         max_retries, retry_edges: retry rounds per layer and edges tried per round.
+        polish, polish_margin, polish_max_edges: after the final refit, try for every
+            edge the candidates whose edge score is within ``polish_margin`` of the
+            chosen one, keeping a swap when the network score
+            log10(max(NMSE, 1e-13)) + complexity_weight·Σ complexity improves after a
+            joint refit and the loss grows by at most 10 % (networks with at most
+            ``polish_max_edges`` symbolic edges).
         keep_fixed: keep edges already made symbolic (by :func:`fix`) as they are.
         formula: also build the :class:`Formula` (``names``, ``input_transform``,
             ``output_transform`` and ``formula_options`` go to :func:`model_formula`;
@@ -255,7 +262,7 @@ def auto_snap(model, X, y=None, *, functions=None, complexity_weight: float = CO
     var_y = float(yd.var()) if yd.numel() > 1 else 0.0
     target = loss_numeric * (1.0 + retry_tol) + 1e-14 * var_y
     if accuracy_floor is None:  # edges cannot be trusted beyond the network's own accuracy
-        accuracy_floor = min(max(ACCURACY_FLOOR, loss_numeric / var_y if var_y > 0 else 0.0), 0.1)
+        accuracy_floor = min(max(ACCURACY_FLOOR, loss_numeric / var_y if var_y > 0 else 0.0), 1e-3)
     candidates: dict[tuple[int, int, int], Suggestions] = {}
     L = len(snapped.layers)
     for l in range(L):
@@ -306,6 +313,11 @@ def auto_snap(model, X, y=None, *, functions=None, complexity_weight: float = CO
                 break
     if refit:
         loss = joint_refit(snapped, Xd, yd, max_iter=2 * refit_steps)
+        n_fixed = sum(int((layer.symbolic.fixed & (layer.mask > 0)).sum()) for layer in snapped.layers)
+        if polish and n_fixed <= int(polish_max_edges):
+            loss = _polish(snapped, candidates, Xd, yd, complexity_weight, polish_margin,
+                           max(20, refit_steps // 2), var_y)
+            history.append(("polish", loss))
     loss_snapped = mse(snapped, Xd, yd)
     history.append(("final", loss_snapped))
     choices = _choices(snapped, candidates)
@@ -320,6 +332,48 @@ def auto_snap(model, X, y=None, *, functions=None, complexity_weight: float = CO
     log.info("auto_snap: %d edges in %.2f s, loss %.3g -> %.3g", len(choices), result.seconds,
              loss_numeric, loss_snapped)
     return result
+
+
+#: normalised losses below this count as exact when networks are compared
+NETWORK_FLOOR = 1e-13
+
+
+def _network_score(model, loss: float, var_y: float, w: float) -> float:
+    nmse = loss / var_y if var_y > 0 else loss
+    comp = 0
+    for layer in model.layers:
+        sym = layer.symbolic
+        for o, i in torch.nonzero(sym.fixed & (layer.mask > 0)).tolist():
+            comp += get_function(sym.names[int(sym.func_index[o, i])]).complexity
+    return math.log10(max(nmse, NETWORK_FLOOR)) + w * comp
+
+
+def _polish(model, candidates, X, y, w, margin, steps, var_y) -> float:
+    """One pass over the snapped edges trying near-best alternatives, judged by the
+    network score after a joint refit (see auto_snap's ``polish``)."""
+    loss = mse(model, X, y)
+    score = _network_score(model, loss, var_y, w)
+    for (l, i, o), sugg in candidates.items():
+        layer = model.layers[l]
+        current = layer.symbolic.function_name(o, i)
+        ref = next((c.score for c in sugg if c.name == current), None)
+        if current is None or ref is None:
+            continue
+        best_state = copy.deepcopy(model.state_dict())
+        for cand in sugg:
+            if cand.name == current or cand.score > ref + margin:
+                continue
+            model.load_state_dict(copy.deepcopy(best_state))
+            _set_edge(layer, o, i, cand)
+            fold_offsets(model)
+            trial = joint_refit(model, X, y, max_iter=steps)
+            trial_score = _network_score(model, trial, var_y, w)
+            # simpler-but-worse swaps are the complexity weight's business at selection
+            # time; polishing only accepts fits at least about as good as the current one
+            if trial_score < score - 1e-9 and trial <= 1.1 * loss + NETWORK_FLOOR * var_y:
+                best_state, score, loss, current = copy.deepcopy(model.state_dict()), trial_score, trial, cand.name
+        model.load_state_dict(best_state)
+    return loss
 
 
 def _choices(model, candidates) -> list[EdgeChoice]:

@@ -1,0 +1,186 @@
+"""Library entries and batched edge fitting: known parameters, domains, chunking, bad input."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import sympy
+import torch
+
+from symkan.symbolic import library
+from symkan.symbolic.fitting import fit_edges, fit_function
+from symkan.symbolic.library import (available_functions, custom_functions, get_function, register_function,
+                                     restore_custom_functions)
+
+
+def _uniform(n_edges, n, lo, hi, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return lo + (hi - lo) * torch.rand(n_edges, n, generator=g, dtype=torch.float64)
+
+
+@pytest.fixture
+def custom_cleanup():
+    before = set(library.FUNCTIONS)
+    yield
+    for name in set(library.FUNCTIONS) - before:
+        del library.FUNCTIONS[name]
+
+
+# --- library ---------------------------------------------------------------------------
+def test_library_forms_agree():
+    """torch, safe and sympy forms agree inside each built-in's domain."""
+    xs = sympy.Symbol("x")
+    u = torch.linspace(0.1, 0.9, 9, dtype=torch.float64)  # inside every domain
+    for name in library.BUILTIN_NAMES:
+        fn = get_function(name)
+        sym = sympy.lambdify(xs, fn.sympy_fn(xs), modules="numpy")
+        ref = np.broadcast_to(np.asarray(sym(u.numpy()), dtype=np.float64), (9,))
+        assert np.allclose(fn.torch_fn(u).numpy(), ref, rtol=1e-12), name
+        assert np.allclose(fn(u).numpy(), ref, rtol=1e-9), name
+        assert fn.complexity >= 0 and fn.mode in library.MODES
+
+
+def test_safe_forms_are_finite_everywhere():
+    u = torch.tensor([-3.0, -1.0, -1e-9, 0.0, 1e-9, 1.0, 3.0, 80.0], dtype=torch.float64)
+    for name in library.BUILTIN_NAMES:
+        assert torch.isfinite(get_function(name)(u)).all(), name
+
+
+def test_feasibility_of_domains():
+    t = lambda v: torch.tensor(v, dtype=torch.float64)
+    assert bool(get_function("log").feasible(t(0.5), t(2.0)))
+    assert not bool(get_function("log").feasible(t(-0.5), t(2.0)))
+    assert bool(get_function("sqrt").feasible(t(0.0), t(2.0)))  # closed at 0
+    assert not bool(get_function("1/x").feasible(t(-1.0), t(1.0)))  # pole inside
+    assert bool(get_function("1/x").feasible(t(-3.0), t(-1.0)))
+    assert not bool(get_function("tan").feasible(t(1.0), t(2.0)))  # contains π/2
+    assert not bool(get_function("tan").feasible(t(4.0), t(5.0)))  # contains 3π/2
+    assert bool(get_function("tan").feasible(t(-1.0), t(1.0)))
+    assert not bool(get_function("arcsin").feasible(t(-0.5), t(1.5)))
+
+
+def test_unknown_function_lists_known_names():
+    with pytest.raises(ValueError, match="unknown symbolic function 'sinh'.*sin"):
+        get_function("sinh")
+    assert get_function("constant").name == "0"
+    assert get_function("asin").name == "arcsin"
+
+
+def test_register_function_validates(custom_cleanup):
+    with pytest.raises(ValueError, match="built-in"):
+        register_function("sin", "sin(x)")
+    with pytest.raises(ValueError, match="only the variable x"):
+        register_function("bad", "x*y")
+    with pytest.raises(ValueError, match="cannot parse"):
+        register_function("bad", "x+*")
+    with pytest.raises(ValueError, match="complexity"):
+        register_function("bad", "x", complexity=0)
+
+
+def test_custom_functions_survive_save_and_restore(custom_cleanup):
+    register_function("xexp", "x*exp(-x)", complexity=4)
+    spec = custom_functions()
+    assert spec["xexp"]["sympy"] == "x*exp(-x)"
+    del library.FUNCTIONS["xexp"]
+    restore_custom_functions(spec)
+    fn = get_function("xexp")
+    u = torch.tensor([0.5, 2.0], dtype=torch.float64)
+    assert torch.allclose(fn(u), u * torch.exp(-u))
+    assert "xexp" in available_functions()
+
+
+# --- fitting ---------------------------------------------------------------------------
+def test_recovers_known_parameters():
+    x = _uniform(6, 400, -1.0, 1.0)
+    x[4] = x[4] * 0.75 + 1.25  # [0.5, 2] for the domain-restricted ones
+    x[5] = x[5] * 0.75 + 1.25
+    y = torch.stack([
+        2.5 * torch.sin(1.7 * x[0] - 0.3) + 0.4,
+        -0.7 * torch.exp(1.3 * x[1]) + 2.0,
+        3.0 * (x[2] - 0.2) ** 2 - 1.0,
+        torch.tanh(3.0 * x[3] + 0.5),
+        2.0 * torch.log(x[4] + 0.3) - 1.0,
+        -1.5 * torch.sqrt(x[5]) + 0.25,
+    ])
+    fits = fit_edges(x, y)
+    names = fits.names
+    expect = [("sin", (1.7, -0.3, 2.5, 0.4)), ("exp", (1.3, 0.0, -0.7, 2.0)), ("x^2", (1.0, -0.2, 3.0, -1.0)),
+              ("tanh", (3.0, 0.5, 1.0, 0.0)), ("log", (1.0, 0.3, 2.0, -1.0)), ("sqrt", (1.0, 0.0, -1.5, 0.25))]
+    for e, (name, params) in enumerate(expect):
+        k = names.index(name)
+        assert float(fits.r2[e, k]) > 1 - 1e-12, (name, float(fits.r2[e, k]))
+        assert np.allclose(fits.params[e, k].numpy(), params, atol=1e-6), (name, fits.params[e, k])
+
+
+def test_fit_function_single_edge():
+    x = torch.linspace(-2, 2, 300, dtype=torch.float64)
+    (a, b, c, d), r2 = fit_function(x, 0.5 * torch.cos(2.0 * x + 0.4) - 1.0, "cos")
+    assert r2 > 1 - 1e-12
+    assert np.allclose([a, b, c, d], [2.0, 0.4, 0.5, -1.0], atol=1e-6)
+
+
+def test_domain_restricted_functions_stay_feasible():
+    """On inputs crossing 0, log/sqrt/1/x are fitted with the singular point outside the
+    data — never NaN, and their arguments stay inside the domain."""
+    x = torch.linspace(-1, 1, 200, dtype=torch.float64)[None]
+    y = torch.exp(x)
+    fits = fit_edges(x, y, ["log", "sqrt", "1/x", "1/sqrt(x)", "arcsin", "arctanh"])
+    assert torch.isfinite(fits.params).all()
+    for k, fn in enumerate(fits.functions):
+        if fn.name == "0" or not math.isfinite(float(fits.r2[0, k])):
+            continue
+        a, b = (float(v) for v in fits.params[0, k, :2])
+        lo, hi = sorted([a * -1.0 + b, a * 1.0 + b])
+        assert bool(fn.feasible(torch.tensor(lo), torch.tensor(hi))), fn.name
+        assert not math.isnan(float(fits.r2[0, k]))
+
+
+def test_infeasible_function_is_marked_not_zero():
+    """arcsin cannot produce exp's range shape exactly, but a fit is feasible; a constant
+    edge is feasible only for '0'."""
+    x = torch.full((1, 50), 3.0, dtype=torch.float64)
+    y = torch.full((1, 50), 2.0, dtype=torch.float64)
+    fits = fit_edges(x, y)
+    assert bool(fits.constant_input[0])
+    k0 = fits.names.index("0")
+    assert float(fits.r2[0, k0]) == 1.0 and float(fits.params[0, k0, 3]) == 2.0
+    others = [k for k in range(len(fits.names)) if k != k0]
+    assert torch.isinf(fits.r2[0, others]).all()
+
+
+def test_chunking_does_not_change_results():
+    x = _uniform(12, 96, -1.5, 1.5, seed=3)
+    g = torch.Generator().manual_seed(4)
+    w = torch.randn(12, 3, generator=g, dtype=torch.float64)
+    y = w[:, :1] * torch.sin(2 * x) + w[:, 1:2] * x ** 2 + w[:, 2:] * torch.exp(0.5 * x)
+    funcs = ["x", "x^2", "sin", "log", "1/x"]
+    big = fit_edges(x, y, funcs)
+    # 20 000 elements: sin's 768-point grid is split within one edge, LM into small batches
+    small = fit_edges(x, y, funcs, chunk_elements=20_000)
+    assert torch.allclose(big.r2, small.r2, rtol=1e-9, atol=1e-12, equal_nan=True)
+    fin = torch.isfinite(big.r2)
+    assert torch.allclose(big.params[fin], small.params[fin], rtol=1e-7, atol=1e-9)
+    assert torch.equal(big.r2.argmax(1), small.r2.argmax(1))
+
+
+def test_fit_edges_rejects_bad_input():
+    x = torch.zeros(2, 10, dtype=torch.float64)
+    with pytest.raises(ValueError, match="shape"):
+        fit_edges(x, torch.zeros(2, 11))
+    with pytest.raises(ValueError, match="finite"):
+        fit_edges(x, torch.full((2, 10), float("nan")))
+    with pytest.raises(ValueError, match="unknown symbolic function"):
+        fit_edges(x, x, ["nope"])
+    with pytest.raises(ValueError, match="chunk_elements"):
+        fit_edges(x, x, chunk_elements=0)
+
+
+def test_custom_function_is_fitted(custom_cleanup):
+    register_function("softplus2", "log(1+exp(x))", complexity=3)
+    x = torch.linspace(-2, 2, 300, dtype=torch.float64)[None]
+    y = 2.0 * torch.nn.functional.softplus(1.5 * x - 0.5) + 0.1
+    fits = fit_edges(x, y, ["x", "softplus2"])
+    k = fits.names.index("softplus2")
+    assert float(fits.r2[0, k]) > 1 - 1e-10
+    assert np.allclose(fits.params[0, k].numpy(), [1.5, -0.5, 2.0, 0.1], atol=1e-5)
