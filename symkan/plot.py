@@ -198,8 +198,8 @@ def plot_network(model, X, beta: float = 3.0, in_names: Sequence[str] | None = N
                     w, h = (bw, bh) if full else (min(0.5, 0.35 * width / max(layer.in_features, 1)), bh)
                     _draw_inset(ax, cx, cy, w, h, grid[:, i], vals[:, o, i], alpha, color, gid)
                     if kind == "symbolic":
-                        ax.text(cx + w / 2, cy + h / 2, layer.symbolic.function_name(o, i), fontsize=7,
-                                color=COLORS["symbolic"], alpha=max(alpha, 0.35), ha="left", va="bottom",
+                        ax.text(cx, cy + h / 2 + 0.01, layer.symbolic.function_name(o, i), fontsize=7,
+                                color=COLORS["symbolic"], alpha=max(alpha, 0.35), ha="center", va="bottom",
                                 zorder=5, gid=f"label:{gid}")
 
     # nodes and product factors
@@ -239,7 +239,7 @@ def plot_network(model, X, beta: float = 3.0, in_names: Sequence[str] | None = N
                for k in ("numeric", "symbolic", "mixed") if k in kinds_used]
     if "product" in node_kinds_used:
         handles += [Line2D([], [], marker="o", color="black", linestyle="none", markersize=6, label="sum node"),
-                    Line2D([], [], marker="$×$", color="black", linestyle="none", markersize=8,
+                    Line2D([], [], marker=r"$\otimes$", color="black", linestyle="none", markersize=10,
                            label="product node")]
     if len(handles) > 1:
         ax.legend(handles=handles, loc="upper left", fontsize=7, frameon=False)
