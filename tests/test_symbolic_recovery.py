@@ -29,9 +29,9 @@ def _data(d, lo, hi, n=500, seed=0):
 
 
 def _recover(width, target, true, d, lo=-1.0, hi=1.0, *, seed=0, steps=40, grid_every=None, basis="bspline",
-             names=None, **basis_options):
+             names=None, n=500, **basis_options):
     """Train the given width on target, snap, and return (result, recovered?)."""
-    X = _data(d, lo, hi)
+    X = _data(d, lo, hi, n=n)
     y = target(X)
     m = KAN(width, basis=basis, seed=seed, **basis_options)
     fit(m, X, y, steps=steps, update_grid_every=grid_every if m.supports_grid_update else None)
@@ -49,10 +49,17 @@ def _check(res, ok, true):
 
 
 def test_recovers_exp_sin_plus_square():
+    """B-spline basis; also: the snapped model, its formula and the truth agree."""
     res, ok = _recover([2, 1, 1], lambda X: torch.exp(torch.sin(PI * X[:, 0]) + X[:, 1] ** 2),
                        "exp(sin(pi*x1) + x2**2)", 2, grid_every=10)
     _check(res, ok, "exp(sin(pi*x1) + x2**2)")
     assert [c.name for c in res.choices] in (["sin", "x^2", "exp"], ["cos", "x^2", "exp"])
+    assert res.loss_snapped < res.loss_numeric
+    X = _data(2, -1, 1, seed=5).double()
+    truth = torch.exp(torch.sin(PI * X[:, 0]) + X[:, 1] ** 2)
+    assert np.allclose(res.formula.evaluate(X.numpy()), truth.numpy(), atol=1e-9)
+    with torch.no_grad():
+        assert np.allclose(res.model(X).numpy()[:, 0], truth.numpy(), atol=1e-5)
 
 
 def test_recovers_product_with_product_node():
@@ -61,7 +68,8 @@ def test_recovers_product_with_product_node():
 
 
 def test_recovers_triple_product_with_arity_three_node():
-    res, ok = _recover([3, [0, [3]]], lambda X: X[:, 0] * X[:, 1] * X[:, 2], "x1*x2*x3", 3, seed=1)
+    res, ok = _recover([3, [0, [3]]], lambda X: X[:, 0] * X[:, 1] * X[:, 2], "x1*x2*x3", 3, seed=1, n=400,
+                       steps=30)
     _check(res, ok, "x1*x2*x3")
 
 
@@ -91,7 +99,7 @@ def test_recovers_gaussian_times_sine():
     _check(res, ok, "exp(-x1**2)*sin(pi*x2)")
 
 
-@pytest.mark.parametrize("basis,seed", [("bspline", 0), ("chebyshev", 1), ("rbf", 0), ("relukan", 0)])
+@pytest.mark.parametrize("basis,seed", [("chebyshev", 1), ("rbf", 0), ("relukan", 0)])
 def test_recovers_exp_sin_from_several_bases(basis, seed):
     from symkan.bases import available_bases
 
@@ -100,17 +108,3 @@ def test_recovers_exp_sin_from_several_bases(basis, seed):
     res, ok = _recover([2, 1, 1], lambda X: torch.exp(torch.sin(PI * X[:, 0]) + X[:, 1] ** 2),
                        "exp(sin(pi*x1) + x2**2)", 2, seed=seed, grid_every=10, basis=basis)
     _check(res, ok, "exp(sin(pi*x1) + x2**2)")
-
-
-def test_snapped_formula_beats_numeric_network_and_reproduces_model():
-    """The snapped model, its formula and a fresh evaluation agree."""
-    X = _data(2, -1, 1)
-    y = torch.exp(torch.sin(PI * X[:, 0]) + X[:, 1] ** 2)
-    m = KAN([2, 1, 1], seed=0)
-    fit(m, X, y, steps=40, update_grid_every=10)
-    res = auto_snap(m, X, y)
-    assert res.loss_snapped < res.loss_numeric
-    Xn = X.double().numpy()
-    assert np.allclose(res.formula.evaluate(Xn), np.exp(np.sin(PI * Xn[:, 0]) + Xn[:, 1] ** 2), atol=1e-9)
-    with torch.no_grad():
-        assert np.allclose(res.model(X.double()).numpy()[:, 0], y.double().numpy(), atol=1e-5)
