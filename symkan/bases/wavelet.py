@@ -110,8 +110,9 @@ class WaveletBasis(Basis):
 
     Options: ``num_wavelets`` K (default 2), ``init_scale`` (output gain). Initial
     translations tile the domain [-1, 1] (t_k = −1 + (2k+1)/K) with scale
-    :meth:`initial_scale` (1/K: the K main lobes cover the domain); weights are drawn
-    from the passed generator with a variance-preserving standard deviation measured on the domain.
+    :meth:`initial_scale` (1/K, so the K main lobes cover the domain; 1 for Morlet);
+    weights are drawn from the passed generator with a variance-preserving standard
+    deviation measured on the domain.
     """
 
     edge_axes: ClassVar[dict[str, tuple]] = {"weight": ("out", "in", None), "translation": ("out", "in", None),
@@ -174,8 +175,13 @@ class WaveletBasis(Basis):
         the domain with the current scales and translations. Only ``generator`` is used."""
         gain = self.options.get("init_scale", 1.0) if gain is None else gain
         probe = self.probe_inputs()  # (n, in)
-        z = (probe[:, None, :, None] - self.translation[None]) / self.scale[None]  # (n, out, in, K)
-        power = self.psi(z).pow(2).mean(dim=(0, 1, 3)).clamp_min(1e-12)  # (in,)
+        scale = self.scale
+        power = torch.zeros_like(probe[0])  # (in,): E[ψ(z)²] over probe, outputs and K
+        step = max(1, self.max_chunk_elements // (probe.numel() * self.num_wavelets))
+        for a in range(0, self.out_features, step):  # chunks over outputs bound the memory
+            z = (probe[:, None, :, None] - self.translation[None, a:a + step]) / scale[None, a:a + step]
+            power += self.psi(z).pow(2).sum(dim=(0, 1, 3))
+        power = (power / (probe.shape[0] * self.out_features * self.num_wavelets)).clamp_min(1e-12)
         var_in = probe.pow(2).mean(0).clamp_min(1e-12)
         std = gain * torch.sqrt(var_in / (self.in_features * self.num_wavelets * power))
         draws = self._randn(self.weight.shape, generator).to(self.weight)
