@@ -6,8 +6,9 @@ same number of steps), then one timed run of the snapping step each:
 * symkan: ``auto_snap(model, X, y)`` — batched fits of all edges × all functions,
   selection, joint LBFGS refits, (for ≤ 40 edges) the polish pass, and the formula
   (simplification + constant snapping). It does strictly more than pykan's step.
-* pykan 0.2.8: ``model.auto_symbolic()`` (fits every edge one by one) and then
-  ``model.symbolic_formula()``.
+* pykan 0.2.8: its ``auto_symbolic`` loop (``suggest_symbolic`` + ``fix_symbolic``
+  per edge, defaults unchanged — run by this script so that ``--pykan-budget`` can stop
+  it and report how many edges were done) and then ``model.symbolic_formula()``.
 
 Cases: a 6-edge network ([2, 2, 1] on exp(sin(πx) + y²)) and a 110-edge network
 ([10, 10, 1] on a sum of ten one-dimensional functions plus a product). The formula's
@@ -15,7 +16,7 @@ R² on 1000 held-out rows is reported for each library.
 
 Usage::
 
-    python benchmarks/snap_speed.py [--threads 1] [--steps 50] [--cases small,large]
+    python benchmarks/snap_speed.py [--threads 1] [--steps 50] [--cases small,large] [--pykan-budget S]
 
 Needs ``pip install pykan==0.2.8`` (benchmark only). pykan's checkpoints go to a
 temporary directory and its printing is silenced.
@@ -78,7 +79,7 @@ def run_symkan(width, X, y, Xt, yt, steps):
             "edges": m.n_edges()}
 
 
-def run_pykan(width, X, y, Xt, yt, steps):
+def run_pykan(width, X, y, Xt, yt, steps, budget=None):
     from kan import KAN as PyKAN
 
     width = [list(w) if isinstance(w, list) else w for w in width]  # pykan edits it in place
@@ -93,16 +94,33 @@ def run_pykan(width, X, y, Xt, yt, steps):
             m.fit(data, opt="LBFGS", steps=steps, update_grid=True, grid_update_num=max(1, steps // 10))
             train_s = time.perf_counter() - t0
             t0 = time.perf_counter()
-            m.auto_symbolic()
-            expr = m.symbolic_formula()[0][0]
+            done, total = _pykan_auto_symbolic(m, budget, t0)
+            expr = m.symbolic_formula()[0][0] if done == total else None
             snap_s = time.perf_counter() - t0
         finally:
             os.chdir(cwd)
+    if expr is None:
+        return {"train_s": train_s, "snap_s": snap_s, "r2": float("nan"), "done": f"{done}/{total}",
+                "formula": f"(stopped after {done} of {total} edges)"}
     syms = [sympy.Symbol(f"x_{k + 1}") for k in range(X.shape[1])]
     fn = sympy.lambdify(syms, expr, modules="numpy")
     with np.errstate(all="ignore"):
         pred = np.broadcast_to(np.asarray(fn(*Xt.double().numpy().T), dtype=np.float64), (Xt.shape[0],))
-    return {"train_s": train_s, "snap_s": snap_s, "r2": _r2(pred, yt.numpy()), "formula": str(expr)}
+    return {"train_s": train_s, "snap_s": snap_s, "r2": _r2(pred, yt.numpy()), "formula": str(expr),
+            "done": f"{done}/{total}"}
+
+
+def _pykan_auto_symbolic(m, budget, t0):
+    """pykan's auto_symbolic loop (same calls, same defaults: suggest_symbolic then
+    fix_symbolic per edge), stopped once ``budget`` seconds have passed."""
+    edges = [(l, i, j) for l in range(len(m.width_in) - 1) for i in range(m.width_in[l])
+             for j in range(m.width_out[l + 1])]
+    for k, (l, i, j) in enumerate(edges):
+        if budget is not None and time.perf_counter() - t0 > budget:
+            return k, len(edges)
+        name, fun, r2, c = m.suggest_symbolic(l, i, j, verbose=False)
+        m.fix_symbolic(l, i, j, name, verbose=False, log_history=False)
+    return len(edges), len(edges)
 
 
 def main(argv=None):
@@ -111,6 +129,8 @@ def main(argv=None):
     ap.add_argument("--steps", type=int, default=50)
     ap.add_argument("--cases", default="small,large")
     ap.add_argument("--no-pykan", action="store_true")
+    ap.add_argument("--pykan-budget", type=float, default=None,
+                    help="stop pykan's edge loop after this many seconds and report the edges done")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
@@ -123,15 +143,19 @@ def main(argv=None):
         Xt = torch.rand(1000, d, generator=g) * 2 - 1
         y, yt = target(X), target(Xt)
         s = run_symkan(width, X, y, Xt, yt, args.steps)
+        s["done"] = f"{s['edges']}/{s['edges']}"
         rows.append((name, width, s["edges"], "symkan auto_snap", s))
+        print(f"{name} symkan: {s}", flush=True)
         if not args.no_pykan:
-            p = run_pykan(width, X, y, Xt, yt, args.steps)
+            p = run_pykan(width, X, y, Xt, yt, args.steps, args.pykan_budget)
             rows.append((name, width, s["edges"], "pykan auto_symbolic", p))
+            print(f"{name} pykan: {p}", flush=True)
     print()
-    print("| case | width | edges | library | train (s) | snap (s) | formula R² (test) |")
-    print("|---|---|---|---|---|---|---|")
+    print("| case | width | edges | library | train (s) | snap (s) | edges snapped | formula R² (test) |")
+    print("|---|---|---|---|---|---|---|---|")
     for name, width, edges, lib, r in rows:
-        print(f"| {name} | {width} | {edges} | {lib} | {r['train_s']:.1f} | {r['snap_s']:.2f} | {r['r2']:.6f} |")
+        print(f"| {name} | {width} | {edges} | {lib} | {r['train_s']:.1f} | {r['snap_s']:.2f} | {r['done']} "
+              f"| {r['r2']:.6f} |")
     print()
     for name, width, edges, lib, r in rows:
         text = r["formula"]

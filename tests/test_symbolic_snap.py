@@ -256,3 +256,26 @@ def test_custom_function_in_snap_and_formula(custom_cleanup):
     assert res.choice(0, 0, 0).name == "softplus"
     x = sympy.Symbol("x")
     assert sympy.simplify(res.formula.expr - sympy.log(1 + sympy.exp(2 * x))) == 0
+
+
+def test_formula_candidates_span_several_complexities():
+    """One trained network -> formulas of increasing complexity and decreasing loss."""
+    from symkan.symbolic import formula_candidates
+    from symkan.train import fit
+
+    X = _x(300, 2)
+    y = X[:, 0] ** 2 + 0.3 * torch.sin(2 * X[:, 1])
+    m = KAN([2, 1], seed=0)
+    fit(m, X, y, steps=15)
+    fs = formula_candidates(m, X, y, complexity_weights=(1.0,), names=["u", "v"])
+    assert len(fs) >= 2
+    comps = [f.complexity for f in fs]
+    assert comps == sorted(comps)
+    best = min(fs, key=lambda f: f.loss)
+    assert best.loss < 1e-8 and best is fs[-1]
+    from symkan.metrics import is_symbolic_solution
+
+    assert is_symbolic_solution(best.expr, "u**2 + 3*sin(2*v)/10", names=["u", "v"])
+    assert all(f.loss >= best.loss for f in fs)
+    with pytest.raises(ValueError, match="complexity_weights"):
+        formula_candidates(m, X, y, complexity_weights=())

@@ -4,8 +4,8 @@
   → k₁k₂·(x + …)(y + …), so every remaining float is identifiable.
 * :func:`ConstantFit` turns every float of an expression into a parameter, refits them
   by Levenberg–Marquardt on (X, y) and snaps them one at a time — to 0 (dropping a
-  term), an integer, a simple rational p/q (q ≤ 12) or a rational multiple of π
-  (denominator ≤ 6) — refitting the others after each snap and keeping the snap only
+  term), an integer, a simple rational p/q (q ≤ 6, |p| ≤ 12) or a rational multiple of
+  π (π·p/q, q ≤ 4, |p| ≤ 8) — refitting the others after each snap and keeping the snap only
   when the loss stays within ``loss_base·(1 + rtol) + atol·Var(y)``, where loss_base is
   the loss with every constant free.
 """
@@ -90,7 +90,8 @@ def parametrize(expr: sympy.Expr):
 
 
 def snap_candidates(v: float, window: float = 0.05) -> list[sympy.Expr]:
-    """Simple values near v, simplest first: integers, rationals p/q (q ≤ 12), π·p/q (q ≤ 6).
+    """Simple values near v, simplest first: integers, rationals p/q (q ≤ 6, |p| ≤ 12),
+    π·p/q (q ≤ 4, |p| ≤ 8).
     (0 is tried separately, as a term drop.)"""
     out: list[sympy.Expr] = []
     tol = window * max(abs(v), 1e-3)
@@ -102,10 +103,11 @@ def snap_candidates(v: float, window: float = 0.05) -> list[sympy.Expr]:
     if not math.isfinite(v) or abs(v) > MAX_SNAP:
         return out
     add(sympy.Integer(int(round(v))))
-    fr = Fraction(v).limit_denominator(12)
-    add(sympy.Rational(fr.numerator, fr.denominator))
-    fr = Fraction(v / math.pi).limit_denominator(6)
-    if fr != 0:
+    fr = Fraction(v).limit_denominator(6)
+    if abs(fr.numerator) <= 12:
+        add(sympy.Rational(fr.numerator, fr.denominator))
+    fr = Fraction(v / math.pi).limit_denominator(4)
+    if fr != 0 and abs(fr.numerator) <= 8:
         add(sympy.pi * sympy.Rational(fr.numerator, fr.denominator))
     return out
 

@@ -26,32 +26,45 @@ from .formula import Formula, _evaluate
 log = logging.getLogger(__name__)
 
 
-def prune_terms(formula: Formula, X: np.ndarray, y: np.ndarray, *, min_terms: int = 1,
-                refit: bool = True, max_refit: int = 40) -> list[Formula]:
-    """Successively simpler formulas made by dropping additive terms (greedy, least loss
-    increase first). X, y in the formula's units. Returns the new formulas, simplest last."""
+def _removals(expr: sympy.Expr):
+    """Every expression obtained by deleting one additive term (with variables) from
+    one sum anywhere in the tree."""
+    out = []
+    for node in sympy.preorder_traversal(expr):
+        if isinstance(node, sympy.Add):
+            terms = [t for t in node.args if t.free_symbols]
+            if len(terms) < 2:
+                continue
+            for t in terms:
+                out.append(expr.xreplace({node: node - t}))
+    return out
+
+
+def prune_terms(formula: Formula, X: np.ndarray, y: np.ndarray, *, max_steps: int = 10,
+                refit: bool = True, max_refit: int = 20) -> list[Formula]:
+    """Successively simpler formulas made by deleting one additive term at a time from
+    any sum in the expression (greedy: the deletion with the lowest loss after refitting
+    a new overall scale and offset and the remaining constants). X, y in the formula's
+    units. Returns the new formulas, simplest last."""
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64).reshape(-1)
     variables = list(formula.variables)
     expr = formula.expr
     out = []
-    while True:
-        terms = [t for t in sympy.Add.make_args(expr) if t.free_symbols]
-        const = sympy.Add(*[t for t in sympy.Add.make_args(expr) if not t.free_symbols])
-        if len(terms) <= min_terms:
-            break
+    for _ in range(int(max_steps)):
         best = None
-        for j in range(len(terms)):
-            rest = sympy.Add(*(terms[:j] + terms[j + 1:]))
-            cand = rest + (const if const != 0 else sympy.Float(float(np.mean(y - _evaluate(rest, variables, X)))))
+        for rest in _removals(expr):
+            if not rest.free_symbols:
+                continue
+            cand = sympy.Float(1.0) * rest + sympy.Float(0.25)  # scale and offset, refitted below
             cf = ConstantFit(cand, variables, X, y)
             if refit and 0 < len(cf.syms) <= max_refit:
                 cf.values, loss = cf.refit(cf.values, np.ones(len(cf.syms), dtype=bool))
             else:
                 loss = cf.loss(cf.values)
-            if best is None or loss < best[0]:
+            if np.isfinite(loss) and (best is None or loss < best[0]):
                 best = (loss, clean_numbers(cf.expression()))
-        if best is None or not np.isfinite(best[0]):
+        if best is None:
             break
         expr = best[1]
         out.append(Formula(expr, variables, best[0]))
