@@ -19,6 +19,7 @@ vector artists in one figure; nothing is written to disk.
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Sequence
 
 import networkx as nx
@@ -28,7 +29,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 
-from .scores import EDGE_METHODS, _attribution, _inout, _magnitudes, check_method, eval_mode, subnode_owner, trace
+from .scores import (EDGE_METHODS, _attribution, _inout, _magnitudes, check_kan, check_method, eval_mode,
+                     subnode_owner, trace)
 
 COLORS = {"numeric": "black", "symbolic": "tab:red", "mixed": "tab:purple"}
 _SUB_DROP = 0.16  # how far below a product node its factors sit (layer units)
@@ -47,18 +49,21 @@ def _check_names(names, n: int, what: str):
 
 
 def _check_positive(name: str, value, allow_zero: bool = True) -> float:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
     if not ok or value < 0 or (value == 0 and not allow_zero):
         raise ValueError(f"{name} must be a finite number {'>=' if allow_zero else '>'} 0, got {value!r}")
     return float(value)
 
 
 def _scores(model, tr, method: str):
-    """(edge scores per layer, node scores per node layer) for 'attribution' or 'magnitude'."""
+    """(edge scores per layer, node scores per node layer) on the CPU, for 'attribution' or
+    'magnitude' (nodes: in/out scores)."""
     if method == "attribution":
-        return _attribution(model, tr)
-    mags = _magnitudes(tr)
-    return mags, _inout(model, mags)
+        edges, nodes = _attribution(model, tr)
+    else:
+        edges = _magnitudes(tr)
+        nodes = _inout(model, edges)
+    return [e.cpu() for e in edges], [n.cpu() for n in nodes]
 
 
 # --- layout ----------------------------------------------------------------------------------
@@ -127,6 +132,7 @@ def plot_network(model, X, beta: float = 3.0, in_names: Sequence[str] | None = N
             a curve inset (0: none).
         n_grid: points per inset curve.
     """
+    check_kan(model)
     check_method(method, EDGE_METHODS)
     beta = _check_positive("beta", beta)
     if isinstance(max_insets, bool) or int(max_insets) != max_insets or max_insets < 0:
@@ -271,6 +277,7 @@ def to_networkx(model, X, method: str = "attribution", in_names: Sequence[str] |
     (or factor) fed by sub-node o of layer l, with attributes ``layer``, ``out`` (=o),
     ``in`` (=i), ``score``, ``alive`` (mask) and ``symbolic`` (function name or None).
     """
+    check_kan(model)
     check_method(method, EDGE_METHODS)
     in_names = _check_names(in_names, model.n_inputs, "in_names")
     out_names = _check_names(out_names, model.n_outputs, "out_names")

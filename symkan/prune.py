@@ -32,6 +32,7 @@ from __future__ import annotations
 import copy
 import logging
 import math
+import numbers
 import sys
 import types
 from typing import NamedTuple, Sequence
@@ -39,8 +40,8 @@ from typing import NamedTuple, Sequence
 import torch
 
 from .nn.kan import KAN, NodeSpec
-from .scores import (NODE_METHODS, _attribution, _inout, _magnitudes, check_method, check_X, eval_mode,
-                     subnode_owner)
+from .scores import (NODE_METHODS, _attribution, _inout, _magnitudes, check_kan, check_method, check_X,
+                     eval_mode, subnode_owner)
 
 log = logging.getLogger(__name__)
 
@@ -60,14 +61,9 @@ class InputPruneResult(NamedTuple):
 
 # --- validation --------------------------------------------------------------------------------
 def _check_threshold(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value < 0:
         raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
     return float(value)
-
-
-def _check_kan(model) -> None:
-    if not isinstance(model, KAN):
-        raise ValueError(f"model must be a symkan KAN, got {type(model).__name__}")
 
 
 # --- building blocks ---------------------------------------------------------------------------
@@ -113,7 +109,8 @@ def _keep_with_fallback(scores: torch.Tensor, threshold: float, what: str) -> li
 def _remove_hidden(model: KAN, X: torch.Tensor, l: int, keep_nodes: list[int], fold: bool) -> KAN:
     """Remove the nodes of hidden node layer l that are not in ``keep_nodes`` (ascending)."""
     spec = model.specs[l]
-    removed = [j for j in range(spec.n_nodes) if j not in set(keep_nodes)]
+    kept_set = set(keep_nodes)
+    removed = [j for j in range(spec.n_nodes) if j not in kept_set]
     if not removed:
         return model
     layers = list(model.layers)
@@ -121,7 +118,6 @@ def _remove_hidden(model: KAN, X: torch.Tensor, l: int, keep_nodes: list[int], f
         acts = _trace(model, X).acts[l][:, :, removed]  # (batch, out_l, n_removed)
         layers[l].bias.add_(acts.mean(0).sum(1).to(layers[l].bias.dtype))
     owner = subnode_owner(spec).tolist()
-    kept_set = set(keep_nodes)
     keep_sub = [o for o, j in enumerate(owner) if j in kept_set]
     layers[l - 1] = layers[l - 1].subset(keep_sub, range(layers[l - 1].in_features))
     layers[l] = layers[l].subset(range(layers[l].out_features), keep_nodes)
@@ -159,7 +155,7 @@ def prune(model: KAN, X, node_th: float = 1e-2, edge_th: float = 3e-2, method: s
     Returns: the pruned KAN; its attribute ``kept_nodes`` lists, per node layer, the
     indices (into ``model``'s node layers) of the nodes it kept.
     """
-    _check_kan(model)
+    check_kan(model)
     node_th = _check_threshold("node_th", node_th)
     edge_th = _check_threshold("edge_th", edge_th)
     check_method(method, NODE_METHODS)
@@ -221,7 +217,7 @@ def prune_edges(model: KAN, X, threshold: float = 3e-2, method: str = "attributi
     ``method``: ``"attribution"`` or ``"magnitude"`` (see :func:`symkan.scores.edge_scores`).
     At least one edge per layer stays alive (the best one, with a logged warning).
     """
-    _check_kan(model)
+    check_kan(model)
     threshold = _check_threshold("threshold", threshold)
     check_method(method, ("attribution", "magnitude"))
     X = check_X(model, X)
@@ -270,7 +266,7 @@ def prune_inputs(model: KAN, X, threshold: float = 1e-2, names: Sequence[str] | 
     Returns: :class:`InputPruneResult` ``(model, kept, names)``; feed the new model
     ``X[:, kept]``. At least one input is kept (the best, with a logged warning).
     """
-    _check_kan(model)
+    check_kan(model)
     threshold = _check_threshold("threshold", threshold)
     check_method(method, ("attribution", "magnitude"))
     if names is not None:
@@ -286,7 +282,7 @@ def prune_inputs(model: KAN, X, threshold: float = 1e-2, names: Sequence[str] | 
     else:
         importance = _magnitudes(tr)[0].max(0).values
     keep = _keep_with_fallback(importance, threshold, "input")
-    removed = [i for i in range(model.n_inputs) if i not in set(keep)]
+    removed = sorted(set(range(model.n_inputs)) - set(keep))
     new = copy.deepcopy(model)
     if removed:
         layers = list(new.layers)

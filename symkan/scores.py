@@ -36,6 +36,7 @@ import contextlib
 
 import torch
 
+from .nn.kan import KAN
 from .regularize import edge_magnitudes
 from .validation import model_dtype_device, to_tensor_2d
 
@@ -56,8 +57,14 @@ def eval_mode(model: torch.nn.Module):
             m.training = flag
 
 
+def check_kan(model) -> None:
+    if not isinstance(model, KAN):
+        raise ValueError(f"model must be a symkan KAN, got {type(model).__name__}")
+
+
 def check_X(model, X, name: str = "X") -> torch.Tensor:
-    """Validate X against the model (width, finiteness, >= 2 rows) -> tensor on its dtype/device."""
+    """Validate model and X (width, finiteness, >= 2 rows) -> X as a tensor on the model's dtype/device."""
+    check_kan(model)
     dtype, device = model_dtype_device(model)
     return to_tensor_2d(X, name, n_features=model.n_inputs, dtype=dtype, device=device, min_rows=2)
 

@@ -161,6 +161,7 @@ def test_to_networkx_matches_masks_scores_and_symbolic_state(mixed_model):
     ({"out_names": "f"}, "out_names"),
     ({"max_insets": -3}, "max_insets"),
     ({"n_grid": 1}, "n_grid"),
+    ({"beta": np.float32(2.0), "max_insets": -1}, "max_insets"),  # numpy scalars are numbers
 ])
 def test_plot_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):

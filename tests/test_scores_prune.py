@@ -299,6 +299,7 @@ def test_prune_inputs_drops_a_dead_variable_and_keeps_names():
     (lambda m, X: node_scores(m, torch.zeros(5, 3)), "columns"),
     (lambda m, X: input_importance(m, X[:1]), "rows"),
     (lambda m, X: prune("not a model", X), "model"),
+    (lambda m, X: edge_scores(torch.nn.Linear(2, 1), X), "model"),
 ])
 def test_bad_input_raises_value_error(call, match):
     model = KAN([2, 3, 1], seed=0)
