@@ -31,10 +31,8 @@ log = logging.getLogger(__name__)
 #: normalised held-out loss (1 − R²) below which a formula counts as exact and the
 #: architecture search stops
 EXACT_NMSE = 1e-9
-#: numeric held-out nmse below which a network is snapped straight away
-NEAR_EXACT_NMSE = 1e-5
-#: after training every architecture, snap those within this factor of the best numeric fit
-SNAP_FACTOR = 10.0
+#: numeric held-out nmse (1 − R²) below which a trained network is worth snapping
+SNAP_NMSE = 1e-2
 
 
 @dataclass
@@ -43,7 +41,7 @@ class SearchSettings:
 
     basis: str = "bspline"
     basis_options: dict = field(default_factory=dict)
-    widths: list = field(default_factory=list)  # hidden-layer specs to try, in order
+    widths: list = field(default_factory=list)  # full KAN widths to try, in order
     steps: int = 100
     lamb: float = 1e-3
     node_th: float = 1e-2
@@ -67,20 +65,22 @@ class Attempt:
 
 
 def default_widths(n_inputs: int) -> list:
-    """Architectures tried when the user gives none, smallest first.
+    """Full KAN widths tried when the user gives none, smallest first.
 
-    1. one hidden sum node and an outer function: g(Σ_i f_i(x_i)) covers additive and
-       generalised-additive formulas (exp(sin(πx) + y²), 1/(1 + x² + y²), ...);
-    2. sum nodes plus a product node of every input pair (x·y, x/(1 + y²) =
-       x·h(y), ...), pruned back to what the data need;
-    3. a wider layer of sum nodes (2d + 1, the Kolmogorov–Arnold width) with product
-       nodes, for what the first two miss.
+    1. ``[d, 1, 1]``: one hidden sum node and an outer function, g(Σ_i f_i(x_i)) —
+       additive and generalised-additive formulas (exp(sin(πx) + y²), √(x² + y²), ...);
+    2. ``[d, [d, m], 1]``: sum nodes plus m product nodes of two sub-nodes (x·y,
+       x·sin(y), sums of such terms), pruned back to what the data need;
+    3. ``[d, d, [0, [2]]]``: the output is the product of two functions of sums,
+       f(Σ ...)·g(Σ ...) — ratios such as x/(1 + y²);
+    4. ``[d, [2d + 1, m], 1]``: the Kolmogorov–Arnold width with product nodes, for
+       what the first three miss.
     """
     d = int(n_inputs)
     if d == 1:
-        return [[1], [3]]
-    n_mult = min(d - 1, 3)
-    return [[1], [[d, n_mult]], [[2 * d + 1, n_mult]]]
+        return [[1, 1, 1], [1, 3, 1]]
+    m = min(d - 1, 3)
+    return [[d, 1, 1], [d, [d, m], 1], [d, d, [0, [2]]], [d, [2 * d + 1, m], 1]]
 
 
 def build_width(n_inputs: int, hidden) -> list:
@@ -140,16 +140,15 @@ def _snap(model, X, y, settings, names, input_transform, output_transform, Xv_us
 
 def search(X: torch.Tensor, y: torch.Tensor, X_val: torch.Tensor, y_val: torch.Tensor, settings: SearchSettings,
            names: list[str], input_transform, output_transform, on_stage=None) -> list[Attempt]:
-    """Run the pipeline for the architectures in ``settings.widths``.
+    """Run the pipeline for the architectures in ``settings.widths``, smallest first.
 
     X, y: (n, d), (n, 1) training rows; X_val, y_val: held-out rows — all in network
     units. The formulas' ``loss`` is the held-out MSE in the user's units.
     ``on_stage(name)`` is called at each stage (progress reporting).
 
-    Snapping costs more than training, so networks are snapped only when worth it: at
-    once when the numeric fit is already near-exact (and the search stops if its
-    formula is exact), otherwise after all architectures are trained, best numeric fit
-    first, and only those within ``SNAP_FACTOR`` of the best numeric held-out loss.
+    A network is snapped when its numeric held-out fit is decent (normalised loss below
+    ``SNAP_NMSE``) or when it is the last one tried; the search stops at the first
+    formula that reproduces the held-out data to round-off, or when the budget is spent.
     """
     from .symbolic.formula import to_user_units
 
@@ -157,25 +156,11 @@ def search(X: torch.Tensor, y: torch.Tensor, X_val: torch.Tensor, y_val: torch.T
     yv_user = yv_user[:, 0]
     var = float(np.var(yv_user)) or 1.0
     attempts: list[Attempt] = []
-    pending: list[Attempt] = []
-
-    def snap(attempt):
-        if on_stage:
-            on_stage(f"snap {attempt.model.width}")
-        t0 = time.perf_counter()
-        attempt.formulas, attempt.error = _snap(attempt.model, X, y, settings, names, input_transform,
-                                                output_transform, Xv_user, yv_user)
-        attempt.seconds += time.perf_counter() - t0
-        best = min((f.loss for f in attempt.formulas), default=math.inf) / var
-        log.info("architecture %s: numeric nmse %.3g, best formula nmse %.3g, %.1f s", attempt.width,
-                 attempt.numeric_nmse, best, attempt.seconds)
-        return best
-
-    for hidden in settings.widths:
+    for k, width in enumerate(settings.widths):
         if attempts and _time_left(settings.deadline) <= 0:
-            log.info("time budget spent; skipping architecture %s", hidden)
+            log.info("time budget spent; skipping architecture %s", width)
             break
-        width = build_width(X.shape[1], hidden)
+        width = list(width)
         if on_stage:
             on_stage(f"train {width}")
         t0 = time.perf_counter()
@@ -184,19 +169,23 @@ def search(X: torch.Tensor, y: torch.Tensor, X_val: torch.Tensor, y_val: torch.T
             pred = model(X_val.to(next(model.parameters()).dtype)).double().numpy()[:, 0]
         attempt = Attempt(width, model, [], _nmse(pred, y_val.double().numpy()[:, 0]), time.perf_counter() - t0)
         attempts.append(attempt)
-        log.info("architecture %s: numeric nmse %.3g after %.1f s", width, attempt.numeric_nmse, attempt.seconds)
-        if attempt.numeric_nmse < NEAR_EXACT_NMSE:
-            if snap(attempt) < EXACT_NMSE:
-                return attempts
-        else:
-            pending.append(attempt)
-    if not pending:
-        return attempts
-    best_numeric = min(a.numeric_nmse for a in attempts)
-    for attempt in sorted(pending, key=lambda a: a.numeric_nmse):
-        worth = attempt.numeric_nmse <= SNAP_FACTOR * best_numeric + NEAR_EXACT_NMSE
-        if not worth or (_time_left(settings.deadline) <= 0 and any(a.formulas for a in attempts)):
+        log.info("architecture %s -> %s: numeric nmse %.3g after %.1f s", width, model.width,
+                 attempt.numeric_nmse, attempt.seconds)
+        last = k == len(settings.widths) - 1 or _time_left(settings.deadline) <= 0
+        if attempt.numeric_nmse > SNAP_NMSE and not last:
             continue
-        if snap(attempt) < EXACT_NMSE:
+        if on_stage:
+            on_stage(f"snap {model.width}")
+        t0 = time.perf_counter()
+        attempt.formulas, attempt.error = _snap(model, X, y, settings, names, input_transform, output_transform,
+                                                Xv_user, yv_user)
+        attempt.seconds += time.perf_counter() - t0
+        best = min((f.loss for f in attempt.formulas), default=math.inf) / var
+        log.info("architecture %s: best formula nmse %.3g, %.1f s in all", width, best, attempt.seconds)
+        if best < EXACT_NMSE:
             break
+    if not any(a.formulas for a in attempts):  # nothing decent: snap the best numeric fit anyway
+        attempt = min(attempts, key=lambda a: a.numeric_nmse)
+        attempt.formulas, attempt.error = _snap(attempt.model, X, y, settings, names, input_transform,
+                                                output_transform, Xv_user, yv_user)
     return attempts

@@ -21,8 +21,9 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .discovery import SearchSettings, default_widths, search
+from .discovery import SearchSettings, build_width, default_widths, search
 from .pareto import ParetoEntry, ParetoFront
+from .threads import torch_threads
 from .persistence import expr_from_data, expr_to_data, load_payload, save_payload
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,8 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
             (a budget makes results depend on machine speed; None = fixed work).
         variable_names: names of the columns (default: DataFrame columns or x0, x1, ...).
         random_state: seed of every random choice (private generators only).
+        n_threads: torch intra-op threads during fit (restored afterwards); 1 is fastest
+            for the small networks of a formula search. None leaves torch's setting.
         progress: show a progress bar over the stages.
         basis_options: extra keyword options for the basis.
 
@@ -74,7 +77,8 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
 
     def __init__(self, basis="bspline", hidden=None, grid_size=5, steps=50, lamb=1e-3, node_th=1e-2,
                  edge_th=3e-2, functions=None, complexity_weights=(0.3, 1.0, 3.0), val_fraction=0.2,
-                 time_budget=None, variable_names=None, random_state=0, progress=False, basis_options=None):
+                 time_budget=None, variable_names=None, random_state=0, n_threads=1, progress=False,
+                 basis_options=None):
         self.basis = basis
         self.hidden = hidden
         self.grid_size = grid_size
@@ -88,6 +92,7 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
         self.time_budget = time_budget
         self.variable_names = variable_names
         self.random_state = random_state
+        self.n_threads = n_threads
         self.progress = progress
         self.basis_options = basis_options
 
@@ -111,6 +116,9 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
                 raise ValueError(f"{name} must be a finite number >= 0, got {v!r}")
         if not (isinstance(self.val_fraction, (int, float)) and 0 < self.val_fraction < 0.9):
             raise ValueError(f"val_fraction must lie in (0, 0.9), got {self.val_fraction!r}")
+        if self.n_threads is not None and (isinstance(self.n_threads, bool) or
+                                           not isinstance(self.n_threads, (int, np.integer)) or self.n_threads < 1):
+            raise ValueError(f"n_threads must be a positive integer or None, got {self.n_threads!r}")
         if self.time_budget is not None and not (isinstance(self.time_budget, (int, float))
                                                  and self.time_budget > 0):
             raise ValueError(f"time_budget must be a positive number of seconds or None, got {self.time_budget!r}")
@@ -164,7 +172,7 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
         n_val = max(1, int(round(self.val_fraction * X.shape[0])))
         val, train = perm[:n_val], perm[n_val:]
         to_t = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float32)  # noqa: E731
-        widths = default_widths(X.shape[1]) if self.hidden is None else [self.hidden]
+        widths = default_widths(X.shape[1]) if self.hidden is None else [build_width(X.shape[1], self.hidden)]
         opts = dict(self.basis_options or {})
         if self.basis in ("bspline", "rbf", "relukan"):
             opts.setdefault("grid_size", int(self.grid_size))
@@ -186,8 +194,9 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
             log.info("stage: %s", name)
 
         try:
-            attempts = search(to_t(Xn[train]), to_t(yn[train, None]), to_t(Xn[val]), to_t(yn[val, None]),
-                              settings, names, (x_shift, x_scale), (y_shift, y_scale), on_stage=on_stage)
+            with torch_threads(self.n_threads):
+                attempts = search(to_t(Xn[train]), to_t(yn[train, None]), to_t(Xn[val]), to_t(yn[val, None]),
+                                  settings, names, (x_shift, x_scale), (y_shift, y_scale), on_stage=on_stage)
         finally:
             if bar is not None:
                 bar.close()
