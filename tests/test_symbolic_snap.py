@@ -289,3 +289,14 @@ def test_formula_candidates_span_several_complexities():
     assert all(f.loss >= best.loss for f in fs)
     with pytest.raises(ValueError, match="complexity_weights"):
         formula_candidates(m, X, y, complexity_weights=())
+
+
+def test_formula_of_two_output_network_is_a_list():
+    m = _symbolic_net([2, 2], {(0, 0, 0): ("x^2", (1, 0, 1, 0)), (0, 1, 1): ("exp", (1, 0, 1, 0))},
+                      biases={(0, 1): 1.0})
+    X = _x(100, 2).double()
+    fs = model_formula(m, names=["a", "b"], X=X, y=m.double()(X).detach())
+    a, b = sympy.symbols("a b")
+    assert isinstance(fs, list) and len(fs) == 2
+    assert sympy.simplify(fs[0].expr - a ** 2) == 0
+    assert sympy.simplify(fs[1].expr - (sympy.exp(b) + 1)) == 0
