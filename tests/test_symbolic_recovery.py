@@ -95,6 +95,23 @@ def test_recovers_log_times_linear():
     _check(res, ok, "log(x1)*x2")
 
 
+def test_recovers_sine_plus_square_of_one_variable():
+    """Two functions of the same variable: a KAN's split between two hidden nodes is not
+    unique, so the output edges are fixed to x before training (the additive prior, as
+    with pykan's fix_symbolic); the hidden edges then snap to sin and x²."""
+    from symkan.symbolic import fix
+
+    X = _data(1, -1, 1)
+    y = torch.sin(PI * X[:, 0]) + X[:, 0] ** 2
+    m = KAN([1, 2, 1], seed=0)
+    fix(m, 1, 0, 0, "x")
+    fix(m, 1, 1, 0, "x")
+    fit(m, X, y, steps=30, update_grid_every=10)
+    res = auto_snap(m, X, y)
+    _check(res, is_symbolic_solution(res.formula.expr, "sin(pi*x1) + x1**2", names=["x1"]), "sin(pi*x1) + x1**2")
+    assert sorted(c.name for c in res.choices if c.layer == 0) == ["sin", "x^2"]
+
+
 def test_recovers_sum_of_squares():
     """pykan snaps weak-r² edges to 0 and collapses this to a constant."""
     res, ok = _recover([2, 1], lambda X: X[:, 0] ** 2 + X[:, 1] ** 2, "x1**2 + x2**2", 2)
@@ -102,8 +119,9 @@ def test_recovers_sum_of_squares():
 
 
 def test_recovers_gaussian_times_sine():
-    """pykan collapses this one too; here the polish step swaps a cos-shaped stand-in
-    for the exact Gaussian because the whole-network loss drops by orders of magnitude."""
+    """pykan collapses this one too. A cos-shaped stand-in can fit the Gaussian edge
+    nearly as well; the polish step prefers the exact Gaussian because the
+    whole-network loss then drops by orders of magnitude."""
     res, ok = _recover([2, [0, 1]], lambda X: torch.exp(-X[:, 0] ** 2) * torch.sin(PI * X[:, 1]),
                        "exp(-x1**2)*sin(pi*x2)", 2)
     _check(res, ok, "exp(-x1**2)*sin(pi*x2)")
