@@ -12,7 +12,7 @@ same number of steps), then one timed run of the snapping step each:
 
 Cases: a 6-edge network ([2, 2, 1] on exp(sin(πx) + y²)) and a 110-edge network
 ([10, 10, 1] on a sum of ten one-dimensional functions plus a product). The formula's
-R² on 1000 held-out rows is reported for each library.
+1 − R² on 1000 held-out rows is reported for each library (nan: not finished).
 
 Usage::
 
@@ -151,11 +151,11 @@ def main(argv=None):
             rows.append((name, width, s["edges"], "pykan auto_symbolic", p))
             print(f"{name} pykan: {p}", flush=True)
     print()
-    print("| case | width | edges | library | train (s) | snap (s) | edges snapped | formula R² (test) |")
+    print("| case | width | edges | library | train (s) | snap (s) | edges snapped | formula 1 − R² (test) |")
     print("|---|---|---|---|---|---|---|---|")
     for name, width, edges, lib, r in rows:
         print(f"| {name} | {width} | {edges} | {lib} | {r['train_s']:.1f} | {r['snap_s']:.2f} | {r['done']} "
-              f"| {r['r2']:.6f} |")
+              f"| {1 - r['r2']:.2e} |")
     print()
     for name, width, edges, lib, r in rows:
         text = r["formula"]

@@ -255,7 +255,7 @@ def _with_timeout(fn, seconds):
             signal.setitimer(signal.ITIMER_REAL, max(old_delay - (time.monotonic() - t0), 1e-3), old_interval)
 
 
-def bounded_simplify(expr: sympy.Expr, max_ops: int = 300, timeout: float | None = 10.0) -> sympy.Expr:
+def bounded_simplify(expr: sympy.Expr, max_ops: int = 150, timeout: float | None = 3.0) -> sympy.Expr:
     """sympy.simplify unless the expression is huge or simplification takes too long."""
     if sympy.count_ops(expr) > max_ops:
         log.debug("simplify skipped: %d operations > %d", sympy.count_ops(expr), max_ops)
@@ -300,8 +300,8 @@ def _probe_points(model, n: int = 256) -> np.ndarray:
 # --- public ----------------------------------------------------------------------------
 def model_formula(model, names=None, input_transform=None, output_transform=None, X=None, y=None, *,
                   simplify: bool = True, snap: bool = True, snap_rtol: float = 1e-2, snap_atol: float = 1e-11,
-                  refit_constants: bool = True, max_refit_constants: int = 20, max_simplify_ops: int = 300,
-                  simplify_timeout: float | None = 5.0, verify_rtol: float = 1e-6):
+                  refit_constants: bool = True, max_refit_constants: int = 20, max_simplify_ops: int = 150,
+                  simplify_timeout: float | None = 3.0, verify_rtol: float = 1e-6):
     """The formula of a fully snapped network (see the module doc for every step).
 
     Args:
