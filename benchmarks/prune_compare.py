@@ -1,6 +1,7 @@
 """Pruning on exp(sin(πx) + y²): symkan vs pykan 0.2.8, same data, same recipe.
 
     python benchmarks/prune_compare.py --seeds 0 1 2 3 4 [--libs symkan pykan]
+    python benchmarks/prune_compare.py --prune-timing 30 [--threads 1]
 
 Recipe for both (pykan's documented one): [2, 5, 1], grid 5, cubic; 50 LBFGS steps with
 lamb=0.01 (L1 + entropy) and grid updates; then twice: prune(node_th=1e-2,
@@ -122,11 +123,54 @@ def summarise(name: str, runs: list[dict]) -> str:
             f"{'yes' if any(r['rng_changed'] for r in ok) else 'no'} | {files_txt} |")
 
 
+def prune_timing(repeats: int, seed: int = 0) -> str:
+    """Median / min wall time of one prune call, both libraries trained the same way
+    (20 sparsified LBFGS steps), calls interleaved so both see the same machine load."""
+    from kan import KAN as PyKAN
+    from symkan import KAN, fit
+    from symkan.prune import prune
+
+    Xtr, ytr, Xte, yte = make_data(seed)
+    ours = KAN([2, 5, 1], seed=seed)
+    fit(ours, Xtr, ytr, steps=20, lamb=1e-2, update_grid_every=5)
+    cwd = os.getcwd()
+    times = {"symkan": [], "pykan 0.2.8": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        os.chdir(tmp)
+        os.makedirs(os.path.join(tmp, "model"))
+        try:
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                theirs = PyKAN(width=[2, 5, 1], grid=5, k=3, seed=seed, auto_save=False,
+                               ckpt_path=os.path.join(tmp, "model"))
+                theirs.fit({"train_input": Xtr, "train_label": ytr, "test_input": Xte, "test_label": yte},
+                           opt="LBFGS", steps=20, lamb=1e-2, log=20)
+                for _ in range(repeats):
+                    t0 = time.perf_counter()
+                    prune(ours, Xtr)
+                    times["symkan"].append(time.perf_counter() - t0)
+                    t0 = time.perf_counter()
+                    theirs.prune()
+                    times["pykan 0.2.8"].append(time.perf_counter() - t0)
+        finally:
+            os.chdir(cwd)
+    rows = ["| library | prune call ms, median | min |", "|---|---|---|"]
+    rows += [f"| {k} | {1e3 * statistics.median(v):.1f} | {1e3 * min(v):.1f} |" for k, v in times.items()]
+    return "\n".join(rows)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     ap.add_argument("--libs", nargs="+", choices=["symkan", "pykan"], default=["symkan", "pykan"])
+    ap.add_argument("--prune-timing", type=int, default=0, metavar="N",
+                    help="only time N interleaved prune calls of each library (needs pykan)")
+    ap.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
     args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.prune_timing:
+        print(prune_timing(args.prune_timing))
+        return
     runners = {"symkan": ("symkan", run_symkan), "pykan": ("pykan 0.2.8", run_pykan)}
     libs = [runners[name] for name in args.libs]
     lines = ["| library | 1 hidden node after 2nd prune | hidden nodes per seed | RMSE after 1st prune | "
