@@ -316,7 +316,7 @@ def to_networkx(model, X, method: str = "attribution", in_names: Sequence[str] |
             for i in range(layer.in_features):
                 g.add_edge((l, i), targets[l + 1][o], kind="edge", layer=l, out=o, **{"in": i},
                            score=float(edge_sc[l][o, i]), alive=bool(mask[o, i]),
-                           symbolic=layer.symbolic.function_name(o, i) if bool(mask[o, i]) else None)
+                           symbolic=layer.symbolic.function_name(o, i))
     return g
 
 
