@@ -42,7 +42,7 @@ def _rmse(pred, y) -> float:
 
 def run_symkan(seed: int) -> dict:
     from symkan import KAN, fit
-    from symkan.prune import prune
+    from symkan.pruning import prune
 
     Xtr, ytr, Xte, yte = make_data(seed)
     model = KAN([2, 5, 1], seed=seed, grid_size=5, order=3)
@@ -128,7 +128,7 @@ def prune_timing(repeats: int, seed: int = 0) -> str:
     (20 sparsified LBFGS steps), calls interleaved so both see the same machine load."""
     from kan import KAN as PyKAN
     from symkan import KAN, fit
-    from symkan.prune import prune
+    from symkan.pruning import prune
 
     Xtr, ytr, Xte, yte = make_data(seed)
     ours = KAN([2, 5, 1], seed=seed)

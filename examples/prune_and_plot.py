@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from symkan import KAN, fit, plot_network
-from symkan.prune import prune
+from symkan.pruning import prune
 from symkan.train import rmse
 
 log = logging.getLogger("prune_and_plot")

@@ -21,9 +21,9 @@ _LAZY = {
     "edge_scores": "symkan.scores",
     "node_scores": "symkan.scores",
     "input_importance": "symkan.scores",
-    "prune": "symkan.prune",
-    "prune_inputs": "symkan.prune",
-    "prune_edges": "symkan.prune",
+    "prune": "symkan.pruning",
+    "prune_inputs": "symkan.pruning",
+    "prune_edges": "symkan.pruning",
     "plot_network": "symkan.plot",
     "to_networkx": "symkan.plot",
     # symbolic snapping

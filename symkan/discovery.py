@@ -113,7 +113,7 @@ def train_pruned(width, X: torch.Tensor, y: torch.Tensor, s: SearchSettings) -> 
     fit(model, X, y, steps=steps, update_grid_every=5 if grid else None, seed=s.seed)
     if s.lamb > 0 and _time_left(s.deadline) > 0:
         fit(model, X, y, steps=steps, lamb=s.lamb, update_grid_every=10 if grid else None, seed=s.seed + 1)
-    from .prune import prune
+    from .pruning import prune
 
     model = prune(model, X, node_th=s.node_th, edge_th=s.edge_th)
     if _time_left(s.deadline) > 0:

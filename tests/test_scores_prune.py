@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from symkan import KAN, fit
-from symkan.prune import InputPruneResult, prune, prune_edges, prune_inputs
+from symkan.pruning import InputPruneResult, prune, prune_edges, prune_inputs
 from symkan.regularize import edge_magnitudes
 from symkan.scores import edge_scores, input_importance, node_scores, subnode_owner
 from symkan.train import rmse
@@ -266,7 +266,7 @@ def test_never_prunes_to_an_empty_network(caplog):
     X = _data(100, 2)
     model = KAN([2, 4, 1], seed=0)
     best = int(torch.argmax(node_scores(model, X)[1]))
-    with caplog.at_level(logging.WARNING, logger="symkan.prune"):
+    with caplog.at_level(logging.WARNING, logger="symkan.pruning"):
         small = prune(model, X, node_th=1e6, edge_th=1e6)
     assert small.width == [2, 1, 1]
     assert all(layer.mask.sum() >= 1 for layer in small.layers)
