@@ -18,10 +18,13 @@ are positive).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import math
 import multiprocessing as mp
 import os
+import signal
 import statistics
 import sys
 import tempfile
@@ -52,8 +55,9 @@ def _run_pykan(ds, budget, seed):
     from kan import KAN
 
     d = ds.X.shape[1]
-    workdir = tempfile.mkdtemp(prefix="pykan-")  # pykan writes checkpoints to its cwd
+    workdir = tempfile.mkdtemp(prefix="pykan-")  # pykan writes checkpoints and logs to its cwd
     os.chdir(workdir)
+    os.makedirs("model", exist_ok=True)  # prune() appends to ./model/history.txt even without auto_save
     dataset = {"train_input": torch.tensor(ds.X, dtype=torch.float32),
                "train_label": torch.tensor(ds.y[:, None], dtype=torch.float32),
                "test_input": torch.tensor(ds.X_test, dtype=torch.float32),
@@ -76,24 +80,26 @@ def _run_pykan(ds, budget, seed):
     return expr, predict, {}
 
 
-def _symbolic_check(found, true, names, queue):
-    from symkan.metrics import is_symbolic_solution
-
-    queue.put(bool(is_symbolic_solution(found, true, names=names, positive=True)))
+class _Timeout(Exception):
+    pass
 
 
 def _is_symbolic(found, true, names) -> bool | None:
-    """SRBench's test in a child process with a time limit (sympy can hang); None on timeout."""
-    ctx = mp.get_context("fork")
-    queue = ctx.Queue()
-    proc = ctx.Process(target=_symbolic_check, args=(found, true, names, queue))
-    proc.start()
-    proc.join(SYMBOLIC_CHECK_SECONDS)
-    if proc.is_alive():
-        proc.kill()
-        proc.join()
+    """SRBench's test under a SIGALRM time limit (sympy can hang); None on timeout."""
+    from symkan.metrics import is_symbolic_solution
+
+    def on_alarm(signum, frame):
+        raise _Timeout
+
+    old = signal.signal(signal.SIGALRM, on_alarm)
+    signal.alarm(SYMBOLIC_CHECK_SECONDS)
+    try:
+        return bool(is_symbolic_solution(found, true, names=names, positive=True))
+    except _Timeout:
         return None
-    return queue.get() if not queue.empty() else None
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
 
 
 def run_one(job: dict) -> dict:
@@ -110,7 +116,8 @@ def run_one(job: dict) -> dict:
         ds = make_dataset(job["name"], n=job["n"], noise=job["noise"], seed=job["seed"], n_test=job["n_test"])
         row["true"] = str(ds.expr)
         runner = _run_symkan if job["method"] == "symkan" else _run_pykan
-        found, predict, extra = runner(ds, job["time_budget"], job["seed"])
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            found, predict, extra = runner(ds, job["time_budget"], job["seed"])  # silence progress bars
         row["seconds"] = time.perf_counter() - t0
         row["found"] = str(found)
         row["r2_test"] = r2_score(ds.y_test, predict(ds.X_test))
@@ -161,16 +168,27 @@ def _select(args) -> list[str]:
     return names[: args.limit] if args.limit else names
 
 
+def _worker(job, queue):
+    queue.put(run_one(job))
+
+
 def _run_with_limit(job, limit):
+    """run_one(job) in a fresh process, killed after ``limit`` seconds."""
     ctx = mp.get_context("spawn")
-    with ctx.Pool(1) as pool:
-        res = pool.apply_async(run_one, (job,))
-        try:
-            return res.get(timeout=limit)
-        except mp.TimeoutError:
-            pool.terminate()
-            return {**{k: job[k] for k in ("method", "name", "noise", "seed", "time_budget", "n")},
-                    "seconds": float(limit), "error": f"hard time limit ({limit:.0f} s) exceeded"}
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_worker, args=(job, queue))
+    proc.start()
+    try:
+        return queue.get(timeout=limit)
+    except Exception:  # noqa: BLE001 — queue.Empty on timeout, or the worker died
+        return {**{k: job[k] for k in ("method", "name", "noise", "seed", "time_budget", "n")},
+                "seconds": float(limit), "error": f"no result within the hard limit ({limit:.0f} s) "
+                                                  f"or the worker died (exit code {proc.exitcode})"}
+    finally:
+        proc.join(5)
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
 
 
 def summarize(rows: list[dict], method: str | None = None, noise: float | None = None) -> str:
@@ -216,7 +234,9 @@ def main(argv=None):
     p.add_argument("--n", type=int, default=1000, help="training rows")
     p.add_argument("--n-test", type=int, default=1000, help="noise-free test rows")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--jobs", type=int, default=1, help="equations in parallel (each with 1 thread if > 1)")
+    p.add_argument("--jobs", type=int, default=1, help="equations in parallel")
+    p.add_argument("--threads", type=int, default=1, help="torch threads per equation (default 1: the networks "
+                                                           "are tiny and extra threads only add contention)")
     p.add_argument("--out", default="runs/feynman.jsonl", help="JSONL results file (appended; resumable)")
     p.add_argument("--summary", metavar="JSONL", help="only print the summary and table of a results file")
     p.add_argument("--markdown", action="store_true", help="print the per-equation table as markdown")
@@ -233,7 +253,7 @@ def main(argv=None):
     done = {_key(r) for r in load_rows(out)}
     names = _select(args)
     limit = args.hard_limit or 5 * args.time_budget + 120
-    threads = 1 if args.jobs > 1 else max(1, os.cpu_count() or 1)
+    threads = args.threads
     jobs = [dict(method=args.method, name=n, noise=args.noise, seed=args.seed, time_budget=args.time_budget,
                  n=args.n, n_test=args.n_test, threads=threads) for n in names]
     jobs = [j for j in jobs if _key(j) not in done]
