@@ -300,3 +300,14 @@ def test_formula_of_two_output_network_is_a_list():
     assert isinstance(fs, list) and len(fs) == 2
     assert sympy.simplify(fs[0].expr - a ** 2) == 0
     assert sympy.simplify(fs[1].expr - (sympy.exp(b) + 1)) == 0
+
+
+def test_simplification_really_runs():
+    """(x + 1)² − 2x − 1 composed from three edges comes out as x²."""
+    m = _symbolic_net([1, 2, 1], {(0, 0, 0): ("x^2", (1, 1.0, 1, 0)), (0, 0, 1): ("x", (1, 0, 1, 0)),
+                                  (1, 0, 0): ("x", (1, 0, 1, 0)), (1, 1, 0): ("x", (1, 0, -2.0, 0))},
+                      biases={(1, 0): -1.0})
+    x = sympy.Symbol("x")
+    raw = model_formula(m, names=["x"], simplify=False, snap=False)
+    assert raw.expr != x ** 2 and sympy.expand(raw.expr - x ** 2) == 0
+    assert model_formula(m, names=["x"]).expr == x ** 2
