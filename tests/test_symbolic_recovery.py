@@ -2,8 +2,9 @@
 
 A formula counts when, after rounding its floats to 3 decimals, true − found or
 found / true simplifies to a constant (``symkan.metrics.is_symbolic_solution``; a found
-model of 0 or nan never counts). Widths are the minimal ones for each target (the
-pruning stage is tested elsewhere); every test uses fixed seeds and private generators.
+model of 0 or nan never counts). Widths are the minimal ones for each target, except
+for one full train -> sparsify -> prune -> snap run; every test uses fixed seeds and
+private generators.
 """
 from __future__ import annotations
 
@@ -70,6 +71,23 @@ def test_recovers_exp_sin_plus_square():
     assert np.allclose(res.formula.evaluate(X.numpy()), truth.numpy(), atol=1e-9)
     with torch.no_grad():
         assert np.allclose(res.model(X).numpy()[:, 0], truth.numpy(), atol=1e-5)
+
+
+def test_full_pipeline_with_sparsification_and_pruning():
+    """[2, 5, 1] -> train -> L1/entropy sparsify -> prune -> refit -> auto_snap."""
+    from symkan.pruning import prune
+
+    X = _data(2, -1, 1)
+    y = torch.exp(torch.sin(PI * X[:, 0]) + X[:, 1] ** 2)
+    m = KAN([2, 5, 1], seed=0)
+    fit(m, X, y, steps=20, update_grid_every=5)
+    fit(m, X, y, steps=20, lamb=1e-2, update_grid_every=10)
+    p = prune(m, X)
+    assert p.width == [2, 1, 1]
+    fit(p, X, y, steps=20, update_grid_every=5)
+    res = auto_snap(p, X, y, names=["x1", "x2"])
+    _check(res, is_symbolic_solution(res.formula.expr, "exp(sin(pi*x1) + x2**2)", names=["x1", "x2"]),
+           "exp(sin(pi*x1) + x2**2)")
 
 
 def test_recovers_product_with_product_node():
