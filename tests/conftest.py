@@ -7,6 +7,17 @@ import pytest
 import torch
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _one_torch_thread():
+    """The networks under test are tiny: a second intra-op thread only adds
+    synchronisation, and on a busy 2-core machine OpenMP spin-waits made tests 10x
+    slower. One thread for the whole session; restored afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def target_exp_sin(X: torch.Tensor) -> torch.Tensor:
     """f(x, y) = exp(sin(πx) + y²), the KAN paper's running example. X: (n, 2) -> (n,)."""
     return torch.exp(torch.sin(math.pi * X[:, 0]) + X[:, 1] ** 2)

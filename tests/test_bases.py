@@ -23,16 +23,6 @@ OWN_BASES = ["bspline", "mexican_hat", "morlet", "dog", "chebyshev", "legendre",
              "rbf", "fourier"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """These networks are tiny: one intra-op thread avoids OpenMP spin-waits on a busy
-    2-core machine (measured 10x faster under load). Restored afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def gen(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 

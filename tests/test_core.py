@@ -14,16 +14,6 @@ from symkan.regularize import edge_magnitudes
 from symkan.train import fit, rmse
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """These networks are tiny: one intra-op thread avoids OpenMP spin-waits on a busy
-    2-core machine (measured 10x faster under load). Restored afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def gen(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 

@@ -17,16 +17,6 @@ from symkan.plot import COLORS, plot_network, to_networkx  # noqa: E402
 from symkan.scores import edge_scores, node_scores  # noqa: E402
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Small tensors: a second intra-op thread only adds synchronisation, which stalls badly
-    when the cores are shared. Restored after the module."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _data(n, d, seed=0):
     g = torch.Generator().manual_seed(seed)
     return torch.rand(n, d, generator=g) * 2 - 1

@@ -250,21 +250,11 @@ def test_kan_builds_without_touching_global_rng_and_runs_in_float64(basis, opts)
 
 
 # --- training --------------------------------------------------------------------------------
-@pytest.fixture
-def one_thread():
-    """These networks are tiny: intra-op threads only add synchronisation (4x the CPU time
-    measured on a loaded 2-core machine). Restores the previous setting."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 # Test RMSE after 20 full-batch LBFGS steps on the fixture (documented in docs/kernels.md):
 # relukan 1.75e-2, rational 9.8e-3. Bounds leave a margin for platform differences.
 @pytest.mark.slow
 @pytest.mark.parametrize("basis,bound", [("relukan", 3e-2), ("rational", 2e-2)])
-def test_training_on_exp_sin(exp_sin_data, basis, bound, one_thread):
+def test_training_on_exp_sin(exp_sin_data, basis, bound):
     X, y, Xt, yt = exp_sin_data
     m = KAN([2, 5, 1], basis=basis, seed=0)
     with torch.no_grad():

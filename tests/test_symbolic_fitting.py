@@ -13,16 +13,6 @@ from symkan.symbolic.fitting import fit_edges, fit_function
 from symkan.symbolic.library import (available_functions, custom_functions, get_function, register_function,
                                      restore_custom_functions)
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """These tensors are tiny: a second intra-op thread only adds synchronisation, which
-    becomes very slow when the machine is shared (restored afterwards)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 
 def _uniform(n_edges, n, lo, hi, seed=0):
     g = torch.Generator().manual_seed(seed)

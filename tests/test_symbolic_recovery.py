@@ -23,16 +23,6 @@ from symkan.train import fit
 pytestmark = pytest.mark.slow
 PI = math.pi
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """These tensors are tiny: a second intra-op thread only adds synchronisation, which
-    becomes very slow when the machine is shared (restored afterwards)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 
 def _data(d, lo, hi, n=500, seed=0):
     g = torch.Generator().manual_seed(seed)

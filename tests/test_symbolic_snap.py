@@ -15,16 +15,6 @@ from symkan.symbolic import library
 from symkan.symbolic.formula import Formula, expression_complexity
 from symkan.symbolic.library import register_function
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """These tensors are tiny: a second intra-op thread only adds synchronisation, which
-    becomes very slow when the machine is shared (restored afterwards)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 
 def _x(n, d, lo=-1.0, hi=1.0, seed=0):
     g = torch.Generator().manual_seed(seed)
