@@ -218,7 +218,8 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
         self.equations_ = front
         self.best_index_ = front.best_index()
         self.best_ = front[self.best_index_]
-        self.model_ = models[id(self.best_.formula)]
+        # the snapped network behind the best formula (the numeric one if it has none)
+        self.model_ = getattr(self.best_.formula, "network", None) or models[id(self.best_.formula)]
         self.attempts_ = [{"width": a.width, "pruned_width": a.model.width, "numeric_nmse": a.numeric_nmse,
                            "n_formulas": len(a.formulas), "seconds": a.seconds, "error": a.error} for a in attempts]
         self.plot_sample_ = Xn[train][:PLOT_SAMPLE_ROWS].copy()

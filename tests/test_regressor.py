@@ -61,6 +61,8 @@ def test_fit_learns_a_simple_formula(fitted):
     assert len(model.equations_) >= 1
     assert model.best_ is model.equations_[model.best_index_]
     assert model.latex() == "2 x_{0} + x_{1}^{2}"
+    # the stored network is the snapped one behind the best formula
+    assert all(layer.symbolic.fixed[layer.mask > 0].all() for layer in model.model_.layers)
 
 
 def test_dataframe_column_names_become_variables():
@@ -126,7 +128,7 @@ def test_save_load_gives_identical_predictions(fitted, tmp_path):
     assert again.get_params() == model.get_params()
     assert [str(e.expr) for e in again.equations_] == [str(e.expr) for e in model.equations_]
     with torch.no_grad():
-        xs = torch.as_tensor(model.plot_sample_, dtype=torch.float32)
+        xs = torch.as_tensor(model.plot_sample_, dtype=next(model.model_.parameters()).dtype)
         assert torch.equal(again.model_(xs), model.model_(xs))
     # no stray temporary files next to the model
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.skan"]

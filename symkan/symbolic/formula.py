@@ -58,13 +58,16 @@ class Formula:
 
     Attributes: ``expr`` (sympy expression), ``variables`` (the d input symbols, in
     column order), ``loss`` (mean squared error on the data it was checked against,
-    None without data), ``complexity`` (tree nodes), ``constants`` (its floats).
+    None without data), ``complexity`` (tree nodes), ``constants`` (its floats),
+    ``network`` (the snapped KAN it was read from, when it came from one; formulas made
+    by dropping terms share their parent's network).
     """
 
-    def __init__(self, expr: sympy.Expr, variables, loss: float | None = None):
+    def __init__(self, expr: sympy.Expr, variables, loss: float | None = None, network=None):
         self.expr = expr
         self.variables = tuple(variables)
         self.loss = loss
+        self.network = network
 
     @property
     def names(self) -> list[str]:

@@ -94,12 +94,14 @@ def formula_candidates(model, X, y=None, *, complexity_weights=(0.3, 1.0, 3.0), 
         res = auto_snap(model, X, y, complexity_weight=w, names=names, input_transform=input_transform,
                         output_transform=output_transform, **snap_options)
         f = res.formula
+        f.network = res.model
         found.setdefault(str(f.expr), f)
         if prune:
             Xd = X if y is not None else X
             Xu, yu = to_user_units(_as_np(Xd), _as_np(y if y is not None else _net_out(model, X)),
                                    input_transform, output_transform)
             for g in prune_terms(f, Xu, yu[:, 0]):
+                g.network = res.model  # the network of the full formula it was cut from
                 found.setdefault(str(g.expr), g)
     return sorted(found.values(), key=lambda f: (f.complexity, f.loss if f.loss is not None else np.inf))
 
