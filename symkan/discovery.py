@@ -105,37 +105,59 @@ def _time_left(deadline) -> float:
     return math.inf if deadline is None else deadline - time.monotonic()
 
 
+def _deadline_callback(deadline):
+    """A fit callback that stops training once the time budget is spent."""
+    return lambda step, history, model: _time_left(deadline) <= 0
+
+
 def train_pruned(width, X: torch.Tensor, y: torch.Tensor, s: SearchSettings) -> KAN:
-    """Train → sparsify → prune → refit one architecture. X, y in network units."""
+    """Train → sparsify → prune → refit one architecture. X, y in network units.
+
+    With a deadline, each stage stops early once it passes (the sparsify and refit
+    stages are skipped when it has already passed), so one architecture overruns the
+    budget by at most one optimiser step plus pruning.
+    """
+    from .pruning import prune
+
     model = KAN(width, basis=s.basis, seed=s.seed, **s.basis_options)
     grid = model.supports_grid_update
     steps = int(s.steps)
-    fit(model, X, y, steps=steps, update_grid_every=5 if grid else None, seed=s.seed)
+    stop = [_deadline_callback(s.deadline)] if s.deadline is not None else []
+    fit(model, X, y, steps=steps, update_grid_every=5 if grid else None, seed=s.seed, callbacks=stop)
     if s.lamb > 0 and _time_left(s.deadline) > 0:
-        fit(model, X, y, steps=steps, lamb=s.lamb, update_grid_every=10 if grid else None, seed=s.seed + 1)
-    from .pruning import prune
-
+        fit(model, X, y, steps=steps, lamb=s.lamb, update_grid_every=10 if grid else None, seed=s.seed + 1,
+            callbacks=stop)
     model = prune(model, X, node_th=s.node_th, edge_th=s.edge_th)
     if _time_left(s.deadline) > 0:
-        fit(model, X, y, steps=steps, update_grid_every=5 if grid else None, seed=s.seed + 2)
+        fit(model, X, y, steps=steps, update_grid_every=5 if grid else None, seed=s.seed + 2, callbacks=stop)
     return model
 
 
 def _snap(model, X, y, settings, names, input_transform, output_transform, Xv_user, yv_user):
-    """Formulas of one trained network, each with its held-out loss (user units)."""
+    """Formulas of one trained network, each with its held-out loss (user units).
+
+    One snap per complexity weight; with a deadline, weights not started before it are
+    skipped (the first always runs)."""
     from .symbolic import formula_candidates
 
-    try:
-        formulas = formula_candidates(model, X, y, complexity_weights=settings.complexity_weights,
-                                      names=names, input_transform=input_transform,
-                                      output_transform=output_transform, functions=settings.functions)
-    except (ValueError, RuntimeError) as err:  # a snap that cannot be assembled: keep going
-        log.warning("snapping %s failed: %s", model.width, err)
-        return [], str(err)
+    found, error = {}, None
+    for k, weight in enumerate(settings.complexity_weights):
+        if k and _time_left(settings.deadline) <= 0:
+            log.info("time budget spent; skipping complexity weights %s", settings.complexity_weights[k:])
+            break
+        try:
+            for f in formula_candidates(model, X, y, complexity_weights=(weight,), names=names,
+                                        input_transform=input_transform, output_transform=output_transform,
+                                        functions=settings.functions):
+                found.setdefault(str(f.expr), f)
+        except (ValueError, RuntimeError) as err:  # a snap that cannot be assembled: keep going
+            log.warning("snapping %s at complexity weight %g failed: %s", model.width, weight, err)
+            error = str(err)
+    formulas = list(found.values())
     for f in formulas:
         pred = f.evaluate(Xv_user)
         f.loss = float(np.mean((pred - yv_user) ** 2)) if np.all(np.isfinite(pred)) else math.inf
-    return formulas, None
+    return formulas, (error if not formulas else None)
 
 
 def search(X: torch.Tensor, y: torch.Tensor, X_val: torch.Tensor, y_val: torch.Tensor, settings: SearchSettings,
