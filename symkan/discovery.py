@@ -6,8 +6,9 @@ For each candidate architecture (smallest first):
     weights → joint refit of the constants → formulas in the user's units
 
 Every formula is scored on held-out rows; the caller keeps the Pareto front. The
-search stops early once a formula reproduces the held-out data to round-off (nothing
-simpler can be gained from a wider network), or when the time budget is spent.
+search stops early once a formula reproduces the held-out data to round-off, or
+explains it at least as well as the network it was read from (the noise floor), or when
+the time budget is spent.
 
 All arrays here are already standardised ("network units"); the transforms that map
 them back to the user's units are passed along so that formulas come out in the
@@ -170,7 +171,8 @@ def search(X: torch.Tensor, y: torch.Tensor, X_val: torch.Tensor, y_val: torch.T
 
     A network is snapped when its numeric held-out fit is decent (normalised loss below
     ``SNAP_NMSE``) or when it is the last one tried; the search stops at the first
-    formula that reproduces the held-out data to round-off, or when the budget is spent.
+    formula that reproduces the held-out data to round-off or is at least as accurate on
+    it as its network, or when the budget is spent.
     """
     from .symbolic.formula import to_user_units
 
@@ -204,7 +206,10 @@ def search(X: torch.Tensor, y: torch.Tensor, X_val: torch.Tensor, y_val: torch.T
         attempt.seconds += time.perf_counter() - t0
         best = min((f.loss for f in attempt.formulas), default=math.inf) / var
         log.info("architecture %s: best formula nmse %.3g, %.1f s in all", width, best, attempt.seconds)
-        if best < EXACT_NMSE:
+        # Done when a formula reproduces the held-out data to round-off, or explains it at
+        # least as well as the network it came from (on noisy data the noise floor is
+        # reached: a wider network has nothing more to offer the formula).
+        if best < EXACT_NMSE or best <= attempt.numeric_nmse:
             break
     if not any(a.formulas for a in attempts):  # nothing decent: snap the best numeric fit anyway
         attempt = min(attempts, key=lambda a: a.numeric_nmse)

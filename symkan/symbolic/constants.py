@@ -6,8 +6,11 @@
   by Levenberg–Marquardt on (X, y) and snaps them one at a time — to 0 (dropping a
   term), an integer, a simple rational p/q (q ≤ 6, |p| ≤ 12) or a rational multiple of
   π (π·p/q, q ≤ 4, |p| ≤ 8) — refitting the others after each snap and keeping the snap only
-  when the loss stays within ``loss_base·(1 + rtol) + atol·Var(y)``, where loss_base is
-  the loss with every constant free.
+  when the loss stays within ``loss_base·max(1 + rtol, n^(m/n)) + atol·Var(y)``, where
+  loss_base is the loss with every constant free, m the number of constants snapped so
+  far and n the number of rows (the BIC's price of m parameters: on noisy data the free
+  fit always wins a little by fitting noise). A final joint attempt snaps every
+  remaining constant at once, for constants that compensate each other.
 """
 from __future__ import annotations
 
@@ -170,7 +173,8 @@ class ConstantFit:
     # --- snapping ---------------------------------------------------------------------
     def snap(self, rtol: float = 1e-2, atol: float = 1e-11, refit: bool = True, max_refit: int = 20,
              passes: int = 2) -> float:
-        """Greedy snapping (see the module doc). Updates ``values``/``exact``; returns the loss."""
+        """Greedy snapping, then one joint attempt (see the module doc). Updates
+        ``values``/``exact``; returns the loss."""
         k = len(self.syms)
         refit = refit and 0 < k <= max_refit
         free = np.ones(k, dtype=bool)
@@ -178,28 +182,39 @@ class ConstantFit:
         loss = self.loss(values)
         if refit:
             values, loss = self.refit(values, free)
-        threshold = loss * (1.0 + rtol) + atol * self.var_y
+        base = loss
 
-        def attempt(j, target) -> bool:
+        def threshold(n_snapped: int) -> float:
+            # A snap removes a free parameter. On noisy data the free fit is always a
+            # little better (it fits noise), so allow what the BIC allows for the
+            # parameters removed — a factor n^(m/n) on the MSE — or rtol, whichever is
+            # larger; atol·Var(y) covers round-off on noise-free data.
+            bic = math.exp(n_snapped * math.log(max(self.n, 2)) / max(self.n, 2))
+            return base * max(1.0 + rtol, bic) + atol * self.var_y
+
+        def attempt(targets: dict) -> bool:
             nonlocal values, loss
             trial = values.copy()
-            trial[j] = float(target)
             mask = free.copy()
-            mask[j] = False
+            for j, target in targets.items():
+                trial[j] = float(target)
+                mask[j] = False
+            limit = threshold(int((~mask).sum()))
             new = self.loss(trial)
-            if refit and new > threshold:
+            if refit and new > limit:
                 trial, new = self.refit(trial, mask, max_nfev=10)
-            if new <= threshold:
+            if new <= limit:
                 values, loss = trial, new
-                free[j] = False
-                self.exact[j] = target
+                for j, target in targets.items():
+                    free[j] = False
+                    self.exact[j] = target
                 return True
             return False
 
         for _ in range(passes):
             changed = False
             for j in np.argsort(np.abs(values)):  # drops: smallest constants first
-                if free[j] and attempt(j, sympy.Integer(0)):
+                if free[j] and attempt({j: sympy.Integer(0)}):
                     changed = True
             dist = []
             for j in range(k):
@@ -211,11 +226,24 @@ class ConstantFit:
                 if not free[j]:
                     continue
                 for c in snap_candidates(values[j]):
-                    if attempt(j, c):
+                    if attempt({j: c}):
                         changed = True
                         break
             if not changed:
                 break
+        # One snap at a time can stall where constants compensate each other (a fitted
+        # exponent 0.50007 and an offset 3e-5): try every remaining simple value at once,
+        # dropping the smallest remaining constant too when it is negligible.
+        joint = {j: snap_candidates(values[j])[0] for j in range(k) if free[j] and snap_candidates(values[j])}
+        if joint and len(joint) < free.sum() + 1:
+            rest = [j for j in range(k) if free[j] and j not in joint]
+            if rest:
+                small = min(rest, key=lambda j: abs(values[j]))
+                with_drop = {**joint, small: sympy.Integer(0)}
+                if not attempt(with_drop):
+                    attempt(joint)
+            else:
+                attempt(joint)
         if refit and free.any():
             values, loss = self.refit(values, free)
         self.values = values
