@@ -11,21 +11,92 @@ from __future__ import annotations
 from typing import ClassVar
 
 import torch
+from torch.autograd.function import once_differentiable
 
 from . import register_basis
 from .base import FeatureBasis, check_positive_int
 
 
-def bspline_features(x: torch.Tensor, grid: torch.Tensor, order: int) -> torch.Tensor:
-    """Cox–de Boor recursion. x: (batch, in), grid: (in, G + 2·order + 1) -> (batch, in, G + order)."""
-    x = x.unsqueeze(-1)
-    g = grid.unsqueeze(0)
-    bases = ((x >= g[..., :-1]) & (x < g[..., 1:])).to(x.dtype)
-    for p in range(1, order + 1):
-        left = (x - g[..., : -(p + 1)]) / (g[..., p:-1] - g[..., : -(p + 1)])
-        right = (g[..., p + 1 :] - x) / (g[..., p + 1 :] - g[..., 1:-p])
-        bases = left * bases[..., :-1] + right * bases[..., 1:]
-    return bases
+def knot_reciprocals(grid: torch.Tensor, order: int) -> list[torch.Tensor]:
+    """1 / (t_{j+p} − t_j) for p = 1..order. grid: (in, M + 1) -> [(in, M + 1 − p, 1)]."""
+    return [(1.0 / (grid[:, p:] - grid[:, :-p])).unsqueeze(-1) for p in range(1, order + 1)]
+
+
+def _cox_de_boor(x: torch.Tensor, grid: torch.Tensor, order: int,
+                 recip: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """B-splines of ``order`` and ``order − 1``, computed in the layout (in, knot, batch).
+
+    x: (batch, in), grid: (in, M + 1) -> ((in, M − order, batch), (in, M − order + 1, batch)).
+
+    Batch is the innermost axis so that every op runs over contiguous memory (a
+    broadcast over a short trailing knot axis is several times slower on CPU). The
+    recursion is written with w_{j,p} = (x − t_j)/(t_{j+p} − t_j):
+
+        B_{j,p} = w_{j,p} B_{j,p−1} + (1 − w_{j+1,p}) B_{j+1,p−1}
+
+    (the right-hand factor of Cox–de Boor equals 1 − w_{j+1,p}), so each order costs
+    four elementwise ops on one difference tensor d = x − t computed once.
+    """
+    d = x.T.unsqueeze(1) - grid.unsqueeze(-1)  # (in, M + 1, batch)
+    if order >= 2:
+        # order 1 directly: the hat min(w_j, 1 − w_{j+1}) clipped at 0 (no boolean casts)
+        w = d[:, :-1] * recip[0]
+        bases = torch.minimum(w[:, :-1], 1.0 - w[:, 1:]).clamp_min(0.0)
+        first = 2
+    else:
+        step = (d >= 0).to(x.dtype)  # knots increase: [t_j, t_{j+1}) = step_j − step_{j+1}
+        bases = step[:, :-1] - step[:, 1:]
+        first = 1
+    lower = bases
+    for p in range(first, order + 1):
+        lower = bases
+        w = d[:, : bases.shape[1]] * recip[p - 1]
+        wb = w * bases
+        bases = wb[:, :-1] + (bases - wb)[:, 1:]
+    return bases, lower
+
+
+class _BSplineFeatures(torch.autograd.Function):
+    """Cox–de Boor forward with the analytic derivative in backward:
+
+        dB_{j,k}/dx = k · (B_{j,k−1} / (t_{j+k} − t_j) − B_{j+1,k−1} / (t_{j+k+1} − t_{j+1}))
+
+    which replaces autograd's replay of the whole recursion (~3× faster fwd + bwd).
+    Only x gets a gradient: the knots are a buffer (see :func:`bspline_features`).
+    """
+
+    @staticmethod
+    def forward(ctx, x, grid, order, *recip):
+        bases, lower = _cox_de_boor(x, grid, order, list(recip))
+        if order >= 1:
+            ctx.save_for_backward(lower, recip[-1] * order)
+        ctx.order = order
+        return bases.permute(2, 0, 1)  # (batch, in, K), a view of the (in, K, batch) result
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_out):
+        grad_x = None
+        if ctx.order >= 1 and ctx.needs_input_grad[0]:
+            lower, scaled = ctx.saved_tensors
+            q = lower * scaled  # (in, K + 1, batch)
+            grad_x = (grad_out.permute(1, 2, 0) * (q[:, :-1] - q[:, 1:])).sum(1).T
+        return (grad_x, None, None) + (None,) * ctx.order
+
+
+def bspline_features(x: torch.Tensor, grid: torch.Tensor, order: int,
+                     recip: list[torch.Tensor] | None = None) -> torch.Tensor:
+    """Cox–de Boor recursion. x: (batch, in), grid: (in, G + 2·order + 1) -> (batch, in, G + order).
+
+    ``recip``: :func:`knot_reciprocals` of ``grid`` when the caller keeps them. The result
+    is a (batch, in, K) view of an (in, K, batch) tensor (contiguous along batch).
+    """
+    if recip is None:
+        recip = knot_reciprocals(grid, order)
+    if grid.requires_grad and torch.is_grad_enabled():
+        # trainable knots: plain autograd through the recursion (the Function differentiates x only)
+        return _cox_de_boor(x, grid, order, recip)[0].permute(2, 0, 1)
+    return _BSplineFeatures.apply(x, grid, order, *recip)
 
 
 def extended_grid(lo: torch.Tensor, hi: torch.Tensor, num: int, order: int) -> torch.Tensor:
@@ -71,7 +142,33 @@ class BSplineBasis(FeatureBasis):
         return self.grid[:, k].clone(), self.grid[:, -k - 1].clone()
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        return bspline_features(x, self.grid, self.order)
+        return bspline_features(x, self.grid, self.order, self._knot_reciprocals())
+
+    def _knot_reciprocals(self) -> list[torch.Tensor] | None:
+        """:func:`knot_reciprocals` of the current grid, recomputed whenever the grid
+        changes: a new tensor (``update_grid``, ``refine``, ``.to()``), an in-place edit
+        (``load_state_dict``, ``grid.copy_``: the version counter moves) or new storage.
+        Saves ~20 % of a forward on small batches. None (compute per call) for trainable knots."""
+        grid = self.grid
+        if grid.requires_grad:
+            return None
+        try:
+            key = (grid._version, grid.data_ptr())
+        except RuntimeError:  # inference tensors have no version counter
+            return None
+        cache = self.__dict__.get("_recip_cache")
+        if cache is not None and cache[0] is grid and cache[1] == key:
+            return cache[2]
+        with torch.no_grad():
+            recip = knot_reciprocals(grid, self.order)
+        self.__dict__["_recip_cache"] = (grid, key, recip)
+        return recip
+
+    def __getstate__(self):
+        # copies and pickles never carry the cache (it refers to this instance's grid tensor)
+        state = super().__getstate__()  # nn.Module's: a copy of __dict__
+        state.pop("_recip_cache", None)
+        return state
 
     @torch.no_grad()
     def update_grid(self, x: torch.Tensor) -> None:
