@@ -106,7 +106,7 @@ def test_recovers_log_times_linear():
 def test_recovers_sine_plus_square_of_one_variable():
     """Two functions of the same variable: a KAN's split between two hidden nodes is not
     unique, so the output edges are fixed to x before training (the additive prior, as
-    with pykan's fix_symbolic); the hidden edges then snap to sin and x²."""
+    with pykan's fix_symbolic); the hidden edges then snap to sin (or cos) and x²."""
     from symkan.symbolic import fix
 
     X = _data(1, -1, 1)
@@ -117,7 +117,8 @@ def test_recovers_sine_plus_square_of_one_variable():
     fit(m, X, y, steps=30, update_grid_every=10)
     res = auto_snap(m, X, y)
     _check(res, is_symbolic_solution(res.formula.expr, "sin(pi*x1) + x1**2", names=["x1"]), "sin(pi*x1) + x1**2")
-    assert sorted(c.name for c in res.choices if c.layer == 0) == ["sin", "x^2"]
+    # sin(πx) and cos(πx − π/2) are the same edge; either is a correct snap
+    assert sorted(c.name for c in res.choices if c.layer == 0) in (["sin", "x^2"], ["cos", "x^2"])
 
 
 def test_recovers_sum_of_squares():

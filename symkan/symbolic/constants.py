@@ -31,30 +31,53 @@ def _is_float(e) -> bool:
     return isinstance(e, sympy.Float)
 
 
+def _is_radical(e) -> bool:
+    """A number such as √2 or 3^(1/3): a rational power of a rational."""
+    return e.is_Pow and e.base.is_Rational and e.exp.is_Rational and not e.exp.is_Integer
+
+
+def _fold_radicals(m: sympy.Expr) -> sympy.Expr:
+    """0.7071·√2·u -> 1.0·u: a float times radicals is just a float (π is left alone, it
+    is a snap target)."""
+    floats = [a for a in m.args if _is_float(a)]
+    rads = [a for a in m.args if _is_radical(a)]
+    if not floats or not rads:
+        return m
+    rest = [a for a in m.args if not (_is_float(a) or _is_radical(a))]
+    return sympy.Mul(sympy.Float(float(sympy.Mul(*floats, *rads))), *rest)
+
+
 def clean_numbers(expr: sympy.Expr) -> sympy.Expr:
-    """Floats that are exact integers become Integers (1.0*x -> x)."""
+    """Floats times radicals become floats, and floats within round-off (1e-12 relative)
+    of an integer become Integers (1.0*x -> x)."""
+    if any(_is_radical(a) for a in expr.atoms(sympy.Pow)):
+        expr = expr.replace(lambda e: e.is_Mul, _fold_radicals)
     rep = {}
     for f in expr.atoms(sympy.Float):
         v = float(f)
-        if math.isfinite(v) and v == round(v) and abs(v) < 1e15:
+        if math.isfinite(v) and abs(v) < 1e15 and abs(v - round(v)) <= 1e-12 * max(1.0, abs(v)):
             rep[f] = sympy.Integer(int(round(v)))
     return expr.xreplace(rep) if rep else expr
 
 
 def _leading_float(add: sympy.Add):
-    """Float coefficient of the first non-constant term of a sum, or None."""
+    """The float coefficient of largest magnitude among the non-constant terms of a sum
+    (so a round-off term such as 1e-9·x never becomes the scale), or None when that
+    coefficient is exact or 1."""
+    best = None
     for term in add.args:
         if term.free_symbols:
             coeff = term.as_coeff_Mul()[0]
-            if _is_float(coeff) and float(coeff) not in (0.0, 1.0):
-                return coeff
-            return None
+            if best is None or abs(float(coeff)) > abs(float(best)):
+                best = coeff
+    if best is not None and _is_float(best) and float(best) not in (0.0, 1.0):
+        return best
     return None
 
 
 def monic(expr: sympy.Expr) -> sympy.Expr:
-    """Pull the leading float coefficient out of every sum that is a factor of a product
-    (or of a power with integer exponent, or a positive coefficient for other exponents)."""
+    """Pull the magnitude of the largest float coefficient out of every sum that is a
+    factor of a product or the base of a power."""
     if expr.is_Atom:
         return expr
     args = [monic(a) for a in expr.args]
@@ -66,7 +89,8 @@ def monic(expr: sympy.Expr) -> sympy.Expr:
             base, ex = (f.base, f.exp) if f.is_Pow else (f, sympy.Integer(1))
             if base.is_Add:
                 k = _leading_float(base)
-                if k is not None and (ex.is_Integer or float(k) > 0):
+                if k is not None:
+                    k = abs(k)  # a positive scale can leave any power: (k·u)^e = k^e·u^e
                     base = sympy.Add(*[t / k for t in base.args])
                     coeff = coeff * k ** ex
                     f = base ** ex

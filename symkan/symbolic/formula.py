@@ -270,6 +270,43 @@ def bounded_simplify(expr: sympy.Expr, max_ops: int = 150, timeout: float | None
         return expr
 
 
+def expanded_alternative(expr: sympy.Expr, variables, X: np.ndarray, y: np.ndarray, loss: float, *,
+                         snap_rtol: float = 1e-2, snap_atol: float = 1e-11, max_refit: int = 20,
+                         max_ops: int = 150, timeout: float | None = 3.0):
+    """The expanded form of ``expr`` with its constants refit and snapped, if it is simpler
+    at no cost in loss; ``(expr, loss)`` or None.
+
+    A network often computes a polynomial in a shifted, rescaled basis — e.g.
+    (x₁ − 3.33)² + 1.04(x₂ − 3.33)² − 0.53(0.96x₁ + x₂ − 6.52)² — whose floats only
+    cancel once multiplied out: expanded, the coefficients are 1, −2, 1, 0 … and snap.
+    """
+    try:
+        expanded = _with_timeout(lambda: sympy.expand(expr), timeout)
+    except _Timeout:
+        return None
+    if expanded == expr or sympy.count_ops(expanded) > max(3 * sympy.count_ops(expr), max_ops):
+        return None
+    cf = ConstantFit(clean_numbers(monic(expanded)), variables, X, y)
+    if not 0 < len(cf.syms) <= max_refit:
+        return None
+    cf.snap(rtol=snap_rtol, atol=snap_atol, refit=True, max_refit=max_refit)
+    candidate = clean_numbers(cf.expression())
+    simpler = clean_numbers(bounded_simplify(candidate, max_ops, timeout))
+    for option in (simpler, candidate):
+        try:
+            vals = _evaluate(option, variables, X)
+        except (TypeError, ValueError, ZeroDivisionError, OverflowError, NameError, KeyError):
+            continue
+        if not np.all(np.isfinite(vals)):
+            continue
+        new = float(np.mean((vals - y) ** 2))
+        n = max(len(y), 2)
+        allowed = loss * max(1.0 + snap_rtol, math.exp(math.log(n) / n)) + snap_atol * float(np.var(y))
+        if new <= allowed and expression_complexity(option) < expression_complexity(expr):
+            return option, new
+    return None
+
+
 def _snap_exact(expr: sympy.Expr, rtol: float = 1e-9) -> sympy.Expr:
     """Without data: replace floats that equal a simple value to within rtol."""
     rep = {}
@@ -395,6 +432,12 @@ def model_formula(model, names=None, input_transform=None, output_transform=None
                     expr = snapped
             vals_final = _evaluate(expr, variables, Xu)
             loss = float(np.mean((vals_final - yk) ** 2))
+            if snap and expr.atoms(sympy.Float):
+                alt = expanded_alternative(expr, variables, Xu, yk, loss, snap_rtol=snap_rtol, snap_atol=snap_atol,
+                                           max_refit=max_refit_constants, max_ops=max_simplify_ops,
+                                           timeout=simplify_timeout)
+                if alt is not None:
+                    expr, loss = alt
         elif snap:  # only what the model's own precision cannot tell apart
             eps = float(torch.finfo(next(iter(model.parameters())).dtype).eps)
             expr = accept(clean_numbers(_snap_exact(expr, max(1e-9, 16 * eps))), expr, tol=max(verify_rtol, 64 * eps))
