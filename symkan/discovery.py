@@ -7,8 +7,8 @@ For each candidate architecture (smallest first):
 
 Every formula is scored on held-out rows; the caller keeps the Pareto front. The
 search stops early once a formula reproduces the held-out data to round-off, or
-explains it at least as well as the network it was read from (the noise floor), or when
-the time budget is spent.
+explains it far better than the network it was read from, or when the time budget is
+spent.
 
 All arrays here are already standardised ("network units"); the transforms that map
 them back to the user's units are passed along so that formulas come out in the
@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 #: normalised held-out loss (1 − R²) below which a formula counts as exact and the
 #: architecture search stops
 EXACT_NMSE = 1e-9
+#: stop the search when a formula's held-out nmse is below this fraction of its network's
+STOP_FACTOR = 1e-2
 #: numeric held-out nmse (1 − R²) below which a trained network is worth snapping
 SNAP_NMSE = 1e-2
 
@@ -171,8 +173,8 @@ def search(X: torch.Tensor, y: torch.Tensor, X_val: torch.Tensor, y_val: torch.T
 
     A network is snapped when its numeric held-out fit is decent (normalised loss below
     ``SNAP_NMSE``) or when it is the last one tried; the search stops at the first
-    formula that reproduces the held-out data to round-off or is at least as accurate on
-    it as its network, or when the budget is spent.
+    formula that reproduces the held-out data to round-off or is far more accurate on it
+    than its network (``STOP_FACTOR``), or when the budget is spent.
     """
     from .symbolic.formula import to_user_units
 
@@ -206,10 +208,12 @@ def search(X: torch.Tensor, y: torch.Tensor, X_val: torch.Tensor, y_val: torch.T
         attempt.seconds += time.perf_counter() - t0
         best = min((f.loss for f in attempt.formulas), default=math.inf) / var
         log.info("architecture %s: best formula nmse %.3g, %.1f s in all", width, best, attempt.seconds)
-        # Done when a formula reproduces the held-out data to round-off, or explains it at
-        # least as well as the network it came from (on noisy data the noise floor is
-        # reached: a wider network has nothing more to offer the formula).
-        if best < EXACT_NMSE or best <= attempt.numeric_nmse:
+        # Done when a formula reproduces the held-out data to round-off, or beats the
+        # network it came from by a wide margin (then it has found structure the network
+        # only approximates: a wider network has nothing more to offer). A formula merely
+        # as good as its network may be a smooth stand-in (x·exp(c·e^(−y²)) for
+        # x/(1 + y²)), so the search goes on.
+        if best < EXACT_NMSE or best <= STOP_FACTOR * attempt.numeric_nmse:
             break
     if not any(a.formulas for a in attempts):  # nothing decent: snap the best numeric fit anyway
         attempt = min(attempts, key=lambda a: a.numeric_nmse)
