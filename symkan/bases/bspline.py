@@ -14,6 +14,7 @@ import torch
 from torch.autograd.function import once_differentiable
 
 from . import register_basis
+from ..tensor_memo import module_memo
 from .base import FeatureBasis, check_positive_int
 
 
@@ -145,30 +146,17 @@ class BSplineBasis(FeatureBasis):
         return bspline_features(x, self.grid, self.order, self._knot_reciprocals())
 
     def _knot_reciprocals(self) -> list[torch.Tensor] | None:
-        """:func:`knot_reciprocals` of the current grid, recomputed whenever the grid
-        changes: a new tensor (``update_grid``, ``refine``, ``.to()``), an in-place edit
-        (``load_state_dict``, ``grid.copy_``: the version counter moves) or new storage.
-        Saves ~20 % of a forward on small batches. None (compute per call) for trainable knots."""
-        grid = self.grid
-        if grid.requires_grad:
+        """:func:`knot_reciprocals` of the current grid, recomputed only when the grid
+        changes (see :class:`~symkan.tensor_memo.TensorMemo`); saves ~20 % of a small
+        forward. None (computed per call, differentiably) for trainable knots."""
+        if self.grid.requires_grad:
             return None
-        try:
-            key = (grid._version, grid.data_ptr())
-        except RuntimeError:  # inference tensors have no version counter
-            return None
-        cache = self.__dict__.get("_recip_cache")
-        if cache is not None and cache[0] is grid and cache[1] == key:
-            return cache[2]
-        with torch.no_grad():
-            recip = knot_reciprocals(grid, self.order)
-        self.__dict__["_recip_cache"] = (grid, key, recip)
-        return recip
 
-    def __getstate__(self):
-        # copies and pickles never carry the cache (it refers to this instance's grid tensor)
-        state = super().__getstate__()  # nn.Module's: a copy of __dict__
-        state.pop("_recip_cache", None)
-        return state
+        def compute():
+            with torch.no_grad():
+                return knot_reciprocals(self.grid, self.order)
+
+        return module_memo(self, "_recip_memo").get((self.grid,), compute)
 
     @torch.no_grad()
     def update_grid(self, x: torch.Tensor) -> None:

@@ -15,6 +15,7 @@ from torch import nn
 import torch.nn.functional as F
 
 from ..bases import Basis, get_basis
+from ..tensor_memo import module_memo
 from .symbolic_edges import SymbolicEdges
 
 
@@ -67,21 +68,35 @@ class KANLayer(nn.Module):
         """(out, in): 1 on alive edges that are not symbolic."""
         return self.mask * (~self.symbolic.fixed).to(self.mask.dtype)
 
+    def _mask_state(self) -> tuple[torch.Tensor | None, bool]:
+        """(numeric_mask(), or None when every edge is alive and numeric; any edge fixed),
+        recomputed only when ``mask`` or ``symbolic.fixed`` change: the forward then skips
+        the mask ops and products (exact: they would multiply by ones)."""
+        def compute():
+            fixed = self.symbolic.fixed
+            m = self.numeric_mask()
+            return (None if bool((m == 1).all()) else m), bool(fixed.any())
+
+        return module_memo(self, "_mask_memo").get((self.mask, self.symbolic.fixed), compute)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (batch, in) -> (batch, out)."""
-        m = self.numeric_mask()
+        m, any_fixed = self._mask_state()
         y = self.basis(x, m)
         if self.residual:
-            y = y + F.linear(F.silu(x), self.base_weight * m)
-        if self.symbolic.any_fixed:
+            y = y + F.linear(F.silu(x), self.base_weight if m is None else self.base_weight * m)
+        if any_fixed:
             y = y + self.symbolic(x, self.mask)
         return y + self.bias
 
     def edge_activations(self, x: torch.Tensor) -> torch.Tensor:
         """x: (batch, in) -> exact per-edge values (batch, out, in); their sum over ``in``
         plus ``bias`` equals ``forward(x)``."""
-        acts = self.numeric_edge_activations(x) * self.numeric_mask()
-        if self.symbolic.any_fixed:
+        m, any_fixed = self._mask_state()
+        acts = self.numeric_edge_activations(x)
+        if m is not None:
+            acts = acts * m
+        if any_fixed:
             acts = acts + self.symbolic.edge_activations(x) * self.mask
         return acts
 
