@@ -53,6 +53,8 @@ def test_bspline_features_match_textbook_recursion(order):
     ref = textbook_bsplines(x, basis.grid, order)
     assert fast.shape == ref.shape == (x.shape[0], 3, 5 + order)
     torch.testing.assert_close(fast, ref, rtol=0, atol=1e-13)
+    # a (batch, in, K) view of contiguous (in, K, batch) memory: reshape(batch, in·K) needs no copy
+    assert fast.permute(1, 2, 0).is_contiguous()
 
 
 @pytest.mark.parametrize("order", [0, 1, 2, 3, 4])
