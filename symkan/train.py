@@ -54,6 +54,46 @@ class History:
 Callback = Callable[[int, History, torch.nn.Module], "bool | None"]
 
 
+class _FlatParameters:
+    """During an LBFGS fit: the trainable parameters as views of one flat tensor and their
+    gradients as views of one flat gradient.
+
+    torch's LBFGS flattens parameters and gradients at every function evaluation with
+    per-parameter loops (gather, add, clone, copy: ~50 tiny ops per evaluation); on one
+    tensor each is a single op — ~10 % of a [2, 5, 1] fit. The values are the same bit for
+    bit. :meth:`release` gives every parameter (and gradient) its own storage back.
+    """
+
+    def __init__(self, params: list[torch.Tensor]):
+        self.params = params
+        with torch.no_grad():
+            self.flat = torch.cat([p.detach().reshape(-1) for p in params]).requires_grad_()
+        self.flat.grad = torch.zeros_like(self.flat)
+        values, grads = self.flat.detach(), self.flat.grad
+        offset = 0
+        for p in params:
+            n = p.numel()
+            p.data = values[offset:offset + n].view_as(p)
+            # backward accumulates in place into an existing gradient: it lands in flat.grad
+            p.grad = grads[offset:offset + n].view_as(p)
+            offset += n
+
+    @staticmethod
+    def usable(params: list[torch.Tensor]) -> bool:
+        return (len(params) > 1 and len({(p.dtype, p.device) for p in params}) == 1
+                and all(p.layout == torch.strided and not p.is_complex() for p in params))
+
+    def zero_grad(self) -> None:
+        self.flat.grad.zero_()
+
+    def release(self) -> None:
+        with torch.no_grad():
+            for p in self.params:
+                p.data = p.data.clone()
+                if p.grad is not None:
+                    p.grad = p.grad.clone()
+
+
 def _check_nonneg(name, value):
     if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
         raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
@@ -125,11 +165,17 @@ def fit(model, X, y, *, steps: int = 100, optimizer: str = "lbfgs", lr: float | 
         grid_every = 0
     stop_grid = steps // 2 if stop_grid_update_step is None else int(stop_grid_update_step)
 
+    flat = None  # _FlatParameters while LBFGS runs
+
     def make_optimizer():
+        nonlocal flat
         params = [p for p in model.parameters() if p.requires_grad]
         if optimizer == "lbfgs":
-            return torch.optim.LBFGS(params, lr=1.0 if lr is None else lr, max_iter=int(lbfgs_max_iter),
-                                     history_size=10, line_search_fn="strong_wolfe",
+            if flat is not None:
+                flat.release()
+            flat = _FlatParameters(params) if _FlatParameters.usable(params) else None
+            return torch.optim.LBFGS([flat.flat] if flat is not None else params, lr=1.0 if lr is None else lr,
+                                     max_iter=int(lbfgs_max_iter), history_size=10, line_search_fn="strong_wolfe",
                                      tolerance_grad=1e-32, tolerance_change=1e-32)
         # the fused kernel: one op per parameter instead of ~10 (500 steps of [2, 5, 1]: -0.15 s)
         fused = all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in params) or None
@@ -171,7 +217,10 @@ def fit(model, X, y, *, steps: int = 100, optimizer: str = "lbfgs", lr: float | 
             record = {}
 
             def closure():
-                opt.zero_grad(set_to_none=True)
+                if flat is not None:
+                    flat.zero_grad()
+                else:
+                    opt.zero_grad(set_to_none=True)
                 total, mse, pen = objective(xb, yb)
                 total.backward()
                 record["mse"], record["pen"] = mse.detach(), pen
@@ -207,6 +256,8 @@ def fit(model, X, y, *, steps: int = 100, optimizer: str = "lbfgs", lr: float | 
             if stop:
                 break
     finally:
+        if flat is not None:
+            flat.release()
         if bar is not None:
             bar.close()
         model.eval()

@@ -171,3 +171,27 @@ def test_tensor_memo_recomputes_on_version_identity_and_storage():
     with torch.inference_mode():
         c = torch.ones(2)
     assert memo.get((c,), lambda: 5) == 5  # no version counter: computed, not cached
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"lamb": 1e-3, "update_grid_every": 3}, {"val_fraction": 0.25, "early_stopping": 2}])
+def test_flat_lbfgs_is_bit_identical_and_leaves_own_storage(kwargs, monkeypatch):
+    import symkan.train as train
+
+    g = torch.Generator().manual_seed(3)
+    X = torch.rand(200, 2, generator=g) * 2 - 1
+    y = torch.sin(3 * X[:, 0]) * X[:, 1]
+
+    def run():
+        model = KAN([2, [2, 1], 1], seed=1)
+        history = train.fit(model, X, y, steps=6, **kwargs)
+        return model, history
+
+    flat_model, flat_hist = run()
+    monkeypatch.setattr(train._FlatParameters, "usable", staticmethod(lambda params: False))
+    plain_model, plain_hist = run()
+    assert flat_hist.train_loss == plain_hist.train_loss and flat_hist.val_loss == plain_hist.val_loss
+    for a, b in zip(flat_model.parameters(), plain_model.parameters()):
+        assert torch.equal(a, b)
+    params = list(flat_model.parameters())
+    assert all(p._base is None and (p.grad is None or p.grad._base is None) for p in params)
+    assert len({p.untyped_storage().data_ptr() for p in params}) == len(params)
