@@ -126,6 +126,18 @@ class EvalCounter:
         return self.count
 
 
+class Timer:
+    """Wall seconds and CPU seconds of this process (all threads) spent in the block."""
+
+    def __enter__(self):
+        self._wall, self._cpu = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc):
+        self.wall = time.perf_counter() - self._wall
+        self.cpu = time.process_time() - self._cpu
+
+
 def rmse(forward, X, y) -> float:
     with torch.no_grad():
         return float(torch.sqrt(torch.mean((forward(X) - y) ** 2)))
@@ -146,10 +158,10 @@ def run_symkan(case: str, lamb: float, data) -> dict:
     X, y, Xt, yt = data
     model = KAN([2, 5, 1], grid_size=5, order=3, seed=0)
     counter = EvalCounter(model.layers[0].bias)
-    t0 = time.perf_counter()
-    fit(model, X, y, X_val=Xt, y_val=yt, **fit_kwargs(case, lamb))
-    sec = time.perf_counter() - t0
-    return {"s": sec, "evals": counter.close(), "train": rmse(model, X, y), "test": rmse(model, Xt, yt)}
+    with Timer() as t:
+        fit(model, X, y, X_val=Xt, y_val=yt, **fit_kwargs(case, lamb))
+    return {"s": t.wall, "cpu": t.cpu, "evals": counter.close(), "train": rmse(model, X, y),
+            "test": rmse(model, Xt, yt)}
 
 
 def run_pykan(case: str, lamb: float, data, workdir: str) -> dict:
@@ -168,12 +180,11 @@ def run_pykan(case: str, lamb: float, data, workdir: str) -> dict:
             np.random.seed(0)  # pykan's fit draws (full-batch) indices from numpy's global RNG
             model = PyKAN(width=[2, 5, 1], grid=5, k=3, seed=0, auto_save=False)
             counter = EvalCounter(model.act_fun[0].scale_base)
-            t0 = time.perf_counter()
-            model.fit(dataset, opt=opt, steps=kw["steps"], lr=kw["lr"], lamb=lamb, update_grid=grid,
-                      grid_update_num=10, stop_grid_update_step=50)
-            sec = time.perf_counter() - t0
-            evals = counter.close()
-            out = {"s": sec, "evals": evals, "train": rmse(model, X, y), "test": rmse(model, Xt, yt)}
+            with Timer() as t:
+                model.fit(dataset, opt=opt, steps=kw["steps"], lr=kw["lr"], lamb=lamb, update_grid=grid,
+                          grid_update_num=10, stop_grid_update_step=50)
+            out = {"s": t.wall, "cpu": t.cpu, "evals": counter.close(), "train": rmse(model, X, y),
+                   "test": rmse(model, Xt, yt)}
     finally:
         os.chdir(cwd)
     return out
@@ -244,48 +255,64 @@ def main(argv=None) -> None:
                     ratio = statistics.median(times[b]) / statistics.median(times[a])
                     print(f"\nratio pykan / symkan ({what}): {ratio:.1f}x")
 
-        print(f"\n## Training (median of {args.repeats} interleaved repeats; wall seconds of the fit call)\n")
-        header = ["threads", "case", "lamb"]
-        for lib in libs:
-            name = "symkan" if lib == "symkan" else "pykan 0.2.8"
-            header += [f"{name} s", f"{name} evals", f"{name} train / test RMSE"]
-        if use_pykan:
-            header.append("speed-up")
-        header.append("load")
-        print(fmt_row(header))
-        print(fmt_row(["---:"] + ["---"] * 2 + ["---:"] * (len(header) - 3)))
+        names = {"symkan": "symkan", "pykan": "pykan 0.2.8"}
+        timing, quality = [], []
         deterministic = True
         try:
             for n_threads in args.threads:
                 torch.set_num_threads(n_threads)
+                for lib in libs:  # warm-up (first calls pay one-off dispatcher / allocator costs)
+                    warm = run_symkan if lib == "symkan" else (lambda c, l, d: run_pykan(c, l, d, tmp))
+                    warm("lbfgs", 0.0, tuple(t[:100] for t in data))
                 for case in args.cases:
                     for lamb in args.lambs:
                         res = {lib: [] for lib in libs}
-                        for _ in range(args.repeats):
+                        for _ in range(args.repeats):  # interleaved: both see the same load
                             for lib in libs:
-                                if lib == "symkan":
-                                    res[lib].append(run_symkan(case, lamb, data))
-                                else:
-                                    res[lib].append(run_pykan(case, lamb, data, tmp))
-                        row = [n_threads, case, f"{lamb:g}"]
-                        med = {}
+                                res[lib].append(run_symkan(case, lamb, data) if lib == "symkan"
+                                                else run_pykan(case, lamb, data, tmp))
+                        key = [n_threads, case, f"{lamb:g}"]
+                        wall = {lib: statistics.median(r["s"] for r in res[lib]) for lib in libs}
+                        cpu = {lib: statistics.median(r["cpu"] for r in res[lib]) for lib in libs}
+                        row = list(key)
                         for lib in libs:
-                            runs = res[lib]
-                            med[lib] = statistics.median(r["s"] for r in runs)
-                            evals = statistics.median(r["evals"] for r in runs)
-                            last = runs[-1]
-                            row += [f"{med[lib]:.2f}", f"{evals:.0f}", f"{last['train']:.2e} / {last['test']:.2e}"]
+                            row += [f"{wall[lib]:.2f}", f"{cpu[lib]:.2f}"]
                         if use_pykan:
-                            row.append(f"{med['pykan'] / med['symkan']:.1f}x")
+                            row += [f"{wall['pykan'] / wall['symkan']:.1f}x", f"{cpu['pykan'] / cpu['symkan']:.1f}x"]
                         row.append(load_average().split()[0])
-                        print(fmt_row(row), flush=True)
-                        same = len({(r["train"], r["test"], r["evals"]) for r in res["symkan"]}) == 1
-                        deterministic &= same
+                        timing.append(row)
+                        qrow = list(key)
+                        for lib in libs:
+                            last = res[lib][-1]
+                            evals = statistics.median(r["evals"] for r in res[lib])
+                            qrow += [f"{evals:.0f}", f"{last['train']:.2e}", f"{last['test']:.2e}"]
+                        quality.append(qrow)
+                        print("  done:", " ".join(map(str, key)), flush=True, file=sys.stderr)
+                        deterministic &= len({(r["train"], r["test"], r["evals"]) for r in res["symkan"]}) == 1
         finally:
             torch.set_num_threads(threads_before)
+
+        print(f"\n## Training time (median of {args.repeats} interleaved repeats of the fit call)\n")
+        header = ["threads", "case", "lamb"]
+        for lib in libs:
+            header += [f"{names[lib]} wall s", f"{names[lib]} CPU s"]
+        if use_pykan:
+            header += ["speed-up (wall)", "speed-up (CPU)"]
+        header.append("load avg")
+        print(fmt_row(header))
+        print(fmt_row(["---:", "---", "---:"] + ["---:"] * (len(header) - 3)))
+        for row in timing:
+            print(fmt_row(row))
+        print("\n## Training result (last repeat; RMSE computed after the fit, same code for both)\n")
+        header = ["threads", "case", "lamb"]
+        for lib in libs:
+            header += [f"{names[lib]} evals", f"{names[lib]} train RMSE", f"{names[lib]} test RMSE"]
+        print(fmt_row(header))
+        print(fmt_row(["---:", "---", "---:"] + ["---:"] * (len(header) - 3)))
+        for row in quality:
+            print(fmt_row(row))
         print(f"\nsymkan repeats identical (final RMSEs and evals): {'yes' if deterministic else 'NO'}")
         print(f"# load average at end: {load_average()}")
-
 
 if __name__ == "__main__":
     main()
