@@ -1,9 +1,10 @@
 """The staged discovery pipeline behind :class:`symkan.SymKANRegressor`.
 
-For each candidate architecture (smallest first):
+For each rung of a ladder of (space, architecture) pairs, smallest first — the space
+being the data as given or, for positive data, (log x, log|y|) (see symkan.spaces):
 
-    train → sparsify (L1 + entropy) → prune → refit → snap at several complexity
-    weights → joint refit of the constants → formulas in the user's units
+    train → sparsify (L1 + entropy) → prune (checked on held-out rows) → refit
+    → snap → joint refit of the constants → formulas in the user's units
 
 Every formula is scored on held-out rows; the caller keeps the Pareto front. The
 search stops early once a formula reproduces the held-out data to round-off, or
@@ -25,6 +26,7 @@ import numpy as np
 import torch
 
 from .nn import KAN
+from .spaces import finite_mse, to_user_formula
 from .train import fit
 
 log = logging.getLogger(__name__)
@@ -32,6 +34,8 @@ log = logging.getLogger(__name__)
 #: normalised held-out loss (1 − R²) below which a formula counts as exact and the
 #: architecture search stops
 EXACT_NMSE = 1e-9
+#: a pruned network may lose at most this factor of the dense network's held-out loss
+PRUNE_TOLERANCE = 2.0
 #: stop the search when a formula's held-out nmse is below this fraction of its network's
 STOP_FACTOR = 1e-2
 #: numeric held-out nmse (1 − R²) below which a trained network is worth snapping
@@ -44,7 +48,7 @@ class SearchSettings:
 
     basis: str = "bspline"
     basis_options: dict = field(default_factory=dict)
-    widths: list = field(default_factory=list)  # full KAN widths to try, in order
+    ladder: list = field(default_factory=list)  # (space name, full KAN width) to try, in order
     steps: int = 100
     lamb: float = 1e-3
     node_th: float = 1e-2
@@ -65,10 +69,11 @@ class Attempt:
     numeric_nmse: float
     seconds: float
     error: str | None = None
+    space: str = "linear"
 
 
 def default_widths(n_inputs: int) -> list:
-    """Full KAN widths tried when the user gives none, smallest first.
+    """Full KAN widths tried in the linear space when the user gives none, smallest first.
 
     1. ``[d, 1, 1]``: one hidden sum node and an outer function, g(Σ_i f_i(x_i)) —
        additive and generalised-additive formulas (exp(sin(πx) + y²), √(x² + y²), ...);
@@ -76,14 +81,27 @@ def default_widths(n_inputs: int) -> list:
        x·sin(y), sums of such terms), pruned back to what the data need;
     3. ``[d, d, [0, [2]]]``: the output is the product of two functions of sums,
        f(Σ ...)·g(Σ ...) — ratios such as x/(1 + y²);
-    4. ``[d, [2d + 1, m], 1]``: the Kolmogorov–Arnold width with product nodes, for
-       what the first three miss.
+    4. ``[d, d, 1, 1]``: a generalised additive model of generalised additive models,
+       g(Σ_j h_j(Σ_i f_ij(x_i))) — distances √((x₂ − x₁)² + (y₂ − y₁)²) and the like;
+    5. ``[d, [2d + 1, m], 1]``: the Kolmogorov–Arnold width with product nodes.
     """
     d = int(n_inputs)
     if d == 1:
         return [[1, 1, 1], [1, 3, 1]]
     m = min(d - 1, 3)
-    return [[d, 1, 1], [d, [d, m], 1], [d, d, [0, [2]]], [d, [2 * d + 1, m], 1]]
+    return [[d, 1, 1], [d, [d, m], 1], [d, d, [0, [2]]], [d, d, 1, 1], [d, [2 * d + 1, m], 1]]
+
+
+def default_ladder(n_inputs: int, log_space: bool) -> list:
+    """(space, width) pairs tried in order. With positive data, the log space goes first
+    with the cheapest network, ``[d, 1]`` (a sum of one-variable functions of log x: every
+    product of powers, times any product of one-variable factors), and ``[d, 2, 1]``
+    (two sums, e.g. m₀/√(1 − v²/c²)) comes after the linear space's first two rungs."""
+    d = int(n_inputs)
+    linear = [("linear", w) for w in default_widths(d)]
+    if not log_space:
+        return linear
+    return [("log", [d, 1])] + linear[:2] + [("log", [d, 2, 1])] + linear[2:]
 
 
 def build_width(n_inputs: int, hidden) -> list:
@@ -113,101 +131,140 @@ def _deadline_callback(deadline):
     return lambda step, history, model: _time_left(deadline) <= 0
 
 
-def train_pruned(width, X: torch.Tensor, y: torch.Tensor, s: SearchSettings) -> KAN:
-    """Train → sparsify → prune → refit one architecture. X, y in network units.
+def _val_nmse(model, space) -> float:
+    with torch.no_grad():
+        pred = model(space.X_val.to(next(model.parameters()).dtype)).double().numpy()[:, 0]
+    return _nmse(pred, space.y_val.double().numpy()[:, 0])
 
-    With a deadline, each stage stops early once it passes (the sparsify and refit
-    stages are skipped when it has already passed), so one architecture overruns the
-    budget by at most one optimiser step plus pruning.
+
+def train_pruned(width, space, s: SearchSettings) -> KAN:
+    """Train → sparsify → prune → refit one architecture on ``space`` (network units).
+
+    Pruning is checked on the held-out rows: a pruned and refit network must stay within
+    ``PRUNE_TOLERANCE`` × the dense network's held-out loss. Otherwise pruning removed
+    something real (a small but genuine effect, like the relativistic factor next to a
+    mass), and it is retried with thresholds ten times lower, then abandoned (the
+    unpruned network is refit instead).
+
+    With a deadline, each stage stops early once it passes (later stages are skipped
+    when it has already passed).
     """
     from .pruning import prune
 
+    X, y = space.X, space.y
     model = KAN(width, basis=s.basis, seed=s.seed, **s.basis_options)
     grid = model.supports_grid_update
     steps = int(s.steps)
     stop = [_deadline_callback(s.deadline)] if s.deadline is not None else []
-    fit(model, X, y, steps=steps, update_grid_every=5 if grid else None, seed=s.seed, callbacks=stop)
+
+    def refit(net, seed):
+        if _time_left(s.deadline) > 0:
+            fit(net, X, y, steps=steps, update_grid_every=5 if grid else None, seed=seed, callbacks=stop)
+        return net
+
+    refit(model, s.seed)
+    dense = _val_nmse(model, space)
     if s.lamb > 0 and _time_left(s.deadline) > 0:
         fit(model, X, y, steps=steps, lamb=s.lamb, update_grid_every=10 if grid else None, seed=s.seed + 1,
             callbacks=stop)
-    model = prune(model, X, node_th=s.node_th, edge_th=s.edge_th)
-    if _time_left(s.deadline) > 0:
-        fit(model, X, y, steps=steps, update_grid_every=5 if grid else None, seed=s.seed + 2, callbacks=stop)
-    return model
+    allowed = max(PRUNE_TOLERANCE * dense, EXACT_NMSE)
+    for factor in (1.0, 0.1):
+        pruned = refit(prune(model, X, node_th=s.node_th * factor, edge_th=s.edge_th * factor), s.seed + 2)
+        if _val_nmse(pruned, space) <= allowed or _time_left(s.deadline) <= 0:
+            return pruned
+        log.info("pruning %s to %s (thresholds x%g) lost accuracy on held-out rows", model.width, pruned.width,
+                 factor)
+    return refit(model, s.seed + 2)
 
 
-def _snap(model, X, y, settings, names, input_transform, output_transform, Xv_user, yv_user):
-    """Formulas of one trained network, each with its held-out loss (user units).
+def _snap(model, space, weights, settings, names, X_user, y_user, Xv_user, yv_user):
+    """Formulas of one trained network in the user's units, each with its held-out loss.
 
-    One snap per complexity weight; with a deadline, weights not started before it are
-    skipped (the first always runs)."""
+    One snap per complexity weight in ``weights``; with a deadline, weights not started
+    before it are skipped (the first always runs). X_user, y_user: training rows (for the
+    log space's constant refit); Xv_user, yv_user: held-out rows (the loss)."""
     from .symbolic import formula_candidates
 
     found, error = {}, None
-    for k, weight in enumerate(settings.complexity_weights):
+    for k, weight in enumerate(weights):
         if k and _time_left(settings.deadline) <= 0:
-            log.info("time budget spent; skipping complexity weights %s", settings.complexity_weights[k:])
+            log.info("time budget spent; skipping complexity weights %s", tuple(weights[k:]))
             break
         try:
-            for f in formula_candidates(model, X, y, complexity_weights=(weight,), names=names,
-                                        input_transform=input_transform, output_transform=output_transform,
-                                        functions=settings.functions):
-                found.setdefault(str(f.expr), f)
+            for f in formula_candidates(model, space.X, space.y, complexity_weights=(weight,), names=names,
+                                        input_transform=space.input_transform,
+                                        output_transform=space.output_transform, functions=settings.functions):
+                f = to_user_formula(f, space, X_user, y_user)
+                if f is not None:
+                    found.setdefault(str(f.expr), f)
         except (ValueError, RuntimeError) as err:  # a snap that cannot be assembled: keep going
             log.warning("snapping %s at complexity weight %g failed: %s", model.width, weight, err)
             error = str(err)
     formulas = list(found.values())
     for f in formulas:
-        pred = f.evaluate(Xv_user)
-        f.loss = float(np.mean((pred - yv_user) ** 2)) if np.all(np.isfinite(pred)) else math.inf
+        with np.errstate(all="ignore"):
+            f.loss = finite_mse(f.evaluate(Xv_user), yv_user)
     return formulas, (error if not formulas else None)
 
 
-def search(X: torch.Tensor, y: torch.Tensor, X_val: torch.Tensor, y_val: torch.Tensor, settings: SearchSettings,
-           names: list[str], input_transform, output_transform, on_stage=None) -> list[Attempt]:
-    """Run the pipeline for the architectures in ``settings.widths``, smallest first.
+def _first_weight(weights) -> tuple:
+    """The weight snapped first: the middle one (the default trade-off)."""
+    ordered = sorted(weights)
+    return (ordered[len(ordered) // 2],)
 
-    X, y: (n, d), (n, 1) training rows; X_val, y_val: held-out rows — all in network
-    units. The formulas' ``loss`` is the held-out MSE in the user's units.
+
+def search(spaces: dict, settings: SearchSettings, names: list[str], X_user: np.ndarray, y_user: np.ndarray,
+           Xv_user: np.ndarray, yv_user: np.ndarray, on_stage=None) -> list[Attempt]:
+    """Run the pipeline for each (space, width) of ``settings.ladder``, in order.
+
+    ``spaces``: name -> :class:`symkan.spaces.Space` (standardised training and held-out
+    tensors); X_user, y_user / Xv_user, yv_user: the same training / held-out rows in the
+    user's units, (n, d) and (n,). The formulas' ``loss`` is the held-out MSE there.
     ``on_stage(name)`` is called at each stage (progress reporting).
 
-    A network is snapped when its numeric held-out fit is decent (normalised loss below
-    ``SNAP_NMSE``) or when it is the last one tried; the search stops at the first
-    formula that reproduces the held-out data to round-off or is far more accurate on it
-    than its network (``STOP_FACTOR``), or when the budget is spent.
+    Snapping costs more than training, so each network whose numeric held-out fit is
+    decent (normalised loss below ``SNAP_NMSE``, or the last one tried) is snapped at one
+    complexity weight; the search stops at the first formula that reproduces the
+    held-out data to round-off or is far more accurate on it than its network
+    (``STOP_FACTOR``), or when the budget is spent. Then the network behind the best
+    formula is snapped at the other weights too, for the Pareto front.
     """
-    from .symbolic.formula import to_user_units
-
-    Xv_user, yv_user = to_user_units(X_val, y_val, input_transform, output_transform)
-    yv_user = yv_user[:, 0]
     var = float(np.var(yv_user)) or 1.0
     attempts: list[Attempt] = []
-    for k, width in enumerate(settings.widths):
-        if attempts and _time_left(settings.deadline) <= 0:
-            log.info("time budget spent; skipping architecture %s", width)
-            break
-        width = list(width)
+    ladder = [(name, list(width)) for name, width in settings.ladder]
+    first = _first_weight(settings.complexity_weights)
+
+    def snap(attempt, weights):
         if on_stage:
-            on_stage(f"train {width}")
+            on_stage(f"snap {attempt.space} {attempt.model.width}")
         t0 = time.perf_counter()
-        model = train_pruned(width, X, y, settings)
-        with torch.no_grad():
-            pred = model(X_val.to(next(model.parameters()).dtype)).double().numpy()[:, 0]
-        attempt = Attempt(width, model, [], _nmse(pred, y_val.double().numpy()[:, 0]), time.perf_counter() - t0)
-        attempts.append(attempt)
-        log.info("architecture %s -> %s: numeric nmse %.3g after %.1f s", width, model.width,
-                 attempt.numeric_nmse, attempt.seconds)
-        last = k == len(settings.widths) - 1 or _time_left(settings.deadline) <= 0
-        if attempt.numeric_nmse > SNAP_NMSE and not last:
-            continue
-        if on_stage:
-            on_stage(f"snap {model.width}")
-        t0 = time.perf_counter()
-        attempt.formulas, attempt.error = _snap(model, X, y, settings, names, input_transform, output_transform,
-                                                Xv_user, yv_user)
+        formulas, error = _snap(attempt.model, spaces[attempt.space], weights, settings, names, X_user, y_user,
+                                Xv_user, yv_user)
+        attempt.formulas += [f for f in formulas if str(f.expr) not in {str(g.expr) for g in attempt.formulas}]
+        attempt.error = attempt.error or error if not attempt.formulas else None
         attempt.seconds += time.perf_counter() - t0
         best = min((f.loss for f in attempt.formulas), default=math.inf) / var
-        log.info("architecture %s: best formula nmse %.3g, %.1f s in all", width, best, attempt.seconds)
+        log.info("%s %s: best formula nmse %.3g, %.1f s in all", attempt.space, attempt.width, best,
+                 attempt.seconds)
+        return best
+
+    for k, (space_name, width) in enumerate(ladder):
+        if attempts and _time_left(settings.deadline) <= 0:
+            log.info("time budget spent; skipping %s %s", space_name, width)
+            break
+        space = spaces[space_name]
+        if on_stage:
+            on_stage(f"train {space_name} {width}")
+        t0 = time.perf_counter()
+        model = train_pruned(width, space, settings)
+        attempt = Attempt(width, model, [], _val_nmse(model, space), time.perf_counter() - t0, space=space_name)
+        attempts.append(attempt)
+        log.info("%s %s -> %s: numeric nmse %.3g after %.1f s", space_name, width, model.width,
+                 attempt.numeric_nmse, attempt.seconds)
+        last = k == len(ladder) - 1 or _time_left(settings.deadline) <= 0
+        if attempt.numeric_nmse > SNAP_NMSE and not last:
+            continue
+        best = snap(attempt, first)
         # Done when a formula reproduces the held-out data to round-off, or beats the
         # network it came from by a wide margin (then it has found structure the network
         # only approximates: a wider network has nothing more to offer). A formula merely
@@ -215,8 +272,14 @@ def search(X: torch.Tensor, y: torch.Tensor, X_val: torch.Tensor, y_val: torch.T
         # x/(1 + y²)), so the search goes on.
         if best < EXACT_NMSE or best <= STOP_FACTOR * attempt.numeric_nmse:
             break
-    if not any(a.formulas for a in attempts):  # nothing decent: snap the best numeric fit anyway
-        attempt = min(attempts, key=lambda a: a.numeric_nmse)
-        attempt.formulas, attempt.error = _snap(attempt.model, X, y, settings, names, input_transform,
-                                                output_transform, Xv_user, yv_user)
+    snapped = [a for a in attempts if a.formulas]
+    if not snapped:  # nothing decent: snap the best numeric fit anyway
+        best_attempt = min(attempts, key=lambda a: a.numeric_nmse)
+        snap(best_attempt, first)
+        snapped = [best_attempt]
+    # the Pareto front: the other complexity weights for the network of the best formula
+    best_attempt = min(snapped, key=lambda a: min(f.loss for f in a.formulas) if a.formulas else math.inf)
+    rest = tuple(w for w in settings.complexity_weights if w not in first)
+    if rest and _time_left(settings.deadline) > 0:
+        snap(best_attempt, rest)
     return attempts

@@ -21,7 +21,8 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .discovery import SearchSettings, build_width, default_widths, search
+from .discovery import SearchSettings, build_width, default_ladder, search
+from .spaces import log_space_applies, make_space
 from .pareto import ParetoEntry, ParetoFront
 from .threads import torch_threads
 from .persistence import expr_from_data, expr_to_data, load_payload, save_payload
@@ -58,6 +59,9 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
         functions: library function names to snap to (None: the whole library).
         complexity_weights: snapping trade-offs tried per architecture (larger =
             simpler formulas); each gives candidates for the Pareto front.
+        log_space: also train networks on (log x, log|y|) — where products of powers
+            are sums — when every input is positive and y never changes sign ("auto"),
+            always (True; an error if the data do not allow it) or never (False).
         val_fraction: held-out share of rows used to score formulas.
         time_budget: seconds; architectures not started before it runs out are skipped
             (a budget makes results depend on machine speed; None = fixed work).
@@ -71,12 +75,15 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
     Attributes (after fit): ``equations_`` (:class:`symkan.pareto.ParetoFront`), ``best_``
     (the chosen entry, see :meth:`ParetoFront.best_index`), ``best_index_``,
     ``model_`` (the pruned, snapped KAN of the best formula, in standardised units),
+    ``network_space_`` ("linear" or "log": what ``model_`` takes as input),
     ``names_``, ``n_features_in_``, ``input_shift_``, ``input_scale_``,
-    ``output_shift_``, ``output_scale_``, ``attempts_`` (per-architecture summary).
+    ``output_shift_``, ``output_scale_`` (``model_``'s standardisation in its space),
+    ``attempts_`` (per-architecture summary).
     """
 
     def __init__(self, basis="bspline", hidden=None, grid_size=5, steps=50, lamb=1e-3, node_th=1e-2,
-                 edge_th=3e-2, functions=None, complexity_weights=(0.3, 1.0, 3.0), val_fraction=0.2,
+                 edge_th=3e-2, functions=None, complexity_weights=(0.3, 1.0, 3.0), log_space="auto",
+                 val_fraction=0.2,
                  time_budget=None, variable_names=None, random_state=0, n_threads=1, progress=False,
                  basis_options=None):
         self.basis = basis
@@ -88,6 +95,7 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
         self.edge_th = edge_th
         self.functions = functions
         self.complexity_weights = complexity_weights
+        self.log_space = log_space
         self.val_fraction = val_fraction
         self.time_budget = time_budget
         self.variable_names = variable_names
@@ -114,6 +122,8 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
                 raise ValueError(f"{name} must be a finite number >= 0, got {v!r}")
+        if self.log_space not in ("auto", True, False):
+            raise ValueError(f"log_space must be 'auto', True or False, got {self.log_space!r}")
         if not (isinstance(self.val_fraction, (int, float)) and 0 < self.val_fraction < 0.9):
             raise ValueError(f"val_fraction must lie in (0, 0.9), got {self.val_fraction!r}")
         if self.n_threads is not None and (isinstance(self.n_threads, bool) or
@@ -159,24 +169,23 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
         t_start = time.monotonic()
         deadline = None if self.time_budget is None else t_start + float(self.time_budget)
 
-        # standardise: inputs to [-1, 1] (the bases' working range), output to mean 0, std 1
-        lo, hi = X.min(0), X.max(0)
-        x_shift = (hi + lo) / 2
-        x_scale = np.where(hi > lo, (hi - lo) / 2, 1.0)
-        y_shift, y_scale = float(y.mean()), float(y.std())
-        Xn = (X - x_shift) / x_scale
-        yn = (y - y_shift) / y_scale
-
         gen = np.random.default_rng(self.random_state)
         perm = gen.permutation(X.shape[0])
         n_val = max(1, int(round(self.val_fraction * X.shape[0])))
         val, train = perm[:n_val], perm[n_val:]
-        to_t = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float32)  # noqa: E731
-        widths = default_widths(X.shape[1]) if self.hidden is None else [build_width(X.shape[1], self.hidden)]
+        use_log = log_space_applies(X, y) if self.log_space == "auto" else bool(self.log_space)
+        if use_log and not log_space_applies(X, y):
+            raise ValueError("log_space=True needs every input > 0 and a target that never changes sign")
+        # each space standardises its own way (inputs to [-1, 1], the bases' working range)
+        spaces = {name: make_space(name, X, y, train, val) for name in (("linear", "log") if use_log else ("linear",))}
+        if self.hidden is None:
+            ladder = default_ladder(X.shape[1], use_log)
+        else:
+            ladder = [("log" if self.log_space is True else "linear", build_width(X.shape[1], self.hidden))]
         opts = dict(self.basis_options or {})
         if self.basis in ("bspline", "rbf", "relukan"):
             opts.setdefault("grid_size", int(self.grid_size))
-        settings = SearchSettings(basis=self.basis, basis_options=opts, widths=widths, steps=int(self.steps),
+        settings = SearchSettings(basis=self.basis, basis_options=opts, ladder=ladder, steps=int(self.steps),
                                   lamb=float(self.lamb), node_th=float(self.node_th), edge_th=float(self.edge_th),
                                   functions=None if self.functions is None else list(self.functions),
                                   complexity_weights=tuple(self.complexity_weights),
@@ -185,7 +194,7 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
         if self.progress:
             from tqdm.auto import tqdm
 
-            bar = tqdm(total=2 * len(widths), desc="symkan", leave=False)
+            bar = tqdm(total=2 * len(ladder), desc="symkan", leave=False)
 
         def on_stage(name):
             if bar is not None:
@@ -195,34 +204,37 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
 
         try:
             with torch_threads(self.n_threads):
-                attempts = search(to_t(Xn[train]), to_t(yn[train, None]), to_t(Xn[val]), to_t(yn[val, None]),
-                                  settings, names, (x_shift, x_scale), (y_shift, y_scale), on_stage=on_stage)
+                attempts = search(spaces, settings, names, X[train], y[train], X[val], y[val], on_stage=on_stage)
         finally:
             if bar is not None:
                 bar.close()
 
         var_val = float(np.var(y[val])) or float(np.var(y)) or 1.0
-        entries, models = [], {}
+        entries, owner = [], {}
         for attempt in attempts:
             for f in attempt.formulas:
-                entry = ParetoEntry(f.complexity, f.loss, f.loss / var_val, f)
-                models[id(f)] = attempt.model
-                entries.append(entry)
+                entries.append(ParetoEntry(f.complexity, f.loss, f.loss / var_val, f))
+                owner[id(f)] = attempt
         front = ParetoFront(entries)
         if not len(front):
             errors = "; ".join(a.error for a in attempts if a.error) or "no finite formula"
             raise RuntimeError(f"symkan found no usable formula ({errors})")
         self.names_ = names
-        self.input_shift_, self.input_scale_ = x_shift, x_scale
-        self.output_shift_, self.output_scale_ = y_shift, y_scale
         self.equations_ = front
         self.best_index_ = front.best_index()
         self.best_ = front[self.best_index_]
-        # the snapped network behind the best formula (the numeric one if it has none)
-        self.model_ = getattr(self.best_.formula, "network", None) or models[id(self.best_.formula)]
-        self.attempts_ = [{"width": a.width, "pruned_width": a.model.width, "numeric_nmse": a.numeric_nmse,
-                           "n_formulas": len(a.formulas), "seconds": a.seconds, "error": a.error} for a in attempts]
-        self.plot_sample_ = Xn[train][:PLOT_SAMPLE_ROWS].copy()
+        best_attempt = owner[id(self.best_.formula)]
+        # the snapped network behind the best formula (the numeric one if it has none),
+        # and the space it works in
+        self.model_ = getattr(self.best_.formula, "network", None) or best_attempt.model
+        space = spaces[best_attempt.space]
+        self.network_space_ = space.name
+        self.input_shift_, self.input_scale_ = space.input_transform
+        self.output_shift_, self.output_scale_ = space.output_transform
+        self.attempts_ = [{"space": a.space, "width": a.width, "pruned_width": a.model.width,
+                           "numeric_nmse": a.numeric_nmse, "n_formulas": len(a.formulas), "seconds": a.seconds,
+                           "error": a.error} for a in attempts]
+        self.plot_sample_ = space.inputs(X[train][:PLOT_SAMPLE_ROWS])
         self.fit_seconds_ = time.monotonic() - t_start
         self._build_predictor()
         return self
@@ -262,7 +274,9 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
             Xn = self.plot_sample_
         else:
             X = validate_data(self, _as_array(X), reset=False, dtype=np.float64)
-            Xn = (X - self.input_shift_) / self.input_scale_
+            if self.network_space_ == "log" and np.any(X <= 0):
+                raise ValueError("this model's network works on log(x): plot it with positive inputs")
+            Xn = ((np.log(X) if self.network_space_ == "log" else X) - self.input_shift_) / self.input_scale_
         p = next(iter(self.model_.parameters()))
         kwargs.setdefault("in_names", self.names_)
         return plot_network(self.model_, torch.as_tensor(Xn, dtype=p.dtype), beta=beta, **kwargs)
@@ -291,6 +305,7 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
             "feature_names_in": None if not hasattr(self, "feature_names_in_") else
             [str(n) for n in self.feature_names_in_],
             "n_features_in": int(self.n_features_in_),
+            "network_space": self.network_space_,
             "transforms": {"input_shift": torch.as_tensor(self.input_shift_), "input_scale":
                            torch.as_tensor(self.input_scale_), "output_shift": float(self.output_shift_),
                            "output_scale": float(self.output_scale_)},
@@ -341,6 +356,7 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
         est.n_features_in_ = int(data["n_features_in"])
         if data["feature_names_in"] is not None:
             est.feature_names_in_ = np.asarray(data["feature_names_in"], dtype=object)
+        est.network_space_ = str(data.get("network_space", "linear"))
         est.input_shift_ = t["input_shift"].numpy()
         est.input_scale_ = t["input_scale"].numpy()
         est.output_shift_, est.output_scale_ = float(t["output_shift"]), float(t["output_scale"])

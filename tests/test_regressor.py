@@ -188,3 +188,23 @@ def test_custom_function_survives_save_load_in_a_fresh_process(tmp_path):
                          env={**os.environ, "PYTHONWARNINGS": "ignore"})
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
+
+
+def test_log_space_recovers_a_product_of_powers():
+    g = np.random.default_rng(3)
+    X = g.uniform(1.0, 5.0, size=(300, 3))
+    y = 2.5 * X[:, 0] ** 2 * np.sqrt(X[:, 1]) / X[:, 2]
+    model = SymKANRegressor(variable_names=["a", "b", "c"]).fit(X, y)
+    from symkan.metrics import is_symbolic_solution
+
+    assert model.network_space_ == "log"
+    assert model.attempts_[0]["space"] == "log"
+    assert is_symbolic_solution(model.sympy(), "a**2*sqrt(b)/c", names=["a", "b", "c"], positive=True)
+
+
+def test_log_space_option_is_checked():
+    X, y = _data(50)  # inputs of both signs
+    with pytest.raises(ValueError, match="log_space=True needs every input > 0"):
+        SymKANRegressor(**FAST, log_space=True).fit(X, y)
+    with pytest.raises(ValueError, match="log_space must be"):
+        SymKANRegressor(**FAST, log_space="sometimes").fit(X, y)
