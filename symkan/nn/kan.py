@@ -128,8 +128,15 @@ class KAN(nn.Module):
         self.layers = nn.ModuleList()
         for l in range(n_layers):
             opts = dict(basis_options) if layer_options is None else dict(layer_options[l])
-            self.layers.append(KANLayer(self.specs[l].n_nodes, self.specs[l + 1].n_subnodes, basis,
-                                        residual=residual, generator=gen, **opts))
+            layer = KANLayer(self.specs[l].n_nodes, self.specs[l + 1].n_subnodes, basis,
+                             residual=residual, generator=gen, **opts)
+            # Factors of a product node start at 1 + small: the product then starts as
+            # (nearly) the sum of its factors' variations instead of a product of r small
+            # numbers, whose gradient vanishes as r grows (arity 4 did not train otherwise).
+            n_sum = self.specs[l + 1].n_sum
+            with torch.no_grad():
+                layer.bias[n_sum:] = 1.0
+            self.layers.append(layer)
 
     # --- structure ---------------------------------------------------------------------
     @property
