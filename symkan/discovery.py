@@ -275,7 +275,11 @@ def search(spaces: dict, settings: SearchSettings, names: list[str], X_user: np.
         if on_stage:
             on_stage(f"train {space_name} {width}")
         t0 = time.perf_counter()
-        model = train_pruned(width, space, settings, separable)
+        try:
+            model = train_pruned(width, space, settings, separable)
+        except FloatingPointError as err:  # diverged: record it and go on with the next rung
+            log.warning("training %s %s diverged: %s", space_name, width, err)
+            continue
         attempt = Attempt(width, model, [], _val_nmse(model, space), time.perf_counter() - t0, space=space_name)
         attempts.append(attempt)
         log.info("%s %s -> %s: numeric nmse %.3g after %.1f s", space_name, width, model.width,
@@ -291,6 +295,8 @@ def search(spaces: dict, settings: SearchSettings, names: list[str], X_user: np.
         # x/(1 + y²)), so the search goes on.
         if best < EXACT_NMSE or best <= STOP_FACTOR * attempt.numeric_nmse:
             break
+    if not attempts:
+        raise RuntimeError("training diverged for every architecture; check the data for outliers")
     snapped = [a for a in attempts if a.formulas]
     if not snapped:  # nothing decent: snap the best numeric fit anyway
         best_attempt = min(attempts, key=lambda a: a.numeric_nmse)

@@ -130,12 +130,17 @@ class KAN(nn.Module):
             opts = dict(basis_options) if layer_options is None else dict(layer_options[l])
             layer = KANLayer(self.specs[l].n_nodes, self.specs[l + 1].n_subnodes, basis,
                              residual=residual, generator=gen, **opts)
-            # Factors of a product node start at 1 + small: the product then starts as
-            # (nearly) the sum of its factors' variations instead of a product of r small
-            # numbers, whose gradient vanishes as r grows (arity 4 did not train otherwise).
-            n_sum = self.specs[l + 1].n_sum
+            # Factors of a product node of arity >= 3 start at 1 + small: the product then
+            # starts as (nearly) the sum of its factors' variations instead of a product of
+            # r small numbers, whose gradient vanishes as r grows (measured: arity 4 trained
+            # to RMSE 1e-2 from 0 and 9e-4 from 1; arity 2 trains well from 0 and found
+            # x·sin(y) less reliably from 1).
+            start = self.specs[l + 1].n_sum
             with torch.no_grad():
-                layer.bias[n_sum:] = 1.0
+                for r in self.specs[l + 1].arities:
+                    if r >= 3:
+                        layer.bias[start:start + r] = 1.0
+                    start += r
             self.layers.append(layer)
 
     # --- structure ---------------------------------------------------------------------
