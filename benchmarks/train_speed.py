@@ -1,7 +1,9 @@
 """Training speed: symkan vs pykan 0.2.8, side by side in one run.
 
-    python benchmarks/train_speed.py                       # everything, 3 repeats
-    python benchmarks/train_speed.py --repeats 5 --threads 1 --cases lbfgs adam --lambs 0
+    python benchmarks/train_speed.py                       # everything: 1 and 2 threads, 3 repeats
+    python benchmarks/train_speed.py --threads 1           # what docs/benchmarks.md reports
+    python benchmarks/train_speed.py --threads 2 --repeats 1 --no-import
+    python benchmarks/train_speed.py --repeats 5 --cases lbfgs adam --lambs 0
     python benchmarks/train_speed.py --no-pykan            # symkan only (no comparison)
 
 Workload (the KAN paper's running example): ``[2, 5, 1]``, B-splines with grid 5 and
@@ -249,14 +251,23 @@ def main(argv=None) -> None:
                 v = times[k]
                 print(fmt_row([k, f"{statistics.median(v):.3f}", f"{min(v):.3f}", f"{max(v):.3f}"]))
             if use_pykan:
-                for what, a, b in (("import", "symkan: import symkan", "pykan: import kan"),
-                                   ("import + KAN([2,5,1])", "symkan: import + KAN([2,5,1])",
-                                    "pykan: import + KAN([2,5,1])")):
-                    ratio = statistics.median(times[b]) / statistics.median(times[a])
-                    print(f"\nratio pykan / symkan ({what}): {ratio:.1f}x")
+                ratio = (statistics.median(times["pykan: import + KAN([2,5,1])"])
+                         / statistics.median(times["symkan: import + KAN([2,5,1])"]))
+                print(f"\nratio pykan / symkan (import + KAN([2,5,1])): {ratio:.1f}x  "
+                      "(`import symkan` alone is lazy: it does not import torch yet)")
 
         names = {"symkan": "symkan", "pykan": "pykan 0.2.8"}
-        timing, quality = [], []
+        # the timing table is printed row by row (a long run that is cut short keeps its rows)
+        print(f"\n## Training time (median of {args.repeats} interleaved repeats of the fit call)\n")
+        header = ["threads", "case", "lamb"]
+        for lib in libs:
+            header += [f"{names[lib]} wall s", f"{names[lib]} CPU s"]
+        if use_pykan:
+            header += ["speed-up (wall)", "speed-up (CPU)"]
+        header.append("load avg")
+        print(fmt_row(header))
+        print(fmt_row(["---:", "---", "---:"] + ["---:"] * (len(header) - 3)), flush=True)
+        quality = []
         deterministic = True
         try:
             for n_threads in args.threads:
@@ -280,29 +291,18 @@ def main(argv=None) -> None:
                         if use_pykan:
                             row += [f"{wall['pykan'] / wall['symkan']:.1f}x", f"{cpu['pykan'] / cpu['symkan']:.1f}x"]
                         row.append(load_average().split()[0])
-                        timing.append(row)
+                        print(fmt_row(row), flush=True)
                         qrow = list(key)
                         for lib in libs:
                             last = res[lib][-1]
                             evals = statistics.median(r["evals"] for r in res[lib])
                             qrow += [f"{evals:.0f}", f"{last['train']:.2e}", f"{last['test']:.2e}"]
                         quality.append(qrow)
-                        print("  done:", " ".join(map(str, key)), flush=True, file=sys.stderr)
+                        print("  result:", fmt_row(qrow), flush=True, file=sys.stderr)
                         deterministic &= len({(r["train"], r["test"], r["evals"]) for r in res["symkan"]}) == 1
         finally:
             torch.set_num_threads(threads_before)
 
-        print(f"\n## Training time (median of {args.repeats} interleaved repeats of the fit call)\n")
-        header = ["threads", "case", "lamb"]
-        for lib in libs:
-            header += [f"{names[lib]} wall s", f"{names[lib]} CPU s"]
-        if use_pykan:
-            header += ["speed-up (wall)", "speed-up (CPU)"]
-        header.append("load avg")
-        print(fmt_row(header))
-        print(fmt_row(["---:", "---", "---:"] + ["---:"] * (len(header) - 3)))
-        for row in timing:
-            print(fmt_row(row))
         print("\n## Training result (last repeat; RMSE computed after the fit, same code for both)\n")
         header = ["threads", "case", "lamb"]
         for lib in libs:
@@ -313,6 +313,7 @@ def main(argv=None) -> None:
             print(fmt_row(row))
         print(f"\nsymkan repeats identical (final RMSEs and evals): {'yes' if deterministic else 'NO'}")
         print(f"# load average at end: {load_average()}")
+
 
 if __name__ == "__main__":
     main()
