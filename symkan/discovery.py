@@ -212,8 +212,11 @@ def _snap(model, space, weights, settings, names, X_user, y_user, Xv_user, yv_us
         try:
             for f in formula_candidates(model, space.X, space.y, complexity_weights=(weight,), names=names,
                                         input_transform=space.input_transform,
-                                        output_transform=space.output_transform, functions=settings.functions):
-                f = to_user_formula(f, space, X_user, y_user)
+                                        output_transform=space.output_transform, functions=settings.functions,
+                                        deadline=settings.deadline):
+                # past the deadline each mapped formula still gets a short constant snap
+                limit = 10.0 if settings.deadline is None else min(10.0, max(1.0, _time_left(settings.deadline)))
+                f = to_user_formula(f, space, X_user, y_user, timeout=min(3.0, limit), snap_time_limit=limit)
                 if f is not None:
                     found.setdefault(str(f.expr), f)
         except (ValueError, RuntimeError) as err:  # a snap that cannot be assembled: keep going

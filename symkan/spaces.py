@@ -76,11 +76,12 @@ def make_space(name: str, X: np.ndarray, y: np.ndarray, train: np.ndarray, val: 
 
 
 def to_user_formula(formula, space: Space, X: np.ndarray, y: np.ndarray, *, max_ops: int = 150,
-                    timeout: float | None = 3.0):
+                    timeout: float | None = 3.0, snap_time_limit: float | None = 10.0):
     """A formula found in ``space`` (in its units) as a formula of the user's x and y.
 
     For the log space: y = s·exp(F(log x)), simplified with every variable positive, then
-    its constants refit and snapped on the user's training rows X (n, d), y (n,).
+    its constants refit and snapped on the user's training rows X (n, d), y (n,) (for at
+    most ``snap_time_limit`` seconds).
     Returns a new :class:`~symkan.symbolic.Formula` (loss on X, y) or None if the mapped
     formula cannot be evaluated there.
     """
@@ -95,7 +96,7 @@ def to_user_formula(formula, space: Space, X: np.ndarray, y: np.ndarray, *, max_
     expr = clean_numbers(bounded_simplify(sympy.powsimp(sympy.expand_log(expr, force=True)), max_ops, timeout))
     if expr.atoms(sympy.Float):
         cf = ConstantFit(expr, positive, X, y)
-        cf.snap()
+        cf.snap(time_limit=snap_time_limit)
         expr = clean_numbers(bounded_simplify(cf.expression(), max_ops, timeout))
     plain = [sympy.Symbol(p.name) for p in positive]
     expr = expr.xreplace(dict(zip(positive, plain)))

@@ -39,7 +39,7 @@ import sympy
 import torch
 
 from ..validation import to_target, to_tensor_2d
-from .constants import ConstantFit, clean_numbers, monic, snap_candidates
+from .constants import MAX_REFIT_CONSTANTS, ConstantFit, clean_numbers, monic, snap_candidates
 from .library import get_function
 from .refit import domain_violations
 
@@ -271,7 +271,7 @@ def bounded_simplify(expr: sympy.Expr, max_ops: int = 150, timeout: float | None
 
 
 def expanded_alternative(expr: sympy.Expr, variables, X: np.ndarray, y: np.ndarray, loss: float, *,
-                         snap_rtol: float = 1e-2, snap_atol: float = 1e-11, max_refit: int = 20,
+                         snap_rtol: float = 1e-2, snap_atol: float = 1e-11, max_refit: int = MAX_REFIT_CONSTANTS,
                          max_ops: int = 150, timeout: float | None = 3.0):
     """The expanded form of ``expr`` with its constants refit and snapped, if it is simpler
     at no cost in loss; ``(expr, loss)`` or None.
@@ -340,7 +340,8 @@ def _probe_points(model, n: int = 256) -> np.ndarray:
 # --- public ----------------------------------------------------------------------------
 def model_formula(model, names=None, input_transform=None, output_transform=None, X=None, y=None, *,
                   simplify: bool = True, snap: bool = True, snap_rtol: float = 1e-2, snap_atol: float = 1e-11,
-                  refit_constants: bool = True, max_refit_constants: int = 20, max_simplify_ops: int = 150,
+                  refit_constants: bool = True, max_refit_constants: int = MAX_REFIT_CONSTANTS,
+                  max_simplify_ops: int = 150,
                   simplify_timeout: float | None = 3.0, verify_rtol: float = 1e-6):
     """The formula of a fully snapped network (see the module doc for every step).
 

@@ -16,6 +16,8 @@ the given data, complexity); picking the front is left to the caller
 from __future__ import annotations
 
 import logging
+import math
+import time
 
 import numpy as np
 import sympy
@@ -24,6 +26,10 @@ from .constants import ConstantFit, clean_numbers
 from .formula import Formula, _evaluate
 
 log = logging.getLogger(__name__)
+
+#: term pruning always gets this many seconds, even past a deadline (the simpler
+#: formulas on the Pareto front come from it)
+MIN_PRUNE_SECONDS = 2.0
 
 
 def _removals(expr: sympy.Expr):
@@ -41,11 +47,13 @@ def _removals(expr: sympy.Expr):
 
 
 def prune_terms(formula: Formula, X: np.ndarray, y: np.ndarray, *, max_steps: int = 10,
-                refit: bool = True, max_refit: int = 20) -> list[Formula]:
+                refit: bool = True, max_refit: int = 20, time_limit: float | None = 10.0) -> list[Formula]:
     """Successively simpler formulas made by deleting one additive term at a time from
     any sum in the expression (greedy: the deletion with the lowest loss after refitting
     a new overall scale and offset and the remaining constants). X, y in the formula's
-    units. Returns the new formulas, simplest last."""
+    units. Returns the new formulas, simplest last; after ``time_limit`` seconds, those
+    found so far (each step refits every removal, so a long sum costs many refits)."""
+    stop = math.inf if time_limit is None else time.monotonic() + float(time_limit)
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64).reshape(-1)
     variables = list(formula.variables)
@@ -54,6 +62,9 @@ def prune_terms(formula: Formula, X: np.ndarray, y: np.ndarray, *, max_steps: in
     for _ in range(int(max_steps)):
         best = None
         for rest in _removals(expr):
+            if time.monotonic() > stop:
+                log.info("prune_terms: time limit reached after %d formulas", len(out))
+                return out
             if not rest.free_symbols:
                 continue
             cand = sympy.Float(1.0) * rest + sympy.Float(0.25)  # scale and offset, refitted below
@@ -73,13 +84,15 @@ def prune_terms(formula: Formula, X: np.ndarray, y: np.ndarray, *, max_steps: in
 
 def formula_candidates(model, X, y=None, *, complexity_weights=(0.3, 1.0, 3.0), names=None,
                        input_transform=None, output_transform=None, prune: bool = True,
-                       **snap_options) -> list[Formula]:
+                       deadline: float | None = None, **snap_options) -> list[Formula]:
     """Formulas of several complexities from one trained network, simplest first.
 
     X, y: in network units, as for :func:`auto_snap` (the formulas and their losses are
     in the user's units given the transforms). ``snap_options`` go to :func:`auto_snap`.
     Duplicates (same expression) are removed; each formula's ``loss`` is on (X, y).
-    Works for single-output networks.
+    Works for single-output networks. ``deadline`` (a ``time.monotonic()`` value): weights
+    after the first are skipped once it has passed, and term pruning gets the time left
+    (at least ``MIN_PRUNE_SECONDS``, at most 10 s per formula).
     """
     from .formula import to_user_units
     from .snap import auto_snap
@@ -90,7 +103,10 @@ def formula_candidates(model, X, y=None, *, complexity_weights=(0.3, 1.0, 3.0), 
     if not weights:
         raise ValueError("complexity_weights must not be empty")
     found: dict[str, Formula] = {}
-    for w in weights:
+    for k, w in enumerate(weights):
+        if k and deadline is not None and time.monotonic() > deadline:
+            log.info("time budget spent; skipping complexity weights %s", tuple(weights[k:]))
+            break
         res = auto_snap(model, X, y, complexity_weight=w, names=names, input_transform=input_transform,
                         output_transform=output_transform, **snap_options)
         f = res.formula
@@ -100,7 +116,8 @@ def formula_candidates(model, X, y=None, *, complexity_weights=(0.3, 1.0, 3.0), 
             Xd = X if y is not None else X
             Xu, yu = to_user_units(_as_np(Xd), _as_np(y if y is not None else _net_out(model, X)),
                                    input_transform, output_transform)
-            for g in prune_terms(f, Xu, yu[:, 0]):
+            limit = 10.0 if deadline is None else min(10.0, max(MIN_PRUNE_SECONDS, deadline - time.monotonic()))
+            for g in prune_terms(f, Xu, yu[:, 0], time_limit=limit):
                 g.network = res.model  # the network of the full formula it was cut from
                 found.setdefault(str(g.expr), g)
     return sorted(found.values(), key=lambda f: (f.complexity, f.loss if f.loss is not None else np.inf))
