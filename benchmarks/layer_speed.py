@@ -37,6 +37,7 @@ if __package__ in (None, ""):
 
 from symkan.bases import available_bases  # noqa: E402
 from symkan.nn import KANLayer  # noqa: E402
+from machine_info import cpu_name  # noqa: E402
 
 #: basis options that give about 8 functions per edge
 K8_OPTIONS = {
@@ -56,16 +57,7 @@ K8_OPTIONS = {
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return (f"{cpu}, {os.cpu_count()} logical CPUs, torch {torch.__version__} "
+    return (f"{cpu_name()}, {os.cpu_count()} logical CPUs, torch {torch.__version__} "
             f"({torch.get_num_threads()} threads), Python {platform.python_version()}")
 
 

@@ -60,6 +60,7 @@ if __package__ in (None, ""):
 
 from symkan.nn import KAN  # noqa: E402
 from symkan.train import fit  # noqa: E402
+from machine_info import cpu_name, load_average  # noqa: E402
 
 CASES = ("lbfgs", "lbfgs_grid", "adam")
 STEPS = {"lbfgs": 50, "lbfgs_grid": 50, "adam": 500}
@@ -74,23 +75,7 @@ IMPORT_SNIPPETS = {
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} logical CPUs, torch {torch.__version__}, Python {platform.python_version()}"
-
-
-def load_average() -> str:
-    try:
-        return "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
-    except OSError:
-        return "?"
+    return f"{cpu_name()}, {os.cpu_count()} logical CPUs, torch {torch.__version__}, Python {platform.python_version()}"
 
 
 def make_data(seed: int = 0):
