@@ -209,15 +209,40 @@ def summarize(rows: list[dict], method: str | None = None, noise: float | None =
     return "\n".join(lines)
 
 
-def table(rows: list[dict]) -> str:
-    out = ["| equation | method | noise | true | found | test R² | symbolic | seconds |", "|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-        found = r.get("found", r.get("error", "?")).replace("|", "\\|")
-        r2 = r.get("r2_test")
-        r2s = "—" if r2 is None else (f"{r2:.6f}" if math.isfinite(r2) else str(r2))
-        sym = {True: "yes", False: "no", None: "timeout"}[r.get("symbolic")] if "error" not in r else "error"
-        out.append(f"| {r['name']} | {r['method']} | {r['noise']:g} | `{r.get('true', '')}` | `{found}` | {r2s} | "
-                   f"{sym} | {r['seconds']:.1f} |")
+def _cell(r: dict | None, max_chars: int) -> str:
+    """'found` · R² · solved · seconds' cells of one result row (or dashes if missing)."""
+    if r is None:
+        return "| not run | | | "
+    found = r.get("found", r.get("error", "?"))
+    if max_chars and len(found) > max_chars:
+        found = found[:max_chars] + " …"
+    found = found.replace("|", "\\|")
+    r2 = r.get("r2_test")
+    r2s = "—" if r2 is None else (f"{r2:.6f}" if math.isfinite(r2) else str(r2))
+    sym = {True: "**yes**", False: "no", None: "timeout"}[r.get("symbolic")] if "error" not in r else "error"
+    return f"| `{found}` | {r2s} | {sym} | {r['seconds']:.1f} "
+
+
+def table(rows: list[dict], max_chars: int = 0) -> str:
+    """Markdown, one line per equation, one block of columns per (method, noise) group
+    (side by side when several results files are summarised together); found formulas
+    longer than ``max_chars`` are cut (0 = never)."""
+    groups = sorted({(r["method"], r["noise"]) for r in rows})
+    by_key = {(r["name"], r["method"], r["noise"]): r for r in rows}
+    names = list(dict.fromkeys(r["name"] for r in rows))
+    true = {r["name"]: r.get("true", "") for r in rows}
+    head = "| equation | true "
+    rule = "|---|---"
+    for m, s in groups:
+        tag = f"{m}" + (f" σ={s:g}" if s else "")
+        head += f"| {tag} found | R² | symbolic | s "
+        rule += "|---|---|---|---"
+    out = [head + "|", rule + "|"]
+    for n in names:
+        line = f"| {n} | `{true[n]}` "
+        for m, s in groups:
+            line += _cell(by_key.get((n, m, s)), max_chars)
+        out.append(line + "|")
     return "\n".join(out)
 
 
@@ -238,15 +263,17 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=1, help="torch threads per equation (default 1: the networks "
                                                            "are tiny and extra threads only add contention)")
     p.add_argument("--out", default="runs/feynman.jsonl", help="JSONL results file (appended; resumable)")
-    p.add_argument("--summary", metavar="JSONL", help="only print the summary and table of a results file")
+    p.add_argument("--summary", metavar="JSONL", nargs="+",
+                   help="only print the summary and table of results files (several: side by side)")
     p.add_argument("--markdown", action="store_true", help="print the per-equation table as markdown")
+    p.add_argument("--max-chars", type=int, default=0, help="cut found formulas longer than this in the table")
     args = p.parse_args(argv)
 
     if args.summary:
-        rows = load_rows(Path(args.summary))
+        rows = [r for f in args.summary for r in load_rows(Path(f))]
         print(summarize(rows))
         if args.markdown:
-            print(table(rows))
+            print(table(rows, args.max_chars))
         return 0
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -280,7 +307,7 @@ def main(argv=None):
             and r["name"] in set(names)]
     print(summarize(rows))
     if args.markdown:
-        print(table(rows))
+        print(table(rows, args.max_chars))
     return 0
 
 
