@@ -63,7 +63,8 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
             are sums — when every input is positive and y never changes sign ("auto"),
             always (True; an error if the data do not allow it) or never (False).
         val_fraction: held-out share of rows used to score formulas.
-        time_budget: seconds; architectures not started before it runs out are skipped
+        time_budget: seconds, a soft limit: architectures not started before it runs out
+            are skipped, and a snap under way finishes with shortened constant snapping
             (a budget makes results depend on machine speed; None = fixed work).
         variable_names: names of the columns (default: DataFrame columns or x0, x1, ...).
         random_state: seed of every random choice (private generators only).
