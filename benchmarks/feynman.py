@@ -227,7 +227,7 @@ def table(rows: list[dict], max_chars: int = 0) -> str:
     """Markdown, one line per equation, one block of columns per (method, noise) group
     (side by side when several results files are summarised together); found formulas
     longer than ``max_chars`` are cut (0 = never)."""
-    groups = sorted({(r["method"], r["noise"]) for r in rows})
+    groups = sorted({(r["method"], r["noise"]) for r in rows}, key=lambda g: (g[0] != "symkan", g))
     by_key = {(r["name"], r["method"], r["noise"]): r for r in rows}
     names = list(dict.fromkeys(r["name"] for r in rows))
     true = {r["name"]: r.get("true", "") for r in rows}
