@@ -196,14 +196,14 @@ def summarize(rows: list[dict], method: str | None = None, noise: float | None =
     if not sel:
         return "no results"
     lines = []
-    groups = sorted({(r["method"], r["noise"]) for r in sel})
-    for m, s in groups:
-        g = [r for r in sel if r["method"] == m and r["noise"] == s]
+    groups = list(dict.fromkeys((r.get("run", ""), r["method"], r["noise"]) for r in sel))
+    for run, m, s in groups:
+        g = [r for r in sel if (r.get("run", ""), r["method"], r["noise"]) == (run, m, s)]
         sym = sum(bool(r.get("symbolic")) for r in g)
         acc = sum(r.get("r2_test", -math.inf) > 0.999 for r in g)
         med = statistics.median(r["seconds"] for r in g)
         errs = sum("error" in r for r in g)
-        lines.append(f"{m:7s} noise={s:<5g} equations={len(g):3d}  symbolic solutions={sym:3d} "
+        lines.append((f"[{run}] " if run else "") + f"{m:7s} noise={s:<5g} equations={len(g):3d}  symbolic solutions={sym:3d} "
                      f"({100 * sym / len(g):5.1f} %)  accuracy solutions={acc:3d} ({100 * acc / len(g):5.1f} %)  "
                      f"median time={med:6.1f} s  errors={errs}")
     return "\n".join(lines)
@@ -224,24 +224,25 @@ def _cell(r: dict | None, max_chars: int) -> str:
 
 
 def table(rows: list[dict], max_chars: int = 0) -> str:
-    """Markdown, one line per equation, one block of columns per (method, noise) group
-    (side by side when several results files are summarised together); found formulas
-    longer than ``max_chars`` are cut (0 = never)."""
-    groups = sorted({(r["method"], r["noise"]) for r in rows}, key=lambda g: (g[0] != "symkan", g))
-    by_key = {(r["name"], r["method"], r["noise"]): r for r in rows}
+    """Markdown, one line per equation, one block of columns per (run, method, noise)
+    group, in the order the groups first appear (side by side when several results files
+    are summarised together: ``run`` is the file's name then); found formulas longer
+    than ``max_chars`` are cut (0 = never)."""
+    groups = list(dict.fromkeys((r.get("run", ""), r["method"], r["noise"]) for r in rows))
+    by_key = {(r["name"], r.get("run", ""), r["method"], r["noise"]): r for r in rows}
     names = list(dict.fromkeys(r["name"] for r in rows))
     true = {r["name"]: r.get("true", "") for r in rows}
     head = "| equation | true "
     rule = "|---|---"
-    for m, s in groups:
-        tag = f"{m}" + (f" σ={s:g}" if s else "")
+    for run, m, s in groups:
+        tag = (f"{run}: " if run else "") + m + (f" σ={s:g}" if s else "")
         head += f"| {tag} found | R² | symbolic | s "
         rule += "|---|---|---|---"
     out = [head + "|", rule + "|"]
     for n in names:
         line = f"| {n} | `{true[n]}` "
-        for m, s in groups:
-            line += _cell(by_key.get((n, m, s)), max_chars)
+        for run, m, s in groups:
+            line += _cell(by_key.get((n, run, m, s)), max_chars)
         out.append(line + "|")
     return "\n".join(out)
 
@@ -270,7 +271,8 @@ def main(argv=None):
     args = p.parse_args(argv)
 
     if args.summary:
-        rows = [r for f in args.summary for r in load_rows(Path(f))]
+        files = [Path(f) for f in args.summary]
+        rows = [dict(r, run=f.stem) if len(files) > 1 else r for f in files for r in load_rows(f)]
         print(summarize(rows))
         if args.markdown:
             print(table(rows, args.max_chars))
