@@ -301,3 +301,26 @@ def test_simplification_really_runs():
     raw = model_formula(m, names=["x"], simplify=False, snap=False)
     assert raw.expr != x ** 2 and sympy.expand(raw.expr - x ** 2) == 0
     assert model_formula(m, names=["x"]).expr == x ** 2
+
+
+def test_near_linear_stand_in_is_linearized():
+    """c·sin(a·u) with a tiny argument (an identity edge snapped to sin) becomes u."""
+    import numpy as np
+    import sympy
+
+    from symkan.symbolic.formula import linearized_alternative
+
+    rng = np.random.default_rng(0)
+    X = rng.uniform(1, 5, size=(400, 3))
+    y = X[:, 1] * X[:, 2] / (X[:, 0] - 0.5)
+    g, p, v = sympy.symbols("g p v", real=True)
+    stand_in = 2500 * sympy.sin(sympy.Float(0.000400013) * p * v / (g - sympy.Rational(1, 2)))  # |arg| < 0.02
+    pred = sympy.lambdify([g, p, v], stand_in)(*X.T)
+    loss = float(np.mean((pred - y) ** 2))
+    found, new_loss = linearized_alternative(stand_in, [g, p, v], X, y, loss)
+    assert sympy.simplify(found - p * v / (g - sympy.Rational(1, 2))) == 0
+    assert new_loss <= loss
+    # a sine whose argument is not small is left alone
+    big = sympy.sin(p * v / 4)
+    pred = sympy.lambdify([g, p, v], big)(*X.T)
+    assert linearized_alternative(big, [g, p, v], X, pred, 0.0) is None

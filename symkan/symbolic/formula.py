@@ -307,6 +307,53 @@ def expanded_alternative(expr: sympy.Expr, variables, X: np.ndarray, y: np.ndarr
     return None
 
 
+#: functions that are the identity to first order at 0, f(z) = z + O(z³) (or O(z²))
+_LINEAR_AT_ZERO = (sympy.sin, sympy.tan, sympy.tanh, sympy.asin, sympy.atan, sympy.atanh, sympy.sinh, sympy.asinh)
+#: arguments below this everywhere on the data count as "near 0" for those functions
+SMALL_ARGUMENT = 0.05
+
+
+def linearized_alternative(expr: sympy.Expr, variables, X: np.ndarray, y: np.ndarray, loss: float, *,
+                           snap_rtol: float = 1e-2, snap_atol: float = 1e-11, max_refit: int = MAX_REFIT_CONSTANTS,
+                           small: float = SMALL_ARGUMENT):
+    """``expr`` with sin(z), tan(z), tanh(z), … replaced by z where |z| < ``small`` on
+    every row of X, constants refit and snapped; ``(expr, loss)`` if that is no worse
+    (same rule as :func:`expanded_alternative`), else None.
+
+    An edge that should be the identity can be snapped to c·sin(a·x) with a tiny a —
+    as accurate as the data can tell on its range — and then c·a·x never snaps to
+    the simple constant it is (I.39.11: 563·sin(0.00178·V·p/(Γ − 1))).
+    """
+    rep = {}
+    for node in expr.atoms(sympy.Function):
+        if isinstance(node, _LINEAR_AT_ZERO):
+            try:
+                vals = _evaluate(node.args[0], variables, X)
+            except (TypeError, ValueError, ZeroDivisionError, OverflowError, NameError, KeyError):
+                continue
+            if np.all(np.isfinite(vals)) and float(np.max(np.abs(vals))) < small:
+                rep[node] = node.args[0]
+    if not rep:
+        return None
+    candidate = clean_numbers(expr.xreplace(rep))
+    if candidate.atoms(sympy.Float):
+        cf = ConstantFit(candidate, variables, X, y)
+        if not 0 < len(cf.syms) <= max_refit:
+            return None
+        cf.snap(rtol=snap_rtol, atol=snap_atol, refit=True, max_refit=max_refit)
+        candidate = clean_numbers(cf.expression())
+    try:
+        vals = _evaluate(candidate, variables, X)
+    except (TypeError, ValueError, ZeroDivisionError, OverflowError, NameError, KeyError):
+        return None
+    if not np.all(np.isfinite(vals)):
+        return None
+    new = float(np.mean((vals - y) ** 2))
+    n = max(len(y), 2)
+    allowed = loss * max(1.0 + snap_rtol, math.exp(math.log(n) / n)) + snap_atol * float(np.var(y))
+    return (candidate, new) if new <= allowed else None
+
+
 def _snap_exact(expr: sympy.Expr, rtol: float = 1e-9) -> sympy.Expr:
     """Without data: replace floats that equal a simple value to within rtol."""
     rep = {}
@@ -437,6 +484,11 @@ def model_formula(model, names=None, input_transform=None, output_transform=None
                 alt = expanded_alternative(expr, variables, Xu, yk, loss, snap_rtol=snap_rtol, snap_atol=snap_atol,
                                            max_refit=max_refit_constants, max_ops=max_simplify_ops,
                                            timeout=simplify_timeout)
+                if alt is not None:
+                    expr, loss = alt
+            if snap:
+                alt = linearized_alternative(expr, variables, Xu, yk, loss, snap_rtol=snap_rtol, snap_atol=snap_atol,
+                                             max_refit=max_refit_constants)
                 if alt is not None:
                     expr, loss = alt
         elif snap:  # only what the model's own precision cannot tell apart
