@@ -270,6 +270,13 @@ def bounded_simplify(expr: sympy.Expr, max_ops: int = 150, timeout: float | None
         return expr
 
 
+def _allowed_loss(loss: float, y: np.ndarray, snap_rtol: float, snap_atol: float) -> float:
+    """The loss a rewrite of a formula may reach and still be taken: ``loss`` times the
+    larger of 1 + snap_rtol and the BIC's price of one parameter, plus snap_atol·Var(y)."""
+    n = max(len(y), 2)
+    return loss * max(1.0 + snap_rtol, math.exp(math.log(n) / n)) + snap_atol * float(np.var(y))
+
+
 def expanded_alternative(expr: sympy.Expr, variables, X: np.ndarray, y: np.ndarray, loss: float, *,
                          snap_rtol: float = 1e-2, snap_atol: float = 1e-11, max_refit: int = MAX_REFIT_CONSTANTS,
                          max_ops: int = 150, timeout: float | None = 3.0):
@@ -300,9 +307,7 @@ def expanded_alternative(expr: sympy.Expr, variables, X: np.ndarray, y: np.ndarr
         if not np.all(np.isfinite(vals)):
             continue
         new = float(np.mean((vals - y) ** 2))
-        n = max(len(y), 2)
-        allowed = loss * max(1.0 + snap_rtol, math.exp(math.log(n) / n)) + snap_atol * float(np.var(y))
-        if new <= allowed and expression_complexity(option) < expression_complexity(expr):
+        if new <= _allowed_loss(loss, y, snap_rtol, snap_atol) and expression_complexity(option) < expression_complexity(expr):
             return option, new
     return None
 
@@ -349,9 +354,7 @@ def linearized_alternative(expr: sympy.Expr, variables, X: np.ndarray, y: np.nda
     if not np.all(np.isfinite(vals)):
         return None
     new = float(np.mean((vals - y) ** 2))
-    n = max(len(y), 2)
-    allowed = loss * max(1.0 + snap_rtol, math.exp(math.log(n) / n)) + snap_atol * float(np.var(y))
-    return (candidate, new) if new <= allowed else None
+    return (candidate, new) if new <= _allowed_loss(loss, y, snap_rtol, snap_atol) else None
 
 
 def _snap_exact(expr: sympy.Expr, rtol: float = 1e-9) -> sympy.Expr:
