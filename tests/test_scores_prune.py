@@ -55,10 +55,20 @@ def _masked_copy(model, pruned, kept):
 
 
 # --- the worked example -----------------------------------------------------------------------
-def test_prune_trained_exp_sin_refits_to_low_error(exp_sin_data):
-    Xtr, ytr, Xte, yte = exp_sin_data
+@pytest.fixture(scope="module")
+def trained_exp_sin():
+    """A [2, 5, 1] trained with sparsification on exp(sin(πx) + y²) (trained once per module):
+    (model, Xtr, ytr, Xte, yte). Tests must not modify the model."""
+    g = torch.Generator().manual_seed(0)
+    X = torch.rand(2000, 2, generator=g) * 2 - 1
+    y = torch.exp(torch.sin(math.pi * X[:, 0]) + X[:, 1] ** 2)
     model = KAN([2, 5, 1], seed=0)
-    fit(model, Xtr, ytr, steps=20, lamb=1e-2, update_grid_every=5)
+    fit(model, X[:1000], y[:1000], steps=20, lamb=1e-2, update_grid_every=5)
+    return model, X[:1000], y[:1000], X[1000:], y[1000:]
+
+
+def test_prune_trained_exp_sin_refits_to_low_error(trained_exp_sin):
+    model, Xtr, ytr, Xte, yte = trained_exp_sin
     before = _state(model)
     rng = torch.random.get_rng_state()
     small = prune(model, Xtr)
@@ -68,6 +78,56 @@ def test_prune_trained_exp_sin_refits_to_low_error(exp_sin_data):
     assert small.width[0] == 2 and small.width[-1] == 1
     fit(small, Xtr, ytr, steps=10)
     assert rmse(small, Xte, yte) < 2e-2
+
+
+def _node_pruned_by_hand(model, keep):
+    """[n_in, n_hidden, n_out] sum-only model -> the same model with only hidden nodes ``keep``,
+    built directly from ``KANLayer.subset`` (no pruning code involved)."""
+    from symkan.nn.kan import NodeSpec
+    m = copy.deepcopy(model)
+    layers = [m.layers[0].subset(keep, range(m.layers[0].in_features)),
+              m.layers[1].subset(range(m.layers[1].out_features), keep)]
+    specs = [m.specs[0], NodeSpec(len(keep)), m.specs[2]]
+    return KAN.from_layers(layers, specs, like=m)
+
+
+@pytest.mark.parametrize("edge_th", ["default", "at_a_score"])
+def test_trained_prune_masks_exactly_low_score_edges_and_equals_masked_original(trained_exp_sin, edge_th):
+    """On the trained, sparsified worked example (not a hand-weakened net): with
+    fold_constants=False the pruned model IS the original with the removed nodes' edges and
+    the masked edges switched off, and the masked edges are exactly those whose
+    attribution score (symkan.scores, on the node-pruned network) is <= edge_th."""
+    model, X, _, _, _ = trained_exp_sin
+    node_th = 1e-2
+    hidden = node_scores(model, X)[1]
+    keep = torch.nonzero(hidden > node_th).flatten().tolist()
+    assert 1 <= len(keep) < 5, "the trained network should have prunable nodes"
+    scores = edge_scores(_node_pruned_by_hand(model, keep), X)  # what step 2 of prune sees
+    if edge_th == "default":
+        th = 3e-2
+    else:  # exactly the score of the weaker of the two strong y-edges: "at" must mask it
+        th = float(scores[0][:, 1].max())
+    pruned = prune(model, X, node_th=node_th, edge_th=th, fold_constants=False)
+    # expected masks, in the node-pruned indexing; then the nodes left without edges go
+    expected = [(s > th).to(torch.float32) for s in scores]
+    n_masked = sum(int((e == 0).sum()) for e in expected)
+    if edge_th == "at_a_score":
+        assert n_masked >= 1 and bool((expected[0] > 0).any())  # some masked, some kept
+        assert any(bool((s == th).any()) for s in scores)  # the boundary case is present
+    has_in = expected[0].sum(1) > 0
+    has_out = expected[1].sum(0) > 0
+    live = [keep[a] for a in range(len(keep)) if bool(has_in[a] & has_out[a])]
+    assert pruned.kept_nodes == [[0, 1], live, [0]]
+    rows = [a for a in range(len(keep)) if keep[a] in live]
+    assert torch.equal(pruned.layers[0].mask, expected[0][rows])
+    assert torch.equal(pruned.layers[1].mask, expected[1][:, rows])
+    # function: the original with everything removed masked out (no constants folded)
+    ref = _masked_copy(model, pruned, pruned.kept_nodes)
+    assert ref.n_edges() == pruned.n_edges() < model.n_edges()
+    with torch.no_grad():
+        torch.testing.assert_close(pruned(X), ref(X), rtol=1e-5, atol=1e-6)
+        # and it is not trivially equal to the original: the removed parts carried something
+        assert (model(X) - ref(X)).abs().max() > 0
 
 
 # --- exactness on the kept part ---------------------------------------------------------------
