@@ -208,3 +208,80 @@ def test_log_space_option_is_checked():
         SymKANRegressor(**FAST, log_space=True).fit(X, y)
     with pytest.raises(ValueError, match="log_space must be"):
         SymKANRegressor(**FAST, log_space="sometimes").fit(X, y)
+
+
+# --- model files cannot run code ---------------------------------------------------------
+def _tampered(model, tmp_path, **changes):
+    """A copy of ``model``'s file with payload entries replaced."""
+    path = tmp_path / "model.skan"
+    model.save(path)
+    data = torch.load(path, weights_only=True)
+    data.update(changes)
+    bad = tmp_path / "tampered.skan"
+    torch.save(data, bad)
+    return bad
+
+
+@pytest.mark.parametrize("source", [
+    "__import__('os').system('echo PWNED > {marker}') or x",
+    "x + __import__('os').system('echo PWNED > {marker}')",
+    "(lambda: __import__('os').system('echo PWNED > {marker}'))() * x",
+    "x.__class__.__mro__[1].__subclasses__()",
+    "exec('open(\"{marker}\", \"w\")') or x",
+    "sin.__globals__",
+])
+def test_a_malicious_custom_function_in_a_model_file_is_refused_and_runs_nothing(fitted, tmp_path, source):
+    model, X, _ = fitted
+    marker = tmp_path / "pwned.txt"
+    evil = {"evil": {"sympy": source.format(marker=marker), "complexity": 3, "domain": [-1e9, 1e9], "poles": []}}
+    bad = _tampered(model, tmp_path, custom_functions=evil)
+    from symkan.symbolic.library import FUNCTIONS
+
+    with pytest.raises(ValueError, match="not a valid symkan model.*custom function 'evil'"):
+        SymKANRegressor.load(bad)
+    assert not marker.exists()
+    assert "evil" not in FUNCTIONS
+    # and through the command line: one line, exit code 2, nothing run
+    from symkan.cli import main
+
+    csv = tmp_path / "in.csv"
+    np.savetxt(csv, X[:3], delimiter=",", header="x0,x1", comments="")
+    assert main(["predict", str(bad), str(csv), "--quiet"]) == 2
+    assert not marker.exists()
+
+
+def test_parse_expression_accepts_formulas_and_nothing_else():
+    import sympy
+
+    from symkan.persistence import parse_expression
+
+    x = sympy.Symbol("x")
+    ok = {"x*exp(-x)": x * sympy.exp(-x), "log(1 + exp(x))": sympy.log(1 + sympy.exp(x)),
+          "x/(1 + Abs(x))": x / (1 + sympy.Abs(x)), "-2.5*x^2 + pi": -2.5 * x ** 2 + sympy.pi,
+          "sqrt(x)**3 / E": sympy.sqrt(x) ** 3 / sympy.E, "atan2(x, 1) + Max(x, 0)": sympy.atan2(x, 1) + sympy.Max(x, 0)}
+    for text, expected in ok.items():
+        assert parse_expression(text, {"x": x}) == expected, text
+    for text, match in [("y + x", "unknown name 'y'"), ("x.real", "Attribute"), ("f(x)", "call of 'f'"),
+                        ("x if x else 1", "IfExp"), ("'x'", "literal"), ("x[0]", "Subscript"),
+                        ("sin(x=1)", "positional"), ("x +", "invalid syntax"), ("9**9**9**9", "too large"),
+                        ("1e999 * x", "non-finite"), ("x" + "+x" * 1500, "too long"),
+                        ("(" * 300 + "x" + ")" * 300, "nested too deeply|invalid syntax")]:
+        with pytest.raises(ValueError, match=match):
+            parse_expression(text, {"x": x})
+
+
+def test_stored_formulas_allow_only_sympy_functions(fitted, tmp_path):
+    from symkan.persistence import expr_from_data
+
+    assert expr_from_data(["f", "sin", ["S", "a"]], ["a"]) == __import__("sympy").sin(__import__("sympy").Symbol("a"))
+    for data, match in [(["f", "Function", ["S", "a"]], "unsupported operation"),
+                        (["f", "Lambda", ["S", "a"], ["S", "a"]], "unsupported operation"),
+                        (["f", "Pow", ["I", "10"], ["I", "100000"]], "too large"),
+                        (["S", "b"], "unknown variable")]:
+        with pytest.raises(ValueError, match=match):
+            expr_from_data(data, ["a"])
+    model, _, _ = fitted
+    bad = _tampered(model, tmp_path, equations=[{"complexity": 1, "loss": 0.0, "nmse": 0.0,
+                                                 "expr": ["f", "Function", ["S", "x0"]]}])
+    with pytest.raises(ValueError, match="not a valid symkan model"):
+        SymKANRegressor.load(bad)

@@ -198,8 +198,9 @@ def register_function(name: str, sympy_expr: str | Callable[[sympy.Expr], sympy.
 
     ``sympy_expr`` is a string in the variable ``x`` (e.g. ``"x*exp(-x)"``), which is
     what lets saved models rebuild the entry; a callable is accepted for session-only
-    use. The torch form is derived from the sympy form with ``sympy.lambdify`` unless
-    given. ``domain`` (open interval) and ``poles`` keep fits inside the region where
+    use. Strings are parsed without ``eval`` (:func:`symkan.persistence.parse_expression`:
+    numbers, ``x``, ``pi``, ``E``, ``+ - * / **`` and a list of sympy functions). The
+    torch form is derived from the sympy form with ``sympy.lambdify`` unless given. ``domain`` (open interval) and ``poles`` keep fits inside the region where
     the function is finite. Registering an existing custom name replaces it.
     """
     if not isinstance(name, str) or not name:
@@ -213,9 +214,11 @@ def register_function(name: str, sympy_expr: str | Callable[[sympy.Expr], sympy.
         raise ValueError(f"domain must be (lo, hi) with hi > lo, got {domain!r}")
     xs = sympy.Symbol("x")
     if isinstance(sympy_expr, str):
+        from ..persistence import parse_expression  # no eval: model files carry these strings
+
         try:
-            expr = sympy.sympify(sympy_expr, locals={"x": xs})
-        except (sympy.SympifyError, SyntaxError, TypeError) as err:
+            expr = parse_expression(sympy_expr, {"x": xs}, other_names=True)
+        except ValueError as err:
             raise ValueError(f"cannot parse symbolic function {name!r}: {sympy_expr!r} ({err})") from None
         if not isinstance(expr, sympy.Expr):
             raise ValueError(f"symbolic function {name!r} must be an expression in x, got {sympy_expr!r}")
@@ -246,8 +249,50 @@ def custom_functions() -> dict[str, dict]:
 
 
 def restore_custom_functions(spec: dict[str, dict]) -> None:
-    """Re-register entries described by :func:`custom_functions` (skips names present)."""
+    """Re-register entries described by :func:`custom_functions`.
+
+    The sympy source is parsed without ``eval`` (a model file cannot run code). A name
+    already in the library is kept when its definition is the same; a different
+    definition (or a built-in of that name) raises ValueError — a model must not be
+    evaluated with a function other than the one it was fitted with. Malformed entries
+    raise ValueError. Nothing is registered unless every entry is valid."""
+    if not isinstance(spec, dict):
+        raise ValueError("custom functions must be a mapping of name -> definition")
+    xs = sympy.Symbol("x")
+    todo = []
     for name, entry in spec.items():
-        if name not in FUNCTIONS:
-            register_function(name, entry["sympy"], entry["complexity"], domain=tuple(entry["domain"]),
-                              poles=tuple(entry.get("poles", ())))
+        if not isinstance(name, str) or not isinstance(entry, dict) or not isinstance(entry.get("sympy"), str):
+            raise ValueError(f"malformed custom function entry {name!r}")
+        try:
+            complexity = entry["complexity"]
+            domain = tuple(float(v) for v in entry["domain"])
+            poles = tuple(float(p) for p in entry.get("poles", ()))
+        except (KeyError, TypeError, ValueError):
+            raise ValueError(f"malformed custom function entry {name!r}") from None
+        if name in FUNCTIONS:
+            have = FUNCTIONS[name]
+            from ..persistence import parse_expression
+
+            try:
+                same = (name not in BUILTIN_NAMES and have.source is not None
+                        and parse_expression(have.source, {"x": xs}) == parse_expression(entry["sympy"], {"x": xs})
+                        and have.complexity == complexity and tuple(have.domain) == domain
+                        and tuple(have.poles) == poles)
+            except ValueError as err:
+                raise ValueError(f"cannot parse custom function {name!r}: {entry['sympy']!r} ({err})") from None
+            if not same:
+                current = "a built-in function" if name in BUILTIN_NAMES else (
+                    f"defined as {have.source!r}" if have.source else "defined by a Python callable")
+                raise ValueError(f"custom function {name!r} is {entry['sympy']!r} (complexity {complexity}) in "
+                                 f"the model, but in this session it is {current}: rename or remove one of them")
+            continue
+        todo.append((name, entry["sympy"], complexity, domain, poles))
+    added = []
+    try:
+        for name, source, complexity, domain, poles in todo:
+            register_function(name, source, complexity, domain=domain, poles=poles)
+            added.append(name)
+    except (ValueError, TypeError) as err:
+        for done in added:  # all or nothing
+            FUNCTIONS.pop(done, None)
+        raise ValueError(f"custom function {name!r} is refused: {err}") from None
