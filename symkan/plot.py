@@ -13,8 +13,11 @@ symbolic (snapping unfinished there). Masked edges are drawn with alpha 0.
 Insets: each alive edge passes through a small box showing its learned curve φ(x),
 sampled on a grid over the min..max of that edge's input under X. Above ``max_insets``
 alive edges, edges are drawn as straight lines and only the ``max_insets`` strongest
-get an inset, at the edge's midpoint; a note in the figure says so. Everything is
-vector artists in one figure; nothing is written to disk.
+get an inset, placed on the edge (at its midpoint, or slid along it — strongest edges
+first — to the nearest spot where it does not overlap an inset already placed); a
+legend entry says how many edges have insets. Symbolic edges without an inset still
+get their function label, on the edge. Everything is vector artists in one figure;
+nothing is written to disk.
 """
 from __future__ import annotations
 
@@ -27,13 +30,15 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.patches import Rectangle
+from matplotlib.patches import Patch, Rectangle
 
 from .scores import (EDGE_METHODS, _attribution, _inout, _magnitudes, check_kan, check_method, eval_mode,
                      subnode_owner, trace)
 
 COLORS = {"numeric": "black", "symbolic": "tab:red", "mixed": "tab:purple"}
 _SUB_DROP = 0.16  # how far below a product node its factors sit (layer units)
+#: positions along an edge (0 = its input node, 1 = its output) tried for a thinned-out inset
+_SLIDE = (0.5, 0.42, 0.58, 0.34, 0.66, 0.27, 0.73, 0.2, 0.8)
 
 
 # --- validation ------------------------------------------------------------------------------
@@ -115,6 +120,30 @@ def _draw_inset(ax, cx, cy, w, h, xs, ys, alpha, color, gid):
     ax.add_line(Line2D(px, py, color=color, linewidth=0.9, alpha=alpha, zorder=4, gid=f"inset:{gid}"))
 
 
+def _overlap(a, b) -> float:
+    """Overlap area of two boxes (cx, cy, w, h)."""
+    dx = min(a[0] + a[2] / 2, b[0] + b[2] / 2) - max(a[0] - a[2] / 2, b[0] - b[2] / 2)
+    dy = min(a[1] + a[3] / 2, b[1] + b[3] / 2) - max(a[1] - a[3] / 2, b[1] - b[3] / 2)
+    return dx * dy if dx > 0 and dy > 0 else 0.0
+
+
+def _place_on_edge(p0, p1, w: float, h: float, placed: list) -> tuple[float, float]:
+    """Centre of a (w, h) box on the segment p0 -> p1 that overlaps the boxes in ``placed``
+    least (the midpoint if it is free; otherwise the free position nearest to it; without a
+    free one, the least overlapping). Greedy and O(len(placed)) per try: cheap for the
+    few dozen insets a thinned diagram has. The chosen box is appended to ``placed``."""
+    best, best_cost = None, math.inf
+    for t in _SLIDE:
+        c = (p0[0] + t * (p1[0] - p0[0]), p0[1] + t * (p1[1] - p0[1]))
+        cost = sum(_overlap((c[0], c[1], w, h), b) for b in placed)
+        if cost < best_cost:
+            best, best_cost = c, cost
+        if cost == 0.0:
+            break
+    placed.append((best[0], best[1], w, h))
+    return best
+
+
 def plot_network(model, X, beta: float = 3.0, in_names: Sequence[str] | None = None,
                  out_names: Sequence[str] | None = None, ax=None, *, method: str = "attribution",
                  max_insets: int = 64, n_grid: int = 48, title: str | None = None,
@@ -129,7 +158,8 @@ def plot_network(model, X, beta: float = 3.0, in_names: Sequence[str] | None = N
         ax: draw into this Axes (its figure is returned); default: a new Figure.
         method: edge scores, ``"attribution"`` or ``"magnitude"``.
         max_insets: above this many alive edges only the strongest ``max_insets`` get
-            a curve inset (0: none).
+            a curve inset (0: none), placed on their edges without overlapping where
+            possible; a legend entry says so, and symbolic edges keep their labels.
         n_grid: points per inset curve.
     """
     check_kan(model)
@@ -162,13 +192,19 @@ def plot_network(model, X, beta: float = 3.0, in_names: Sequence[str] | None = N
         s = edge_sc[l].cpu()
         alive_edges += [(float(s[o, i]), l, o, i) for o, i in torch.nonzero(m).tolist()]
     full = len(alive_edges) <= max_insets
+    thin_pos = {}  # thinned mode: (l, o, i) -> inset centre on the edge
     if full:
         with_inset = {(l, o, i) for _, l, o, i in alive_edges}
     else:
         ranked = sorted(alive_edges, key=lambda e: -e[0])[: int(max_insets)]
         with_inset = {(l, o, i) for _, l, o, i in ranked}
+        placed = []
+        for _, l, o, i in ranked:  # strongest first: they get the midpoints
+            w = min(0.5, 0.35 * width / max(model.layers[l].in_features, 1))
+            thin_pos[(l, o, i)] = _place_on_edge(nodes[l][i], subs[l + 1][o], w, 0.22, placed)
 
     kinds_used, node_kinds_used = set(), set()
+    no_inset_labels = []  # symbolic edges drawn without an inset: (l, o, i, name, alpha)
     for l, layer in enumerate(model.layers):
         fixed = layer.symbolic.fixed.cpu() & (layer.mask.cpu() > 0)
         layer_mixed = bool(fixed.any()) and bool(((layer.mask.cpu() > 0) & ~fixed).any())
@@ -200,13 +236,31 @@ def plot_network(model, X, beta: float = 3.0, in_names: Sequence[str] | None = N
                 if not bool(alive[o, i]):
                     continue
                 kinds_used.add(kind)
+                label = layer.symbolic.function_name(o, i) if kind == "symbolic" else None
                 if (l, o, i) in with_inset:
                     w, h = (bw, bh) if full else (min(0.5, 0.35 * width / max(layer.in_features, 1)), bh)
+                    if not full:
+                        cx, cy = thin_pos[(l, o, i)]
                     _draw_inset(ax, cx, cy, w, h, grid[:, i], vals[:, o, i], alpha, color, gid)
-                    if kind == "symbolic":
-                        ax.text(cx, cy + h / 2 + 0.01, layer.symbolic.function_name(o, i), fontsize=7,
-                                color=COLORS["symbolic"], alpha=max(alpha, 0.35), ha="center", va="bottom",
-                                zorder=5, gid=f"label:{gid}")
+                    if label:
+                        ax.text(cx, cy + h / 2 + 0.01, label, fontsize=7, color=COLORS["symbolic"],
+                                alpha=max(alpha, 0.35), ha="center", va="bottom", zorder=5, gid=f"label:{gid}")
+                elif label:  # no room for a curve, but a snapped edge always says what it is
+                    no_inset_labels.append((l, o, i, label, alpha))
+
+    # labels of symbolic edges without an inset: on the edge, clear of the insets if possible
+    label_boxes = [(x, y, w, 0.22) for (l, o, i), (x, y) in thin_pos.items()
+                   for w in [min(0.5, 0.35 * width / max(model.layers[l].in_features, 1))]]
+    # rough text size in data units: 7 pt characters ≈ 0.06 in wide, 0.1 in tall
+    ax_w_in = max(ax.get_position().width * fig.get_figwidth(), 1e-3)
+    ax_h_in = max(ax.get_position().height * fig.get_figheight(), 1e-3)
+    per_in_x, per_in_y = (width + 0.2) / ax_w_in, (n_layers + 0.9) / ax_h_in
+    for l, o, i, name, alpha in no_inset_labels:
+        lw, lh = 0.06 * (len(name) + 1) * per_in_x, 0.12 * per_in_y
+        x, y = _place_on_edge(nodes[l][i], subs[l + 1][o], lw, lh, label_boxes)
+        ax.text(x, y, name, fontsize=7, color=COLORS["symbolic"], alpha=max(alpha, 0.35), ha="center",
+                va="center", zorder=5, gid=f"label:{l}:{o}:{i}",
+                bbox=dict(boxstyle="square,pad=0.1", facecolor="white", edgecolor="none", alpha=0.8))
 
     # nodes and product factors
     for l, spec in enumerate(model.specs):
@@ -247,13 +301,15 @@ def plot_network(model, X, beta: float = 3.0, in_names: Sequence[str] | None = N
         handles += [Line2D([], [], marker="o", color="black", linestyle="none", markersize=6, label="sum node"),
                     Line2D([], [], marker=r"$\otimes$", color="black", linestyle="none", markersize=10,
                            label="product node")]
-    if len(handles) > 1:
-        ax.legend(handles=handles, loc="upper left", fontsize=7, frameon=False)
-    if not full:
-        note = (f"curve insets for the {len(with_inset)} strongest of {len(alive_edges)} edges"
-                if with_inset else f"{len(alive_edges)} edges; curve insets off")
-        ax.text(0.99, 0.01, note, transform=ax.transAxes, ha="right", va="bottom", fontsize=7,
-                color="0.3", gid="note")
+    note = None
+    if not full:  # say in the legend that insets were thinned out
+        note = (f"insets thinned: curves for the {len(with_inset)} strongest of {len(alive_edges)} edges"
+                if with_inset else f"insets off: {len(alive_edges)} edges (max_insets=0)")
+        handles.append(Patch(facecolor="white", edgecolor="0.4", linewidth=0.6, label=note))
+    if len(handles) > 1 or note:
+        leg = ax.legend(handles=handles, loc="upper left", fontsize=7, frameon=False)
+        if note:
+            leg.get_texts()[-1].set_gid("note")
     ax.set_xlim(-0.1, width + 0.1)
     ax.set_ylim(-0.45, n_layers + 0.45)
     ax.set_axis_off()

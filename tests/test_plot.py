@@ -106,8 +106,65 @@ def test_large_network_draws_insets_for_the_strongest_edges_only():
     flat = sorted(((float(s[o, i]), (l, o, i)) for l, s in enumerate(scores)
                    for o in range(s.shape[0]) for i in range(s.shape[1])), reverse=True)
     assert set(insets) == {key for _, key in flat[:30]}
-    note = [t for t in fig.axes[0].texts if t.get_gid() == "note"]
-    assert note and "30 strongest of 240" in note[0].get_text()
+    # the thinning is announced in the legend (not only as loose text in a corner)
+    legend = fig.axes[0].get_legend()
+    assert legend is not None
+    note = [t for t in legend.get_texts() if t.get_gid() == "note"]
+    assert len(note) == 1 and "insets thinned" in note[0].get_text()
+    assert "30 strongest of 240" in note[0].get_text()
+    assert not any("inset" in t.get_text() for t in fig.axes[0].texts)
+    # thinned-out insets sit on their own edge and do not overlap each other
+    edges, boxes = _artists(fig, "edge"), _artists(fig, "box")
+    assert set(boxes) == set(insets)
+    for key, box in boxes.items():
+        (x0, x1), (y0, y1) = edges[key].get_data()
+        cx, cy = box.get_x() + box.get_width() / 2, box.get_y() + box.get_height() / 2
+        t = (cy - y0) / (y1 - y0)
+        assert 0.15 <= t <= 0.85 and cx == pytest.approx(x0 + t * (x1 - x0), abs=1e-9)
+    rects = [(b.get_x(), b.get_y(), b.get_x() + b.get_width(), b.get_y() + b.get_height()) for b in boxes.values()]
+    overlaps = [(a, b) for k, a in enumerate(rects) for b in rects[k + 1:]
+                if min(a[2], b[2]) - max(a[0], b[0]) > 1e-9 and min(a[3], b[3]) - max(a[1], b[1]) > 1e-9]
+    assert overlaps == []
+
+
+def _on_segment(text, line, tol=1e-9):
+    """Whether a Text's anchor lies on the straight Line2D between its end points."""
+    (x0, x1), (y0, y1) = line.get_data()
+    x, y = text.get_position()
+    t = (y - y0) / (y1 - y0)
+    return 0.0 < t < 1.0 and abs(x - (x0 + t * (x1 - x0))) < tol
+
+
+@pytest.mark.parametrize("max_insets", [12, 0])
+def test_thinned_insets_keep_the_labels_of_symbolic_edges(max_insets):
+    """Above max_insets, a symbolic edge that loses its inset still shows its function."""
+    X = _data(100, 6, seed=1)
+    model = KAN([6, 12, 2], seed=1)  # 72 + 24 = 96 edges
+    sym = {(0, 0, 0): "sin", (0, 3, 2): "x^2", (0, 7, 5): "exp", (0, 11, 1): "tanh", (1, 1, 4): "x"}
+    for (l, o, i), name in sym.items():
+        model.layers[l].symbolic.set(o, i, name, a=1.0, b=0.0, c=0.05, d=0.0)  # weak: few get insets
+    model.layers[0].symbolic.set(9, 3, "cos", a=1.0, b=0.0, c=1.0, d=0.0)
+    with torch.no_grad():
+        model.layers[0].mask[9, 3] = 0.0  # a masked symbolic edge is not drawn, nor labelled
+    fig = plot_network(model, X, max_insets=max_insets)
+    insets, labels, edges = _artists(fig, "inset"), _artists(fig, "label"), _artists(fig, "edge")
+    assert len(insets) == max_insets
+    assert {k: t.get_text() for k, t in labels.items()} == sym
+    without = [k for k in sym if k not in insets]
+    assert without, "the case must have symbolic edges without an inset"
+    for k in without:  # labelled on the edge itself
+        assert _on_segment(labels[k], edges[k]), k
+        assert labels[k].get_color() == COLORS["symbolic"]
+    note = [t for t in fig.axes[0].get_legend().get_texts() if t.get_gid() == "note"]
+    assert len(note) == 1
+    assert ("insets off" if max_insets == 0 else "12 strongest of 95") in note[0].get_text()
+    fig.savefig(io.BytesIO(), format="png")
+
+
+def test_no_thinning_note_when_every_edge_has_an_inset(mixed_model):
+    fig = plot_network(mixed_model, _data(200, 3))
+    legend = fig.axes[0].get_legend()
+    assert legend is not None and not any(t.get_gid() == "note" for t in legend.get_texts())
 
 
 def test_draws_into_given_axes_and_writes_no_files(tmp_path, monkeypatch):
