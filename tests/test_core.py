@@ -91,6 +91,53 @@ def test_global_rng_untouched_by_construction_and_fit(name):
     assert torch.equal(torch.random.get_rng_state(), state)
 
 
+def tensors(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v for k, v in module.state_dict().items() if torch.is_tensor(v) and v.is_floating_point()}
+
+
+def differs(a: torch.nn.Module, b: torch.nn.Module) -> bool:
+    """Some floating-point state of a and b (same architecture) differs."""
+    ta, tb = tensors(a), tensors(b)
+    return any(not torch.equal(ta[k], tb[k]) for k in ta)
+
+
+@pytest.mark.parametrize("name", available_bases())
+def test_seed_none_is_a_fresh_private_draw(name):
+    state = torch.random.get_rng_state()
+    a = KAN([2, 3, 1], basis=name, seed=None)
+    b = KAN([2, 3, 1], basis=name, seed=None)
+    assert torch.equal(torch.random.get_rng_state(), state)  # OS entropy, not the global RNG
+    assert differs(a, b)
+    assert differs(a, KAN([2, 3, 1], basis=name, seed=0))  # None is not an alias of 0
+
+
+@pytest.mark.parametrize("seed", [None, 0])
+def test_layers_and_tensors_get_distinct_draws(seed):
+    model = KAN([3, 3, 3, 1], seed=seed)
+    first, second = model.layers[0], model.layers[1]  # same shape (3 -> 3)
+    assert differs(first, second)
+    # coef and base_weight come from one stream, not from two identically seeded ones
+    coef, base = first.basis.coef.detach(), first.base_weight.detach()
+    n = base.numel()
+    assert abs(np.corrcoef(coef.flatten()[:n], base.flatten())[0, 1]) < 0.9
+
+
+def test_int_seed_stays_reproducible():
+    a, b = KAN([2, [2, 1], 1], seed=7), KAN([2, [2, 1], 1], seed=7)
+    assert not differs(a, b)
+    assert differs(a, KAN([2, [2, 1], 1], seed=8))
+
+
+def test_layer_without_generator_is_seed_zero_stream():
+    from symkan.nn import KANLayer
+
+    default = KANLayer(3, 4)
+    seeded = KANLayer(3, 4, generator=gen(0))
+    assert not differs(default, seeded)
+    base = default.base_weight.detach().flatten()
+    assert abs(np.corrcoef(default.basis.coef.detach().flatten()[:base.numel()], base)[0, 1]) < 0.9
+
+
 # --- bad input ----------------------------------------------------------------------------
 
 @pytest.fixture

@@ -9,6 +9,8 @@ product of 3 sub-nodes.
 from __future__ import annotations
 
 import copy
+import logging
+import os
 from dataclasses import dataclass, field
 
 import torch
@@ -16,6 +18,21 @@ from torch import nn
 
 from ..bases import get_basis
 from .layer import KANLayer
+
+log = logging.getLogger(__name__)
+
+
+def init_generator(seed: int | None) -> torch.Generator:
+    """The private generator every initial tensor of a network is drawn from, in turn.
+
+    An int seed gives a reproducible stream. ``None`` seeds from fresh OS entropy, so two
+    networks differ; it never reads or advances the global RNG (``torch.seed()`` would
+    reseed it).
+    """
+    if seed is None:
+        seed = int.from_bytes(os.urandom(8), "little") >> 1  # 63 bits: manual_seed takes any
+        log.debug("KAN(seed=None): initialised from OS-entropy seed %d", seed)
+    return torch.Generator().manual_seed(int(seed))
 
 
 @dataclass(frozen=True)
@@ -107,7 +124,9 @@ class KAN(nn.Module):
         basis: registry name (see :func:`symkan.bases.available_bases`).
         residual: add the w_b·silu(x) branch on every edge.
         mult_arity: default arity of product nodes.
-        seed: seeds a private generator for the initialisation; the global RNG is untouched.
+        seed: seeds a private generator for the initialisation (every tensor of every layer
+            is drawn from it in turn); ``None`` seeds it from OS entropy, so the network is
+            a fresh random draw. The global RNG is untouched either way.
         **basis_options: passed to the basis (e.g. ``grid_size=5`` for B-splines).
 
     forward: x (batch, width[0]) -> (batch, n_out).
@@ -121,7 +140,7 @@ class KAN(nn.Module):
         self.basis_name = basis
         self.residual = bool(residual)
         self.mult_arity = int(mult_arity)
-        gen = torch.Generator().manual_seed(int(seed)) if seed is not None else None
+        gen = init_generator(seed)
         n_layers = len(self.specs) - 1
         if layer_options is not None and len(layer_options) != n_layers:
             raise ValueError(f"layer_options needs {n_layers} entries, got {len(layer_options)}")

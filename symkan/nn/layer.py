@@ -34,13 +34,18 @@ def _check_basis_options(cls, options: dict) -> None:
 class KANLayer(nn.Module):
     """Parameters: ``basis`` (edge functions), ``base_weight`` (out, in) when
     ``residual``, ``bias`` (out,). Buffers: ``mask`` (out, in) float, 1 = edge alive.
-    ``symbolic`` holds the fixed symbolic edges.
+    ``symbolic`` holds the fixed symbolic edges. ``generator`` is the private stream the
+    basis and then ``base_weight`` draw their initial values from (default: one seeded 0).
     """
 
     def __init__(self, in_features: int, out_features: int, basis: str | Basis = "bspline", *,
                  residual: bool = True, generator: torch.Generator | None = None, **basis_options):
         super().__init__()
         self.in_features, self.out_features = int(in_features), int(out_features)
+        if generator is None:
+            # one private stream for the basis and base_weight, as with an explicit generator
+            # seeded 0 (a fresh seed-0 generator per tensor would give both the same draws)
+            generator = torch.Generator().manual_seed(0)
         if isinstance(basis, Basis):
             if (basis.in_features, basis.out_features) != (self.in_features, self.out_features):
                 raise ValueError("basis shape does not match the layer")
