@@ -7,6 +7,7 @@ independent references (numpy / scipy / closed forms written here from the formu
 from __future__ import annotations
 
 import copy
+import inspect
 import math
 
 import numpy as np
@@ -15,6 +16,7 @@ import scipy.special
 import torch
 
 from symkan.bases import available_bases, get_basis
+from symkan.bases.premap import PREMAPS
 from symkan.nn import KAN, KANLayer
 
 BASES = available_bases()
@@ -167,6 +169,81 @@ def test_domain_shape_and_order(name):
     lo, hi = basis.domain()
     assert lo.shape == hi.shape == (3,)
     assert torch.all(hi > lo)
+
+
+# --- declared pre-maps --------------------------------------------------------------------
+
+def takes_premap_option(name: str) -> bool:
+    return "premap" in inspect.signature(get_basis(name).__init__).parameters
+
+
+#: every registered basis with its default options, and once per pre-map where it has the option
+PREMAP_CASES = [(name, {}) for name in BASES] + [
+    (name, {"premap": kind}) for name in BASES if takes_premap_option(name) for kind in PREMAPS]
+#: identity bases with a location parameter: shifting it and x by the same d keeps φ
+LOCATION = {"bspline": "grid", "rbf": "centers", "relukan": "knot_start",
+            "mexican_hat": "translation", "morlet": "translation", "dog": "translation"}
+
+
+def reference_premap(kind: str, x: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor) -> torch.Tensor:
+    """u = premap(x) from the formulas in docs/bases.md, independent of symkan.bases.premap."""
+    if kind == "tanh":
+        return torch.tanh(x)
+    if kind == "minmax":
+        return (2 * (x - lo) / (hi - lo) - 1).clamp(-1, 1)
+    return x
+
+
+def check_identity_premap(name: str, basis, x: torch.Tensor) -> None:
+    """φ sees raw x: shown per family by a property a non-identity pre-map would break."""
+    acts = basis.edge_activations(x)
+    if name in LOCATION:  # translation equivariance: φ_{loc + d}(x + d) = φ_loc(x)
+        shifted = copy.deepcopy(basis)
+        with torch.no_grad():
+            getattr(shifted, LOCATION[name]).add_(0.37)
+        torch.testing.assert_close(shifted.edge_activations(x + 0.37), acts, rtol=1e-9, atol=1e-12)
+    elif name == "rational":  # init="identity" is P/Q = x exactly: φ_oi = w_oi·x, unsquashed
+        torch.testing.assert_close(acts, basis.weight[None] * x[:, None, :], rtol=1e-12, atol=1e-12)
+    elif hasattr(basis, "features_of"):  # pre-mapped family with the identity pre-map
+        torch.testing.assert_close(basis.features(x), basis.features_of(x), rtol=0, atol=0)
+    else:
+        pytest.fail(f"no check that basis {name!r} applies the identity pre-map it declares; add one")
+
+
+@pytest.mark.parametrize("name,opts", PREMAP_CASES, ids=lambda v: v if isinstance(v, str) else
+                         ",".join(f"{k}={o}" for k, o in v.items()) or "default")
+def test_declared_premap_is_what_the_basis_applies(name, opts):
+    basis = get_basis(name)(2, 3, generator=gen(0), **opts).double().eval()
+    kind = basis.premap_kind
+    assert kind in PREMAPS
+    if "premap" in opts:
+        assert kind == opts["premap"] == basis.config()["premap"]
+    if isinstance(getattr(basis, "premap", None), torch.nn.Module):
+        assert basis.premap.kind == kind
+    x = inputs(60, 2, scale=3.0)  # past [-1, 1]: tanh saturates and min-max clamps there
+    if kind == "identity":
+        check_identity_premap(name, basis, x)
+        return
+    lo, hi = torch.tensor([-2.0, -0.5], dtype=torch.float64), torch.tensor([1.0, 2.5], dtype=torch.float64)
+    if kind == "minmax":
+        basis.update_grid(torch.stack([torch.linspace(-2, 1, 50), torch.linspace(-0.5, 2.5, 50)], 1).double())
+    # the same coefficients on the identity pre-map, fed the reference u: the same edge functions
+    twin = get_basis(name)(2, 3, **{**basis.config(), "premap": "identity"}).double().eval()
+    twin.load_state_dict(basis.state_dict())
+    u = reference_premap(kind, x, lo, hi)
+    torch.testing.assert_close(basis.edge_activations(x), twin.edge_activations(u), rtol=1e-10, atol=1e-12)
+
+
+def test_register_basis_requires_a_premap_declaration():
+    from symkan.bases import register_basis
+    from symkan.bases.base import Basis
+
+    class Undeclared(Basis):
+        name = "undeclared_premap_test_basis"
+
+    with pytest.raises(TypeError, match="premap_kind"):
+        register_basis(Undeclared)
+    assert "undeclared_premap_test_basis" not in available_bases()
 
 
 # --- B-spline ------------------------------------------------------------------------

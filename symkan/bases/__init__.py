@@ -8,8 +8,10 @@ Each basis lives in its own module and registers itself with :func:`register_bas
 from __future__ import annotations
 
 import importlib
+import inspect
 
 from .base import Basis, FeatureBasis
+from .premap import PREMAPS
 
 _REGISTRY: dict[str, type[Basis]] = {}
 # name -> module that defines it; imported on first use to keep `import symkan` fast
@@ -34,6 +36,10 @@ def register_basis(cls: type[Basis]) -> type[Basis]:
     """Class decorator: make ``cls`` available as ``KAN(..., basis=cls.name)``."""
     if not (isinstance(cls, type) and issubclass(cls, Basis)):
         raise TypeError(f"register_basis expects a Basis subclass, got {cls!r}")
+    declared = inspect.getattr_static(cls, "premap_kind", None)
+    if not (isinstance(declared, property) or declared in PREMAPS):
+        raise TypeError(f"basis {cls.__name__} must declare the pre-map it applies: premap_kind = one of "
+                        f"{PREMAPS} (or a property returning one), got {declared!r}")
     _REGISTRY[cls.name] = cls
     return cls
 

@@ -15,7 +15,10 @@ Both return the same things:
 * ``edge_activations(x) -> (batch, out, in)``: φ_oi(x_i), unmasked, exact.
 
 The pre-map (identity, tanh, running min-max) is part of the edge function and is
-applied inside the basis, so the symbolic phase sees plain ``x -> φ(x)`` pairs.
+applied inside the basis, so the symbolic phase sees plain ``x -> φ(x)`` pairs. Every
+basis declares which one it applies in ``premap_kind`` (one of
+:data:`symkan.bases.premap.PREMAPS`); :func:`symkan.bases.register_basis` refuses a
+basis that does not.
 """
 from __future__ import annotations
 
@@ -40,6 +43,11 @@ class Basis(nn.Module):
     #: For each parameter/buffer: which axes index the layer's outputs ("out") and
     #: inputs ("in"); other axes are None. Entries not listed are copied whole by subset().
     edge_axes: ClassVar[dict[str, tuple]] = {}
+    #: The pre-map u = premap(x) the edge functions are evaluated on, one of
+    #: :data:`~symkan.bases.premap.PREMAPS` ("identity": φ sees raw x). A class attribute
+    #: for a fixed pre-map, a property where an option chooses it. Declared explicitly
+    #: (no default) because the symbolic phase must reproduce φ(x) exactly.
+    premap_kind: ClassVar[str | None] = None
 
     def __init__(self, in_features: int, out_features: int, **options):
         super().__init__()

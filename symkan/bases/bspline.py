@@ -125,6 +125,7 @@ class BSplineBasis(FeatureBasis):
     """
 
     name: ClassVar[str] = "bspline"
+    premap_kind: ClassVar[str] = "identity"
     supports_grid_update: ClassVar[bool] = True
     edge_axes: ClassVar[dict[str, tuple]] = {"coef": ("out", "in", None), "grid": ("in", None)}
 

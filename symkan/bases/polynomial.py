@@ -47,6 +47,11 @@ class PreMappedBasis(FeatureBasis):
         "premap.running_max": ("in",),
     }
 
+    @property
+    def premap_kind(self) -> str:
+        """The pre-map chosen by the ``premap`` option: "identity", "tanh" or "minmax"."""
+        return self.premap.kind
+
     def _init_premap(self, kind: str) -> None:
         self.premap = PreMap(kind, self.in_features)
         # a min-max range is data-dependent like a grid; tanh / identity have nothing to move

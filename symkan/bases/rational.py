@@ -112,6 +112,7 @@ class RationalBasis(Basis):
     """
 
     name: ClassVar[str] = "rational"
+    premap_kind: ClassVar[str] = "identity"
     edge_axes: ClassVar[dict[str, tuple]] = {"weight": ("out", "in"), "group_index": ("in",)}
 
     def __init__(self, in_features: int, out_features: int, *, groups: int | None = None,

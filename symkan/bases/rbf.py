@@ -38,6 +38,7 @@ class RBFBasis(FeatureBasis):
     default 0.02), ``init_scale``."""
 
     name: ClassVar[str] = "rbf"
+    premap_kind: ClassVar[str] = "identity"
     supports_grid_update: ClassVar[bool] = True
     edge_axes: ClassVar[dict[str, tuple]] = {"coef": ("out", "in", None), "centers": ("in", None),
                                              "widths": ("in", None)}

@@ -63,6 +63,7 @@ class ReLUKANBasis(FeatureBasis):
     """
 
     name: ClassVar[str] = "relukan"
+    premap_kind: ClassVar[str] = "identity"
     supports_grid_update: ClassVar[bool] = True
     edge_axes: ClassVar[dict[str, tuple]] = {"coef": ("out", "in", None), "knot_start": ("in", None),
                                              "knot_width_raw": ("in", None)}

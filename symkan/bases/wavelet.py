@@ -117,6 +117,8 @@ class WaveletBasis(Basis):
 
     edge_axes: ClassVar[dict[str, tuple]] = {"weight": ("out", "in", None), "translation": ("out", "in", None),
                                              "scale_raw": ("out", "in", None)}
+    #: ψ((x − t)/s) on raw x: the per-edge scale and translation play the pre-map's role
+    premap_kind: ClassVar[str] = "identity"
     #: points evaluated per chunk in ``forward`` (bounds the peak memory)
     #: 2¹⁹ measured fastest on CPU (each temporary stays cache-sized: 2 MiB in float32)
     max_chunk_elements: ClassVar[int] = 2 ** 19
