@@ -1,0 +1,142 @@
+"""Kernel entry points without Triton: argument checks, backend dispatch, imports, launch
+geometry. Nothing here imports triton, so these tests run (and must pass) whether or not
+triton is installed; the kernel-vs-reference tests are in tests/test_kernels.py.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+import symkan.kernels as K
+from symkan.kernels import ops
+
+
+class _CudaLike:
+    """Stands in for a CUDA tensor: resolve_backend only asks ``is_cuda``."""
+    is_cuda = True
+
+
+@pytest.fixture(autouse=True)
+def _no_env_override(monkeypatch):
+    monkeypatch.delenv(K.ENV_VAR, raising=False)
+
+
+# --- argument checks --------------------------------------------------------------------
+def test_rational_groups_must_divide_channels():
+    x = torch.randn(4, 10)
+    with pytest.raises(ValueError, match="groups"):
+        K.rational_activation(x, torch.randn(3, 6), torch.randn(3, 4))
+    with pytest.raises(ValueError, match="groups"):
+        K.contiguous_group_index(10, 4)
+    with pytest.raises(ValueError, match="groups=2 but numerator holds 3"):
+        K.rational_activation(torch.randn(4, 9), torch.randn(3, 6), torch.randn(3, 4), groups=2)
+
+
+def test_rational_bad_shapes_raise_value_error():
+    x = torch.randn(4, 8)
+    with pytest.raises(ValueError, match="numerator"):
+        K.rational_activation(x, torch.randn(2, 5), torch.randn(2, 4))
+    with pytest.raises(ValueError, match="denominator"):
+        K.rational_activation(x, torch.randn(2, 6), torch.randn(2, 3))
+    with pytest.raises(ValueError, match="group_index"):
+        K.rational_activation(x, torch.randn(2, 6), torch.randn(2, 4), group_index=torch.zeros(7, dtype=torch.long))
+
+
+def test_relukan_bad_shapes_raise_value_error():
+    x = torch.randn(4, 3)
+    s, w = torch.zeros(3, 5), torch.ones(3, 5)
+    with pytest.raises(ValueError, match="weight"):
+        K.relukan_linear(x, torch.randn(2, 14), s, w)
+    with pytest.raises(ValueError, match="start and width"):
+        K.relukan_linear(x, torch.randn(2, 15), s[:2], w[:2])
+    with pytest.raises(ValueError, match="2-D"):
+        K.relukan_linear(torch.randn(4), torch.randn(2, 15), s, w)
+
+
+def test_group_layout_sorts_channels_by_group():
+    order, ptr = K.group_layout(torch.tensor([2, 0, 2, 2, 0, 3, 0]), 4)
+    assert order.tolist() == [1, 4, 6, 0, 2, 3, 5]  # stable within a group
+    assert ptr.tolist() == [0, 3, 3, 6, 7]  # group 1 is empty
+
+
+# --- dispatch ---------------------------------------------------------------------------
+def test_auto_backend_uses_torch_on_cpu(monkeypatch):
+    def boom(*args, **kwargs):
+        raise AssertionError("the kernel must not run for CPU tensors under backend='auto'")
+
+    monkeypatch.setattr(ops, "rational_op", boom)
+    monkeypatch.setattr(ops, "relukan_linear_op", boom)
+    x = torch.randn(3, 4)
+    num, den = torch.randn(2, 6), torch.randn(2, 4)
+    gi = torch.arange(4) // 2
+    torch.testing.assert_close(K.rational_activation(x, num, den), K.rational_reference(x, num, den, gi))
+    xr, weight, s, w = torch.randn(3, 2), torch.randn(4, 10), torch.zeros(2, 5) - 0.5, torch.ones(2, 5)
+    torch.testing.assert_close(K.relukan_linear(xr, weight, s, w), K.relukan_linear_reference(xr, weight, s, w))
+    assert K.resolve_backend("auto", torch.zeros(1)) == "torch"
+
+
+def test_auto_backend_rules_on_cuda_tensors(monkeypatch):
+    """auto = the kernel on CUDA with a supported dtype when triton is installed; the
+    environment variable replaces "auto" but never an explicit argument."""
+    x = _CudaLike()
+    monkeypatch.setattr(K, "_HAS_TRITON", True)
+    assert K.resolve_backend("auto", x) == "triton"
+    assert K.resolve_backend("auto", x, dtype_ok=False) == "torch"  # e.g. float64
+    assert K.resolve_backend("torch", x) == "torch"
+    monkeypatch.setenv(K.ENV_VAR, "torch")
+    assert K.resolve_backend("auto", x) == "torch"
+    monkeypatch.setenv(K.ENV_VAR, "triton")
+    assert K.resolve_backend("auto", x) == "triton"
+    assert K.resolve_backend("torch", x) == "torch"  # an explicit argument wins
+    monkeypatch.delenv(K.ENV_VAR)
+    monkeypatch.setattr(K, "_HAS_TRITON", False)
+    assert K.resolve_backend("auto", x) == "torch"
+
+
+def test_bad_backend_names_are_clear_errors(monkeypatch):
+    x = torch.zeros(1)
+    with pytest.raises(ValueError, match="backend"):
+        K.resolve_backend("fast", x)
+    monkeypatch.setenv(K.ENV_VAR, "cuda-please")
+    with pytest.raises(ValueError, match=K.ENV_VAR):
+        K.resolve_backend("auto", x)
+
+
+def test_forced_triton_errors_without_triton_or_interpreter(monkeypatch):
+    monkeypatch.setattr(K, "_HAS_TRITON", False)
+    with pytest.raises(ValueError, match="needs the triton package"):
+        K.rational_activation(torch.randn(3, 4), torch.randn(2, 6), torch.randn(2, 4), backend="triton")
+    monkeypatch.setattr(K, "_HAS_TRITON", True)
+    with pytest.raises(ValueError, match="float64"):
+        K.resolve_backend("triton", torch.zeros(1, dtype=torch.float64), dtype_ok=False)
+    monkeypatch.setattr(K, "_interpreter_active", lambda module: False)
+    with pytest.raises(ValueError, match="TRITON_INTERPRET"):
+        K.relukan_linear(torch.randn(3, 2), torch.randn(4, 10), torch.zeros(2, 5), torch.ones(2, 5),
+                         backend="triton")
+    assert K.resolve_backend("triton", _CudaLike()) == "triton"  # CUDA needs no interpreter
+
+
+def test_torch_backend_leaves_global_rng_alone():
+    state = torch.random.get_rng_state()
+    gen = torch.Generator().manual_seed(12)
+    x = torch.randn(4, 4, generator=gen)
+    K.rational_activation(x, torch.randn(2, 6, generator=gen), torch.randn(2, 4, generator=gen), backend="torch")
+    K.relukan_linear(x, torch.randn(3, 16, generator=gen), torch.zeros(4, 4), torch.ones(4, 4), backend="torch")
+    assert torch.equal(state, torch.random.get_rng_state())
+
+
+def test_import_symkan_and_cpu_bases_do_not_import_triton():
+    code = ("import sys, torch, symkan\n"
+            "from symkan.nn import KAN\n"
+            "for b in ('relukan', 'rational'):\n"
+            "    m = KAN([2, 3, 1], basis=b)\n"
+            "    m(torch.zeros(4, 2)).sum().backward()\n"
+            "assert 'triton' not in sys.modules, 'triton was imported'\n")
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert res.returncode == 0, res.stderr
+
