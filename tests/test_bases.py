@@ -284,6 +284,56 @@ def test_grid_update_and_refine_preserve_curves(name):
     torch.testing.assert_close(again.edge_activations(x), layer.basis.edge_activations(x), rtol=0, atol=0)
 
 
+GRID_BASES = ["bspline", "relukan", "rbf"]
+
+
+def grid_update_keeps(layer, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Edge activations at x before and after ``update_grid(x)``, each (n, out, in); the
+    layer stays finite on inputs over and past [-1, 1]."""
+    before = layer.basis.edge_activations(x)
+    layer.basis.update_grid(x)
+    probe = inputs(100, x.shape[1], seed=2, dtype=x.dtype, scale=1.5)
+    assert torch.isfinite(layer(probe)).all() and torch.isfinite(layer.basis.edge_activations(probe)).all()
+    after = layer.basis.edge_activations(x)
+    assert torch.isfinite(after).all()
+    return before, after
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("name", GRID_BASES)
+def test_grid_update_with_a_constant_column(name, dtype):
+    layer = make_layer(name, n_in=3, n_out=4, dtype=dtype)
+    x = inputs(200, 3, scale=0.8, dtype=dtype)
+    x[:, 1] = 0.3  # one constant input: all its quantile knots coincide
+    before, after = grid_update_keeps(layer, x)
+    scale = before.std().item()
+    # the constant input's edges keep their value there (a one-point fit) ...
+    torch.testing.assert_close(after[:, :, 1], before[:, :, 1], rtol=0, atol=1e-5 * scale)
+    # ... and the others are re-approximated as on ordinary data
+    err = (after - before)[:, :, [0, 2]].abs()
+    assert err.mean() < 0.02 * scale and err.max() < 0.3 * scale
+
+
+@pytest.mark.parametrize("name", GRID_BASES)
+def test_grid_update_with_fewer_rows_than_features(name):
+    layer = make_layer(name, n_in=3, n_out=4)
+    x = inputs(3, 3, scale=0.8)  # 3 rows, 8 features per input: an underdetermined refit
+    assert layer.basis.num_features > x.shape[0]
+    before, after = grid_update_keeps(layer, x)
+    # the ridge picks one of the many exact fits: the curves pass through the old values
+    torch.testing.assert_close(after, before, rtol=0, atol=1e-5 * before.abs().max().item())
+
+
+@pytest.mark.parametrize("name", GRID_BASES)
+def test_grid_update_with_a_constant_column_far_from_zero_float32(name):
+    # knots 1e-4 apart are below float32 precision at 100: they used to coincide (NaN curves)
+    layer = make_layer(name, n_in=2, n_out=3, dtype=torch.float32)
+    x = inputs(50, 2, dtype=torch.float32)
+    x[:, 1] = 100.0
+    before, after = grid_update_keeps(layer, x)
+    torch.testing.assert_close(after[:, :, 1], before[:, :, 1], rtol=0, atol=1e-5)
+
+
 def test_rbf_features_closed_form():
     basis = get_basis("rbf")(1, 1, num_centers=5, grid_range=(-2.0, 2.0)).double()
     x = torch.linspace(-3, 3, 61, dtype=torch.float64)[:, None]

@@ -209,6 +209,21 @@ def uniform_probe(lo: float, hi: float, n: int, in_features: int, like: torch.Te
     return t[:, None].expand(n, in_features)
 
 
+def regrid_floors(lo: torch.Tensor, hi: torch.Tensor, num: int,
+                  rel_gap: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Floors for placing data-adaptive knots (or centres) on [lo, hi], lo and hi (in,).
+
+    Returns (span (in,), min_gap (in, 1)): the data span, at least 1e-4, and the smallest
+    gap between neighbouring knots, ``rel_gap·span/num``. Both are also at least 64 ulps of
+    the data's magnitude: a constant input far from 0 (float32, x = 100) otherwise got
+    knots closer than its precision, which coincided, and 1/(t_{j+1} − t_j) made the
+    curves NaN after ``update_grid`` (measured for B-splines and RBF).
+    """
+    resolution = 64 * torch.finfo(lo.dtype).eps * torch.maximum(lo.abs(), hi.abs()).clamp_min(1.0)
+    span = torch.maximum((hi - lo).clamp_min(1e-4), 4 * num * resolution)
+    return span, torch.maximum(rel_gap * span / num, resolution)[:, None]
+
+
 def check_positive_int(name: str, value, minimum: int = 1) -> int:
     if isinstance(value, bool) or int(value) != value or int(value) < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
@@ -221,4 +236,4 @@ def check_choice(name: str, value, choices) -> str:
     return value
 
 
-__all__ = ["Basis", "FeatureBasis", "uniform_probe", "check_positive_int", "check_choice"]
+__all__ = ["Basis", "FeatureBasis", "uniform_probe", "regrid_floors", "check_positive_int", "check_choice"]

@@ -15,7 +15,7 @@ from torch.autograd.function import once_differentiable
 
 from . import register_basis
 from ..tensor_memo import module_memo
-from .base import FeatureBasis, check_positive_int
+from .base import FeatureBasis, check_positive_int, regrid_floors
 
 
 def knot_reciprocals(grid: torch.Tensor, order: int) -> list[torch.Tensor]:
@@ -195,13 +195,13 @@ class BSplineBasis(FeatureBasis):
             idx = torch.linspace(0, n - 1, num + 1, device=x.device).round().long()
             quant = xs[idx].T  # (in, num + 1)
             lo, hi = xs[0], xs[-1]
-            span = (hi - lo).clamp_min(1e-4)
+            span, min_gap = regrid_floors(lo, hi, num, rel_gap=1e-4)
             hi = lo + span
             uniform = lo[:, None] + (hi - lo)[:, None] * torch.linspace(0, 1, num + 1, dtype=x.dtype, device=x.device)
             inner = self.grid_eps * uniform + (1 - self.grid_eps) * quant
             inner[:, -1] = torch.maximum(inner[:, -1], hi)
             # keep knots strictly increasing even when data repeat values
-            gaps = torch.diff(inner, dim=1).clamp_min(1e-4 * span[:, None] / num)
+            gaps = torch.maximum(torch.diff(inner, dim=1), min_gap)
             inner = torch.cat([inner[:, :1], inner[:, :1] + torch.cumsum(gaps, dim=1)], dim=1)
         else:
             inner = lo[:, None] + (hi - lo)[:, None] * torch.linspace(0, 1, num + 1, dtype=x.dtype, device=x.device)

@@ -19,7 +19,7 @@ from typing import ClassVar
 import torch
 
 from . import register_basis
-from .base import FeatureBasis, check_positive_int
+from .base import FeatureBasis, check_positive_int, regrid_floors
 
 
 def local_widths(centers: torch.Tensor) -> torch.Tensor:
@@ -96,11 +96,11 @@ class RBFBasis(FeatureBasis):
             idx = torch.linspace(0, xs.shape[0] - 1, num, device=x.device).round().long()
             quant = xs[idx].T  # (in, num)
             lo, hi = xs[0], xs[-1]
-            span = (hi - lo).clamp_min(1e-4)
+            span, min_gap = regrid_floors(lo, hi, num, rel_gap=1e-2)
             uniform = lo[:, None] + span[:, None] * ramp
             centers = self.grid_eps * uniform + (1 - self.grid_eps) * quant
             # strictly increasing even when the data repeat values
-            gaps = torch.diff(centers, dim=1).clamp_min(1e-2 * span[:, None] / num)
+            gaps = torch.maximum(torch.diff(centers, dim=1), min_gap)
             centers = torch.cat([centers[:, :1], centers[:, :1] + torch.cumsum(gaps, dim=1)], dim=1)
         else:
             centers = lo[:, None] + (hi - lo)[:, None] * ramp

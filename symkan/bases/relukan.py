@@ -23,7 +23,7 @@ from torch import nn
 import torch.nn.functional as F
 
 from . import register_basis
-from .base import FeatureBasis, check_choice, check_positive_int
+from .base import FeatureBasis, check_choice, check_positive_int, regrid_floors
 from ..kernels import BACKENDS, relukan_features, relukan_linear
 
 
@@ -174,10 +174,10 @@ class ReLUKANBasis(FeatureBasis):
             idx = torch.linspace(0, xs.shape[0] - 1, num + 1, device=x.device).round().long()
             quant = xs[idx].T  # (in, num + 1)
             lo, hi = xs[0], xs[-1]
-            span = (hi - lo).clamp_min(1e-4)
+            span, min_gap = regrid_floors(lo, hi, num, rel_gap=1e-2)
             inner = self.grid_eps * (lo[:, None] + span[:, None] * ramp) + (1 - self.grid_eps) * quant
             # strictly increasing even when the data repeat values
-            gaps = torch.diff(inner, dim=1).clamp_min(1e-2 * span[:, None] / num)
+            gaps = torch.maximum(torch.diff(inner, dim=1), min_gap)
             inner = torch.cat([inner[:, :1], inner[:, :1] + torch.cumsum(gaps, dim=1)], dim=1)
         else:
             inner = lo[:, None] + (hi - lo)[:, None] * ramp
