@@ -122,7 +122,8 @@ def fit(model, X, y, *, steps: int = 100, optimizer: str = "lbfgs", lr: float | 
             steps until ``stop_grid_update_step`` (default: half of ``steps``).
         seed: seeds the private generator for the split and the mini-batches.
         progress: show a tqdm progress bar.
-        callbacks: ``cb(step, history, model)``; return True to stop.
+        callbacks: ``cb(step, history, model)`` after every step (all of them, in order);
+            any returning True stops training after that step.
 
     Returns: :class:`History`.
     """
@@ -249,7 +250,8 @@ def fit(model, X, y, *, steps: int = 100, optimizer: str = "lbfgs", lr: float | 
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(loss=f"{train_mse:.3e}")
-            stop = any(bool(cb(step, history, model)) for cb in callbacks)
+            # every callback sees every step, also the one on which another asks to stop
+            stop = any([bool(cb(step, history, model)) for cb in callbacks])
             if early_stopping is not None and since_best >= int(early_stopping):
                 history.stopped_early = True
                 stop = True

@@ -58,6 +58,67 @@ def test_sparsification_removes_edges():
     assert counts[0.01] <= 0.75 * counts[0.0], counts
 
 
+# --- the fit loop: callbacks, early stopping, progress bar ------------------------------------
+
+@pytest.fixture
+def overfit_data():
+    """40 noisy training rows of x·y and 200 clean validation rows: a [2, 5, 1] network
+    overfits the noise, so the validation loss falls, then rises."""
+    g = gen(0)
+    X = torch.rand(40, 2, generator=g) * 2 - 1
+    y = X[:, 0] * X[:, 1] + 0.3 * torch.randn(40, generator=g)
+    X_val = torch.rand(200, 2, generator=g) * 2 - 1
+    return X, y, X_val, X_val[:, 0] * X_val[:, 1]
+
+
+def test_callbacks_see_every_step_and_can_stop(overfit_data):
+    X, y = overfit_data[:2]
+    seen, also = [], []
+
+    def record(step, history, model):
+        assert len(history.train_loss) == step + 1 and isinstance(model, KAN)
+        seen.append((step, history.train_loss[-1]))
+        return step == 3  # ask to stop after the fourth step
+
+    def watcher(step, history, model):
+        also.append(step)  # returns None: never stops
+
+    hist = fit(KAN([2, 3, 1], seed=0), X, y, steps=10, callbacks=[record, watcher], lbfgs_max_iter=2)
+    assert [s for s, _ in seen] == [0, 1, 2, 3] and also == [0, 1, 2, 3]
+    assert len(hist.train_loss) == 4 and [loss for _, loss in seen] == hist.train_loss
+    assert not hist.stopped_early  # a callback stop is not early stopping
+    hist = fit(KAN([2, 3, 1], seed=0), X, y, steps=5, callbacks=[watcher], lbfgs_max_iter=2)
+    assert len(hist.train_loss) == 5
+
+
+def val_mse(model, X, y) -> float:
+    with torch.no_grad():
+        return float(torch.mean((model(X) - y[:, None]) ** 2))
+
+
+def test_early_stopping_restores_the_best_parameters(overfit_data):
+    X, y, X_val, y_val = overfit_data
+    model = KAN([2, 5, 1], seed=0)
+    hist = fit(model, X, y, steps=60, X_val=X_val, y_val=y_val, early_stopping=3, lbfgs_max_iter=2)
+    assert hist.stopped_early and len(hist.val_loss) < 60
+    best = min(hist.val_loss)
+    assert hist.val_loss[hist.best_step] == best
+    assert 0 < hist.best_step == len(hist.val_loss) - 1 - 3  # 3 steps without improvement
+    assert hist.val_loss[-1] > best  # the last parameters were worse: restoring matters
+    assert val_mse(model, X_val, y_val) == best  # bit for bit: the best step's parameters
+
+
+def test_progress_bar_on_and_off(small, capsys):
+    model, X, y = small
+    fit(model, X, y, steps=3, progress=False)
+    out, err = capsys.readouterr()
+    assert out == "" and err == ""
+    hist = fit(model, X, y, steps=3, progress=True)
+    out, err = capsys.readouterr()
+    assert len(hist.train_loss) == 3 and out == ""
+    assert "fit (lbfgs)" in err  # tqdm draws on stderr
+
+
 # --- determinism ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("optimizer,opts", [("lbfgs", {"update_grid_every": 3}),
