@@ -5,16 +5,21 @@
     symkan plot DIR/model [--out network.png]
     symkan demo
 
-Every command takes ``--json`` (machine-readable output on stdout) and ``--quiet``
-(no progress bar). Problems with the input end in a one-line ``error: ...`` on stderr
-and exit code 2, never a traceback.
+Every command takes ``--json`` (machine-readable output on stdout), ``--quiet`` (no
+progress bar) and ``--verbose`` (log the stages). Problems with the input or the files
+(bad CSV, unreadable or corrupt model, an output path that cannot be written, a search
+that finds no formula) end in a one-line ``error: ...`` on stderr and exit code 2;
+``--verbose`` adds the traceback. Anything else is a bug in symkan and shows its
+traceback (exit code 1).
 """
 from __future__ import annotations
 
 import argparse
 import json
 import logging
+import os
 import sys
+import traceback
 from pathlib import Path
 
 EXIT_BAD_INPUT = 2
@@ -66,11 +71,32 @@ def _add_fit_options(p):
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
 
 
-def _regressor(args):
+def _regressor(args, target_name=None):
     from .regressor import SymKANRegressor
 
     return SymKANRegressor(basis=args.basis, time_budget=args.time_budget, random_state=args.seed,
-                           progress=not (args.quiet or args.json))
+                           progress=not (args.quiet or args.json), target_name=target_name)
+
+
+def _check_out_dir(out) -> Path | None:
+    """Fail before a long fit when the output directory cannot be created or written."""
+    if not out:
+        return None
+    out = Path(out)
+    if out.exists():
+        if not out.is_dir():
+            raise CLIError(f"--out {str(out)!r} exists and is not a directory")
+        if not os.access(out, os.W_OK | os.X_OK):
+            raise CLIError(f"--out {str(out)!r}: the directory is not writable")
+        return out
+    parent = out.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise CLIError(f"--out {str(out)!r}: {str(parent)!r} is not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise CLIError(f"--out {str(out)!r}: cannot create it, {str(parent)!r} is not writable")
+    return out
 
 
 def _summary(model) -> dict:
@@ -113,10 +139,11 @@ def _report_fit(model, args, files, true_formula=None):
 def cmd_fit(args) -> int:
     from .tabular import read_csv
 
+    out = _check_out_dir(args.out)
     table = read_csv(args.csv, min_rows=2)
     X, y, names = table.split_target(args.target)
-    model = _regressor(args).set_params(variable_names=names).fit(X, y)
-    files = _write_outputs(model, Path(args.out)) if args.out else []
+    model = _regressor(args, target_name=args.target).set_params(variable_names=names).fit(X, y)
+    files = _write_outputs(model, out) if out else []
     _report_fit(model, args, files)
     return 0
 
@@ -124,12 +151,13 @@ def cmd_fit(args) -> int:
 def cmd_demo(args) -> int:
     from .datasets import make_dataset
 
+    out = _check_out_dir(args.out)
     ds = make_dataset(DEMO_EQUATION, n=1000, seed=args.seed)
     if not args.json:
         print(f"demo: {len(ds.y)} noise-free samples of an unknown function of {', '.join(ds.names)} "
-              f"on [-1, 1]²; discovering its formula...\n")
-    model = _regressor(args).set_params(variable_names=ds.names).fit(ds.X, ds.y)
-    files = _write_outputs(model, Path(args.out)) if args.out else []
+              f"on [-1, 1]²; discovering its formula...\n", flush=True)
+    model = _regressor(args, target_name="f").set_params(variable_names=ds.names).fit(ds.X, ds.y)
+    files = _write_outputs(model, out) if out else []
     _report_fit(model, args, files, true_formula=str(ds.expr))
     return 0
 
@@ -180,18 +208,51 @@ def cmd_plot(args) -> int:
 COMMANDS = {"fit": cmd_fit, "predict": cmd_predict, "plot": cmd_plot, "demo": cmd_demo}
 
 
+def _expected_errors() -> tuple:
+    """Failures that are the input's or the environment's, not symkan's: reported in one
+    line. ValueError is what every public symkan function raises for bad input; OSError
+    covers files (missing, not writable, disk full); FitError a search without a result."""
+    from .regressor import FitError
+
+    return CLIError, ValueError, OSError, FitError
+
+
+def _one_line(err: BaseException) -> str:
+    if isinstance(err, OSError) and err.strerror:
+        where = f"{err.filename}: " if err.filename else ""
+        return f"{where}{err.strerror}"
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
                         format="%(name)s: %(message)s")
-    if args.quiet and not args.verbose:
-        logging.getLogger("symkan").setLevel(logging.ERROR)
+    logger = logging.getLogger("symkan")
+    level = logger.level
+    if args.verbose:
+        logger.setLevel(logging.INFO)
+    elif args.quiet:
+        logger.setLevel(logging.ERROR)
     try:
         return COMMANDS[args.command](args)
-    except (CLIError, ValueError, FileNotFoundError, PermissionError, IsADirectoryError) as err:
-        message = str(err).splitlines()[0] if str(err) else type(err).__name__
-        print(f"error: {message}", file=sys.stderr)
+    except BrokenPipeError:  # e.g. `symkan predict ... | head`: the reader left, nothing to report
+        try:
+            sys.stdout = open(os.devnull, "w")  # no second error when Python flushes stdout at exit
+        except OSError:
+            pass
+        return 0
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except _expected_errors() as err:
+        if args.verbose:
+            traceback.print_exc(file=sys.stderr)
+        print(f"error: {_one_line(err)}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    finally:
+        logger.setLevel(level)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -32,6 +32,10 @@ def save_payload(path, payload: dict) -> Path:
     data = {"magic": MAGIC, "format_version": FORMAT_VERSION, **payload}
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
     try:
+        # mkstemp creates the file 0600; give it the mode open() gives other outputs
+        umask = os.umask(0o022)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         with os.fdopen(fd, "wb") as fh:
             torch.save(data, fh)
             fh.flush()
@@ -60,12 +64,21 @@ def load_payload(path) -> dict:
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 — a corrupt archive can fail anywhere inside the unpickler
+        text = str(err)
+        if "weights only load failed" in text.lower() or "weights_only" in text:
+            # torch's message advises weights_only=False, i.e. running the file's code: never
+            reason = "it holds Python objects other than plain data, which symkan never loads"
+        else:
+            reason = f"{type(err).__name__}: {text.splitlines()[0] if text else ''}"
         raise ValueError(f"cannot read model file {str(path)!r}: it is truncated or not a symkan model "
-                         f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})") from None
+                         f"({reason})") from None
     if not isinstance(data, dict) or data.get("magic") != MAGIC:
         raise ValueError(f"{str(path)!r} is not a symkan model file")
     version = data.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ValueError(f"{str(path)!r} is a corrupt or incompatible symkan model file (its format version "
+                         f"is {'missing' if version is None else repr(version)})")
+    if version > FORMAT_VERSION:
         raise ValueError(f"{str(path)!r} was written by a newer symkan (model format {version}); this "
                          f"version reads format {FORMAT_VERSION} and older — upgrade symkan to load it")
     return data

@@ -43,7 +43,8 @@ def read_csv(path, *, min_rows: int = 1) -> Table:
     if path.is_dir():
         raise ValueError(f"{str(path)!r} is a directory, not a CSV file")
     try:
-        with path.open(newline="") as fh:
+        # utf-8-sig: a byte-order mark (Excel writes one) is not part of the first name
+        with path.open(newline="", encoding="utf-8-sig") as fh:
             rows = [row for row in csv.reader(fh) if any(cell.strip() for cell in row)]
     except UnicodeDecodeError:
         raise ValueError(f"{str(path)!r} is not a text CSV file") from None
@@ -84,7 +85,7 @@ def read_csv(path, *, min_rows: int = 1) -> Table:
 
 
 def write_csv(path, columns: list[str], values: np.ndarray) -> None:
-    with open(path, "w", newline="") as fh:
+    with open(path, "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(columns)
         for row in np.asarray(values):
