@@ -324,3 +324,171 @@ def test_near_linear_stand_in_is_linearized():
     big = sympy.sin(p * v / 4)
     pred = sympy.lambdify([g, p, v], big)(*X.T)
     assert linearized_alternative(big, [g, p, v], X, pred, 0.0) is None
+
+
+# --- selection and retries on networks with known numeric edges ------------------------------
+def _numeric_net(n_in, shapes, X, grid_size=10):
+    """A [n_in, 1] KAN without the residual branch whose numeric edge i is fitted (least
+    squares on X) to ``shapes[i](x_i)``; edges not in ``shapes`` are masked. No training."""
+    m = KAN([n_in, 1], seed=0, residual=False, grid_size=grid_size)
+    layer = m.layers[0]
+    target = torch.zeros(X.shape[0], 1, n_in)
+    for i, f in shapes.items():
+        target[:, 0, i] = f(X[:, i])
+    layer.basis.fit_coefficients(X, target)
+    with torch.no_grad():
+        for i in range(n_in):
+            if i not in shapes:
+                layer.mask[0, i] = 0.0
+    return m
+
+
+def test_retry_of_the_next_candidates_fires_and_lowers_the_loss():
+    """Noisy data (accuracy floor 1e-3) and complexity weight 3: by edge score the linear
+    stand-in x beats sin for sin(πx) (x: log10(0.39) + 3 ≈ 2.6 < sin: −3 + 2·3 = 3), but its
+    whole-network loss is far above the numeric network's. The retry must try the next
+    candidates, judge them by the network loss and keep sin."""
+    X = _x(400, 1)
+    m = _numeric_net(1, {0: lambda x: torch.sin(math.pi * x)}, X)
+    noise = 0.05 * torch.randn(400, generator=torch.Generator().manual_seed(3))
+    y = m(X).detach()[:, 0] + noise
+    res = auto_snap(m, X, y, functions=["x", "x^2", "sin"], complexity_weight=3.0, polish=False, formula=False)
+    choice = res.choice(0, 0, 0)
+    assert choice.candidates[0].name == "x"  # the edge-level first choice ...
+    assert choice.name == "sin"  # ... was replaced by the whole-network judgement
+    stages = dict(res.history)
+    assert "layer 0 retry 1" in stages
+    assert stages["layer 0"] > 50 * res.loss_numeric  # the first choice was wrong by network loss
+    assert stages["layer 0 retry 1"] < 1.1 * res.loss_numeric < 0.05 * stages["layer 0"]
+    assert res.loss_snapped <= 1.05 * res.loss_numeric
+
+
+def test_retry_does_not_fire_when_the_first_choice_is_good():
+    """Same data at the default weight: sin is the first choice, the loss is within
+    retry_tol of the numeric network's, so no retry stage is recorded."""
+    X = _x(400, 1)
+    m = _numeric_net(1, {0: lambda x: torch.sin(math.pi * x)}, X)
+    y = m(X).detach()[:, 0] + 0.05 * torch.randn(400, generator=torch.Generator().manual_seed(3))
+    res = auto_snap(m, X, y, functions=["x", "x^2", "sin"], polish=False, formula=False)
+    assert res.choice(0, 0, 0).candidates[0].name == "sin"
+    assert not any("retry" in stage for stage, _ in res.history)
+
+
+@pytest.mark.parametrize("weight", [1.0, 3.0, 10.0])
+def test_zero_never_wins_on_a_significant_edge(weight):
+    """x0² carries most of the node, 0.05·sin(3·x1) about 1.4 % of it (significant), and
+    1e-6·sin(3·x2) nothing (dead). Without retries or polishing (so selection alone
+    decides), the small real edge is never snapped to 0 at any complexity weight — the
+    audit probe snapped sin(3x) to 0 at weight 10 — while the dead edge still becomes 0."""
+    X = _x(200, 3, seed=1)
+    m = _numeric_net(3, {0: lambda x: x ** 2, 1: lambda x: 0.05 * torch.sin(3 * x),
+                         2: lambda x: 1e-6 * torch.sin(3 * x)}, X)
+    res = auto_snap(m, X, complexity_weight=weight, max_retries=0, polish=False, formula=False, refit_steps=30)
+    small = res.choice(0, 1, 0)
+    assert small.name != "0" and all(c.name != "0" for c in small.candidates)
+    if weight == 1.0:
+        assert small.name in ("sin", "cos")
+    assert res.choice(0, 2, 0).name == "0"
+    if weight <= 3.0:  # (at larger weights x² itself gives way to x: that is what w means)
+        assert res.choice(0, 0, 0).name == "x^2"
+        var_y = float(m(X).detach().var())
+        assert res.loss_snapped < 1e-3 * var_y  # the small edge's contribution is kept
+
+
+def test_zero_rule_is_capped_at_any_weight():
+    """selection_scores: "0" is admissible exactly when the edge's share of its node is at
+    most floor·10^min(w, 1); a share above 10·floor never is, whatever the weight."""
+    from symkan.symbolic.fitting import fit_edges
+    from symkan.symbolic.select import ZERO_WEIGHT_CAP, selection_scores
+
+    x = torch.linspace(-1, 1, 200, dtype=torch.float64)[None].repeat(5, 1)
+    shares = torch.tensor([1e-9, 5e-7, 5e-6, 1e-3, 0.5], dtype=torch.float64)
+    y = torch.sin(3 * x) * shares.sqrt()[:, None] / torch.sin(3 * x[0]).std(unbiased=False)
+    fits = fit_edges(x, y, ["x", "sin"])
+    k0 = fits.names.index("0")
+    floor = 1e-7
+    for w in (0.0, 0.5, 1.0, 2.0, 7.0, 10.0, 100.0):
+        s = selection_scores(fits, torch.ones(5, dtype=torch.float64), complexity_weight=w, floor=floor)
+        allowed = torch.isfinite(s[:, k0])
+        limit = floor * 10 ** min(w, ZERO_WEIGHT_CAP)
+        assert torch.equal(allowed, shares <= limit * (1 + 1e-9)), (w, allowed)
+        assert not bool(allowed[3:].any())  # shares 1e-3 and 0.5 are significant at every weight
+        winners = s.argmin(1)
+        assert not bool((winners[3:] == k0).any())
+
+
+def test_selection_criterion_is_scale_invariant():
+    """selection_scores depends on an edge's values only through R² and its share of its
+    node: scaling the edge values and the node by k (variances by k²) changes nothing."""
+    from symkan.symbolic.fitting import EdgeFits, fit_edges
+    from symkan.symbolic.select import selection_scores
+
+    x = torch.linspace(-1, 1, 200, dtype=torch.float64)[None].repeat(3, 1)
+    y = torch.stack([torch.sin(2 * x[0]), x[1] ** 2 + 0.1 * x[1], 1e-6 * torch.cos(x[2])])
+    fits = fit_edges(x, y, ["x", "x^2", "sin", "exp"])
+    node = torch.tensor([1.0, 0.3, 1.0], dtype=torch.float64)
+    for w in (0.3, 1.0, 10.0):
+        ref = selection_scores(fits, node, complexity_weight=w)
+        for k in (1e-3, 1e3):
+            scaled = EdgeFits(fits.functions, fits.params, fits.r2, fits.variance * k ** 2, fits.constant_input)
+            got = selection_scores(scaled, node * k ** 2, complexity_weight=w)
+            assert torch.equal(torch.isfinite(got), torch.isfinite(ref))
+            fin = torch.isfinite(ref)
+            torch.testing.assert_close(got[fin], ref[fin], rtol=0, atol=1e-12)
+
+
+def _scale_case():
+    g = torch.Generator().manual_seed(5)
+    x = -1.5 + 3 * torch.rand(5, 300, generator=g, dtype=torch.float64)
+    y = torch.stack([
+        2.0 * torch.sin(1.7 * x[0] + 0.3),
+        torch.exp(0.8 * x[1]) - 1.0,
+        torch.tanh(2 * x[2]) + 0.01 * x[2] ** 3,  # no exact candidate: a real trade-off
+        1.5 * torch.exp(-(0.8 * x[3] - 0.2) ** 2),
+        1e-5 * torch.sin(x[4]),  # dead next to its node
+    ])
+    scale = torch.tensor([2.0, 1.0, 1.0, 0.5, 1.0], dtype=torch.float64)
+    funcs = ["x", "x^2", "x^3", "sin", "cos", "exp", "tanh", "log", "sqrt", "gaussian"]
+    return x, y, scale, funcs
+
+
+def _scale_table(x, values, node_scale, funcs):
+    from symkan.symbolic.fitting import fit_edges
+    from symkan.symbolic.select import candidates_for, ranking, selection_scores
+
+    fits = fit_edges(x, values, funcs)
+    s = selection_scores(fits, node_scale, complexity_weight=1.0, floor=1e-6)
+    order = ranking(s, fits.complexity)
+    return s, [candidates_for(fits, s, order, e, 5) for e in range(values.shape[0])]
+
+
+@pytest.mark.parametrize("factor", [1e-3, 1e3])
+def test_candidate_selection_is_scale_invariant(factor):
+    """Scaling an edge's values (and so its node) by 1e-3 or 1e3 changes the chosen
+    function of no edge (nor which edges become 0); the chosen fit's score and R² are
+    unchanged and its c, d scale with the values."""
+    x, y, scale, funcs = _scale_case()
+    _, ref = _scale_table(x, y, scale, funcs)
+    _, got = _scale_table(x, factor * y, factor ** 2 * scale, funcs)
+    assert [r.best.name for r in ref] == ["sin", "exp", "tanh", "gaussian", "0"]
+    for a, b in zip(got, ref):
+        assert a.best.name == b.best.name
+        assert a.best.score == pytest.approx(b.best.score, abs=1e-6)
+        assert a.best.r2 == pytest.approx(b.best.r2, abs=1e-9)
+        assert (a.best.a, a.best.b) == pytest.approx((b.best.a, b.best.b), rel=1e-6, abs=1e-9)
+        assert (a.best.c, a.best.d) == pytest.approx((factor * b.best.c, factor * b.best.d), rel=1e-6,
+                                                     abs=1e-9 * factor)
+
+
+@pytest.mark.xfail(strict=True, reason="fitting._lm adds a damping floor 1e-12·max(diag(JᵀJ)) that mixes the "
+                   "(a, b) and (c, d) scales, so degenerate fits (tanh/gaussian/sin as a stand-in for exp) "
+                   "end elsewhere when the edge values are scaled; per-column damping fixes it")
+@pytest.mark.parametrize("factor", [1e-3, 1e3])
+def test_every_candidate_score_is_scale_invariant(factor):
+    """Not only the winner: every function's score is unchanged by scaling the values."""
+    x, y, scale, funcs = _scale_case()
+    ref, _ = _scale_table(x, y, scale, funcs)
+    got, _ = _scale_table(x, factor * y, factor ** 2 * scale, funcs)
+    assert torch.equal(torch.isfinite(got), torch.isfinite(ref))
+    fin = torch.isfinite(ref)
+    torch.testing.assert_close(got[fin], ref[fin], rtol=0, atol=1e-3)

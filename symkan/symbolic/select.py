@@ -9,9 +9,20 @@ For edge e feeding (sub-)node n and candidate f with fitted R²_f:
 node is a factor of a product node, where offsets matter). The zero function has
 R² = 0, so rel_0 = Var(φ_e)/scale(n): what counts is how small an edge is *relative
 to its node*, not in absolute terms. Only genuinely dead edges may become 0: the zero
-function is a candidate only when rel_0 ≤ floor·10^w, i.e. when dropping the edge
-costs no more than an exact fit of complexity 1 would be charged. (A plain score
-comparison would let 0 beat a function explaining 90 % of a significant edge.)
+function is a candidate only when
+
+    rel_0 ≤ floor · 10^min(w, ZERO_WEIGHT_CAP)        (ZERO_WEIGHT_CAP = 1)
+
+i.e. when dropping the edge costs no more than an exact fit of complexity 1 would be
+charged at a weight of at most 1 — at most 10× the accuracy floor. The cap matters: with
+10^w alone, every edge qualifies once w ≥ −log10(floor) (w ≥ 7 at the default floor)
+and then 0, with complexity 0, beats everything (sin(3x) snapped to 0 at w = 10). So an
+edge carrying more than 10·floor of its node's variance (a *significant* edge) never
+becomes 0, at any complexity weight; large weights trade only among the non-zero
+functions (an edge at worst becomes linear), and dropping whole terms for simplicity is
+left to the Pareto front (``prune_terms``), which judges it by the formula's loss.
+(A plain score comparison would let 0 beat a function explaining 90 % of a significant
+edge.)
 ``floor`` is the accuracy below which fits are considered exact (numerical noise of
 the trained network), so among exact fits the simplest wins; ``w`` (complexity_weight)
 is the number of decades of relative error one unit of complexity must buy.
@@ -31,6 +42,14 @@ from .fitting import EdgeFits
 ACCURACY_FLOOR = 1e-7
 #: default decades of relative error per unit of complexity
 COMPLEXITY_WEIGHT = 1.0
+#: the zero function is allowed when rel_0 <= floor * 10**min(w, ZERO_WEIGHT_CAP)
+ZERO_WEIGHT_CAP = 1.0
+
+
+def zero_allowed(rel_zero: torch.Tensor, complexity_weight: float, floor: float) -> torch.Tensor:
+    """Whether an edge is dead enough to become "0": its share of its node's variance
+    ``rel_zero`` (any shape) is at most ``floor · 10^min(w, ZERO_WEIGHT_CAP)``."""
+    return rel_zero <= floor * 10.0 ** min(float(complexity_weight), ZERO_WEIGHT_CAP)
 
 
 def selection_scores(fits: EdgeFits, node_scale: torch.Tensor, complexity_weight: float = COMPLEXITY_WEIGHT,
@@ -44,10 +63,10 @@ def selection_scores(fits: EdgeFits, node_scale: torch.Tensor, complexity_weight
     rel = fits.residual_variance() / scale
     score = torch.log10(rel.clamp_min(floor)) + complexity_weight * fits.complexity[None, :]
     ok = torch.isfinite(fits.r2)
-    # the zero function only for dead edges: dropping the edge must cost no more than
-    # an exact complexity-1 fit would be charged
+    # the zero function only for dead edges: dropping the edge must cost no more than an
+    # exact complexity-1 fit would be charged at a weight of at most ZERO_WEIGHT_CAP
     zero = torch.tensor([f.mode == "zero" for f in fits.functions])
-    dead = rel <= floor * 10.0 ** complexity_weight
+    dead = zero_allowed(rel, complexity_weight, floor)  # read in the zero column: rel = rel_0
     ok = ok & (~zero[None, :] | dead)
     return torch.where(ok, score, torch.full_like(score, math.inf))
 
