@@ -227,14 +227,15 @@ def _one_line(err: BaseException) -> str:
 
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
-                        format="%(name)s: %(message)s")
+    # symkan's log records go to stderr through a handler of our own (not basicConfig, which
+    # does nothing when the host process has configured logging), for this command only
     logger = logging.getLogger("symkan")
-    level = logger.level
-    if args.verbose:
-        logger.setLevel(logging.INFO)
-    elif args.quiet:
-        logger.setLevel(logging.ERROR)
+    saved = logger.level, logger.propagate
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+    logger.addHandler(handler)
+    logger.propagate = False
+    logger.setLevel(logging.INFO if args.verbose else logging.ERROR if args.quiet else logging.WARNING)
     try:
         return COMMANDS[args.command](args)
     except BrokenPipeError:  # e.g. `symkan predict ... | head`: the reader left, nothing to report
@@ -252,7 +253,9 @@ def main(argv=None) -> int:
         print(f"error: {_one_line(err)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     finally:
-        logger.setLevel(level)
+        logger.removeHandler(handler)
+        logger.setLevel(saved[0])
+        logger.propagate = saved[1]
 
 
 if __name__ == "__main__":  # pragma: no cover

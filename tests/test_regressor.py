@@ -285,3 +285,248 @@ def test_stored_formulas_allow_only_sympy_functions(fitted, tmp_path):
                                                  "expr": ["f", "Function", ["S", "x0"]]}])
     with pytest.raises(ValueError, match="corrupt or incompatible symkan model file"):
         SymKANRegressor.load(bad)
+
+
+# --- files: crashes, modes, corrupt content ---------------------------------------------
+def test_a_crash_during_save_keeps_the_previous_file_and_leaves_no_temp_files(fitted, tmp_path, monkeypatch):
+    import symkan.persistence as persistence
+
+    model, X, _ = fitted
+    path = tmp_path / "model.skan"
+    model.save(path)
+    before = path.read_bytes()
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # like open(), not mkstemp's 0600
+
+    def torn_write(data, fh):
+        fh.write(b"PK\x03\x04 half a file")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(persistence.torch, "save", torn_write)
+    with pytest.raises(OSError, match="No space left"):
+        model.save(path)
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.skan"]
+    np.testing.assert_array_equal(SymKANRegressor.load(path).predict(X), model.predict(X))
+
+
+def test_corrupt_files_and_bad_versions_are_reported_as_such(fitted, tmp_path):
+    model, _, _ = fitted
+    data = None
+    for change, match in [(dict(drop="names"), "corrupt or incompatible symkan model file .*'names'"),
+                          (dict(drop="format_version"), "corrupt or incompatible.*format version is missing"),
+                          (dict(format_version="1"), "corrupt or incompatible.*format version is '1'"),
+                          (dict(model_dtype="load"), "corrupt or incompatible.*dtype"),
+                          (dict(n_features_in=5), "corrupt or incompatible")]:
+        path = tmp_path / "model.skan"
+        model.save(path)
+        data = torch.load(path, weights_only=True)
+        if "drop" in change:
+            del data[change["drop"]]
+        else:
+            data.update(change)
+        torch.save(data, path)
+        with pytest.raises(ValueError, match=match) as info:
+            SymKANRegressor.load(path)
+        assert "newer" not in str(info.value)
+
+
+def test_python_objects_in_a_file_are_refused_without_weights_only_advice(tmp_path):
+    import fractions
+
+    torch.save({"magic": "symkan-model", "x": fractions.Fraction(1, 3)}, tmp_path / "obj.skan")
+    with pytest.raises(ValueError, match="Python objects other than plain data") as info:
+        SymKANRegressor.load(tmp_path / "obj.skan")
+    assert "weights_only" not in str(info.value)
+
+
+def test_a_session_function_with_another_definition_is_a_clear_error(tmp_path):
+    from symkan.symbolic.library import FUNCTIONS, register_function
+
+    X, y = _data(60)
+    try:
+        register_function("bump_test", "exp(-x**2)*x", complexity=3)
+        model = SymKANRegressor(**FAST).fit(X, y)
+        model.save(tmp_path / "m.skan")
+        SymKANRegressor.load(tmp_path / "m.skan")  # the same definition: fine
+        register_function("bump_test", "exp(-x**2)", complexity=3)  # redefined in this session
+        with pytest.raises(ValueError, match="refusing to load.*'bump_test'.*in this session it is defined as"):
+            SymKANRegressor.load(tmp_path / "m.skan")
+        assert FUNCTIONS["bump_test"].source == "exp(-x**2)"  # the session's stays
+    finally:
+        FUNCTIONS.pop("bump_test", None)
+
+
+# --- input problems ---------------------------------------------------------------------
+def test_constant_inputs_are_an_error_when_all_and_a_warning_when_some(caplog):
+    X, y = _data(60)
+    with pytest.raises(ValueError, match=r"every input column is constant \(x0 = 1, x1 = 2.5\)"):
+        SymKANRegressor(**FAST).fit(np.column_stack([np.ones(60), np.full(60, 2.5)]), y)
+    with pytest.raises(ValueError, match=r"the input column is constant \(x0 = 1\)"):
+        SymKANRegressor(**FAST).fit(np.ones((60, 1)), y)
+    X[:, 1] = 4.0
+    with caplog.at_level("WARNING", logger="symkan"):
+        model = SymKANRegressor(**FAST).fit(X, 2 * X[:, 0])
+    assert "input column(s) x1 are constant" in caplog.text
+    assert model.score(X, 2 * X[:, 0]) > 0.99
+
+
+@pytest.mark.parametrize("scale, match", [(1e300, r"column 'x1' has values up to 1e\+300"),
+                                          (1e-300, r"column 'x1' has values of at most 1e-300")])
+def test_extreme_magnitudes_are_rejected_naming_the_column(scale, match):
+    X, y = _data(60)
+    X[:, 1] = np.abs(X[:, 1]) * scale
+    X[0, 1] = scale
+    with pytest.raises(ValueError, match=match):
+        SymKANRegressor(**FAST).fit(X, y)
+
+
+def test_non_numeric_columns_are_named():
+    pd = pytest.importorskip("pandas")
+    X, y = _data(20)
+    frame = pd.DataFrame({"speed": X[:, 0], "colour": ["red"] + ["1.0"] * 19})
+    with pytest.raises(ValueError, match=r"column 'colour' is not numeric \(row 0 has 'red'\)"):
+        SymKANRegressor(**FAST).fit(frame, y)
+    arr = np.array([["1.5", "2"], ["3", "n/a"]] * 10, dtype=object)
+    with pytest.raises(ValueError, match="column 'x1' is not numeric"):
+        SymKANRegressor(**FAST).fit(arr, y)
+    with pytest.raises(ValueError, match="column 'b' is not numeric"):
+        SymKANRegressor(**FAST, variable_names=["a", "b"]).fit(arr, y)
+
+
+def test_messages_show_plain_numbers():
+    X, _ = _data(20)
+    with pytest.raises(ValueError) as info:
+        SymKANRegressor(**FAST).fit(X, np.full(20, 3.0))
+    assert "every value is 3)" in str(info.value) and "np." not in str(info.value)
+    with pytest.raises(ValueError) as info:
+        SymKANRegressor(**{**FAST, "steps": np.int64(0)}).fit(X, X[:, 0])
+    assert "got 0" in str(info.value) and "np." not in str(info.value)
+
+
+@pytest.mark.parametrize("params, match", [
+    (dict(complexity_weights=None), "complexity_weights must be a non-empty list"),
+    (dict(complexity_weights=1.0), "complexity_weights must be a non-empty list"),
+    (dict(complexity_weights=()), "complexity_weights must be a non-empty list"),
+    (dict(random_state=-1), "random_state must be"),
+    (dict(random_state=True), "random_state must be"),
+    (dict(random_state=1.5), "random_state must be"),
+    (dict(random_state="seed"), "random_state must be"),
+    (dict(target_name=""), "target_name"),
+])
+def test_more_bad_parameters(params, match):
+    X, y = _data(20)
+    with pytest.raises(ValueError, match=match):
+        SymKANRegressor(**{**FAST, **params}).fit(X, y)
+
+
+def test_sympy_index_must_be_an_integer(fitted):
+    model, _, _ = fitted
+    for bad in (True, False, 0.0, "0"):
+        with pytest.raises(ValueError, match="index must be an integer"):
+            model.sympy(index=bad)
+    assert model.sympy(index=0) == model.equations_[0].expr
+
+
+def test_random_state_conventions():
+    X, y = _data(60)
+    a = SymKANRegressor(**FAST, random_state=7).fit(X, y)
+    b = SymKANRegressor(**FAST, random_state=7).fit(X, y)
+    assert a.seed_ == b.seed_ == 7 and str(a.sympy()) == str(b.sympy())
+    assert [e.loss for e in a.equations_] == [e.loss for e in b.equations_]
+    fresh = [SymKANRegressor(**FAST, random_state=None).fit(X, y).seed_ for _ in range(2)]
+    assert fresh[0] != fresh[1]  # fresh entropy on every fit
+    for make in (lambda: np.random.RandomState(3), lambda: np.random.default_rng(3)):
+        s1 = SymKANRegressor(**FAST, random_state=make()).fit(X, y).seed_
+        s2 = SymKANRegressor(**FAST, random_state=make()).fit(X, y).seed_
+        assert s1 == s2  # a seed drawn from the given generator
+        est = SymKANRegressor(**FAST, random_state=make())
+        assert est.fit(X, y).seed_ != est.fit(X, y).seed_  # the generator advances, as in scikit-learn
+
+
+# --- time budget and progress -----------------------------------------------------------
+def test_a_spent_time_budget_skips_the_remaining_architectures(caplog):
+    X, _ = _data(100)
+    y = X[:, 0] * X[:, 1]  # the first rung (an additive network) cannot express it
+    with caplog.at_level("INFO", logger="symkan"):
+        model = SymKANRegressor(steps=3, complexity_weights=(1.0,), functions=["x", "x^2", "0"],
+                                time_budget=0.01).fit(X, y)
+    from symkan.discovery import default_ladder
+
+    assert len(default_ladder(2, False)) > 1
+    assert len(model.attempts_) == 1  # every later architecture was skipped
+    assert "time budget spent; skipping" in caplog.text
+    assert model.fit_seconds_ < 120  # generous: a soft limit, one snap may overrun it
+
+
+def test_progress_bar_reaches_its_end(capsys):
+    X, y = _data(60)
+    SymKANRegressor(**FAST, progress=True).fit(X, y)
+    err = capsys.readouterr().err
+    assert "symkan: done" in err
+    done = [line for line in err.replace("\r", "\n").splitlines() if "symkan: done" in line][-1]
+    import re
+
+    n, total = map(int, re.search(r"(\d+)/(\d+)", done).groups())
+    assert n == total >= 2
+    SymKANRegressor(**FAST).fit(X, y)
+    assert capsys.readouterr().err == ""  # no bar unless asked
+
+
+# --- Pareto front on hand-made entries --------------------------------------------------
+def _entry(complexity, nmse, name="f"):
+    from symkan.pareto import ParetoEntry
+
+    class F:
+        expr = name
+
+    return ParetoEntry(complexity, loss=nmse * 2.0, nmse=nmse, formula=F())
+
+
+def test_pareto_front_keeps_only_formulas_better_than_every_simpler_one():
+    from symkan.pareto import ParetoFront
+
+    entries = [_entry(5, 0.1, "a"), _entry(3, 0.2, "b"), _entry(3, 0.15, "c"), _entry(7, 0.15, "d"),
+               _entry(9, 0.01, "e"), _entry(2, float("nan"), "nan"), _entry(4, float("inf"), "inf"),
+               _entry(11, 0.01, "f")]
+    front = ParetoFront(entries)
+    assert [(e.complexity, e.formula.expr) for e in front] == [(3, "c"), (5, "a"), (9, "e")]
+    assert [row["best"] for row in front.rows()] == [False, False, True]
+    assert front.to_csv().splitlines()[0] == "complexity,loss,r2,equation,best"
+    assert len(ParetoFront()) == 0 and repr(ParetoFront()) == "ParetoFront(empty)"
+    with pytest.raises(ValueError, match="empty"):
+        ParetoFront().best_index()
+
+
+@pytest.mark.parametrize("nmses, best", [
+    ([0.2, 0.1, 0.01], 2),              # only the most complex is near the lowest
+    ([0.2, 0.014, 0.01], 1),            # within 1.5x of the lowest: the simpler one
+    ([0.2, 0.016, 0.01], 2),            # just outside 1.5x
+    ([1e-3, 5e-10, 1e-12], 1),          # noise-free: within 1e-9 of the lowest counts as exact
+    ([3e-9, 2e-9, 1e-15], 2),           # 2e-9 is more than 1e-9 above the lowest
+    ([3e-9, 0.9e-9, 1e-15], 1),
+])
+def test_best_index_rule(nmses, best):
+    from symkan.pareto import ParetoFront
+
+    front = ParetoFront([_entry(c, v) for c, v in zip((3, 5, 9), nmses)])
+    assert len(front) == 3 and front.best_index() == best
+
+
+# --- diagrams of log-space networks -----------------------------------------------------
+def test_log_space_plot_labels_log_inputs_and_output():
+    from matplotlib.text import Text
+
+    g = np.random.default_rng(2)
+    X = g.uniform(1.0, 3.0, size=(80, 2))
+    y = X[:, 0] ** 2 * X[:, 1]
+    model = SymKANRegressor(**FAST, log_space=True, variable_names=["L", "g"], target_name="T").fit(X, y)
+    assert model.network_space_ == "log"
+    texts = {t.get_text() for t in model.plot().findobj(Text)}
+    assert {"log(L)", "log(g)", "log(T)"} <= texts
+    assert any("T = exp(output)" in t for t in texts)
+    linear = SymKANRegressor(**FAST, log_space=False).fit(X, y)
+    texts = {t.get_text() for t in linear.plot().findobj(Text)}
+    assert {"x0", "x1", "y"} <= texts and not any("log(" in t for t in texts)
