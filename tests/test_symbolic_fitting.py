@@ -31,9 +31,13 @@ def custom_cleanup():
 def test_library_forms_agree():
     """torch, safe and sympy forms agree inside each built-in's domain."""
     xs = sympy.Symbol("x")
-    u = torch.linspace(0.1, 0.9, 9, dtype=torch.float64)  # inside every domain
+    pos = torch.linspace(0.1, 0.9, 9, dtype=torch.float64)
     for name in library.BUILTIN_NAMES:
         fn = get_function(name)
+        # [0.1, 0.9] lies inside most domains; an entry defined only for negative
+        # arguments (log(1 - e^x)) is checked on [-0.9, -0.1]
+        u = next((v for v in (pos, -pos.flip(0)) if bool(fn.feasible(v.min(), v.max()))), None)
+        assert u is not None, f"{name}: neither [0.1, 0.9] nor [-0.9, -0.1] is inside its domain"
         sym = sympy.lambdify(xs, fn.sympy_fn(xs), modules="numpy")
         ref = np.broadcast_to(np.asarray(sym(u.numpy()), dtype=np.float64), (9,))
         assert np.allclose(fn.torch_fn(u).numpy(), ref, rtol=1e-12), name
@@ -137,8 +141,51 @@ def test_domain_restricted_functions_stay_feasible():
 
 
 def test_infeasible_function_is_marked_not_zero():
-    """arcsin cannot produce exp's range shape exactly, but a fit is feasible; a constant
-    edge is feasible only for '0'."""
+    """Edges sampled on [-1, 1] whose full observed range (``x_range``: the samples are a
+    subset) is wider. On the samples, edge 0 *is* arcsin(0.9x), edge 1 log(x + 1.2) and
+    edge 2 sqrt(x + 1.05) — but those arguments would leave the domain on the full range.
+
+    * arcsin / arctanh (domain (-1, 1)): no searched scale maps x in [-1, 50] inside, so
+      they are marked infeasible — R² = −inf, finite parameters, never selected — not
+      scored 0 (the zero function's honest R² on a varying edge, which stays finite);
+    * log / sqrt (one-sided domains) are shifted into the domain over the whole range:
+      feasible, finite, their argument inside the domain on all of it, and a worse fit
+      than the (now invalid) exact one."""
+    from symkan.symbolic.select import candidates_for, ranking, selection_scores
+
+    x = torch.linspace(-1, 1, 200, dtype=torch.float64)[None].repeat(3, 1)
+    y = torch.stack([torch.asin(0.9 * x[0]), torch.log(x[1] + 1.2), torch.sqrt(x[2] + 1.05)])
+    names = ["arcsin", "arctanh", "log", "sqrt", "x"]
+    lo = torch.tensor([-1.0, -1.5, -1.5], dtype=torch.float64)
+    hi = torch.tensor([50.0, 1.0, 1.0], dtype=torch.float64)
+    inside = fit_edges(x, y, names)  # samples = full range: the exact functions fit
+    wide = fit_edges(x, y, names, x_range=(lo, hi))
+    k = {n: wide.names.index(n) for n in wide.names}
+    assert float(inside.r2[0, k["arcsin"]]) > 1 - 1e-10
+    assert float(inside.r2[1, k["log"]]) > 1 - 1e-10 and float(inside.r2[2, k["sqrt"]]) > 1 - 1e-10
+    # arcsin / arctanh: infeasible, not zero
+    for name in ("arcsin", "arctanh"):
+        assert float(wide.r2[0, k[name]]) == -math.inf, name
+    assert float(wide.r2[0, k["0"]]) == 0.0 and float(wide.r2[0, k["x"]]) > 0.9
+    assert torch.isfinite(wide.params).all() and not torch.isnan(wide.r2).any()
+    scores = selection_scores(wide, torch.ones(3, dtype=torch.float64))
+    assert math.isinf(float(scores[0, k["arcsin"]])) and math.isinf(float(scores[0, k["arctanh"]]))
+    listed = candidates_for(wide, scores, ranking(scores, wide.complexity), 0, k=len(names) + 1)
+    assert {c.name for c in listed}.isdisjoint({"arcsin", "arctanh"})
+    # log / sqrt: shifted into their domain over the full range
+    for e, name in ((1, "log"), (2, "sqrt")):
+        fn = get_function(name)
+        a, b = (float(v) for v in wide.params[e, k[name], :2])
+        arg_lo, arg_hi = sorted([a * float(lo[e]) + b, a * float(hi[e]) + b])
+        assert bool(fn.feasible(torch.tensor(arg_lo), torch.tensor(arg_hi))), name
+        assert (arg_lo > 0) if name == "log" else (arg_lo >= 0)
+        r2 = float(wide.r2[e, k[name]])
+        assert 0.9 < r2 < float(inside.r2[e, k[name]]), name
+
+
+def test_constant_input_edge_is_fitted_only_by_zero():
+    """A constant input: only the constant "0" edge is feasible (R² = 1, d = the value);
+    every other function is marked infeasible (−inf), never NaN."""
     x = torch.full((1, 50), 3.0, dtype=torch.float64)
     y = torch.full((1, 50), 2.0, dtype=torch.float64)
     fits = fit_edges(x, y)
@@ -146,7 +193,7 @@ def test_infeasible_function_is_marked_not_zero():
     k0 = fits.names.index("0")
     assert float(fits.r2[0, k0]) == 1.0 and float(fits.params[0, k0, 3]) == 2.0
     others = [k for k in range(len(fits.names)) if k != k0]
-    assert torch.isinf(fits.r2[0, others]).all()
+    assert torch.isinf(fits.r2[0, others]).all() and (fits.r2[0, others] < 0).all()
 
 
 def test_chunking_does_not_change_results():
