@@ -492,3 +492,63 @@ def test_every_candidate_score_is_scale_invariant(factor):
     assert torch.equal(torch.isfinite(got), torch.isfinite(ref))
     fin = torch.isfinite(ref)
     torch.testing.assert_close(got[fin], ref[fin], rtol=0, atol=1e-3)
+
+
+# --- every basis, and the formula's self-check ------------------------------------------------
+def test_auto_snap_smoke_on_every_basis():
+    """auto_snap sees only the layer contract: on a tiny [2, 1] of every registered basis
+    (two LBFGS steps on x² + sin(2y)) it snaps both edges and gives a finite formula that
+    reproduces the snapped network (model_formula verifies that itself)."""
+    from symkan.bases import available_bases
+    from symkan.train import fit
+
+    X = _x(48, 2, seed=2)
+    y = X[:, 0] ** 2 + torch.sin(2 * X[:, 1])
+    Xd = X.double().numpy()
+    bases = available_bases()
+    assert len(bases) >= 10
+    for basis in bases:
+        m = KAN([2, 1], basis=basis, seed=0)
+        fit(m, X, y, steps=2)
+        res = auto_snap(m, X, y, names=["u", "v"], functions=["x", "x^2", "sin"], refit_steps=10, polish=False,
+                        max_retries=1, formula_options={"simplify": False, "snap": False})
+        assert len(res.choices) == 2 and all(c.name in ("x", "x^2", "sin") for c in res.choices), basis
+        assert math.isfinite(res.loss_snapped), basis
+        f = res.formula
+        assert not f.expr.has(sympy.nan, sympy.zoo, sympy.oo), basis
+        assert {v.name for v in f.expr.free_symbols} <= {"u", "v"}, basis
+        vals = f.evaluate(Xd)
+        assert np.all(np.isfinite(vals)), basis
+        with torch.no_grad():
+            np.testing.assert_allclose(vals, res.model(X.double())[:, 0].numpy(), rtol=1e-6, atol=1e-6)
+
+
+def test_formula_verification_raises_when_composition_disagrees(monkeypatch):
+    """The numeric check is real: if the composed sympy expression does not reproduce the
+    snapped network, model_formula raises instead of returning a wrong formula — both
+    for a gross error and for a 1e-4 relative one; float-rounding-sized ones pass."""
+    from symkan.symbolic import formula as formula_module
+
+    m = _symbolic_net([2, 1], {(0, 0, 0): ("sin", (2.0, 0.3, 1.5, 0)), (0, 1, 0): ("x^2", (1, 0, 0.7, 0))})
+    X = _x(100, 2).double()
+    y = m.double()(X).detach()
+    honest = formula_module.compose
+
+    def perturbed(factor, shift=0.0):
+        def compose(*args, **kwargs):
+            return [factor * e + shift for e in honest(*args, **kwargs)]
+        return compose
+
+    assert model_formula(m, names=["a", "b"], X=X, y=y).loss < 1e-20  # honest composition passes
+    for bad in (perturbed(1.0, shift=1.0), perturbed(-1.0), perturbed(1.0 + 1e-4)):
+        monkeypatch.setattr(formula_module, "compose", bad)
+        with pytest.raises(RuntimeError, match="does not reproduce the snapped network"):
+            model_formula(m, names=["a", "b"], X=X, y=y)
+        with pytest.raises(RuntimeError, match="does not reproduce"):  # also without data (probe points)
+            model_formula(m, names=["a", "b"])
+    monkeypatch.setattr(formula_module, "compose", perturbed(1.0 + 1e-12))
+    assert model_formula(m, names=["a", "b"], X=X, y=y, snap=False) is not None
+    # through auto_snap as well
+    monkeypatch.setattr(formula_module, "compose", perturbed(1.0, shift=0.5))
+    with pytest.raises(RuntimeError, match="does not reproduce"):
+        auto_snap(m, X, y, names=["a", "b"], functions=["x", "x^2", "sin"], refit_steps=5, polish=False)
