@@ -39,7 +39,7 @@ def main(argv=None):
 
     X, T = measurements(args.rows, args.noise)
     np.savetxt(out / "pendulum.csv", np.column_stack([X, T]), delimiter=",", header="L,g,T", comments="")
-    model = SymKANRegressor(variable_names=["L", "g"], time_budget=args.time_budget).fit(X, T)
+    model = SymKANRegressor(variable_names=["L", "g"], target_name="T", time_budget=args.time_budget).fit(X, T)
     print(f"formula: T = {model.sympy()}")
     print(f"LaTeX:   T = {model.latex()}")
     print(f"R² on all rows: {model.score(X, T):.9f}")
