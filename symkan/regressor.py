@@ -279,17 +279,22 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
             # the total is set to what really ran when the search is over
             bar = tqdm(total=2 * len(ladder) + 1, desc="symkan", leave=False)
 
-        def on_stage(name):
+        started = []
+
+        def on_stage(name):  # called when a stage starts: the previous one is done
             if bar is not None:
+                if started:
+                    bar.update(1)
                 bar.set_description(name)
-                bar.update(1)
+            started.append(name)
             log.info("stage: %s", name)
 
         try:
             with torch_threads(self.n_threads):
                 attempts = search(spaces, settings, names, X[train], y[train], X[val], y[val], on_stage=on_stage)
             if bar is not None:
-                bar.total = bar.n  # the stages that ran: the bar ends full
+                bar.total = len(started)  # the stages that ran: the bar ends full
+                bar.update(len(started) - bar.n)
                 bar.set_description("symkan: done")
                 bar.refresh()
         except RuntimeError as err:
