@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import symkan.kernels as K
-from symkan.kernels import ops
+from symkan.kernels import configs, ops
 
 
 class _CudaLike:
@@ -132,6 +132,7 @@ def test_torch_backend_leaves_global_rng_alone():
 def test_import_symkan_and_cpu_bases_do_not_import_triton():
     code = ("import sys, torch, symkan\n"
             "from symkan.nn import KAN\n"
+            "import symkan.kernels.configs\n"
             "for b in ('relukan', 'rational'):\n"
             "    m = KAN([2, 3, 1], basis=b)\n"
             "    m(torch.zeros(4, 2)).sum().backward()\n"
@@ -140,3 +141,59 @@ def test_import_symkan_and_cpu_bases_do_not_import_triton():
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert res.returncode == 0, res.stderr
 
+
+
+# --- launch geometry (symkan.kernels.configs) ---------------------------------------------
+def test_block_size_enumerations_are_exhaustive():
+    """aot compiles the *_variants lists; every shape must pick one of them."""
+    gen = torch.Generator().manual_seed(0)
+    rational = configs.rational_variants()
+    for c in torch.randint(1, 200_000, (300,), generator=gen).tolist() + [1, 32, 33, 128, 129, 4096]:
+        for g in {1, c, max(1, c // 3), int(torch.randint(1, c + 1, (1,), generator=gen))}:
+            assert configs.rational_blocks(c, g)[0] in rational, (c, g)
+    fwd, dw, dx = (configs.relukan_forward_variants(), configs.relukan_dweight_variants(),
+                   configs.relukan_dinput_variants())
+    for n in torch.randint(1, 100_000, (200,), generator=gen).tolist() + [1, 16, 17, 64, 65]:
+        assert configs.relukan_forward_blocks(n) in fwd
+        assert configs.relukan_dweight_blocks(n) in dw
+        assert configs.relukan_dinput_blocks(n) in dx
+    # each is a handful of compiles, not one per shape
+    assert len(rational) <= 12 and len(fwd) == len(dw) == 3 and len(dx) == 4
+
+
+@pytest.mark.parametrize("n_rows,n_tiles", [(0, 1), (1, 1), (37, 1), (1000, 3), (65536, 128), (10**6, 1),
+                                            (4096, 10_000)])
+def test_split_rows_covers_every_row_once(n_rows, n_tiles):
+    block, min_rows, sms = 32, 128, configs.NOMINAL_SMS
+    rows, n_split = configs.split_rows(n_rows, n_tiles, block, min_rows, sms)
+    assert rows % block == 0 and rows >= block
+    assert n_split == max(1, -(-n_rows // rows))  # splits [k·rows, (k+1)·rows) tile [0, n_rows)
+    if n_split > 1:
+        assert rows >= min_rows  # no program is left with too little work
+        assert n_tiles * (n_split - 1) < configs.PROGRAMS_PER_SM * sms  # no more splits than the GPU needs
+
+
+def test_relukan_weight_gradient_gets_enough_programs():
+    """dW used to run one program per (O, I·K) tile, each over the whole batch: 8 programs
+    at batch 1024, in = out = 64, K = 8, and 128 at batch 65536, in = out = 256."""
+    sms = configs.NOMINAL_SMS
+    for batch, width, before in [(1024, 64, 8), (65536, 256, 128)]:
+        meta = configs.relukan_dweight_blocks(width)
+        tiles = -(-width // meta["BLOCK_N"]) * -(-(width * 8) // meta["BLOCK_K"])
+        assert tiles == before
+        rows, n_split = configs.relukan_dweight_split(batch, width, width * 8, sms)
+        assert rows * (n_split - 1) < batch <= rows * n_split
+    assert configs.relukan_dweight_split(65536, 256, 2048, sms)[1] * 128 >= configs.PROGRAMS_PER_SM * sms
+    assert configs.relukan_dweight_split(1024, 64, 512, sms)[1] == 8  # 64 programs of 128 rows
+
+
+def test_rational_tiles_are_wide_for_one_channel_groups():
+    """The basis default (one group per channel) used to launch one program per channel
+    with a 1-wide tile at stride C; now a program covers 128 adjacent channels."""
+    ln = configs.rational_launch(65536, 1024, 1024, configs.NOMINAL_SMS)
+    assert ln.meta["BLOCK_C"] == 128 and ln.groups_per_program == 128 and ln.group_programs == 8
+    assert ln.row_programs * ln.rows_per_program >= 65536 > (ln.row_programs - 1) * ln.rows_per_program
+    assert ln.rows_per_program >= configs.RATIONAL_MIN_ROW_BLOCKS * ln.meta["BLOCK_R"]
+    # wide groups: one group per program, the group's channels in 128-wide blocks
+    ln = configs.rational_launch(4096, 1024, 8, configs.NOMINAL_SMS)
+    assert ln.meta["BLOCK_G"] == 1 and ln.groups_per_program == 1 and ln.group_programs == 8

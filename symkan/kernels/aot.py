@@ -1,11 +1,19 @@
-"""Ahead-of-time compilation of every kernel for a CUDA architecture, without a GPU.
+"""Ahead-of-time compilation of every kernel variant for a CUDA architecture, without a GPU.
 
 Triton's interpreter checks the kernels' math on CPU but not that they lower to GPU
-code (types of loop-carried values, dot shapes, layouts). This compiles each kernel
-variant the launchers use down to a cubin for ``sm_<arch>`` on any machine that has
-triton's bundled NVIDIA toolchain, so CI without a GPU still catches lowering errors:
+code (types of loop-carried values, dot shapes, layouts). This compiles the kernels
+down to a cubin for ``sm_<arch>`` on any machine that has triton's bundled NVIDIA
+toolchain, so CI without a GPU still catches lowering errors:
 
-    python -m symkan.kernels.aot --arch 90 80
+    python -m symkan.kernels.aot --arch 90 80            # every variant
+    python -m symkan.kernels.aot --arch 90 --cover       # a covering subset (the test)
+
+The variants are not a second hand-written list: the block sizes are every set the
+launchers' own choosers in :mod:`symkan.kernels.configs` can return
+(``*_variants``), the dtypes are :data:`symkan.kernels.TRITON_DTYPES`, the dot
+precisions :func:`~symkan.kernels.configs.dot_precisions` of each dtype, and the knot
+gradient both on and off. ``--cover`` compiles only enough of them that every value of
+every parameter of every kernel occurs at least once.
 
 Must run in a process where ``TRITON_INTERPRET`` is unset (interpreted kernels cannot be
 compiled).
@@ -16,62 +24,89 @@ import argparse
 import logging
 import os
 
+import torch
+
 log = logging.getLogger(__name__)
 
-_DTYPES = {"float32": "fp32", "float16": "fp16", "bfloat16": "bf16"}
+#: triton's pointer element type of each kernel dtype
+_TRITON_TYPE = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}
 
 
-def _variants():
-    """(kernel, signature, constexprs) for every dtype / constexpr combination launched."""
+def _signature(args: dict, meta: dict) -> dict:
+    return {**args, **{name: "constexpr" for name in meta}}
+
+
+def variants() -> list[tuple]:
+    """(kernel, signature, constexprs) for every variant the launchers can launch."""
+    from . import TRITON_DTYPES
+    from . import configs as C
     from . import rational as R
     from . import relukan as K
 
     out = []
-    for tname in _DTYPES.values():
-        ptr = f"*{tname}"
-        rows = {"n_rows": "i32", "n_groups": "i32", "sx_r": "i64", "sx_c": "i64"}
-        out.append((R._rational_fwd_kernel,
-                    {"x_ptr": ptr, "y_ptr": ptr, "num_ptr": "*fp32", "den_ptr": "*fp32", "order_ptr": "*i32",
-                     "gptr_ptr": "*i32", **rows, "sy_r": "i64", "sy_c": "i64",
-                     "BLOCK_R": "constexpr", "BLOCK_C": "constexpr"},
-                    {"BLOCK_R": 32, "BLOCK_C": 128}))
-        out.append((R._rational_bwd_kernel,
-                    {"x_ptr": ptr, "gy_ptr": ptr, "gx_ptr": ptr, "num_ptr": "*fp32", "den_ptr": "*fp32",
-                     "order_ptr": "*i32", "gptr_ptr": "*i32", "part_ptr": "*fp32", **rows,
-                     "sg_r": "i64", "sg_c": "i64", "sgx_r": "i64", "sgx_c": "i64",
-                     "BLOCK_R": "constexpr", "BLOCK_C": "constexpr"},
-                    {"BLOCK_R": 32, "BLOCK_C": 128}))
-        precisions = ("ieee", "tf32") if tname == "fp32" else ("ieee",)
+    rat_meta, fwd_meta, dw_meta, dx_meta = (C.rational_variants(), C.relukan_forward_variants(),
+                                            C.relukan_dweight_variants(), C.relukan_dinput_variants())
+    for dtype in TRITON_DTYPES:
+        ptr = f"*{_TRITON_TYPE[dtype]}"
+        span = {"n_rows": "i32", "n_groups": "i32", "groups_per_prog": "i32", "n_group_progs": "i32",
+                "rows_per_prog": "i32", "sx_r": "i64", "sx_c": "i64"}
+        layout = {"num_ptr": "*fp32", "den_ptr": "*fp32", "order_ptr": "*i32", "gptr_ptr": "*i32"}
+        for meta in rat_meta:
+            out.append((R._rational_fwd_kernel,
+                        _signature({"x_ptr": ptr, "y_ptr": ptr, **layout, **span, "sy_r": "i64", "sy_c": "i64"}, meta),
+                        meta))
+            out.append((R._rational_bwd_kernel,
+                        _signature({"x_ptr": ptr, "gy_ptr": ptr, "gx_ptr": ptr, **layout, "part_ptr": "*fp32", **span,
+                                    "sg_r": "i64", "sg_c": "i64", "sgx_r": "i64", "sgx_c": "i64"}, meta),
+                        meta))
         dims = {"B": "i32", "I": "i32", "O": "i32", "K": "i32"}
-        for prec in precisions:
-            out.append((K._relukan_fwd_kernel,
-                        {"x_ptr": ptr, "w_ptr": ptr, "s_ptr": "*fp32", "wd_ptr": "*fp32", "y_ptr": ptr, **dims,
-                         "sx_b": "i64", "sx_i": "i64", "sw_o": "i64", "sw_k": "i64", "sy_b": "i64", "sy_o": "i64",
-                         "BLOCK_M": "constexpr", "BLOCK_N": "constexpr", "BLOCK_K": "constexpr",
-                         "PRECISION": "constexpr"},
-                        {"BLOCK_M": 64, "BLOCK_N": 64, "BLOCK_K": 32, "PRECISION": prec}))
-            out.append((K._relukan_dweight_kernel,
-                        {"x_ptr": ptr, "gy_ptr": ptr, "s_ptr": "*fp32", "wd_ptr": "*fp32", "gw_ptr": ptr, **dims,
-                         "sx_b": "i64", "sx_i": "i64", "sg_b": "i64", "sg_o": "i64", "sgw_o": "i64", "sgw_k": "i64",
-                         "BLOCK_M": "constexpr", "BLOCK_N": "constexpr", "BLOCK_K": "constexpr",
-                         "PRECISION": "constexpr"},
-                        {"BLOCK_M": 32, "BLOCK_N": 64, "BLOCK_K": 64, "PRECISION": prec}))
-            for need in (False, True):
-                out.append((K._relukan_dinput_kernel,
-                            {"x_ptr": ptr, "gy_ptr": ptr, "w_ptr": ptr, "s_ptr": "*fp32", "wd_ptr": "*fp32",
-                             "gx_ptr": ptr, "ps_ptr": "*fp32", "pw_ptr": "*fp32", **dims,
-                             "sx_b": "i64", "sx_i": "i64", "sg_b": "i64", "sg_o": "i64", "sw_o": "i64", "sw_k": "i64",
-                             "sgx_b": "i64", "sgx_i": "i64",
-                             "BLOCK_M": "constexpr", "BLOCK_O": "constexpr", "BLOCK_I": "constexpr",
-                             "KP": "constexpr", "NEED_KNOTS": "constexpr", "PRECISION": "constexpr"},
-                            {"BLOCK_M": 32, "BLOCK_O": 32, "BLOCK_I": 8, "KP": 8, "NEED_KNOTS": need,
-                             "PRECISION": prec}))
+        knots = {"s_ptr": "*fp32", "wd_ptr": "*fp32"}
+        for prec in C.dot_precisions(dtype):
+            for meta in fwd_meta:
+                meta = {**meta, "PRECISION": prec}
+                out.append((K._relukan_fwd_kernel,
+                            _signature({"x_ptr": ptr, "w_ptr": ptr, **knots, "y_ptr": ptr, **dims, "sx_b": "i64",
+                                        "sx_i": "i64", "sw_o": "i64", "sw_k": "i64", "sy_b": "i64", "sy_o": "i64"},
+                                       meta), meta))
+            for meta in dw_meta:
+                meta = {**meta, "PRECISION": prec}
+                out.append((K._relukan_dweight_kernel,
+                            _signature({"x_ptr": ptr, "gy_ptr": ptr, **knots, "gw_ptr": "*fp32", **dims,
+                                        "rows_per_prog": "i32", "sx_b": "i64", "sx_i": "i64", "sg_b": "i64",
+                                        "sg_o": "i64", "sgw_p": "i64", "sgw_o": "i64", "sgw_k": "i64"}, meta), meta))
+            for meta in dx_meta:
+                for need in (False, True):
+                    m = {**meta, "NEED_KNOTS": need, "PRECISION": prec}
+                    out.append((K._relukan_dinput_kernel,
+                                _signature({"x_ptr": ptr, "gy_ptr": ptr, "w_ptr": ptr, **knots, "gx_ptr": ptr,
+                                            "ps_ptr": "*fp32", "pw_ptr": "*fp32", **dims, "sx_b": "i64",
+                                            "sx_i": "i64", "sg_b": "i64", "sg_o": "i64", "sw_o": "i64",
+                                            "sw_k": "i64", "sgx_b": "i64", "sgx_i": "i64"}, m), m))
     return out
 
 
-def compile_all(arch: int = 90) -> list[str]:
-    """Compile every kernel variant for ``sm_<arch>``; returns one line per variant.
-    Raises whatever Triton raises on the first variant that fails to lower."""
+def _features(variant) -> set:
+    fn, sig, const = variant
+    return {(fn.__name__, "x_ptr", sig["x_ptr"])} | {(fn.__name__, k, repr(v)) for k, v in const.items()}
+
+
+def covering_subset(all_variants: list[tuple]) -> list[tuple]:
+    """A few variants in which every (kernel, parameter, value) of ``all_variants`` occurs
+    at least once, parameters being the pointer dtype and each constexpr (greedy,
+    deterministic)."""
+    need = set().union(*(_features(v) for v in all_variants))
+    chosen = []
+    while need:
+        best = max(all_variants, key=lambda v: len(_features(v) & need))
+        chosen.append(best)
+        need -= _features(best)
+    return chosen
+
+
+def compile_all(arch: int = 90, cover: bool = False) -> list[str]:
+    """Compile every kernel variant (``cover``: the covering subset) for ``sm_<arch>``;
+    returns one line per variant. Raises whatever Triton raises on the first variant
+    that fails to lower."""
     if os.environ.get("TRITON_INTERPRET", "0").lower() in ("1", "true", "on", "yes"):
         raise ValueError("unset TRITON_INTERPRET: interpreted kernels cannot be compiled")
     import triton
@@ -80,7 +115,10 @@ def compile_all(arch: int = 90) -> list[str]:
 
     target = GPUTarget("cuda", int(arch), 32)
     lines = []
-    for fn, sig, const in _variants():
+    todo = variants()
+    if cover:
+        todo = covering_subset(todo)
+    for fn, sig, const in todo:
         compiled = triton.compile(ASTSource(fn=fn, signature=sig, constexprs=const), target=target)
         dtype = sig.get("x_ptr", "?")
         lines.append(f"sm_{arch} {fn.__name__} x={dtype} {const} shared={compiled.metadata.shared}")
@@ -90,11 +128,15 @@ def compile_all(arch: int = 90) -> list[str]:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--arch", type=int, nargs="+", default=[90])
+    parser.add_argument("--cover", action="store_true",
+                        help="compile only a subset in which every parameter value occurs at least once")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     for arch in args.arch:
-        for line in compile_all(arch):
+        lines = compile_all(arch, cover=args.cover)
+        for line in lines:
             log.info(line)
+        log.info("sm_%d: %d variants compiled", arch, len(lines))
     return 0
 
 
