@@ -3,7 +3,8 @@
     python benchmarks/kernels.py --device cuda                 # the GPU run (all shapes)
     python benchmarks/kernels.py --device cpu                  # torch paths, small shapes
 
-For every shape (batch B, channels C; groups 8 for the rational, G=5 cells and k=3 for
+For every shape (batch B, channels C; groups 8 for the rational unless ``--groups`` says
+otherwise, ``--groups 0`` = one group per channel as the basis default; G=5 cells and k=3 for
 ReLU-KAN, i.e. K=8 features per input and C outputs) it reports, per implementation,
 the median time of a forward (no grad) and of a forward+backward, and the peak memory
 each adds on top of its inputs:
@@ -38,7 +39,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 from symkan.kernels import rational_activation, relukan_linear, triton_available  # noqa: E402
 
-GROUPS = 8
+GROUPS = 8  # rational groups; --groups replaces it (0: one per channel)
 GRID, ORDER = 5, 3
 K_FEAT = GRID + ORDER
 RATIONAL_FLOPS_PER_ELEMENT = 20  # Horner P (10) + |x| and Horner Q (9) + division (1)
@@ -80,7 +81,7 @@ def peak_mb_subprocess(op, batch, channels, impl, grad, dtype) -> float | None:
     """CPU: growth of the peak RSS over one call, in a fresh process (a fork would
     deadlock in OpenMP); the child rebuilds the same case and warms up on a tiny batch."""
     cmd = [sys.executable, os.path.abspath(__file__), "--_peak", op, str(batch), str(channels), impl,
-           str(int(grad)), dtype, "--threads", str(torch.get_num_threads())]
+           str(int(grad)), dtype, "--threads", str(torch.get_num_threads()), "--groups", str(GROUPS)]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     try:
         return float(res.stdout.strip().splitlines()[-1])
@@ -144,8 +145,9 @@ def _runner(fn, leaves):
 def rational_cases(batch, channels, device, dtype, impls, gen):
     """impls ⊆ {"triton", "torch", "gelu", "linear"} -> {impl: runner}."""
     x = (torch.randn(batch, channels, generator=gen) * 2).to(device, dtype).requires_grad_()
-    num = (torch.randn(GROUPS, 6, generator=gen) * 0.3).to(device).requires_grad_()
-    den = torch.randn(GROUPS, 4, generator=gen).to(device).requires_grad_()
+    groups = GROUPS or channels
+    num = (torch.randn(groups, 6, generator=gen) * 0.3).to(device).requires_grad_()
+    den = torch.randn(groups, 4, generator=gen).to(device).requires_grad_()
     cases = {}
     for impl in impls:
         if impl in ("triton", "torch"):
@@ -204,7 +206,8 @@ def run(args) -> int:
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine()
     out.write(f"# command: python {' '.join(sys.argv)}\n")
     out.write(f"# device: {device.type} ({name}), torch {torch.__version__}, dtype {args.dtype}, "
-              f"threads {torch.get_num_threads()}, repeats {repeats} (median), warmup {warmup}\n")
+              f"threads {torch.get_num_threads()}, repeats {repeats} (median), warmup {warmup}, "
+              f"rational groups {GROUPS or 'one per channel'}\n")
     if device.type != "cuda":
         out.write("# triton kernels are not timed on CPU (the interpreter is a correctness tool)\n")
     out.write("| op | B×C | impl | fwd ms | fwd+bwd ms | fwd peak MB | fwd+bwd peak MB | fwd+bwd vs torch | fwd+bwd vs linear |\n")
@@ -248,12 +251,11 @@ def parse_shape(text: str) -> tuple[int, int]:
         b, c = (int(v) for v in text.lower().split("x"))
     except ValueError:
         raise argparse.ArgumentTypeError(f"shape must look like 4096x256, got {text!r}") from None
-    if c % GROUPS:
-        raise argparse.ArgumentTypeError(f"channels must be divisible by {GROUPS} groups, got {c}")
     return b, c
 
 
 def main(argv=None) -> int:
+    global GROUPS
     p = argparse.ArgumentParser(description="symkan kernels vs torch reference vs equal-FLOP GEMM")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"])
@@ -263,8 +265,13 @@ def main(argv=None) -> int:
     p.add_argument("--warmup", type=int)
     p.add_argument("--torch-only", action="store_true", help="skip the Triton kernels even on CUDA")
     p.add_argument("--threads", type=int, help="torch intra-op threads (CPU); default: torch's choice")
+    p.add_argument("--groups", type=int, default=GROUPS,
+                   help=f"rational groups (default {GROUPS}); 0 = one group per channel (the basis default)")
     p.add_argument("--_peak", nargs=6, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    GROUPS = args.groups
+    if GROUPS < 0 or any(c % GROUPS for _, c in (args.shapes or []) if GROUPS):
+        p.error(f"--groups must be 0 or divide every channel count, got {GROUPS}")
     if args._peak:
         if args.threads:
             torch.set_num_threads(args.threads)
