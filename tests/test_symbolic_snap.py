@@ -480,9 +480,6 @@ def test_candidate_selection_is_scale_invariant(factor):
                                                      abs=1e-9 * factor)
 
 
-@pytest.mark.xfail(strict=True, reason="fitting._lm adds a damping floor 1e-12·max(diag(JᵀJ)) that mixes the "
-                   "(a, b) and (c, d) scales, so degenerate fits (tanh/gaussian/sin as a stand-in for exp) "
-                   "end elsewhere when the edge values are scaled; per-column damping fixes it")
 @pytest.mark.parametrize("factor", [1e-3, 1e3])
 def test_every_candidate_score_is_scale_invariant(factor):
     """Not only the winner: every function's score is unchanged by scaling the values."""

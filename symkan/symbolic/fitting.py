@@ -233,7 +233,10 @@ def _lm(fn: SymbolicFunction, z: Tensor, y: Tensor, alpha: Tensor, beta: Tensor,
         A = J.transpose(1, 2) @ J
         grad = (J * r[..., None]).sum(1)
         diag = torch.diagonal(A, dim1=1, dim2=2)
-        damp = lam[:, None] * diag + 1e-12 * diag.amax(1, keepdim=True).clamp_min(1e-300)
+        # damping in each parameter's own scale (Marquardt): (a, b) and (c, d) scale
+        # differently with the edge's values, so a shared absolute floor made fits
+        # depend on that scale (_solve_spd's pivot clamp keeps zero columns solvable)
+        damp = (lam[:, None] + 1e-12) * diag
         A = A + torch.diag_embed(damp) + frozen_diag
         A = torch.where(torch.isfinite(A), A, eye.expand_as(A))
         grad = torch.where(torch.isfinite(grad), grad, torch.zeros_like(grad))
@@ -284,7 +287,8 @@ def fit_edges(x: Tensor, y: Tensor, functions=None, *, x_range: tuple[Tensor, Te
 
     Args:
         x, y: (E, S) inputs and values of E edges at S samples.
-        functions: library names (None = the whole library); "0" is always included.
+        functions: library names (None = the default set,
+            :func:`~symkan.symbolic.library.default_functions`); "0" is always included.
         x_range: (lo, hi), each (E,): the edges' full input ranges for the domain
             checks (default: min/max of x). Pass it when x is a subsample.
         n_starts: best grid points refined by Levenberg–Marquardt per edge.
