@@ -200,6 +200,8 @@ def _run_lbfgs(model, X, y, params, masks, max_iter, scale) -> float:
 
     try:
         opt.step(closure)
-    except RuntimeError as err:  # singular line search etc.: keep what we have
+    except (RuntimeError, IndexError) as err:
+        # singular line search, or torch's strong-Wolfe search indexing an empty bracket
+        # after a non-finite trial loss: keep what we have (joint_refit undoes a bad end)
         log.debug("LBFGS stopped: %s", err)
     return mse(model, X, y)
