@@ -46,9 +46,39 @@ def test_library_forms_agree():
 
 
 def test_safe_forms_are_finite_everywhere():
-    u = torch.tensor([-3.0, -1.0, -1e-9, 0.0, 1e-9, 1.0, 3.0, 80.0], dtype=torch.float64)
-    for name in library.BUILTIN_NAMES:
-        assert torch.isfinite(get_function(name)(u)).all(), name
+    u = torch.tensor([-3.0, -1.0, -1e-9, 0.0, 1e-9, 1.0, math.pi / 2, 3.0, 80.0, -200.0], dtype=torch.float64)
+    for dtype in (torch.float64, torch.float32):
+        for name in library.BUILTIN_NAMES:
+            assert torch.isfinite(get_function(name)(u.to(dtype))).all(), (name, dtype)
+
+
+def test_library_has_every_required_function():
+    """The library the issue asks for, by name or alias, and "constant" is the 0 edge."""
+    required = ["x", "x^2", "x^3", "x^4", "1/x", "1/x^2", "sqrt", "1/sqrt(x)", "exp", "log", "sin", "cos",
+                "tan", "tanh", "arcsin", "arctan", "arctanh", "abs", "gaussian", "0", "constant"]
+    xs = sympy.Symbol("x")
+    for name in required:
+        fn = get_function(name)
+        assert fn.complexity >= 0 and isinstance(fn.sympy_fn(xs), sympy.Expr), name
+    assert get_function("constant").name == "0"
+    assert set(library.default_functions()) >= {get_function(n).name for n in required}
+
+
+def test_log_space_entries_are_opt_in_and_map_back_to_ratio_factors():
+    """exp of each log-space edge at h = log r is the factor of r it stands for."""
+    defaults = set(library.default_functions())
+    assert library.LOG_SPACE_NAMES and not defaults & set(library.LOG_SPACE_NAMES)
+    assert {f.name for f in library.resolve_functions()} == defaults
+    r = torch.tensor([0.05, 0.3, 0.7, 0.95], dtype=torch.float64)
+    h = torch.log(r)
+    factors = {"log1p_exp": 1 + r, "log1m_exp": 1 - r, "log_expm1_exp": torch.expm1(r),
+               "log1p_exp_exp": torch.exp(r) + 1}
+    for name, factor in factors.items():
+        torch.testing.assert_close(torch.exp(get_function(name)(h)), factor, rtol=1e-12, atol=0)
+    big = torch.log(torch.tensor([1.5, 4.0, 1e6], dtype=torch.float64))  # r - 1 needs r > 1
+    torch.testing.assert_close(torch.exp(get_function("log_expm1")(big)), torch.exp(big) - 1, rtol=1e-12, atol=0)
+    xs = sympy.Symbol("x", positive=True)  # the sympy form maps back the same way
+    assert sympy.simplify(sympy.exp(get_function("log1m_exp").sympy_fn(2 * sympy.log(xs))) - (1 - xs ** 2)) == 0
 
 
 def test_feasibility_of_domains():

@@ -44,7 +44,9 @@ class SymbolicFunction:
     inside it where it is singular, repeated every ``pole_period`` when given (tan).
     ``signs``: the signs of ``a`` worth searching (odd/even functions need only +1
     because ``c`` and ``b`` absorb the sign); ``period``: the period of a periodic
-    function, which bounds the search over ``b``.
+    function, which bounds the search over ``b``. ``default``: whether the entry is in
+    the set used when the caller names none (the log-space entries are opt-in, see
+    :data:`LOG_SPACE_NAMES`).
     """
 
     name: str
@@ -60,6 +62,7 @@ class SymbolicFunction:
     poles: tuple[float, ...] = ()
     pole_period: float | None = None
     closed: tuple[bool, bool] = (False, False)  # domain ends where f is still finite (√ at 0)
+    default: bool = True  # part of the library used when no names are given
 
     def __call__(self, x: Tensor) -> Tensor:
         return (self.safe_fn or self.torch_fn)(x)
@@ -104,6 +107,12 @@ def _safe_recip(x: Tensor, p: int = 1) -> Tensor:
     return (sign / mag) ** p if p % 2 else 1.0 / mag ** p
 
 
+def _safe_tan(x: Tensor) -> Tensor:
+    """tan with cos kept at least _EPS away from 0 (finite at the poles π/2 + kπ)."""
+    cos = torch.cos(x)
+    return torch.sin(x) / torch.where(cos < 0, -1.0, 1.0).to(x.dtype) / cos.abs().clamp_min(_EPS)
+
+
 def _lib() -> dict[str, SymbolicFunction]:
     sp = sympy
     inf = float("inf")
@@ -129,7 +138,7 @@ def _lib() -> dict[str, SymbolicFunction]:
         SymbolicFunction("log", torch.log, sp.log, 2, lambda x: torch.log(x.clamp_min(_EPS)), pos, mode="shift"),
         SymbolicFunction("sin", torch.sin, sp.sin, 2, signs=(1,), period=2 * math.pi),
         SymbolicFunction("cos", torch.cos, sp.cos, 2, signs=(1,), period=2 * math.pi),
-        SymbolicFunction("tan", torch.tan, sp.tan, 3, signs=(1,), period=math.pi,
+        SymbolicFunction("tan", torch.tan, sp.tan, 3, _safe_tan, signs=(1,), period=math.pi,
                          poles=(math.pi / 2,), pole_period=math.pi),
         SymbolicFunction("tanh", torch.tanh, sp.tanh, 3, signs=(1,)),
         SymbolicFunction("arcsin", torch.arcsin, sp.asin, 4,
@@ -140,11 +149,64 @@ def _lib() -> dict[str, SymbolicFunction]:
         SymbolicFunction("abs", torch.abs, sp.Abs, 3, mode="shift", signs=(1,)),
         SymbolicFunction("gaussian", lambda x: torch.exp(-x ** 2), lambda x: sp.exp(-x ** 2), 3, signs=(1,)),
     ]
-    return {e.name: e for e in entries}
+    return {e.name: e for e in entries + _log_space_entries()}
+
+
+def _log1m_exp(x: Tensor) -> Tensor:
+    """log(1 − eˣ) for x < 0, without cancellation near 0."""
+    return torch.log(-torch.expm1(x))
+
+
+def _log_expm1(x: Tensor) -> Tensor:
+    """log(eˣ − 1) for x > 0, without overflow for large x."""
+    return x + torch.log(-torch.expm1(-x))
+
+
+def _log_space_entries() -> list[SymbolicFunction]:
+    """Edges of log-space networks whose formula is a law of a ratio or product of inputs.
+
+    In the log space (u = log x, v = log y) a hidden sum node forms h = log r of a
+    ratio or product r of powers of inputs (v/c, ħω/kT); a factor g(r) of the law is
+    the edge log g(eʰ). These entries are those edges for the factors physics keeps
+    meeting, and map back to y = … · g(r) (see symkan.spaces):
+
+    ===================  ======================  ====================================
+    entry                log-space edge          factor in the user's units
+    ===================  ======================  ====================================
+    ``log1p_exp``        log(1 + eˣ)             1 + r (Clausius–Mossotti, 1/d₁ + n/d₂)
+    ``log1m_exp``        log(1 − eˣ), x < 0      1 − r (1/√(1 − v²/c²), 1/(1 − v/c))
+    ``log_expm1``        log(eˣ − 1), x > 0      r − 1
+    ``log_expm1_exp``    log(exp(eˣ) − 1)        eʳ − 1 (Bose–Einstein, diode law)
+    ``log1p_exp_exp``    log(exp(eˣ) + 1)        eʳ + 1 (Fermi–Dirac)
+    ===================  ======================  ====================================
+
+    They are not in the default library (``default=False``): the linear space does not
+    need them, and each entry costs snapping time for every edge.
+    """
+    sp = sympy
+    inf = float("inf")
+    softplus = torch.nn.functional.softplus
+    # exp(x) of the double exponentials stays below e^30 (finite in float32); below
+    # e^-80 log(exp(e^x) - 1) is x to float64 precision
+    return [
+        SymbolicFunction("log1p_exp", softplus, lambda x: sp.log(1 + sp.exp(x)), 3, signs=(1, -1), default=False),
+        SymbolicFunction("log1m_exp", _log1m_exp, lambda x: sp.log(1 - sp.exp(x)), 3,
+                         lambda x: _log1m_exp(x.clamp(max=-_EPS)), (-inf, 0.0), signs=(1, -1), default=False),
+        SymbolicFunction("log_expm1", _log_expm1, lambda x: sp.log(sp.exp(x) - 1), 3,
+                         lambda x: _log_expm1(x.clamp(min=_EPS)), (0.0, inf), signs=(1, -1), default=False),
+        SymbolicFunction("log_expm1_exp", lambda x: _log_expm1(torch.exp(x)),
+                         lambda x: sp.log(sp.exp(sp.exp(x)) - 1), 4,
+                         lambda x: _log_expm1(torch.exp(x.clamp(-80.0, 30.0))), signs=(1, -1), default=False),
+        SymbolicFunction("log1p_exp_exp", lambda x: softplus(torch.exp(x)),
+                         lambda x: sp.log(1 + sp.exp(sp.exp(x))), 4,
+                         lambda x: softplus(torch.exp(x.clamp(max=30.0))), signs=(1, -1), default=False),
+    ]
 
 
 FUNCTIONS: dict[str, SymbolicFunction] = _lib()
 BUILTIN_NAMES = tuple(FUNCTIONS)
+#: built-in entries outside the default set, snapped in the log space (symkan.spaces)
+LOG_SPACE_NAMES = tuple(n for n, f in FUNCTIONS.items() if not f.default)
 # "constant" is the edge c·0 + d, i.e. the function "0" with its offset d
 ALIASES = {"constant": "0", "zero": "0", "identity": "x", "x2": "x^2", "x3": "x^3", "x4": "x^4",
            "sqrt(x)": "sqrt", "asin": "arcsin", "atan": "arctan", "atanh": "arctanh",
@@ -167,10 +229,16 @@ def get_function(name: str) -> SymbolicFunction:
     return FUNCTIONS[key]
 
 
+def default_functions() -> list[str]:
+    """Names used when the caller names none: every entry except the opt-in
+    :data:`LOG_SPACE_NAMES` (registered functions included)."""
+    return [n for n, f in FUNCTIONS.items() if f.default]
+
+
 def resolve_functions(functions=None) -> list[SymbolicFunction]:
-    """A list of library entries from names (None = the whole library), deduplicated,
-    with "0" always included (a dead edge must be expressible)."""
-    names = list(FUNCTIONS) if functions is None else list(functions)
+    """A list of library entries from names (None = :func:`default_functions`),
+    deduplicated, with "0" always included (a dead edge must be expressible)."""
+    names = default_functions() if functions is None else list(functions)
     if not names:
         raise ValueError("functions must name at least one library entry")
     out: dict[str, SymbolicFunction] = {"0": FUNCTIONS["0"]}
