@@ -17,6 +17,7 @@ user's variables.
 """
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import time
@@ -156,13 +157,13 @@ def train_pruned(width, space, s: SearchSettings, separable: bool = False) -> KA
     Pruning is checked on the held-out rows: a pruned and refit network must stay within
     ``PRUNE_TOLERANCE`` × the dense network's held-out loss. Otherwise pruning removed
     something real (a small but genuine effect, like the relativistic factor next to a
-    mass), and it is retried with thresholds ten times lower, then abandoned (the
-    unpruned network is refit instead).
+    mass), and it is retried with thresholds ten times lower, then from a sparsification
+    ten times weaker, then abandoned (the weakly sparsified, unpruned network is refit
+    instead).
 
     With a deadline, each stage stops early once it passes (later stages are skipped
     when it has already passed).
     """
-    from .pruning import prune
     from .separable import als_init, is_separable_product
 
     X, y = space.X, space.y
@@ -187,17 +188,39 @@ def train_pruned(width, space, s: SearchSettings, separable: bool = False) -> KA
 
     refit(model, s.seed)
     dense = _val_nmse(model, space)
-    if s.lamb > 0 and _time_left(s.deadline) > 0:
-        fit(model, X, y, steps=steps, lamb=s.lamb, update_grid_every=10 if grid else None, seed=s.seed + 1,
-            callbacks=stop)
     allowed = max(PRUNE_TOLERANCE * dense, EXACT_NMSE)
+    if s.lamb <= 0:
+        return _prune_checked(model, space, s, allowed, refit) or refit(model, s.seed + 2)
+    # a sparsification strong enough to separate the terms of a law can also erase a
+    # small genuine one (the relativistic factor beside a mass: 1 % of the variance in
+    # the log space); when no pruned network keeps the accuracy, try ten times weaker
+    dense_model = model
+    for k, lamb in enumerate((s.lamb, s.lamb / 10)):
+        if k and _time_left(s.deadline) <= 0:
+            break
+        sparse = copy.deepcopy(dense_model)
+        fit(sparse, X, y, steps=steps, lamb=lamb, update_grid_every=10 if grid else None, seed=s.seed + 1,
+            callbacks=stop)
+        pruned = _prune_checked(sparse, space, s, allowed, refit)
+        if pruned is not None:
+            return pruned
+        log.info("no pruned network of %s sparsified with lamb=%g kept the held-out accuracy", width, lamb)
+    return refit(sparse, s.seed + 2)
+
+
+def _prune_checked(model, space, s: SearchSettings, allowed: float, refit):
+    """Prune ``model`` and refit; the result if its held-out loss is within ``allowed``
+    (thresholds as set, then ten times lower), else None. Past the deadline the first
+    pruned network is returned unchecked."""
+    from .pruning import prune
+
     for factor in (1.0, 0.1):
-        pruned = refit(prune(model, X, node_th=s.node_th * factor, edge_th=s.edge_th * factor), s.seed + 2)
+        pruned = refit(prune(model, space.X, node_th=s.node_th * factor, edge_th=s.edge_th * factor), s.seed + 2)
         if _val_nmse(pruned, space) <= allowed or _time_left(s.deadline) <= 0:
             return pruned
         log.info("pruning %s to %s (thresholds x%g) lost accuracy on held-out rows", model.width, pruned.width,
                  factor)
-    return refit(model, s.seed + 2)
+    return None
 
 
 def _snap(model, space, weights, settings, names, X_user, y_user, Xv_user, yv_user):
@@ -216,7 +239,8 @@ def _snap(model, space, weights, settings, names, X_user, y_user, Xv_user, yv_us
         try:
             for f in formula_candidates(model, space.X, space.y, complexity_weights=(weight,), names=names,
                                         input_transform=space.input_transform,
-                                        output_transform=space.output_transform, functions=settings.functions,
+                                        output_transform=space.output_transform,
+                                        functions=space_functions(settings.functions, space.name),
                                         deadline=settings.deadline):
                 # past the deadline each mapped formula still gets a short constant snap
                 limit = 10.0 if settings.deadline is None else min(10.0, max(1.0, _time_left(settings.deadline)))
@@ -231,6 +255,17 @@ def _snap(model, space, weights, settings, names, X_user, y_user, Xv_user, yv_us
         with np.errstate(all="ignore"):
             f.loss = finite_mse(f.evaluate(Xv_user), yv_user)
     return formulas, (error if not formulas else None)
+
+
+def space_functions(functions, space_name: str):
+    """Library names snapped in a space: the caller's choice if given; else the default
+    library, plus in the log space the entries for factors of ratios and products
+    (:data:`symkan.symbolic.library.LOG_SPACE_NAMES`)."""
+    from .symbolic.library import LOG_SPACE_NAMES, default_functions
+
+    if functions is not None:
+        return functions
+    return default_functions() + list(LOG_SPACE_NAMES) if space_name == "log" else None
 
 
 def _first_weight(weights) -> tuple:

@@ -216,7 +216,8 @@ def auto_snap(model, X, y=None, *, functions=None, complexity_weight: float = CO
         model: a trained (ideally pruned) :class:`symkan.nn.KAN`; it is not modified.
         X: (n, n_inputs) inputs as the network sees them; y: (n,) or (n, n_outputs)
             targets in network units (default: the numeric network's own outputs).
-        functions: library names to choose from (default: the whole library).
+        functions: library names to choose from (default: every entry but the opt-in
+            log-space ones, :func:`~symkan.symbolic.library.default_functions`).
         complexity_weight: decades of relative error one unit of complexity must buy
             (larger = simpler formulas; see :mod:`symkan.symbolic.select`).
         accuracy_floor: relative error regarded as exact when ranking candidates;
