@@ -228,7 +228,11 @@ def fit(model, X, y, *, steps: int = 100, optimizer: str = "lbfgs", lr: float | 
                 return total
 
             if optimizer == "lbfgs":
-                opt.step(closure)
+                try:
+                    opt.step(closure)
+                except IndexError:  # torch's strong-Wolfe search after a non-finite trial loss
+                    raise FloatingPointError(f"training diverged at step {step} (the LBFGS line search met a "
+                                             "non-finite loss); lower lr or check the data") from None
             else:
                 closure()
                 opt.step()

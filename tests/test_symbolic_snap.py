@@ -549,3 +549,43 @@ def test_formula_verification_raises_when_composition_disagrees(monkeypatch):
     monkeypatch.setattr(formula_module, "compose", perturbed(1.0, shift=0.5))
     with pytest.raises(RuntimeError, match="does not reproduce"):
         auto_snap(m, X, y, names=["a", "b"], functions=["x", "x^2", "sin"], refit_steps=5, polish=False)
+
+
+def test_joint_refit_survives_a_line_search_that_breaks(monkeypatch):
+    """torch's strong-Wolfe search can raise IndexError after a non-finite trial loss:
+    the refit keeps a valid state instead of ending the whole snap."""
+    from symkan.symbolic.refit import joint_refit, mse
+
+    X = _x(200, 1).double()
+    net = _symbolic_net([1, 1], {(0, 0, 0): ("sin", (2.0, 0.1, 1.0, 0.0))}).double()
+    y = (1.5 * torch.sin(2.0 * X + 0.1)).double()
+    before = mse(net, X, y)
+
+    def broken_step(self, closure):
+        closure()
+        with torch.no_grad():  # a wild trial point, then torch's empty-bracket failure
+            for group in self.param_groups:
+                for p in group["params"]:
+                    p.add_(float("nan"))
+        raise IndexError("list index out of range")
+
+    monkeypatch.setattr(torch.optim.LBFGS, "step", broken_step)
+    loss = joint_refit(net, X, y, max_iter=5)
+    assert math.isfinite(loss) and loss == pytest.approx(before)
+    assert all(torch.isfinite(p).all() for p in net.parameters())
+
+
+def test_fit_reports_a_broken_line_search_as_divergence(monkeypatch):
+    from symkan import fit
+
+    X = _x(64, 2)
+    y = X.sum(1, keepdim=True)
+    net = KAN([2, 1], seed=0)
+
+    def broken_step(self, closure):
+        closure()
+        raise IndexError("list index out of range")
+
+    monkeypatch.setattr(torch.optim.LBFGS, "step", broken_step)
+    with pytest.raises(FloatingPointError, match="diverged"):
+        fit(net, X, y, steps=2, progress=False)
