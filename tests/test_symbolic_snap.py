@@ -120,6 +120,26 @@ def test_constant_snapping_respects_loss():
     assert sympy.simplify(f.expr - (2 * sympy.sin(sympy.pi * x) + sympy.Float(0.37))) == 0
 
 
+def test_snap_candidates_include_rational_multiples_of_pi_and_its_inverse():
+    from symkan.symbolic.constants import snap_candidates
+
+    assert sympy.Integer(3) in snap_candidates(3.02)
+    assert sympy.Rational(5, 6) in snap_candidates(0.8334)
+    assert 2 * sympy.pi / 3 in snap_candidates(2.0944)
+    assert 1 / (2 * sympy.pi) in snap_candidates(0.159154943)  # hbar = h/(2*pi)
+    assert 3 / (4 * sympy.pi) in snap_candidates(0.2387)
+    assert snap_candidates(1e4) == []
+
+
+def test_inverse_pi_constant_is_snapped_inside_a_nonlinearity():
+    m = _symbolic_net([1, 1], {(0, 0, 0): ("exp", (0.15916, 0.0, 1.0, 0.0))})
+    X = _x(300, 1, 0.5, 3.0).double()
+    y = torch.exp(X[:, 0] / (2 * math.pi))
+    f = model_formula(m, names=["x"], X=X, y=y)
+    x = sympy.Symbol("x")
+    assert sympy.simplify(f.expr - sympy.exp(x / (2 * sympy.pi))) == 0
+
+
 def test_formula_rejects_unsnapped_and_bad_input():
     m = KAN([2, 1], seed=0)
     with pytest.raises(ValueError, match="not symbolic"):

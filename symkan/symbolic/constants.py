@@ -5,7 +5,7 @@
 * :func:`ConstantFit` turns every float of an expression into a parameter, refits them
   by Levenberg–Marquardt on (X, y) and snaps them one at a time — to 0 (dropping a
   term), an integer, a simple rational p/q (q ≤ 6, |p| ≤ 12) or a rational multiple of
-  π (π·p/q, q ≤ 4, |p| ≤ 8) — refitting the others after each snap and keeping the snap only
+  π or 1/π (π·p/q, p/(q·π), q ≤ 4, |p| ≤ 8) — refitting the others after each snap and keeping the snap only
   when the loss stays within ``loss_base·max(1 + rtol, n^(m/n)) + atol·Var(y)``, where
   loss_base is the loss with every constant free, m the number of constants snapped so
   far and n the number of rows (the BIC's price of m parameters: on noisy data the free
@@ -124,7 +124,7 @@ def parametrize(expr: sympy.Expr):
 
 def snap_candidates(v: float, window: float = 0.05) -> list[sympy.Expr]:
     """Simple values near v, simplest first: integers, rationals p/q (q ≤ 6, |p| ≤ 12),
-    π·p/q (q ≤ 4, |p| ≤ 8).
+    π·p/q and p/(q·π) (q ≤ 4, |p| ≤ 8; ħ = h/(2π) puts 1/(2π) into many laws).
     (0 is tried separately, as a term drop.)"""
     out: list[sympy.Expr] = []
     tol = window * max(abs(v), 1e-3)
@@ -142,6 +142,9 @@ def snap_candidates(v: float, window: float = 0.05) -> list[sympy.Expr]:
     fr = Fraction(v / math.pi).limit_denominator(4)
     if fr != 0 and abs(fr.numerator) <= 8:
         add(sympy.pi * sympy.Rational(fr.numerator, fr.denominator))
+    fr = Fraction(v * math.pi).limit_denominator(4)
+    if fr != 0 and abs(fr.numerator) <= 8:
+        add(sympy.Rational(fr.numerator, fr.denominator) / sympy.pi)
     return out
 
 
