@@ -105,6 +105,12 @@ def test_formula_api():
     const = Formula(sympy.Integer(3), [u, v])
     assert np.array_equal(const.evaluate(Xn), np.full(100, 3.0))
     assert const.to_callable("torch")(X).shape == (100,)
+    X_new = _x(50, 2, seed=1).double().numpy()  # held-out rows
+    assert f.mse(X_new, X_new[:, 1] * np.exp(X_new[:, 0])) < 1e-20
+    assert const.mse(X_new, np.zeros(50)) == pytest.approx(9.0)
+    assert Formula(sympy.log(u - 5), [u, v]).mse(X_new, np.zeros(50)) == math.inf
+    with pytest.raises(ValueError, match="must be"):
+        f.mse(X_new[:, :1], np.zeros(50))
 
 
 def test_constant_snapping_respects_loss():

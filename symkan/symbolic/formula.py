@@ -57,8 +57,8 @@ class Formula:
     """A closed-form model y = expr(x₁, …, x_d).
 
     Attributes: ``expr`` (sympy expression), ``variables`` (the d input symbols, in
-    column order), ``loss`` (mean squared error on the data it was checked against,
-    None without data), ``complexity`` (tree nodes), ``constants`` (its floats),
+    column order), ``loss`` (mean squared error on the data its constants were fitted
+    and checked on, None without data; :meth:`mse` scores held-out rows), ``complexity`` (tree nodes), ``constants`` (its floats),
     ``network`` (the snapped KAN it was read from, when it came from one; formulas made
     by dropping terms share their parent's network).
     """
@@ -117,6 +117,18 @@ class Formula:
     def evaluate(self, X) -> np.ndarray:
         """expr at the rows of X (n, d) -> (n,) numpy float64."""
         return self.to_callable("numpy")(X)
+
+    def mse(self, X, y) -> float:
+        """Mean squared error on rows the formula was not fitted on (held-out data):
+        X (n, d), y (n,) in the formula's units; inf where it is not finite.
+        ``loss`` is the same measure on the data the constants were fitted to."""
+        X = np.asarray(X, dtype=np.float64)
+        y = np.asarray(y, dtype=np.float64).reshape(-1)
+        if X.ndim != 2 or X.shape[1] != len(self.variables) or X.shape[0] != y.shape[0]:
+            raise ValueError(f"X must be (n, {len(self.variables)}) and y (n,), got {X.shape} and {y.shape}")
+        with np.errstate(all="ignore"):
+            pred = np.broadcast_to(self.evaluate(X), y.shape)
+        return float(np.mean((pred - y) ** 2)) if np.all(np.isfinite(pred)) else math.inf
 
     def __str__(self) -> str:
         return str(self.expr)
