@@ -104,17 +104,17 @@ def separable_width(n_inputs: int) -> list:
 
 
 def default_ladder(n_inputs: int, log_space: bool) -> list:
-    """(space, width) pairs tried in order: with positive data first the log space's
-    cheapest network, ``[d, 1]`` (every product of powers); for d ≥ 3 the separable
-    product (factors that are not powers, like sin θ); then the linear ladder of
-    :func:`default_widths`, with the log space's ``[d, 2, 1]`` (a function of two sums of
-    functions of log x) after its second rung. A rung may carry the tag ``SEPARABLE``."""
+    """(space, width) pairs tried in order. With positive data the log space comes
+    first: ``[d, 1]`` (every product of powers), then ``[d, 2, 1]`` (a power law times a
+    factor of a ratio or product of inputs, g(v/c) or g(ħω/kT): its edges snap to the
+    log-space library entries). Then, for d ≥ 3, the separable product (factors that are
+    not powers, like sin θ), and the linear ladder of :func:`default_widths`. A rung may
+    carry the tag ``SEPARABLE``."""
     d = int(n_inputs)
-    linear = [("linear", w) for w in default_widths(d)]
-    ladder = [("log", [d, 1])] if log_space else []
+    ladder = [("log", [d, 1]), ("log", [d, 2, 1])] if log_space else []
     if d >= 3:
         ladder.append(("linear", separable_width(d), SEPARABLE))
-    ladder += linear[:2] + ([("log", [d, 2, 1])] if log_space else []) + linear[2:]
+    ladder += [("linear", w) for w in default_widths(d)]
     return ladder
 
 
