@@ -126,7 +126,7 @@ def run_one(job: dict) -> dict:
     except Exception as err:  # noqa: BLE001 — a benchmark records failures, it does not stop
         row["seconds"] = time.perf_counter() - t0
         row["error"] = f"{type(err).__name__}: {err}"
-        row["traceback"] = traceback.format_exc(limit=5)
+        row["traceback"] = traceback.format_exc(limit=-12)  # the innermost frames
     return row
 
 

@@ -223,6 +223,12 @@ def _prune_checked(model, space, s: SearchSettings, allowed: float, refit):
     return None
 
 
+#: what a snap or a formula's assembly may raise on an awkward network (sympy raises
+#: TypeError for a complex intermediate such as a negative base to a fractional power):
+#: the search skips that formula instead of ending the fit
+_ASSEMBLY_ERRORS = (ValueError, RuntimeError, TypeError, ArithmeticError)
+
+
 def _snap(model, space, weights, settings, names, X_user, y_user, Xv_user, yv_user):
     """Formulas of one trained network in the user's units, each with its held-out loss.
 
@@ -244,12 +250,19 @@ def _snap(model, space, weights, settings, names, X_user, y_user, Xv_user, yv_us
                                         deadline=settings.deadline):
                 # past the deadline each mapped formula still gets a short constant snap
                 limit = 10.0 if settings.deadline is None else min(10.0, max(1.0, _time_left(settings.deadline)))
-                f = to_user_formula(f, space, X_user, y_user, timeout=min(3.0, limit), snap_time_limit=limit)
+                try:
+                    f = to_user_formula(f, space, X_user, y_user, timeout=min(3.0, limit), snap_time_limit=limit)
+                except _ASSEMBLY_ERRORS as err:  # one formula that cannot be mapped: skip it
+                    log.warning("mapping %s from the %s space failed: %s: %s", f, space.name, type(err).__name__,
+                                err, exc_info=log.isEnabledFor(logging.DEBUG))
+                    error = f"{type(err).__name__}: {err}"
+                    continue
                 if f is not None:
                     found.setdefault(str(f.expr), f)
-        except (ValueError, RuntimeError) as err:  # a snap that cannot be assembled: keep going
-            log.warning("snapping %s at complexity weight %g failed: %s", model.width, weight, err)
-            error = str(err)
+        except _ASSEMBLY_ERRORS as err:  # a snap that cannot be assembled: keep going
+            log.warning("snapping %s at complexity weight %g failed: %s: %s", model.width, weight,
+                        type(err).__name__, err, exc_info=log.isEnabledFor(logging.DEBUG))
+            error = f"{type(err).__name__}: {err}"
     formulas = list(found.values())
     for f in formulas:
         with np.errstate(all="ignore"):

@@ -202,6 +202,34 @@ def test_log_space_recovers_a_product_of_powers():
     assert is_symbolic_solution(model.sympy(), "a**2*sqrt(b)/c", names=["a", "b", "c"], positive=True)
 
 
+def test_a_formula_that_cannot_be_mapped_is_skipped_not_fatal(monkeypatch):
+    """sympy can raise TypeError ("Cannot convert complex to float") while mapping a
+    log-space formula back; the search logs it and keeps the other formulas."""
+    import symkan.discovery as discovery
+
+    original = discovery.to_user_formula
+
+    def flaky(formula, space, *args, **kwargs):
+        if space.name == "log":
+            raise TypeError("Cannot convert complex to float")
+        return original(formula, space, *args, **kwargs)
+
+    monkeypatch.setattr(discovery, "to_user_formula", flaky)
+    from symkan.spaces import make_space
+
+    g = np.random.default_rng(3)
+    X = g.uniform(1.0, 5.0, size=(200, 2))
+    y = X[:, 0] + 2 * X[:, 1]
+    train, val = np.arange(150), np.arange(150, 200)
+    spaces = {name: make_space(name, X, y, train, val) for name in ("log", "linear")}
+    settings = discovery.SearchSettings(ladder=[("log", [2, 1, 1]), ("linear", [2, 1])], steps=5,
+                                        complexity_weights=(1.0,), functions=["x", "x^2", "0"])
+    attempts = discovery.search(spaces, settings, ["a", "b"], X[train], y[train], X[val], y[val])
+    assert [a.space for a in attempts] == ["log", "linear"]
+    assert not attempts[0].formulas and "TypeError" in attempts[0].error
+    assert attempts[1].formulas and min(f.loss for f in attempts[1].formulas) < 1e-6
+
+
 def test_log_space_option_is_checked():
     X, y = _data(50)  # inputs of both signs
     with pytest.raises(ValueError, match="log_space=True needs every input > 0"):
