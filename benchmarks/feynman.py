@@ -265,14 +265,18 @@ def main(argv=None):
                                                            "are tiny and extra threads only add contention)")
     p.add_argument("--out", default="runs/feynman.jsonl", help="JSONL results file (appended; resumable)")
     p.add_argument("--summary", metavar="JSONL", nargs="+",
-                   help="only print the summary and table of results files (several: side by side)")
+                   help="only print the summary and table of results files (several: side by side; "
+                        "a+b: two files of one run)")
     p.add_argument("--markdown", action="store_true", help="print the per-equation table as markdown")
     p.add_argument("--max-chars", type=int, default=0, help="cut found formulas longer than this in the table")
     args = p.parse_args(argv)
 
     if args.summary:
-        files = [Path(f) for f in args.summary]
-        rows = [dict(r, run=f.stem) if len(files) > 1 else r for f in files for r in load_rows(f)]
+        # "a.jsonl+b.jsonl" is one run split over two files (a resumed run, or a run
+        # completed by another on the equations it did not reach)
+        runs = [[Path(f) for f in arg.split("+")] for arg in args.summary]
+        rows = [dict(r, run="+".join(f.stem for f in files)) if len(runs) > 1 else r
+                for files in runs for f in files for r in load_rows(f)]
         print(summarize(rows))
         if args.markdown:
             print(table(rows, args.max_chars))

@@ -48,3 +48,18 @@ def test_unknown_equation_is_a_clear_error(tmp_path):
                           capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert proc.returncode != 0
     assert "I.99.99" in proc.stderr
+
+
+def test_summary_joins_two_files_of_one_run(tmp_path):
+    """'a.jsonl+b.jsonl' counts both files as one run (a run completed by another)."""
+    def row(name, symbolic, r2):
+        return json.dumps({"method": "pykan", "name": name, "noise": 0.0, "seed": 0, "time_budget": 60, "n": 1000,
+                           "true": "x", "found": "x", "r2_test": r2, "symbolic": symbolic, "seconds": 2.0})
+    first, rest, other = tmp_path / "first.jsonl", tmp_path / "rest.jsonl", tmp_path / "other.jsonl"
+    first.write_text(row("I.12.1", True, 1.0) + "\n")
+    rest.write_text(row("I.12.2", False, 0.5) + "\n" + row("I.12.4", False, 0.9995) + "\n")
+    other.write_text(row("I.12.1", False, 0.2) + "\n")
+    out = _run("--summary", f"{first}+{rest}", other, "--markdown").stdout
+    assert ("[first+rest] pykan   noise=0     equations=  3  symbolic solutions=  1 ( 33.3 %)  "
+            "accuracy solutions=  2 ( 66.7 %)") in out
+    assert "[other] pykan" in out and "| first+rest: pykan found |" in out
