@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 EXACT_NMSE = 1e-9
 #: a pruned network may lose at most this factor of the dense network's held-out loss
 PRUNE_TOLERANCE = 2.0
+#: a sparsified network this many times the pruning allowance off its dense network
+#: has erased a genuine effect: sparsification is retried ten times weaker
+SPARSIFY_TOLERANCE = 10.0
 #: stop the search when a formula's held-out nmse is below this fraction of its network's
 STOP_FACTOR = 1e-2
 #: numeric held-out nmse (1 − R²) below which a trained network is worth snapping
@@ -160,9 +163,10 @@ def train_pruned(width, space, s: SearchSettings, separable: bool = False) -> KA
     Pruning is checked on the held-out rows: a pruned and refit network must stay within
     ``PRUNE_TOLERANCE`` × the dense network's held-out loss. Otherwise pruning removed
     something real (a small but genuine effect, like the relativistic factor next to a
-    mass), and it is retried with thresholds ten times lower, then from a sparsification
-    ten times weaker, then abandoned (the weakly sparsified, unpruned network is refit
-    instead).
+    mass), and it is retried with thresholds ten times lower; when the sparsified network
+    itself lost the accuracy (``SPARSIFY_TOLERANCE``) the whole is retried from a
+    sparsification ten times weaker; then pruning is abandoned (the last sparsified,
+    unpruned network is refit instead).
 
     With a deadline, each stage stops early once it passes (later stages are skipped
     when it has already passed).
@@ -196,18 +200,22 @@ def train_pruned(width, space, s: SearchSettings, separable: bool = False) -> KA
         return _prune_checked(model, space, s, allowed, refit) or refit(model, s.seed + 2)
     # a sparsification strong enough to separate the terms of a law can also erase a
     # small genuine one (the relativistic factor beside a mass: 1 % of the variance in
-    # the log space); when no pruned network keeps the accuracy, try ten times weaker
+    # the log space). When no pruned network keeps the accuracy and the sparsified
+    # network itself is far off, try ten times weaker; not when only pruning lost it,
+    # since a retry costs three training stages of the budget.
     dense_model = model
     for k, lamb in enumerate((s.lamb, s.lamb / 10)):
-        if k and _time_left(s.deadline) <= 0:
-            break
-        sparse = copy.deepcopy(dense_model)
+        sparse = copy.deepcopy(dense_model) if k == 0 else dense_model
         fit(sparse, X, y, steps=steps, lamb=lamb, update_grid_every=10 if grid else None, seed=s.seed + 1,
             callbacks=stop)
         pruned = _prune_checked(sparse, space, s, allowed, refit)
         if pruned is not None:
             return pruned
-        log.info("no pruned network of %s sparsified with lamb=%g kept the held-out accuracy", width, lamb)
+        erased = _val_nmse(sparse, space) > SPARSIFY_TOLERANCE * allowed
+        log.info("no pruned network of %s sparsified with lamb=%g kept the held-out accuracy%s", width, lamb,
+                 " (the sparsification erased it)" if erased else "")
+        if not erased or _time_left(s.deadline) <= 0:
+            break
     return refit(sparse, s.seed + 2)
 
 
