@@ -230,6 +230,32 @@ def test_a_formula_that_cannot_be_mapped_is_skipped_not_fatal(monkeypatch):
     assert attempts[1].formulas and min(f.loss for f in attempts[1].formulas) < 1e-6
 
 
+@pytest.mark.parametrize("sparse_nmse, lambs", [(1e-2, [1e-3, 1e-4]), (1e-4, [1e-3])])
+def test_sparsification_is_retried_weaker_only_when_it_erased_the_fit(monkeypatch, sparse_nmse, lambs):
+    """train_pruned: when no pruned network keeps the held-out accuracy, a sparsification
+    ten times weaker is tried only if the sparsified network itself is more than
+    SPARSIFY_TOLERANCE x the allowance off (dense nmse 1e-5: allowance 2e-5, limit 2e-4)."""
+    import symkan.discovery as discovery
+    from symkan.spaces import make_space
+
+    g = np.random.default_rng(0)
+    X = g.uniform(-1.0, 1.0, size=(60, 2))
+    space = make_space("linear", X, X[:, 0] + X[:, 1], np.arange(40), np.arange(40, 60))
+    sparsified = []
+
+    def fake_fit(net, X, y, *, lamb=0.0, **kwargs):
+        net.sparsified = lamb > 0
+        if lamb > 0:
+            sparsified.append(lamb)
+
+    monkeypatch.setattr(discovery, "fit", fake_fit)
+    monkeypatch.setattr(discovery, "_val_nmse", lambda net, space: sparse_nmse if net.sparsified else 1e-5)
+    monkeypatch.setattr(discovery, "_prune_checked", lambda *args: None)  # pruning always loses accuracy
+    model = discovery.train_pruned([2, 2, 1], space, discovery.SearchSettings(lamb=1e-3, steps=1))
+    assert sparsified == pytest.approx(lambs)
+    assert model.width == [2, 2, 1]  # pruning abandoned: the last sparsified network, refit
+
+
 def test_log_space_option_is_checked():
     X, y = _data(50)  # inputs of both signs
     with pytest.raises(ValueError, match="log_space=True needs every input > 0"):
