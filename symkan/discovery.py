@@ -203,9 +203,8 @@ def train_pruned(width, space, s: SearchSettings, separable: bool = False) -> KA
     # the log space). When no pruned network keeps the accuracy and the sparsified
     # network itself is far off, try ten times weaker; not when only pruning lost it,
     # since a retry costs three training stages of the budget.
-    dense_model = model
     for k, lamb in enumerate((s.lamb, s.lamb / 10)):
-        sparse = copy.deepcopy(dense_model) if k == 0 else dense_model
+        sparse = copy.deepcopy(model) if k == 0 else model  # the retry starts from the dense network
         fit(sparse, X, y, steps=steps, lamb=lamb, update_grid_every=10 if grid else None, seed=s.seed + 1,
             callbacks=stop)
         pruned = _prune_checked(sparse, space, s, allowed, refit)
@@ -240,6 +239,13 @@ def _prune_checked(model, space, s: SearchSettings, allowed: float, refit):
 _ASSEMBLY_ERRORS = (ValueError, RuntimeError, TypeError, ArithmeticError)
 
 
+def _skipped(err: Exception, what: str) -> str:
+    """Log a failed step the search skips (traceback at DEBUG); return its description."""
+    error = f"{type(err).__name__}: {err}"
+    log.warning("%s failed: %s", what, error, exc_info=log.isEnabledFor(logging.DEBUG))
+    return error
+
+
 def _snap(model, space, weights, settings, names, X_user, y_user, Xv_user, yv_user):
     """Formulas of one trained network in the user's units, each with its held-out loss.
 
@@ -264,16 +270,12 @@ def _snap(model, space, weights, settings, names, X_user, y_user, Xv_user, yv_us
                 try:
                     f = to_user_formula(f, space, X_user, y_user, timeout=min(3.0, limit), snap_time_limit=limit)
                 except _ASSEMBLY_ERRORS as err:  # one formula that cannot be mapped: skip it
-                    log.warning("mapping %s from the %s space failed: %s: %s", f, space.name, type(err).__name__,
-                                err, exc_info=log.isEnabledFor(logging.DEBUG))
-                    error = f"{type(err).__name__}: {err}"
+                    error = _skipped(err, f"mapping {f} from the {space.name} space")
                     continue
                 if f is not None:
                     found.setdefault(str(f.expr), f)
         except _ASSEMBLY_ERRORS as err:  # a snap that cannot be assembled: keep going
-            log.warning("snapping %s at complexity weight %g failed: %s: %s", model.width, weight,
-                        type(err).__name__, err, exc_info=log.isEnabledFor(logging.DEBUG))
-            error = f"{type(err).__name__}: {err}"
+            error = _skipped(err, f"snapping {model.width} at complexity weight {weight:g}")
     formulas = list(found.values())
     for f in formulas:
         with np.errstate(all="ignore"):
