@@ -52,10 +52,10 @@ def variants() -> list[tuple]:
                 "rows_per_prog": "i32", "sx_r": "i64", "sx_c": "i64"}
         layout = {"num_ptr": "*fp32", "den_ptr": "*fp32", "order_ptr": "*i32", "gptr_ptr": "*i32"}
         for meta in rat_meta:
-            out.append((R._rational_fwd_kernel,
+            out.append((R.rational_fwd_kernel,
                         _signature({"x_ptr": ptr, "y_ptr": ptr, **layout, **span, "sy_r": "i64", "sy_c": "i64"}, meta),
                         meta))
-            out.append((R._rational_bwd_kernel,
+            out.append((R.rational_bwd_kernel,
                         _signature({"x_ptr": ptr, "gy_ptr": ptr, "gx_ptr": ptr, **layout, "part_ptr": "*fp32", **span,
                                     "sg_r": "i64", "sg_c": "i64", "sgx_r": "i64", "sgx_c": "i64"}, meta),
                         meta))
@@ -64,20 +64,20 @@ def variants() -> list[tuple]:
         for prec in C.dot_precisions(dtype):
             for meta in fwd_meta:
                 meta = {**meta, "PRECISION": prec}
-                out.append((K._relukan_fwd_kernel,
+                out.append((K.relukan_fwd_kernel,
                             _signature({"x_ptr": ptr, "w_ptr": ptr, **knots, "y_ptr": ptr, **dims, "sx_b": "i64",
                                         "sx_i": "i64", "sw_o": "i64", "sw_k": "i64", "sy_b": "i64", "sy_o": "i64"},
                                        meta), meta))
             for meta in dw_meta:
                 meta = {**meta, "PRECISION": prec}
-                out.append((K._relukan_dweight_kernel,
+                out.append((K.relukan_dweight_kernel,
                             _signature({"x_ptr": ptr, "gy_ptr": ptr, **knots, "gw_ptr": "*fp32", **dims,
                                         "rows_per_prog": "i32", "sx_b": "i64", "sx_i": "i64", "sg_b": "i64",
                                         "sg_o": "i64", "sgw_p": "i64", "sgw_o": "i64", "sgw_k": "i64"}, meta), meta))
             for meta in dx_meta:
                 for need in (False, True):
                     m = {**meta, "NEED_KNOTS": need, "PRECISION": prec}
-                    out.append((K._relukan_dinput_kernel,
+                    out.append((K.relukan_dinput_kernel,
                                 _signature({"x_ptr": ptr, "gy_ptr": ptr, "w_ptr": ptr, **knots, "gx_ptr": ptr,
                                             "ps_ptr": "*fp32", "pw_ptr": "*fp32", **dims, "sx_b": "i64",
                                             "sx_i": "i64", "sg_b": "i64", "sg_o": "i64", "sw_o": "i64",

@@ -79,7 +79,7 @@ def _sign(v):
 
 
 @triton.jit
-def _rational_fwd_kernel(x_ptr, y_ptr, num_ptr, den_ptr, order_ptr, gptr_ptr,
+def rational_fwd_kernel(x_ptr, y_ptr, num_ptr, den_ptr, order_ptr, gptr_ptr,
                          n_rows, n_groups, groups_per_prog, n_group_progs, rows_per_prog,
                          sx_r, sx_c, sy_r, sy_c,
                          BLOCK_R: tl.constexpr, BLOCK_C: tl.constexpr, BLOCK_G: tl.constexpr):
@@ -112,7 +112,7 @@ def _to_groups(col, onehot):
 
 
 @triton.jit
-def _rational_bwd_kernel(x_ptr, gy_ptr, gx_ptr, num_ptr, den_ptr, order_ptr, gptr_ptr, part_ptr,
+def rational_bwd_kernel(x_ptr, gy_ptr, gx_ptr, num_ptr, den_ptr, order_ptr, gptr_ptr, part_ptr,
                          n_rows, n_groups, groups_per_prog, n_group_progs, rows_per_prog,
                          sx_r, sx_c, sg_r, sg_c, sgx_r, sgx_c,
                          BLOCK_R: tl.constexpr, BLOCK_C: tl.constexpr, BLOCK_G: tl.constexpr):
@@ -215,7 +215,7 @@ def _rational_bwd_kernel(x_ptr, gy_ptr, gx_ptr, num_ptr, den_ptr, order_ptr, gpt
 
 
 #: True when the kernels were built for Triton's CPU interpreter (TRITON_INTERPRET=1 at import)
-INTERPRETED = not isinstance(_rational_fwd_kernel, triton.runtime.JITFunction)
+INTERPRETED = not isinstance(rational_fwd_kernel, triton.runtime.JITFunction)
 
 
 def _as_rows(t: torch.Tensor) -> torch.Tensor:
@@ -242,7 +242,7 @@ def rational_forward(x: torch.Tensor, numerator: torch.Tensor, denominator: torc
     if n_rows == 0 or n_groups == 0:
         return y
     ln = _launch(n_rows, order, ptr, x.device)
-    _rational_fwd_kernel[(ln.row_programs * ln.group_programs,)](
+    rational_fwd_kernel[(ln.row_programs * ln.group_programs,)](
         xr, yr, numerator.contiguous(), denominator.contiguous(), order, ptr,
         n_rows, n_groups, ln.groups_per_program, ln.group_programs, ln.rows_per_program,
         xr.stride(0), xr.stride(1), yr.stride(0), yr.stride(1), **ln.meta)
@@ -265,7 +265,7 @@ def rational_backward(grad: torch.Tensor, x: torch.Tensor, numerator: torch.Tens
     ln = _launch(n_rows, order, ptr, x.device)
     # every (row program, group) entry is written by exactly one program
     partial = torch.empty(ln.row_programs, n_groups, 10, dtype=torch.float32, device=x.device)
-    _rational_bwd_kernel[(ln.row_programs * ln.group_programs,)](
+    rational_bwd_kernel[(ln.row_programs * ln.group_programs,)](
         xr, gr, gxr, numerator.contiguous(), denominator.contiguous(), order, ptr, partial,
         n_rows, n_groups, ln.groups_per_program, ln.group_programs, ln.rows_per_program,
         xr.stride(0), xr.stride(1), gr.stride(0), gr.stride(1), gxr.stride(0), gxr.stride(1), **ln.meta)

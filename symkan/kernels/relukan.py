@@ -10,12 +10,12 @@ Forward: one GEMM-shaped kernel whose A operand (the (batch, in·K) features) is
 computed tile by tile from x and the knots and never written to memory.
 
 Backward (features are recomputed tile-wise, never stored):
-* ``_relukan_dweight_kernel``: dW = gyᵀ · R. The batch is the reduction: it is split
+* ``relukan_dweight_kernel``: dW = gyᵀ · R. The batch is the reduction: it is split
   into ``n_splits`` row ranges (grid axis 2, :func:`symkan.kernels.configs.relukan_dweight_split`)
   so that even small weights give the GPU enough programs; each program reduces its
   rows in registers and writes one float32 partial (split, O, I·K), which torch sums
   deterministically (no atomics). With one split the program writes dW itself.
-* ``_relukan_dinput_kernel``: per (batch block, input block) tile, dR = gy · W for the
+* ``relukan_dinput_kernel``: per (batch block, input block) tile, dR = gy · W for the
   features of the inputs in the block, KP at a time (one pass when K ≤ KP), then
   dx = Σ_j dR·∂R/∂x (a register reduction over j, so each x gradient is written
   exactly once) and, when the knots train, per-program column sums of dR·∂R/∂s and
@@ -46,7 +46,7 @@ def _features(xv, s, wd):
 
 
 @triton.jit
-def _relukan_fwd_kernel(x_ptr, w_ptr, s_ptr, wd_ptr, y_ptr, B, I, O, K,
+def relukan_fwd_kernel(x_ptr, w_ptr, s_ptr, wd_ptr, y_ptr, B, I, O, K,
                         sx_b, sx_i, sw_o, sw_k, sy_b, sy_o,
                         BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
                         PRECISION: tl.constexpr):
@@ -75,7 +75,7 @@ def _relukan_fwd_kernel(x_ptr, w_ptr, s_ptr, wd_ptr, y_ptr, B, I, O, K,
 
 
 @triton.jit
-def _relukan_dweight_kernel(x_ptr, gy_ptr, s_ptr, wd_ptr, gw_ptr, B, I, O, K, rows_per_prog,
+def relukan_dweight_kernel(x_ptr, gy_ptr, s_ptr, wd_ptr, gw_ptr, B, I, O, K, rows_per_prog,
                             sx_b, sx_i, sg_b, sg_o, sgw_p, sgw_o, sgw_k,
                             BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
                             PRECISION: tl.constexpr):
@@ -108,7 +108,7 @@ def _relukan_dweight_kernel(x_ptr, gy_ptr, s_ptr, wd_ptr, gw_ptr, B, I, O, K, ro
 
 
 @triton.jit
-def _relukan_dinput_kernel(x_ptr, gy_ptr, w_ptr, s_ptr, wd_ptr, gx_ptr, ps_ptr, pw_ptr, B, I, O, K,
+def relukan_dinput_kernel(x_ptr, gy_ptr, w_ptr, s_ptr, wd_ptr, gx_ptr, ps_ptr, pw_ptr, B, I, O, K,
                            sx_b, sx_i, sg_b, sg_o, sw_o, sw_k, sgx_b, sgx_i,
                            BLOCK_M: tl.constexpr, BLOCK_O: tl.constexpr, BLOCK_I: tl.constexpr,
                            KP: tl.constexpr, NEED_KNOTS: tl.constexpr, PRECISION: tl.constexpr):
@@ -175,7 +175,7 @@ def relukan_forward(x: torch.Tensor, weight: torch.Tensor, start: torch.Tensor, 
         return y
     meta = configs.relukan_forward_blocks(n_o)
     grid = (triton.cdiv(n_b, meta["BLOCK_M"]), triton.cdiv(n_o, meta["BLOCK_N"]))
-    _relukan_fwd_kernel[grid](x, weight, _flat(start), _flat(width), y, n_b, n_i, n_o, n_k,
+    relukan_fwd_kernel[grid](x, weight, _flat(start), _flat(width), y, n_b, n_i, n_o, n_k,
                               x.stride(0), x.stride(1), weight.stride(0), weight.stride(1), y.stride(0), y.stride(1),
                               PRECISION=_precision(x), **meta)
     return y
@@ -205,7 +205,7 @@ def relukan_backward(grad: torch.Tensor, x: torch.Tensor, weight: torch.Tensor, 
         part = gw.view(1, n_o, n_i * n_k)
     else:
         part = torch.empty(n_split, n_o, n_i * n_k, dtype=torch.float32, device=x.device)
-    _relukan_dweight_kernel[(triton.cdiv(n_o, meta["BLOCK_N"]), triton.cdiv(n_i * n_k, meta["BLOCK_K"]), n_split)](
+    relukan_dweight_kernel[(triton.cdiv(n_o, meta["BLOCK_N"]), triton.cdiv(n_i * n_k, meta["BLOCK_K"]), n_split)](
         x, grad, s, wd, part, n_b, n_i, n_o, n_k, rows,
         x.stride(0), x.stride(1), grad.stride(0), grad.stride(1), part.stride(0), part.stride(1), part.stride(2),
         PRECISION=prec, **meta)
@@ -219,7 +219,7 @@ def relukan_backward(grad: torch.Tensor, x: torch.Tensor, weight: torch.Tensor, 
         part_w = torch.empty_like(part_s)
     else:
         part_s = part_w = torch.empty(1, dtype=torch.float32, device=x.device)
-    _relukan_dinput_kernel[(n_prog_m, triton.cdiv(n_i, meta["BLOCK_I"]))](
+    relukan_dinput_kernel[(n_prog_m, triton.cdiv(n_i, meta["BLOCK_I"]))](
         x, grad, weight, s, wd, gx, part_s, part_w, n_b, n_i, n_o, n_k,
         x.stride(0), x.stride(1), grad.stride(0), grad.stride(1), weight.stride(0), weight.stride(1),
         gx.stride(0), gx.stride(1), NEED_KNOTS=bool(need_knot_grad), PRECISION=prec, **meta)
@@ -232,4 +232,4 @@ def relukan_backward(grad: torch.Tensor, x: torch.Tensor, weight: torch.Tensor, 
 
 
 #: True when the kernels were built for Triton's CPU interpreter (TRITON_INTERPRET=1 at import)
-INTERPRETED = not isinstance(_relukan_fwd_kernel, triton.runtime.JITFunction)
+INTERPRETED = not isinstance(relukan_fwd_kernel, triton.runtime.JITFunction)
