@@ -479,6 +479,7 @@ def test_global_bases_refine_keeps_curves(name, new_size):
     torch.testing.assert_close(again.edge_activations(x), basis.edge_activations(x), rtol=0, atol=0)
 
 
+@pytest.mark.slow
 def test_minmax_kan_trains_with_range_updates(exp_sin_data):
     X, y = exp_sin_data[0][:300], exp_sin_data[1][:300]
     from symkan.train import fit

@@ -128,6 +128,7 @@ def fast_fits(monkeypatch):
     monkeypatch.setattr(cli, "_regressor", lambda args, **kw: original(args, **kw).set_params(**FAST))
 
 
+@pytest.mark.slow
 def test_predict_with_wrong_columns_names_them(small_model, tmp_path, capsys):
     path, _ = small_model
     csv = _write_csv(tmp_path / "new.csv", ["x0", "speed"], [[0.5, 1.0], [0.1, 0.2]])
@@ -136,6 +137,7 @@ def test_predict_with_wrong_columns_names_them(small_model, tmp_path, capsys):
     assert lines[0] == f"error: {csv}: missing input column(s) ['x1']; the model needs ['x0', 'x1']"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("text, match", [("", "is empty"), ("\n\n", "is empty"),
                                          ("x0,x1\n", "has 0 data row(s); at least 1")])
 def test_empty_csv_files(small_model, tmp_path, capsys, text, match):
@@ -180,6 +182,7 @@ def test_data_symkan_cannot_fit_gives_one_line(tmp_path, capsys, header, rows, m
     assert code == 2 and len(lines) == 1 and match in lines[0]
 
 
+@pytest.mark.slow
 def test_corrupt_model_file_gives_one_line(small_model, tmp_path, capsys):
     import torch
 
@@ -209,6 +212,7 @@ def test_verbose_adds_the_traceback_and_bugs_keep_theirs(tmp_path, capsys, monke
         main(["fit", "x.csv", "--target", "y"])
 
 
+@pytest.mark.slow
 def test_progress_bar_quiet_and_verbose(tmp_path, capsys, fast_fits):
     g = np.random.default_rng(1)
     X = g.uniform(-1, 1, size=(60, 2))
@@ -225,6 +229,7 @@ def test_progress_bar_quiet_and_verbose(tmp_path, capsys, fast_fits):
     assert "symkan.regressor: stage: train" in err and "symkan: done" not in err
 
 
+@pytest.mark.slow
 def test_demo_runs_end_to_end_and_finds_the_true_formula(capsys):
     assert main(["demo", "--quiet"]) == 0
     out = capsys.readouterr().out

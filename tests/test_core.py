@@ -30,6 +30,7 @@ def count_strong_edges(model: KAN, X: torch.Tensor, threshold: float = 1e-2) -> 
 
 # --- training ------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_bspline_kan_learns_exp_sin(exp_sin_data):
     X, y, X_test, y_test = exp_sin_data
     model = KAN([2, 5, 1], seed=0)
@@ -39,6 +40,7 @@ def test_bspline_kan_learns_exp_sin(exp_sin_data):
     assert rmse(model, X_test, y_test) < 1e-2
 
 
+@pytest.mark.slow
 def test_sparsification_removes_edges():
     # y depends on inputs 0 and 1 only; inputs 2 and 3 are dead
     X = uniform(500, 4, seed=0)
@@ -71,6 +73,7 @@ def overfit_data():
     return X, y, X_val, X_val[:, 0] * X_val[:, 1]
 
 
+@pytest.mark.slow
 def test_callbacks_see_every_step_and_can_stop(overfit_data):
     X, y = overfit_data[:2]
     seen, also = [], []
@@ -96,6 +99,7 @@ def val_mse(model, X, y) -> float:
         return float(torch.mean((model(X) - y[:, None]) ** 2))
 
 
+@pytest.mark.slow
 def test_early_stopping_restores_the_best_parameters(overfit_data):
     X, y, X_val, y_val = overfit_data
     model = KAN([2, 5, 1], seed=0)
@@ -108,6 +112,7 @@ def test_early_stopping_restores_the_best_parameters(overfit_data):
     assert val_mse(model, X_val, y_val) == best  # bit for bit: the best step's parameters
 
 
+@pytest.mark.slow
 def test_progress_bar_on_and_off(small, capsys):
     model, X, y = small
     fit(model, X, y, steps=3, progress=False)
@@ -121,6 +126,7 @@ def test_progress_bar_on_and_off(small, capsys):
 
 # --- determinism ---------------------------------------------------------------------------
 
+@pytest.mark.slow
 @pytest.mark.parametrize("optimizer,opts", [("lbfgs", {"update_grid_every": 3}),
                                             ("adam", {"batch_size": 64, "val_fraction": 0.2})])
 def test_same_seed_gives_identical_history(exp_sin_data, optimizer, opts):
@@ -141,6 +147,7 @@ def test_same_seed_gives_identical_history(exp_sin_data, optimizer, opts):
     assert other.train_loss != h1.train_loss[:2]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", available_bases())
 def test_global_rng_untouched_by_construction_and_fit(name):
     X = uniform(64, 2, seed=0)
@@ -282,6 +289,7 @@ def test_bad_basis_name_and_options():
 
 # --- product nodes ----------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_product_node_arity_two_learns_xy():
     X = uniform(400, 2, seed=2)
     y = X[:, 0] * X[:, 1]
@@ -296,6 +304,7 @@ def test_product_node_arity_two_learns_xy():
     assert rmse(model, X, y) < 2e-2 * y.std().item()
 
 
+@pytest.mark.slow
 def test_product_node_arity_three():
     # a product of three shifted factors: separable only through the product node
     # (plain x·y·z sits on a saddle at the origin and some seeds stall there)
@@ -350,6 +359,7 @@ def test_refine_preserves_the_network_function(exp_sin_data):
     assert err < 0.02 * before.std().item()
 
 
+@pytest.mark.slow
 def test_deepcopy_and_state_dict_of_a_trained_model(exp_sin_data):
     X, y = exp_sin_data[0][:200], exp_sin_data[1][:200]
     model = KAN([2, [2, 1], 1], seed=0)

@@ -173,6 +173,7 @@ def test_tensor_memo_recomputes_on_version_identity_and_storage():
     assert memo.get((c,), lambda: 5) == 5  # no version counter: computed, not cached
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kwargs", [{}, {"lamb": 1e-3, "update_grid_every": 3}, {"val_fraction": 0.25, "early_stopping": 2}])
 def test_flat_lbfgs_is_bit_identical_and_leaves_own_storage(kwargs, monkeypatch):
     import symkan.train as train

@@ -409,6 +409,7 @@ def test_kernel_calls_leave_global_rng_alone():
     assert torch.equal(state, torch.random.get_rng_state())
 
 
+@pytest.mark.slow
 def test_kernels_compile_for_gpu_without_a_gpu(tmp_path):
     """Interpreter runs check the math; this checks the kernels lower to a cubin for sm_90
     (types, dot shapes, layouts), in a process without TRITON_INTERPRET. To keep the test

@@ -41,6 +41,7 @@ def test_check_estimator():
     assert skipped <= {"check_array_api_input"}
 
 
+@pytest.mark.slow
 def test_params_untouched_clone_and_pipeline(fitted):
     from sklearn.base import clone
     from sklearn.pipeline import make_pipeline
@@ -54,6 +55,7 @@ def test_params_untouched_clone_and_pipeline(fitted):
     assert pipe.score(X, y) > 0.99
 
 
+@pytest.mark.slow
 def test_fit_learns_a_simple_formula(fitted):
     model, X, y = fitted
     assert model.score(X, y) > 0.999
@@ -65,6 +67,7 @@ def test_fit_learns_a_simple_formula(fitted):
     assert all(layer.symbolic.fixed[layer.mask > 0].all() for layer in model.model_.layers)
 
 
+@pytest.mark.slow
 def test_dataframe_column_names_become_variables():
     pd = pytest.importorskip("pandas")
     X, y = _data()
@@ -74,6 +77,7 @@ def test_dataframe_column_names_become_variables():
     assert model.names_ == ["speed", "mass"]
 
 
+@pytest.mark.slow
 def test_torch_tensors_are_accepted(fitted):
     model, X, y = fitted
     np.testing.assert_allclose(model.predict(torch.as_tensor(X)), model.predict(X))
@@ -106,6 +110,7 @@ def test_bad_parameters_are_reported_at_fit(params, match):
         SymKANRegressor(**{**FAST, **params}).fit(X, y)
 
 
+@pytest.mark.slow
 def test_predict_checks_width_and_fit_state(fitted):
     from sklearn.exceptions import NotFittedError
 
@@ -118,6 +123,7 @@ def test_predict_checks_width_and_fit_state(fitted):
         model.sympy(index=99)
 
 
+@pytest.mark.slow
 def test_save_load_gives_identical_predictions(fitted, tmp_path):
     model, X, _ = fitted
     path = tmp_path / "model.skan"
@@ -134,6 +140,7 @@ def test_save_load_gives_identical_predictions(fitted, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.skan"]
 
 
+@pytest.mark.slow
 def test_truncated_and_foreign_files_fail_clearly(fitted, tmp_path):
     model, _, _ = fitted
     path = tmp_path / "model.skan"
@@ -162,6 +169,7 @@ def test_newer_format_version_is_refused(tmp_path):
         load_payload(path)
 
 
+@pytest.mark.slow
 def test_custom_function_survives_save_load_in_a_fresh_process(tmp_path):
     from symkan.symbolic.library import register_function
 
@@ -190,6 +198,7 @@ def test_custom_function_survives_save_load_in_a_fresh_process(tmp_path):
     assert out.stdout.strip() == "ok"
 
 
+@pytest.mark.slow
 def test_log_space_recovers_a_product_of_powers():
     g = np.random.default_rng(3)
     X = g.uniform(1.0, 5.0, size=(300, 3))
@@ -202,6 +211,7 @@ def test_log_space_recovers_a_product_of_powers():
     assert is_symbolic_solution(model.sympy(), "a**2*sqrt(b)/c", names=["a", "b", "c"], positive=True)
 
 
+@pytest.mark.slow
 def test_a_formula_that_cannot_be_mapped_is_skipped_not_fatal(monkeypatch):
     """sympy can raise TypeError ("Cannot convert complex to float") while mapping a
     log-space formula back; the search logs it and keeps the other formulas."""
@@ -276,6 +286,7 @@ def _tampered(model, tmp_path, **changes):
     return bad
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("source", [
     "__import__('os').system('echo PWNED > {marker}') or x",
     "x + __import__('os').system('echo PWNED > {marker}')",
@@ -324,6 +335,7 @@ def test_parse_expression_accepts_formulas_and_nothing_else():
             parse_expression(text, {"x": x})
 
 
+@pytest.mark.slow
 def test_stored_formulas_allow_only_sympy_functions(fitted, tmp_path):
     from symkan.persistence import expr_from_data
 
@@ -342,6 +354,7 @@ def test_stored_formulas_allow_only_sympy_functions(fitted, tmp_path):
 
 
 # --- files: crashes, modes, corrupt content ---------------------------------------------
+@pytest.mark.slow
 def test_a_crash_during_save_keeps_the_previous_file_and_leaves_no_temp_files(fitted, tmp_path, monkeypatch):
     import symkan.persistence as persistence
 
@@ -366,6 +379,7 @@ def test_a_crash_during_save_keeps_the_previous_file_and_leaves_no_temp_files(fi
     np.testing.assert_array_equal(SymKANRegressor.load(path).predict(X), model.predict(X))
 
 
+@pytest.mark.slow
 def test_corrupt_files_and_bad_versions_are_reported_as_such(fitted, tmp_path):
     model, _, _ = fitted
     data = None
@@ -396,6 +410,7 @@ def test_python_objects_in_a_file_are_refused_without_weights_only_advice(tmp_pa
     assert "weights_only" not in str(info.value)
 
 
+@pytest.mark.slow
 def test_a_session_function_with_another_definition_is_a_clear_error(tmp_path):
     from symkan.symbolic.library import FUNCTIONS, register_function
 
@@ -414,6 +429,7 @@ def test_a_session_function_with_another_definition_is_a_clear_error(tmp_path):
 
 
 # --- input problems ---------------------------------------------------------------------
+@pytest.mark.slow
 def test_constant_inputs_are_an_error_when_all_and_a_warning_when_some(caplog):
     X, y = _data(60)
     with pytest.raises(ValueError, match=r"every input column is constant \(x0 = 1, x1 = 2.5\)"):
@@ -476,6 +492,7 @@ def test_more_bad_parameters(params, match):
         SymKANRegressor(**{**FAST, **params}).fit(X, y)
 
 
+@pytest.mark.slow
 def test_sympy_index_must_be_an_integer(fitted):
     model, _, _ = fitted
     for bad in (True, False, 0.0, "0"):
@@ -484,6 +501,7 @@ def test_sympy_index_must_be_an_integer(fitted):
     assert model.sympy(index=0) == model.equations_[0].expr
 
 
+@pytest.mark.slow
 def test_random_state_conventions():
     X, y = _data(60)
     a = SymKANRegressor(**FAST, random_state=7).fit(X, y)
@@ -501,6 +519,7 @@ def test_random_state_conventions():
 
 
 # --- time budget and progress -----------------------------------------------------------
+@pytest.mark.slow
 def test_a_spent_time_budget_skips_the_remaining_architectures(caplog):
     X, _ = _data(100)
     y = X[:, 0] * X[:, 1]  # the first rung (an additive network) cannot express it
@@ -515,6 +534,7 @@ def test_a_spent_time_budget_skips_the_remaining_architectures(caplog):
     assert model.fit_seconds_ < 120  # generous: a soft limit, one snap may overrun it
 
 
+@pytest.mark.slow
 def test_progress_bar_reaches_its_end(capsys):
     X, y = _data(60)
     SymKANRegressor(**FAST, progress=True).fit(X, y)
@@ -570,6 +590,7 @@ def test_best_index_rule(nmses, best):
 
 
 # --- diagrams of log-space networks -----------------------------------------------------
+@pytest.mark.slow
 def test_log_space_plot_labels_log_inputs_and_output():
     from matplotlib.text import Text
 

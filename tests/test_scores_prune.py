@@ -67,6 +67,7 @@ def trained_exp_sin():
     return model, X[:1000], y[:1000], X[1000:], y[1000:]
 
 
+@pytest.mark.slow
 def test_prune_trained_exp_sin_refits_to_low_error(trained_exp_sin):
     model, Xtr, ytr, Xte, yte = trained_exp_sin
     before = _state(model)
@@ -91,6 +92,7 @@ def _node_pruned_by_hand(model, keep):
     return KAN.from_layers(layers, specs, like=m)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("edge_th", ["default", "at_a_score"])
 def test_trained_prune_masks_exactly_low_score_edges_and_equals_masked_original(trained_exp_sin, edge_th):
     """On the trained, sparsified worked example (not a hand-weakened net): with
@@ -327,6 +329,7 @@ def test_never_prunes_to_an_empty_network(caplog):
 
 
 # --- inputs -------------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_prune_inputs_drops_a_dead_variable_and_keeps_names():
     g = torch.Generator().manual_seed(10)
     X = torch.rand(600, 3, generator=g) * 2 - 1

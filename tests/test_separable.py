@@ -24,6 +24,7 @@ def _data(n=600, seed=0):
     return X.float(), ((y - y.mean()) / y.std()).float()[:, None]
 
 
+@pytest.mark.slow
 def test_als_fits_a_product_whose_factor_crosses_zero():
     X, y = _data()
     model = _separable(3)
@@ -34,6 +35,7 @@ def test_als_fits_a_product_whose_factor_crosses_zero():
     assert math.isclose(nmse, direct, rel_tol=1e-3, abs_tol=1e-9)  # the network itself, not an internal number
 
 
+@pytest.mark.slow
 def test_als_is_deterministic_and_leaves_global_rng_alone():
     X, y = _data()
     state = torch.random.get_rng_state()
@@ -55,6 +57,7 @@ def test_non_separable_networks_are_rejected():
         als_init(dense, X, y)
 
 
+@pytest.mark.slow
 def test_als_works_for_another_feature_basis():
     X, y = _data()
     model = _separable(3, basis="chebyshev")

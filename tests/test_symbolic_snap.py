@@ -215,6 +215,7 @@ def test_suggest_table():
     assert s.rows()[0]["function"] == s[0].name
 
 
+@pytest.mark.slow
 def test_suggest_recovers_a_numeric_sine():
     """Train the numeric edge to a sine: suggest ranks sin (or its twin cos) first."""
     from symkan.train import fit
@@ -228,6 +229,7 @@ def test_suggest_recovers_a_numeric_sine():
 
 
 # --- auto_snap behaviour -------------------------------------------------------------------
+@pytest.mark.slow
 def test_auto_snap_untrained_model_is_finite_and_rng_untouched():
     state = torch.random.get_rng_state()
     m = KAN([2, 2, 1], seed=1)
@@ -243,6 +245,7 @@ def test_auto_snap_untrained_model_is_finite_and_rng_untouched():
     assert not any(layer.symbolic.any_fixed for layer in m.layers)
 
 
+@pytest.mark.slow
 def test_auto_snap_constant_input_edge_becomes_constant():
     """A constant column: its edges snap to the constant '0' edge, value in the bias."""
     m = KAN([2, 1], seed=0)
@@ -270,6 +273,7 @@ def test_auto_snap_bad_input():
         auto_snap(torch.nn.Linear(2, 1), np.zeros((10, 2)))
 
 
+@pytest.mark.slow
 def test_custom_function_in_snap_and_formula(custom_cleanup):
     register_function("softplus", "log(1 + exp(x))", complexity=2)
     from symkan.train import fit
@@ -284,6 +288,7 @@ def test_custom_function_in_snap_and_formula(custom_cleanup):
     assert sympy.simplify(res.formula.expr - sympy.log(1 + sympy.exp(2 * x))) == 0
 
 
+@pytest.mark.slow
 def test_formula_candidates_span_several_complexities():
     """One trained network -> formulas of increasing complexity and decreasing loss."""
     from symkan.symbolic import formula_candidates
@@ -518,6 +523,7 @@ def test_every_candidate_score_is_scale_invariant(factor):
 
 
 # --- every basis, and the formula's self-check ------------------------------------------------
+@pytest.mark.slow
 def test_auto_snap_smoke_on_every_basis():
     """auto_snap sees only the layer contract: on a tiny [2, 1] of every registered basis
     (two LBFGS steps on x² + sin(2y)) it snaps both edges and gives a finite formula that
