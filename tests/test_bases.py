@@ -13,6 +13,7 @@ import math
 import numpy as np
 import pytest
 import scipy.special
+import sympy
 import torch
 
 from symkan.bases import available_bases, get_basis
@@ -169,6 +170,24 @@ def test_domain_shape_and_order(name):
     lo, hi = basis.domain()
     assert lo.shape == hi.shape == (3,)
     assert torch.all(hi > lo)
+
+
+# --- every basis through the estimator -------------------------------------------------
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", BASES)
+def test_regressor_fits_with_every_basis(name):
+    # the estimator passes grid_size under the basis' own size option (rbf: num_centers)
+    from symkan import SymKANRegressor
+
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, size=(200, 2))
+    y = X[:, 0] * X[:, 1] + X[:, 1]
+    reg = SymKANRegressor(basis=name, time_budget=5, random_state=0).fit(X, y)
+    expr = reg.sympy()
+    assert {str(s) for s in expr.free_symbols} <= {"x0", "x1"}
+    assert not expr.has(sympy.oo, -sympy.oo, sympy.zoo, sympy.nan)
+    assert np.isfinite(reg.predict(X)).all()
 
 
 # --- declared pre-maps --------------------------------------------------------------------
