@@ -114,7 +114,7 @@ class RationalBasis(Basis):
     name: ClassVar[str] = "rational"
     premap_kind: ClassVar[str] = "identity"
     #: no size option: numerator and denominator degrees are fixed (5 and 4)
-    size_option: ClassVar[None] = None
+    size_option: ClassVar[str | None] = None
     has_grid: ClassVar[bool] = False
     edge_axes: ClassVar[dict[str, tuple]] = {"weight": ("out", "in"), "group_index": ("in",)}
 
