@@ -94,7 +94,9 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
         basis: KAN basis name (see ``symkan.bases.available_bases()``).
         hidden: hidden node layers to use, e.g. ``[5]``, ``[[4, 2]]`` (4 sum + 2 product
             nodes) or ``[5, 3]``; None searches ``symkan.discovery.default_widths``.
-        grid_size: B-spline/local-basis grid cells (ignored by other bases).
+        grid_size: the number of basis functions / grid cells per edge, passed as the
+            basis's own size option (``size_option``: ``grid_size``, ``num_centers``,
+            ``degree``, ...; ignored by a basis without one, ``rational``).
         steps: LBFGS steps per training stage (three stages per architecture).
         lamb: sparsification strength (L1 + entropy of edge magnitudes).
         node_th, edge_th: pruning thresholds (attribution scores).
@@ -263,9 +265,12 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
             ladder = default_ladder(X.shape[1], use_log)
         else:
             ladder = [("log" if self.log_space is True else "linear", build_width(X.shape[1], self.hidden))]
+        from .bases import get_basis
+
         opts = dict(self.basis_options or {})
-        if self.basis in ("bspline", "rbf", "relukan"):
-            opts.setdefault("grid_size", int(self.grid_size))
+        size_option = get_basis(self.basis).size_option  # the basis' own name for grid_size
+        if size_option is not None:
+            opts.setdefault(size_option, int(self.grid_size))
         settings = SearchSettings(basis=self.basis, basis_options=opts, ladder=ladder, steps=int(self.steps),
                                   lamb=float(self.lamb), node_th=float(self.node_th), edge_th=float(self.edge_th),
                                   functions=None if self.functions is None else list(self.functions),

@@ -13,6 +13,7 @@ import math
 import numpy as np
 import pytest
 import scipy.special
+import sympy
 import torch
 
 from symkan.bases import available_bases, get_basis
@@ -171,6 +172,24 @@ def test_domain_shape_and_order(name):
     assert torch.all(hi > lo)
 
 
+# --- every basis through the estimator -------------------------------------------------
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", BASES)
+def test_regressor_fits_with_every_basis(name):
+    # the estimator passes grid_size under the basis' own size option (rbf: num_centers)
+    from symkan import SymKANRegressor
+
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, size=(200, 2))
+    y = X[:, 0] * X[:, 1] + X[:, 1]
+    reg = SymKANRegressor(basis=name, time_budget=5, random_state=0).fit(X, y)
+    expr = reg.sympy()
+    assert {str(s) for s in expr.free_symbols} <= {"x0", "x1"}
+    assert not expr.has(sympy.oo, -sympy.oo, sympy.zoo, sympy.nan)
+    assert np.isfinite(reg.predict(X)).all()
+
+
 # --- declared pre-maps --------------------------------------------------------------------
 
 def takes_premap_option(name: str) -> bool:
@@ -246,6 +265,65 @@ def test_register_basis_requires_a_premap_declaration():
     assert "undeclared_premap_test_basis" not in available_bases()
 
 
+# --- declared abilities: size option and grid -----------------------------------------------
+
+def test_register_basis_requires_size_option_and_grid_declarations():
+    from symkan.bases import register_basis
+    from symkan.bases.base import Basis
+
+    class Base(Basis):
+        premap_kind = "identity"
+
+        def __init__(self, in_features, out_features, *, width: int = 3, generator=None):
+            super().__init__(in_features, out_features, width=width)
+
+    class NoSize(Base):
+        name = "no_size_test_basis"
+        has_grid = False
+
+    class WrongSize(Base):
+        name = "wrong_size_test_basis"
+        size_option = "num_knots"  # not a constructor option
+        has_grid = False
+
+    class NoGrid(Base):
+        name = "no_grid_test_basis"
+        size_option = "width"
+
+    for cls, match in ((NoSize, "size_option"), (WrongSize, "size_option.*'num_knots'"), (NoGrid, "has_grid")):
+        with pytest.raises(TypeError, match=match):
+            register_basis(cls)
+        assert cls.name not in available_bases()
+
+
+@pytest.mark.parametrize("name", BASES)
+def test_basis_declares_size_option_and_grid(name):
+    cls = get_basis(name)
+    assert "size_option" in dir(cls) and "has_grid" in dir(cls)
+    assert isinstance(cls.has_grid, bool)
+    if cls.size_option is None:  # a fixed number of basis functions (rational)
+        assert torch.isfinite(cls(2, 3, generator=gen(0))(inputs(40, 2, dtype=torch.float32))).all()
+        return
+    # the declared option sets the number of basis functions per edge
+    small = cls(2, 3, **{cls.size_option: 3}, generator=gen(0))
+    large = cls(2, 3, **{cls.size_option: 6}, generator=gen(0))
+    assert small.config()[cls.size_option] == 3 and large.config()[cls.size_option] == 6
+    assert sum(p.numel() for p in large.parameters()) > sum(p.numel() for p in small.parameters())
+    x = inputs(40, 2, dtype=torch.float32)
+    assert torch.isfinite(large(x)).all()
+    # a grid moves to the data and is resized by refine; a basis without one refuses update_grid
+    basis = cls(2, 3, **{cls.size_option: 4}, generator=gen(0))
+    assert basis.supports_grid_update == cls.has_grid
+    if cls.has_grid:
+        basis.update_grid(x)
+        basis.refine(5, x)
+        assert basis.config()[cls.size_option] == 5
+        assert torch.isfinite(basis(x)).all()
+    else:
+        with pytest.raises(NotImplementedError):
+            basis.update_grid(x)
+
+
 # --- B-spline ------------------------------------------------------------------------
 
 @pytest.mark.parametrize("order", [1, 2, 3])
@@ -284,7 +362,8 @@ def test_grid_update_and_refine_preserve_curves(name):
     torch.testing.assert_close(again.edge_activations(x), layer.basis.edge_activations(x), rtol=0, atol=0)
 
 
-GRID_BASES = ["bspline", "relukan", "rbf"]
+#: the bases that declare a grid of knots / centres
+GRID_BASES = [name for name in BASES if get_basis(name).has_grid]
 
 
 def grid_update_keeps(layer, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -468,8 +547,7 @@ def test_global_bases_refine_keeps_curves(name, new_size):
     x = inputs(300, 2)
     before = basis.edge_activations(x)
     basis.refine(new_size, x)
-    size_option = "num_frequencies" if name == "fourier" else "degree"
-    assert basis.config()[size_option] == new_size
+    assert basis.config()[basis.size_option] == new_size
     assert basis.coef.shape == (3, 2, basis.num_features)
     # higher degrees span the old polynomials (exact up to the ridge of the refit)
     tol = 2e-3 if name != "fourier" else 1e-2

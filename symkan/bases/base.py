@@ -14,11 +14,23 @@ Both return the same things:
 * ``forward(x, mask) -> (batch, out)``: Σ_i mask_oi · φ_oi(x_i)
 * ``edge_activations(x) -> (batch, out, in)``: φ_oi(x_i), unmasked, exact.
 
-The pre-map (identity, tanh, running min-max) is part of the edge function and is
-applied inside the basis, so the symbolic phase sees plain ``x -> φ(x)`` pairs. Every
-basis declares which one it applies in ``premap_kind`` (one of
-:data:`symkan.bases.premap.PREMAPS`); :func:`symkan.bases.register_basis` refuses a
-basis that does not.
+Every basis declares three abilities as class attributes, so callers ask the basis
+instead of keeping lists of names; :func:`symkan.bases.register_basis` refuses a basis
+that leaves one out (the defaults below are for unregistered helper classes only):
+
+* ``premap_kind`` — the pre-map u = premap(x) (identity, tanh, running min-max; one of
+  :data:`symkan.bases.premap.PREMAPS`) applied inside the basis, so the symbolic phase
+  sees plain ``x -> φ(x)`` pairs. A property where an option chooses it.
+* ``size_option`` — the name of the constructor option that sets the number of basis
+  functions per edge ("grid_size", "num_centers", "degree", "num_frequencies",
+  "num_wavelets"), or None where no option does (rational: fixed degrees). Generic
+  callers (the regressor's ``grid_size``) pass their size under this name, and
+  ``refine(n)``, where a family has it (grid and pre-mapped bases), sets it to n.
+* ``has_grid`` — the edge functions live on a grid of knots or centres over the input
+  range (the local bases, :class:`symkan.bases.grid.GridBasis`): ``update_grid(x)``
+  moves it to the data and ``refine(n)`` changes its size, both keeping the curves. The
+  per-instance ``supports_grid_update`` follows it (a pre-mapped basis also moves a
+  min-max range).
 """
 from __future__ import annotations
 
@@ -32,14 +44,17 @@ import torch.nn.functional as F
 class Basis(nn.Module):
     """Base class of every edge-function family.
 
-    Subclasses set ``name`` and ``edge_axes`` and implement ``forward`` and
+    Subclasses set ``name`` and ``edge_axes``, declare ``premap_kind``, ``size_option``
+    and ``has_grid`` (see the module docstring) and implement ``forward`` and
     ``edge_activations``. Constructor keyword options are kept in ``self.options`` so
     :meth:`subset` (used by pruning) and saving can rebuild an identical basis.
     """
 
     name: ClassVar[str] = "?"
-    #: supports ``update_grid(x)`` and ``refine(n)`` (local bases)
-    supports_grid_update: ClassVar[bool] = False
+    #: constructor option that sets the number of basis functions per edge, or None
+    size_option: ClassVar[str | None] = None
+    #: a grid of knots / centres that ``update_grid(x)`` moves and ``refine(n)`` resizes
+    has_grid: ClassVar[bool] = False
     #: For each parameter/buffer: which axes index the layer's outputs ("out") and
     #: inputs ("in"); other axes are None. Entries not listed are copied whole by subset().
     edge_axes: ClassVar[dict[str, tuple]] = {}
@@ -74,6 +89,17 @@ class Basis(nn.Module):
         kw = {} if ref is None else {"dtype": ref.dtype, "device": ref.device}
         ones = torch.ones(self.in_features, **kw)
         return -ones, ones
+
+    def probe_inputs(self, n: int = 257) -> torch.Tensor:
+        """Inputs spanning the basis' typical domain, (n, in); used for init, refits and plots."""
+        lo, hi = self.domain()
+        t = torch.linspace(0.0, 1.0, n, dtype=lo.dtype, device=lo.device)[:, None]
+        return lo[None, :] + (hi - lo)[None, :] * t
+
+    @property
+    def supports_grid_update(self) -> bool:
+        """Whether ``update_grid(x)`` can move something to the data (see ``has_grid``)."""
+        return self.has_grid
 
     def update_grid(self, x: torch.Tensor) -> None:
         raise NotImplementedError(f"basis {self.name!r} has no grid to update")
@@ -156,12 +182,6 @@ class FeatureBasis(Basis):
             draws = self._randn(self.coef.shape, generator)
             self.coef.copy_(draws * std[None, :, None])
 
-    def probe_inputs(self, n: int = 257) -> torch.Tensor:
-        """Inputs spanning the basis' typical domain, (n, in); used for init and plots."""
-        lo, hi = self.domain()
-        t = torch.linspace(0.0, 1.0, n, dtype=self.coef.dtype, device=self.coef.device)[:, None]
-        return lo[None, :] + (hi - lo)[None, :] * t
-
     def domain(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Typical input range (lo, hi), each (in,). Default [-1, 1]."""
         ones = torch.ones(self.in_features, dtype=self.coef.dtype, device=self.coef.device)
@@ -203,25 +223,10 @@ class FeatureBasis(Basis):
             self.coef.copy_(sol.permute(2, 0, 1).to(self.coef.dtype))
 
 
-def uniform_probe(lo: float, hi: float, n: int, in_features: int, like: torch.Tensor) -> torch.Tensor:
-    """(n, in) evenly spaced inputs on [lo, hi], on like's device/dtype."""
-    t = torch.linspace(lo, hi, n, dtype=like.dtype, device=like.device)
-    return t[:, None].expand(n, in_features)
-
-
-def regrid_floors(lo: torch.Tensor, hi: torch.Tensor, num: int,
-                  rel_gap: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Floors for placing data-adaptive knots (or centres) on [lo, hi], lo and hi (in,).
-
-    Returns (span (in,), min_gap (in, 1)): the data span, at least 1e-4, and the smallest
-    gap between neighbouring knots, ``rel_gap·span/num``. Both are also at least 64 ulps of
-    the data's magnitude: a constant input far from 0 (float32, x = 100) otherwise got
-    knots closer than its precision, which coincided, and 1/(t_{j+1} − t_j) made the
-    curves NaN after ``update_grid`` (measured for B-splines and RBF).
-    """
-    resolution = 64 * torch.finfo(lo.dtype).eps * torch.maximum(lo.abs(), hi.abs()).clamp_min(1.0)
-    span = torch.maximum((hi - lo).clamp_min(1e-4), 4 * num * resolution)
-    return span, torch.maximum(rel_gap * span / num, resolution)[:, None]
+def inverse_softplus(w: torch.Tensor) -> torch.Tensor:
+    """ρ with softplus(ρ) = w, for w > 0 (stable for small and large w); sets a
+    positive quantity kept as softplus(ρ) (wavelet scales, ReLU-KAN cell widths)."""
+    return w + torch.log(-torch.expm1(-w))
 
 
 def check_positive_int(name: str, value, minimum: int = 1) -> int:
@@ -236,4 +241,15 @@ def check_choice(name: str, value, choices) -> str:
     return value
 
 
-__all__ = ["Basis", "FeatureBasis", "uniform_probe", "regrid_floors", "check_positive_int", "check_choice"]
+def check_range(name: str, value) -> tuple[float, float]:
+    """A pair (lo, hi) of floats with hi > lo, else ValueError naming ``name``."""
+    try:
+        lo, hi = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a pair (lo, hi), got {value!r}") from None
+    if not hi > lo:
+        raise ValueError(f"{name} must be (lo, hi) with hi > lo, got {value!r}")
+    return lo, hi
+
+
+__all__ = ["Basis", "FeatureBasis", "inverse_softplus", "check_positive_int", "check_choice", "check_range"]

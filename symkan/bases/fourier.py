@@ -16,8 +16,7 @@ import torch
 
 from . import register_basis
 from .base import check_choice, check_positive_int
-from .polynomial import PreMappedBasis
-from .premap import PREMAPS
+from .premap import PREMAPS, PreMappedBasis
 
 
 @register_basis
@@ -30,6 +29,7 @@ class FourierBasis(PreMappedBasis):
     """
 
     name: ClassVar[str] = "fourier"
+    size_option: ClassVar[str] = "num_frequencies"
 
     def __init__(self, in_features: int, out_features: int, *, num_frequencies: int = 4,
                  omega: float = math.pi / 2, include_constant: bool = False, premap: str = "identity",

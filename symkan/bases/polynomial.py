@@ -17,102 +17,13 @@ Parameters: ``coef`` (out, in, n + 1). Buffers: ``premap.running_min`` /
 from __future__ import annotations
 
 import math
-from contextlib import contextmanager
 from typing import ClassVar
 
 import torch
 
 from . import register_basis
-from .base import FeatureBasis, check_choice, check_positive_int
-from .premap import PREMAPS, PreMap
-
-
-class PreMappedBasis(FeatureBasis):
-    """A feature basis on u = premap(x) (polynomials, Fourier): pre-map handling, domain,
-    and the data-adaptive parts.
-
-    * ``update_grid(x)`` — only with the min-max pre-map (``supports_grid_update`` is
-      set per instance): the range moves to the data and the curves are kept by a
-      least-squares refit (exact up to clamping, since a polynomial of an affine
-      function of u is a polynomial of the same degree).
-    * ``refine(n, x=None)`` — a new size (degree / number of frequencies), the curves
-      refit on x or on dense points over :meth:`domain`.
-
-    Subclasses implement :meth:`features_of` (u -> features) and :meth:`_resize`.
-    """
-
-    edge_axes: ClassVar[dict[str, tuple]] = {
-        "coef": ("out", "in", None),
-        "premap.running_min": ("in",),
-        "premap.running_max": ("in",),
-    }
-
-    @property
-    def premap_kind(self) -> str:
-        """The pre-map chosen by the ``premap`` option: "identity", "tanh" or "minmax"."""
-        return self.premap.kind
-
-    def _init_premap(self, kind: str) -> None:
-        self.premap = PreMap(kind, self.in_features)
-        # a min-max range is data-dependent like a grid; tanh / identity have nothing to move
-        self.supports_grid_update = kind == "minmax"
-
-    @contextmanager
-    def _frozen_premap(self):
-        """Evaluate without moving the min-max range (probes, refits)."""
-        was_training = self.premap.training
-        self.premap.eval()
-        try:
-            yield
-        finally:
-            self.premap.train(was_training)
-
-    def reset_coefficients(self, generator: torch.Generator | None = None, gain: float | None = None):
-        with self._frozen_premap():  # the init probe must not set the min-max range
-            super().reset_coefficients(generator, gain)
-
-    def domain(self) -> tuple[torch.Tensor, torch.Tensor]:
-        lo, hi = self.premap.domain()
-        return lo.to(self.coef.dtype), hi.to(self.coef.dtype)
-
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        """x: (batch, in) -> (batch, in, K)."""
-        return self.features_of(self.premap(x))
-
-    def features_of(self, u: torch.Tensor) -> torch.Tensor:
-        """u: (batch, in) in the working domain -> (batch, in, K)."""
-        raise NotImplementedError
-
-    @torch.no_grad()
-    def update_grid(self, x: torch.Tensor) -> None:
-        """Min-max pre-map only: set the range to the data x (batch, in), keep the curves."""
-        if self.premap.kind != "minmax":
-            raise NotImplementedError(f"basis {self.name!r} with premap={self.premap.kind!r} has no range to "
-                                      f"update; use premap='minmax'")
-        x = x.to(self.coef.dtype)
-        with self._frozen_premap():
-            target = self.edge_activations(x)
-            self.premap.set_range(x)
-            self.fit_coefficients(x, target)
-
-    @torch.no_grad()
-    def refine(self, num: int, x: torch.Tensor | None = None) -> None:
-        """Change the size to ``num`` (degree or frequencies) keeping the curves; x: (batch, in)."""
-        if x is None:
-            lo, hi = self.domain()
-            t = torch.linspace(0, 1, max(64, 8 * (int(num) + 2)), dtype=lo.dtype, device=lo.device)[:, None]
-            x = lo[None] + (hi - lo)[None] * t
-        x = x.to(self.coef.dtype)
-        with self._frozen_premap():
-            target = self.edge_activations(x)
-            self._resize(num)
-            self.coef = torch.nn.Parameter(self.coef.new_zeros(self.out_features, self.in_features,
-                                                               self.num_features))
-            self.fit_coefficients(x, target)
-
-    def _resize(self, num: int) -> None:
-        """Set the new size: options, attributes and ``num_features`` (not ``coef``)."""
-        raise NotImplementedError
+from .base import check_choice, check_positive_int
+from .premap import PREMAPS, PreMappedBasis
 
 
 class PolynomialBasis(PreMappedBasis):
@@ -122,6 +33,7 @@ class PolynomialBasis(PreMappedBasis):
     ``refine(n)`` changes the degree to n.
     """
 
+    size_option: ClassVar[str] = "degree"
     default_premap: ClassVar[str] = "tanh"
 
     def __init__(self, in_features: int, out_features: int, *, degree: int = 5, premap: str | None = None,
@@ -289,5 +201,5 @@ class BernsteinBasis(PolynomialBasis):
         return torch.stack(cols, dim=-1)
 
 
-__all__ = ["PreMappedBasis", "PolynomialBasis", "ChebyshevBasis", "LegendreBasis", "JacobiBasis", "GramBasis", "BernsteinBasis",
+__all__ = ["PolynomialBasis", "ChebyshevBasis", "LegendreBasis", "JacobiBasis", "GramBasis", "BernsteinBasis",
            "gram_recurrence_coefficients"]

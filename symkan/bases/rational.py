@@ -28,7 +28,7 @@ from torch import nn
 import torch.nn.functional as F
 
 from . import register_basis
-from .base import Basis, check_choice, check_positive_int
+from .base import Basis, check_choice, check_positive_int, check_range
 from ..kernels import (BACKENDS, DEN_COEFFS, NUM_COEFFS, contiguous_group_index, group_layout,
                        rational_activation, rational_reference)
 
@@ -113,6 +113,9 @@ class RationalBasis(Basis):
 
     name: ClassVar[str] = "rational"
     premap_kind: ClassVar[str] = "identity"
+    #: no size option: numerator and denominator degrees are fixed (5 and 4)
+    size_option: ClassVar[str | None] = None
+    has_grid: ClassVar[bool] = False
     edge_axes: ClassVar[dict[str, tuple]] = {"weight": ("out", "in"), "group_index": ("in",)}
 
     def __init__(self, in_features: int, out_features: int, *, groups: int | None = None,
@@ -137,12 +140,7 @@ class RationalBasis(Basis):
             gi = contiguous_group_index(in_features, n_groups)
         check_choice("init", init, INIT_TARGETS)
         check_choice("backend", backend, BACKENDS)
-        try:
-            lo, hi = (float(v) for v in init_range)
-        except (TypeError, ValueError):
-            raise ValueError(f"init_range must be a pair (lo, hi), got {init_range!r}") from None
-        if not hi > lo:
-            raise ValueError(f"init_range must be (lo, hi) with hi > lo, got {init_range!r}")
+        lo, hi = check_range("init_range", init_range)
         if not (isinstance(init_scale, (int, float)) and math.isfinite(init_scale) and init_scale > 0):
             raise ValueError(f"init_scale must be a finite number > 0, got {init_scale!r}")
         super().__init__(in_features, out_features, groups=n_groups, group_index=group_index, init=init,

@@ -19,7 +19,7 @@ from typing import ClassVar
 import torch
 
 from . import register_basis
-from .base import FeatureBasis, check_positive_int, regrid_floors
+from .grid import GridBasis
 
 
 def local_widths(centers: torch.Tensor) -> torch.Tensor:
@@ -32,31 +32,27 @@ def local_widths(centers: torch.Tensor) -> torch.Tensor:
 
 
 @register_basis
-class RBFBasis(FeatureBasis):
+class RBFBasis(GridBasis):
     """Options: ``num_centers`` G (≥ 2, default 8), ``grid_range`` (default (-1, 1)),
     ``grid_eps`` (blend of uniform vs quantile centres in ``update_grid``; 1 = uniform,
     default 0.02), ``init_scale``."""
 
     name: ClassVar[str] = "rbf"
     premap_kind: ClassVar[str] = "identity"
-    supports_grid_update: ClassVar[bool] = True
+    size_option: ClassVar[str] = "num_centers"
+    has_grid: ClassVar[bool] = True
+    points_per_size: ClassVar[int] = 0  # one grid point per centre
+    min_size: ClassVar[int] = 2  # the width of a centre is its distance to a neighbour
     edge_axes: ClassVar[dict[str, tuple]] = {"coef": ("out", "in", None), "centers": ("in", None),
                                              "widths": ("in", None)}
 
     def __init__(self, in_features: int, out_features: int, *, num_centers: int = 8, grid_range=(-1.0, 1.0),
                  grid_eps: float = 0.02, init_scale: float = 1.0, generator: torch.Generator | None = None):
-        num_centers = check_positive_int("num_centers", num_centers, minimum=2)
-        try:
-            lo, hi = (float(v) for v in grid_range)
-        except (TypeError, ValueError):
-            raise ValueError(f"grid_range must be a pair (lo, hi), got {grid_range!r}") from None
-        if not hi > lo:
-            raise ValueError(f"grid_range must be (lo, hi) with hi > lo, got {grid_range!r}")
-        if not 0.0 <= grid_eps <= 1.0:
-            raise ValueError(f"grid_eps must lie in [0, 1], got {grid_eps!r}")
-        super().__init__(in_features, out_features, num_centers, init_scale=init_scale, generator=generator,
-                         num_centers=num_centers, grid_range=[lo, hi], grid_eps=float(grid_eps))
-        self.num_centers, self.grid_eps = num_centers, float(grid_eps)
+        num_centers = self.check_size(num_centers)
+        super().__init__(in_features, out_features, num_centers, grid_range=grid_range, grid_eps=grid_eps,
+                         init_scale=init_scale, generator=generator, num_centers=num_centers)
+        self.num_centers = num_centers
+        lo, hi = self.options["grid_range"]
         centers = torch.linspace(lo, hi, num_centers).repeat(in_features, 1)
         self.register_buffer("centers", centers)
         self.register_buffer("widths", local_widths(centers))
@@ -70,48 +66,14 @@ class RBFBasis(FeatureBasis):
         z = (x[..., None] - self.centers) / self.widths
         return torch.exp(-z * z)
 
-    @torch.no_grad()
-    def update_grid(self, x: torch.Tensor) -> None:
-        """Move the centres to the data (x: (batch, in)) keeping the curves (least squares)."""
-        self._regrid(x, self.num_centers)
+    # --- grid (update_grid / refine: GridBasis) ------------------------------------------
+    def features_for(self, size: int) -> int:
+        return size
 
-    @torch.no_grad()
-    def refine(self, num: int, x: torch.Tensor | None = None) -> None:
-        """Change the number of centres to ``num`` keeping the curves. Without data the
-        curves are refit on dense points over the current centre range."""
-        num = check_positive_int("num_centers", num, minimum=2)
-        self._regrid(x, num, adaptive=x is not None)
-
-    def _regrid(self, x: torch.Tensor | None, num: int, adaptive: bool = True) -> None:
-        lo, hi = self.domain()
-        if x is None:
-            n = max(64, 8 * num)
-            t = torch.linspace(0, 1, n, dtype=lo.dtype, device=lo.device)[:, None]
-            x = lo[None] + (hi - lo)[None] * t
-        x = x.to(self.centers.dtype)
-        target = self.edge_activations(x)  # old curves, (n, out, in)
-        ramp = torch.linspace(0, 1, num, dtype=x.dtype, device=x.device)
-        if adaptive:
-            xs = torch.sort(x, dim=0).values
-            idx = torch.linspace(0, xs.shape[0] - 1, num, device=x.device).round().long()
-            quant = xs[idx].T  # (in, num)
-            lo, hi = xs[0], xs[-1]
-            span, min_gap = regrid_floors(lo, hi, num, rel_gap=1e-2)
-            uniform = lo[:, None] + span[:, None] * ramp
-            centers = self.grid_eps * uniform + (1 - self.grid_eps) * quant
-            # strictly increasing even when the data repeat values
-            gaps = torch.maximum(torch.diff(centers, dim=1), min_gap)
-            centers = torch.cat([centers[:, :1], centers[:, :1] + torch.cumsum(gaps, dim=1)], dim=1)
-        else:
-            centers = lo[:, None] + (hi - lo)[:, None] * ramp
-        if num != self.num_centers:
-            self.num_centers = num
-            self.options["num_centers"] = num
-            self.num_features = num
-            self.coef = torch.nn.Parameter(self.coef.new_zeros(self.out_features, self.in_features, num))
-        self.centers = centers.to(self.centers.dtype)
+    def set_grid(self, points: torch.Tensor) -> None:
+        """New centres (in, G); each width is the local spacing."""
+        self.centers = points.to(self.centers.dtype)
         self.widths = local_widths(self.centers)
-        self.fit_coefficients(x, target)
 
 
 __all__ = ["RBFBasis", "local_widths"]

@@ -23,7 +23,8 @@ from torch import nn
 import torch.nn.functional as F
 
 from . import register_basis
-from .base import FeatureBasis, check_choice, check_positive_int, regrid_floors
+from .base import check_choice, check_positive_int, inverse_softplus
+from .grid import GridBasis, extend_knots
 from ..kernels import BACKENDS, relukan_features, relukan_linear
 
 
@@ -32,27 +33,13 @@ from ..kernels import BACKENDS, relukan_features, relukan_linear
 MIN_WIDTH = 1e-6
 
 
-def inverse_softplus(w: torch.Tensor) -> torch.Tensor:
-    """ρ with softplus(ρ) = w, for w > 0 (stable for small and large w)."""
-    return w + torch.log(-torch.expm1(-w))
-
-
 def width_to_raw(width: torch.Tensor) -> torch.Tensor:
     """ρ with MIN_WIDTH + softplus(ρ) = width (widths at or below the floor map to ~the floor)."""
     return inverse_softplus((width - MIN_WIDTH).clamp_min(MIN_WIDTH))
 
 
-def extend_knots(inner: torch.Tensor, k: int) -> torch.Tensor:
-    """Inner knots (in, G + 1), increasing -> (in, G + 2k + 1): k more cells each side,
-    as wide as the outermost inner cells."""
-    steps = torch.arange(1, k + 1, dtype=inner.dtype, device=inner.device)[None]
-    h_lo = (inner[:, 1] - inner[:, 0])[:, None]
-    h_hi = (inner[:, -1] - inner[:, -2])[:, None]
-    return torch.cat([inner[:, :1] - h_lo * steps.flip(-1), inner, inner[:, -1:] + h_hi * steps], dim=1)
-
-
 @register_basis
-class ReLUKANBasis(FeatureBasis):
+class ReLUKANBasis(GridBasis):
     """Options: ``grid_size`` G (cells, default 5), ``k`` (overlap: each feature spans
     k + 1 cells, default 3), ``grid_range`` (default (-1, 1)), ``train_knots`` (default
     False), ``grid_eps`` (uniform vs quantile knots in ``update_grid``; 1 = uniform,
@@ -64,29 +51,23 @@ class ReLUKANBasis(FeatureBasis):
 
     name: ClassVar[str] = "relukan"
     premap_kind: ClassVar[str] = "identity"
-    supports_grid_update: ClassVar[bool] = True
+    size_option: ClassVar[str] = "grid_size"
+    has_grid: ClassVar[bool] = True
     edge_axes: ClassVar[dict[str, tuple]] = {"coef": ("out", "in", None), "knot_start": ("in", None),
                                              "knot_width_raw": ("in", None)}
 
     def __init__(self, in_features: int, out_features: int, *, grid_size: int = 5, k: int = 3,
                  grid_range=(-1.0, 1.0), train_knots: bool = False, grid_eps: float = 0.02,
                  backend: str = "auto", init_scale: float = 1.0, generator: torch.Generator | None = None):
-        grid_size = check_positive_int("grid_size", grid_size)
+        grid_size = self.check_size(grid_size)
         k = check_positive_int("k", k, minimum=0)
-        try:
-            lo, hi = (float(v) for v in grid_range)
-        except (TypeError, ValueError):
-            raise ValueError(f"grid_range must be a pair (lo, hi), got {grid_range!r}") from None
-        if not hi > lo:
-            raise ValueError(f"grid_range must be (lo, hi) with hi > lo, got {grid_range!r}")
-        if not 0.0 <= grid_eps <= 1.0:
-            raise ValueError(f"grid_eps must lie in [0, 1], got {grid_eps!r}")
         check_choice("backend", backend, BACKENDS)
-        super().__init__(in_features, out_features, grid_size + k, init_scale=init_scale, generator=generator,
-                         grid_size=grid_size, k=k, grid_range=[lo, hi], train_knots=bool(train_knots),
-                         grid_eps=float(grid_eps), backend=backend)
-        self.grid_size, self.k, self.grid_eps = grid_size, k, float(grid_eps)
+        super().__init__(in_features, out_features, grid_size + k, grid_range=grid_range, grid_eps=grid_eps,
+                         init_scale=init_scale, generator=generator, grid_size=grid_size, k=k,
+                         train_knots=bool(train_knots), backend=backend)
+        self.grid_size, self.k = grid_size, k
         self.train_knots, self.backend = bool(train_knots), backend
+        lo, hi = self.options["grid_range"]
         inner = torch.linspace(lo, hi, grid_size + 1).repeat(in_features, 1)
         start, width = self._knots_from_grid(extend_knots(inner, k))
         self._register_knots(start, width_to_raw(width))
@@ -146,49 +127,14 @@ class ReLUKANBasis(FeatureBasis):
         return relukan_linear(x, weight.reshape(self.out_features, -1), self.start, self.width,
                               backend=self.backend)
 
-    # --- grid ----------------------------------------------------------------------------
-    @torch.no_grad()
-    def update_grid(self, x: torch.Tensor) -> None:
-        """Move the knots to the data (x: (batch, in)) keeping the curves (least squares).
-        Trained knots are replaced by the new grid."""
-        self._regrid(x, self.grid_size)
+    # --- grid (update_grid / refine: GridBasis; trained knots are replaced) ---------------
+    def features_for(self, size: int) -> int:
+        return size + self.k
 
-    @torch.no_grad()
-    def refine(self, num: int, x: torch.Tensor | None = None) -> None:
-        """Change the number of cells to ``num`` keeping the curves. Without data the
-        curves are refit on dense points over the current grid range."""
-        num = check_positive_int("grid_size", num)
-        self._regrid(x, num, adaptive=x is not None)
-
-    def _regrid(self, x: torch.Tensor | None, num: int, adaptive: bool = True) -> None:
-        lo, hi = self.domain()
-        if x is None:
-            n = max(64, 8 * (num + self.k))
-            t = torch.linspace(0, 1, n, dtype=lo.dtype, device=lo.device)[:, None]
-            x = lo[None] + (hi - lo)[None] * t
-        x = x.to(self.knot_start.dtype)
-        target = self.edge_activations(x)  # old curves, (n, out, in)
-        ramp = torch.linspace(0, 1, num + 1, dtype=x.dtype, device=x.device)
-        if adaptive:
-            xs = torch.sort(x, dim=0).values
-            idx = torch.linspace(0, xs.shape[0] - 1, num + 1, device=x.device).round().long()
-            quant = xs[idx].T  # (in, num + 1)
-            lo, hi = xs[0], xs[-1]
-            span, min_gap = regrid_floors(lo, hi, num, rel_gap=1e-2)
-            inner = self.grid_eps * (lo[:, None] + span[:, None] * ramp) + (1 - self.grid_eps) * quant
-            # strictly increasing even when the data repeat values
-            gaps = torch.maximum(torch.diff(inner, dim=1), min_gap)
-            inner = torch.cat([inner[:, :1], inner[:, :1] + torch.cumsum(gaps, dim=1)], dim=1)
-        else:
-            inner = lo[:, None] + (hi - lo)[:, None] * ramp
-        start, width = self._knots_from_grid(extend_knots(inner, self.k))
-        if num != self.grid_size:
-            self.grid_size = num
-            self.options["grid_size"] = num
-            self.num_features = num + self.k
-            self.coef = nn.Parameter(self.coef.new_zeros(self.out_features, self.in_features, num + self.k))
+    def set_grid(self, points: torch.Tensor) -> None:
+        """Inner knots (in, G + 1) -> starts and widths of the G + k features."""
+        start, width = self._knots_from_grid(extend_knots(points, self.k))
         self._register_knots(start.to(self.coef.dtype), width_to_raw(width).to(self.coef.dtype))
-        self.fit_coefficients(x, target)
 
 
-__all__ = ["ReLUKANBasis", "MIN_WIDTH", "extend_knots", "inverse_softplus", "width_to_raw"]
+__all__ = ["ReLUKANBasis", "MIN_WIDTH", "width_to_raw"]

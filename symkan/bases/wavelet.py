@@ -33,17 +33,12 @@ from torch import nn
 import torch.nn.functional as F
 
 from . import register_basis
-from .base import Basis, check_positive_int
+from .base import Basis, check_positive_int, inverse_softplus
 
 #: lower bound of every wavelet scale; keeps (x − t)/s finite
 MIN_SCALE = 1e-3
 
 _MEXICAN_HAT_NORM = 2.0 / (math.sqrt(3.0) * math.pi ** 0.25)
-
-
-def _inverse_softplus(y: torch.Tensor) -> torch.Tensor:
-    """softplus⁻¹ for y > 0: log(exp(y) − 1), written stably for large y."""
-    return y + torch.log(-torch.expm1(-y))
 
 
 class WaveletSum(torch.autograd.Function):
@@ -119,6 +114,9 @@ class WaveletBasis(Basis):
                                              "scale_raw": ("out", "in", None)}
     #: ψ((x − t)/s) on raw x: the per-edge scale and translation play the pre-map's role
     premap_kind: ClassVar[str] = "identity"
+    size_option: ClassVar[str] = "num_wavelets"
+    #: no grid: each edge moves its own wavelets (translations and scales are trained)
+    has_grid: ClassVar[bool] = False
     #: points evaluated per chunk in ``forward`` (bounds the peak memory)
     #: 2¹⁹ measured fastest on CPU (each temporary stays cache-sized: 2 MiB in float32)
     max_chunk_elements: ClassVar[int] = 2 ** 19
@@ -136,7 +134,7 @@ class WaveletBasis(Basis):
         centres = -1.0 + (2 * k + 1) / num_wavelets
         self.translation = nn.Parameter(centres.expand(shape).clone())
         scale0 = torch.full(shape, self.initial_scale(num_wavelets))
-        self.scale_raw = nn.Parameter(_inverse_softplus(scale0 - MIN_SCALE))
+        self.scale_raw = nn.Parameter(inverse_softplus(scale0 - MIN_SCALE))
         self.weight = nn.Parameter(torch.zeros(shape))
         self.reset_parameters(generator)
 
@@ -164,12 +162,6 @@ class WaveletBasis(Basis):
         """Typical input range (lo, hi), each (in,): [-1, 1], where the wavelets start."""
         ones = torch.ones(self.in_features, dtype=self.weight.dtype, device=self.weight.device)
         return -ones, ones
-
-    def probe_inputs(self, n: int = 257) -> torch.Tensor:
-        """(n, in) evenly spaced inputs over :meth:`domain`."""
-        lo, hi = self.domain()
-        t = torch.linspace(0.0, 1.0, n, dtype=lo.dtype, device=lo.device)[:, None]
-        return lo[None, :] + (hi - lo)[None, :] * t
 
     @torch.no_grad()
     def reset_parameters(self, generator: torch.Generator | None = None, gain: float | None = None) -> None:
