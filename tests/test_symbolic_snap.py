@@ -299,7 +299,7 @@ def test_formula_candidates_span_several_complexities():
     assert comps == sorted(comps)
     best = min(fs, key=lambda f: f.loss)
     assert best.loss < 1e-8 and best is fs[-1]
-    from symkan.metrics import is_symbolic_solution
+    from symkan.datasets.metrics import is_symbolic_solution
 
     assert is_symbolic_solution(best.expr, "u**2 + 3*sin(2*v)/10", names=["u", "v"])
     assert all(f.loss >= best.loss for f in fs)
