@@ -266,7 +266,7 @@ def test_auto_snap_bad_input():
         auto_snap(m, np.zeros((10, 2)), np.zeros(9))
     with pytest.raises(ValueError, match="unknown symbolic function"):
         auto_snap(m, np.zeros((10, 2)), functions=["sin", "nope"])
-    with pytest.raises(ValueError, match="expected a symkan KAN"):
+    with pytest.raises(ValueError, match="model must be a symkan KAN"):
         auto_snap(torch.nn.Linear(2, 1), np.zeros((10, 2)))
 
 

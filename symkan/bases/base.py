@@ -224,16 +224,4 @@ def regrid_floors(lo: torch.Tensor, hi: torch.Tensor, num: int,
     return span, torch.maximum(rel_gap * span / num, resolution)[:, None]
 
 
-def check_positive_int(name: str, value, minimum: int = 1) -> int:
-    if isinstance(value, bool) or int(value) != value or int(value) < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def check_choice(name: str, value, choices) -> str:
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {sorted(choices)}, got {value!r}")
-    return value
-
-
-__all__ = ["Basis", "FeatureBasis", "uniform_probe", "regrid_floors", "check_positive_int", "check_choice"]
+__all__ = ["Basis", "FeatureBasis", "uniform_probe", "regrid_floors"]

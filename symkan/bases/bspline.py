@@ -15,7 +15,8 @@ from torch.autograd.function import once_differentiable
 
 from . import register_basis
 from ..tensor_memo import module_memo
-from .base import FeatureBasis, check_positive_int, regrid_floors
+from ..checks import check_int
+from .base import FeatureBasis, regrid_floors
 
 
 def knot_reciprocals(grid: torch.Tensor, order: int) -> list[torch.Tensor]:
@@ -132,8 +133,8 @@ class BSplineBasis(FeatureBasis):
     def __init__(self, in_features: int, out_features: int, *, grid_size: int = 5, order: int = 3,
                  grid_range=(-1.0, 1.0), grid_eps: float = 0.02, init_scale: float = 1.0,
                  generator: torch.Generator | None = None):
-        grid_size = check_positive_int("grid_size", grid_size)
-        order = check_positive_int("order", order, minimum=0)
+        grid_size = check_int("grid_size", grid_size)
+        order = check_int("order", order, minimum=0)
         lo, hi = (float(v) for v in grid_range)
         if not hi > lo:
             raise ValueError(f"grid_range must be (lo, hi) with hi > lo, got {grid_range!r}")
@@ -178,7 +179,7 @@ class BSplineBasis(FeatureBasis):
     def refine(self, num: int, x: torch.Tensor | None = None) -> None:
         """Change the number of grid cells to ``num`` preserving the learned curves.
         Without data, the curves are refit on dense points over the current grid range."""
-        num = check_positive_int("grid_size", num)
+        num = check_int("grid_size", num)
         self._regrid(x, num, adaptive=x is not None)
 
     def _regrid(self, x: torch.Tensor | None, num: int, adaptive: bool = True) -> None:

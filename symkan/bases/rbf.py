@@ -19,7 +19,8 @@ from typing import ClassVar
 import torch
 
 from . import register_basis
-from .base import FeatureBasis, check_positive_int, regrid_floors
+from ..checks import check_int
+from .base import FeatureBasis, regrid_floors
 
 
 def local_widths(centers: torch.Tensor) -> torch.Tensor:
@@ -45,7 +46,7 @@ class RBFBasis(FeatureBasis):
 
     def __init__(self, in_features: int, out_features: int, *, num_centers: int = 8, grid_range=(-1.0, 1.0),
                  grid_eps: float = 0.02, init_scale: float = 1.0, generator: torch.Generator | None = None):
-        num_centers = check_positive_int("num_centers", num_centers, minimum=2)
+        num_centers = check_int("num_centers", num_centers, minimum=2)
         try:
             lo, hi = (float(v) for v in grid_range)
         except (TypeError, ValueError):
@@ -79,7 +80,7 @@ class RBFBasis(FeatureBasis):
     def refine(self, num: int, x: torch.Tensor | None = None) -> None:
         """Change the number of centres to ``num`` keeping the curves. Without data the
         curves are refit on dense points over the current centre range."""
-        num = check_positive_int("num_centers", num, minimum=2)
+        num = check_int("num_centers", num, minimum=2)
         self._regrid(x, num, adaptive=x is not None)
 
     def _regrid(self, x: torch.Tensor | None, num: int, adaptive: bool = True) -> None:

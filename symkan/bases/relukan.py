@@ -23,7 +23,8 @@ from torch import nn
 import torch.nn.functional as F
 
 from . import register_basis
-from .base import FeatureBasis, check_choice, check_positive_int, regrid_floors
+from ..checks import check_choice, check_int
+from .base import FeatureBasis, regrid_floors
 from ..kernels import BACKENDS, relukan_features, relukan_linear
 
 
@@ -71,8 +72,8 @@ class ReLUKANBasis(FeatureBasis):
     def __init__(self, in_features: int, out_features: int, *, grid_size: int = 5, k: int = 3,
                  grid_range=(-1.0, 1.0), train_knots: bool = False, grid_eps: float = 0.02,
                  backend: str = "auto", init_scale: float = 1.0, generator: torch.Generator | None = None):
-        grid_size = check_positive_int("grid_size", grid_size)
-        k = check_positive_int("k", k, minimum=0)
+        grid_size = check_int("grid_size", grid_size)
+        k = check_int("k", k, minimum=0)
         try:
             lo, hi = (float(v) for v in grid_range)
         except (TypeError, ValueError):
@@ -157,7 +158,7 @@ class ReLUKANBasis(FeatureBasis):
     def refine(self, num: int, x: torch.Tensor | None = None) -> None:
         """Change the number of cells to ``num`` keeping the curves. Without data the
         curves are refit on dense points over the current grid range."""
-        num = check_positive_int("grid_size", num)
+        num = check_int("grid_size", num)
         self._regrid(x, num, adaptive=x is not None)
 
     def _regrid(self, x: torch.Tensor | None, num: int, adaptive: bool = True) -> None:
