@@ -5,8 +5,9 @@ height l. In a layer with product nodes each product node (circled ×) sits abov
 factors (small dots, the sub-nodes its incoming edges end on).
 
 Edges: one ``Line2D`` per edge with alpha = tanh(β·score) and ``gid =
-"edge:{l}:{o}:{i}"`` (layer l, sub-node o, input node i), so the drawn opacities can be
-read back. Colours: black = numeric edge, red = symbolic edge (labelled with its
+"edge:{l}:{i}:{o}"`` (layer l, input node i, sub-node o: the edge order of the API, see
+:class:`symkan.nn.KANLayer`), so the drawn opacities can be read back; its inset, box
+and label have the same key. Colours: black = numeric edge, red = symbolic edge (labelled with its
 function name), purple = numeric edge in a layer where other edges are already
 symbolic (snapping unfinished there). Masked edges are drawn with alpha 0.
 
@@ -201,7 +202,7 @@ def plot_network(model, X, beta: float = 3.0, in_names: Sequence[str] | None = N
                 kind = _edge_kind(layer, o, i, layer_mixed)
                 color = COLORS[kind]
                 (x0, y0), (x1, y1) = nodes[l][i], subs[l + 1][o]
-                gid = f"{l}:{o}:{i}"
+                gid = f"{l}:{i}:{o}"
                 if full and bool(alive[o, i]):
                     cx, cy = (slot[(o, i)] + 0.5) * width / n_slots, l + 0.5
                     # broken at the box (NaN) so the line does not show through it
@@ -237,7 +238,7 @@ def plot_network(model, X, beta: float = 3.0, in_names: Sequence[str] | None = N
         lw, lh = 0.06 * (len(name) + 1) * per_in_x, 0.12 * per_in_y
         x, y = _place_on_edge(nodes[l][i], subs[l + 1][o], lw, lh, label_boxes)
         ax.text(x, y, name, fontsize=7, color=COLORS["symbolic"], alpha=max(alpha, 0.35), ha="center",
-                va="center", zorder=5, gid=f"label:{l}:{o}:{i}",
+                va="center", zorder=5, gid=f"label:{l}:{i}:{o}",
                 bbox=dict(boxstyle="square,pad=0.1", facecolor="white", edgecolor="none", alpha=0.8))
 
     # nodes and product factors
