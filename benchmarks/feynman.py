@@ -12,7 +12,7 @@ method, noise and seed) are skipped, so an interrupted run resumes where it stop
 Data: ``--n`` training rows sampled uniformly in the published ranges, noise
 ``y += N(0, σ·RMS(y))`` on the training rows only, ``--n-test`` noise-free test rows.
 Scoring: accuracy solution = test R² > 0.999; symbolic solution = SRBench's sympy
-test (see symkan.metrics), with every variable assumed positive (all Feynman ranges
+test (see symkan.datasets.metrics), with every variable assumed positive (all Feynman ranges
 are positive).
 """
 from __future__ import annotations
@@ -86,7 +86,7 @@ class _Timeout(Exception):
 
 def _is_symbolic(found, true, names) -> bool | None:
     """SRBench's test under a SIGALRM time limit (sympy can hang); None on timeout."""
-    from symkan.metrics import is_symbolic_solution
+    from symkan.datasets.metrics import is_symbolic_solution
 
     def on_alarm(signum, frame):
         raise _Timeout
@@ -108,7 +108,7 @@ def run_one(job: dict) -> dict:
 
     torch.set_num_threads(job["threads"])
     from symkan.datasets import make_dataset
-    from symkan.metrics import r2_score
+    from symkan.datasets.metrics import r2_score
 
     row = {k: job[k] for k in ("method", "name", "noise", "seed", "time_budget", "n")}
     t0 = time.perf_counter()

@@ -5,8 +5,9 @@ height l. In a layer with product nodes each product node (circled ×) sits abov
 factors (small dots, the sub-nodes its incoming edges end on).
 
 Edges: one ``Line2D`` per edge with alpha = tanh(β·score) and ``gid =
-"edge:{l}:{o}:{i}"`` (layer l, sub-node o, input node i), so the drawn opacities can be
-read back. Colours: black = numeric edge, red = symbolic edge (labelled with its
+"edge:{l}:{i}:{o}"`` (layer l, input node i, sub-node o: the edge order of the API, see
+:class:`symkan.nn.KANLayer`), so the drawn opacities can be read back; its inset, box
+and label have the same key. Colours: black = numeric edge, red = symbolic edge (labelled with its
 function name), purple = numeric edge in a layer where other edges are already
 symbolic (snapping unfinished there). Masked edges are drawn with alpha 0.
 
@@ -22,7 +23,6 @@ nothing is written to disk.
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Sequence
 
 import networkx as nx
@@ -32,8 +32,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 
-from .scores import (EDGE_METHODS, _attribution, _inout, _magnitudes, check_kan, check_method, eval_mode,
-                     subnode_owner, trace)
+from .checks import check_choice, check_int, check_kan, check_names, check_number, eval_mode
+from .scores import EDGE_METHODS, attribution_scores, inout_scores, magnitude_scores, subnode_owner, trace
 
 COLORS = {"numeric": "black", "symbolic": "tab:red", "mixed": "tab:purple"}
 _SUB_DROP = 0.16  # how far below a product node its factors sit (layer units)
@@ -41,33 +41,14 @@ _SUB_DROP = 0.16  # how far below a product node its factors sit (layer units)
 _SLIDE = (0.5, 0.42, 0.58, 0.34, 0.66, 0.27, 0.73, 0.2, 0.8)
 
 
-# --- validation ------------------------------------------------------------------------------
-def _check_names(names, n: int, what: str):
-    if names is None:
-        return None
-    if isinstance(names, str):
-        raise ValueError(f"{what} must be a sequence of {n} strings, not a single string")
-    names = [str(v) for v in names]
-    if len(names) != n:
-        raise ValueError(f"{what} has {len(names)} entries but the model has {n}")
-    return names
-
-
-def _check_positive(name: str, value, allow_zero: bool = True) -> float:
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or value < 0 or (value == 0 and not allow_zero):
-        raise ValueError(f"{name} must be a finite number {'>=' if allow_zero else '>'} 0, got {value!r}")
-    return float(value)
-
-
 def _scores(model, tr, method: str):
     """(edge scores per layer, node scores per node layer) on the CPU, for 'attribution' or
     'magnitude' (nodes: in/out scores)."""
     if method == "attribution":
-        edges, nodes = _attribution(model, tr)
+        edges, nodes = attribution_scores(model, tr)
     else:
-        edges = _magnitudes(tr)
-        nodes = _inout(model, edges)
+        edges = magnitude_scores(tr)
+        nodes = inout_scores(model, edges)
     return [e.cpu() for e in edges], [n.cpu() for n in nodes]
 
 
@@ -163,17 +144,15 @@ def plot_network(model, X, beta: float = 3.0, in_names: Sequence[str] | None = N
         n_grid: points per inset curve.
     """
     check_kan(model)
-    check_method(method, EDGE_METHODS)
-    beta = _check_positive("beta", beta)
-    if isinstance(max_insets, bool) or int(max_insets) != max_insets or max_insets < 0:
-        raise ValueError(f"max_insets must be an integer >= 0, got {max_insets!r}")
-    if isinstance(n_grid, bool) or int(n_grid) != n_grid or n_grid < 2:
-        raise ValueError(f"n_grid must be an integer >= 2, got {n_grid!r}")
-    in_names = _check_names(in_names, model.n_inputs, "in_names")
-    out_names = _check_names(out_names, model.n_outputs, "out_names")
+    check_choice("method", method, EDGE_METHODS)
+    beta = check_number("beta", beta)
+    max_insets = check_int("max_insets", max_insets, minimum=0)
+    n_grid = check_int("n_grid", n_grid, minimum=2)
+    in_names = check_names(in_names, model.n_inputs, "in_names")
+    out_names = check_names(out_names, model.n_outputs, "out_names", of="outputs")
     tr = trace(model, X)
     edge_sc, node_sc = _scores(model, tr, method)
-    curves = _curves(model, tr, int(n_grid))
+    curves = _curves(model, tr, n_grid)
     nodes, subs, width = _layout(model)
     n_layers = len(model.layers)
 
@@ -196,7 +175,7 @@ def plot_network(model, X, beta: float = 3.0, in_names: Sequence[str] | None = N
     if full:
         with_inset = {(l, o, i) for _, l, o, i in alive_edges}
     else:
-        ranked = sorted(alive_edges, key=lambda e: -e[0])[: int(max_insets)]
+        ranked = sorted(alive_edges, key=lambda e: -e[0])[:max_insets]
         with_inset = {(l, o, i) for _, l, o, i in ranked}
         placed = []
         for _, l, o, i in ranked:  # strongest first: they get the midpoints
@@ -223,7 +202,7 @@ def plot_network(model, X, beta: float = 3.0, in_names: Sequence[str] | None = N
                 kind = _edge_kind(layer, o, i, layer_mixed)
                 color = COLORS[kind]
                 (x0, y0), (x1, y1) = nodes[l][i], subs[l + 1][o]
-                gid = f"{l}:{o}:{i}"
+                gid = f"{l}:{i}:{o}"
                 if full and bool(alive[o, i]):
                     cx, cy = (slot[(o, i)] + 0.5) * width / n_slots, l + 0.5
                     # broken at the box (NaN) so the line does not show through it
@@ -259,7 +238,7 @@ def plot_network(model, X, beta: float = 3.0, in_names: Sequence[str] | None = N
         lw, lh = 0.06 * (len(name) + 1) * per_in_x, 0.12 * per_in_y
         x, y = _place_on_edge(nodes[l][i], subs[l + 1][o], lw, lh, label_boxes)
         ax.text(x, y, name, fontsize=7, color=COLORS["symbolic"], alpha=max(alpha, 0.35), ha="center",
-                va="center", zorder=5, gid=f"label:{l}:{o}:{i}",
+                va="center", zorder=5, gid=f"label:{l}:{i}:{o}",
                 bbox=dict(boxstyle="square,pad=0.1", facecolor="white", edgecolor="none", alpha=0.8))
 
     # nodes and product factors
@@ -334,9 +313,9 @@ def to_networkx(model, X, method: str = "attribution", in_names: Sequence[str] |
     ``in`` (=i), ``score``, ``alive`` (mask) and ``symbolic`` (function name or None).
     """
     check_kan(model)
-    check_method(method, EDGE_METHODS)
-    in_names = _check_names(in_names, model.n_inputs, "in_names")
-    out_names = _check_names(out_names, model.n_outputs, "out_names")
+    check_choice("method", method, EDGE_METHODS)
+    in_names = check_names(in_names, model.n_inputs, "in_names")
+    out_names = check_names(out_names, model.n_outputs, "out_names", of="outputs")
     tr = trace(model, X)
     edge_sc, node_sc = _scores(model, tr, method)
     g = nx.DiGraph()

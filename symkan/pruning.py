@@ -31,15 +31,14 @@ from __future__ import annotations
 
 import copy
 import logging
-import math
-import numbers
 from typing import NamedTuple, Sequence
 
 import torch
 
+from .checks import check_choice, check_model_data, check_names, check_number, eval_mode
 from .nn.kan import KAN, NodeSpec
-from .scores import (NODE_METHODS, _attribution, _inout, _magnitudes, check_kan, check_method, check_X,
-                     eval_mode, subnode_owner)
+from .scores import (EDGE_METHODS, NODE_METHODS, attribution_scores, subnode_owner, traced_edge_scores,
+                     traced_input_importance, traced_node_scores)
 
 log = logging.getLogger(__name__)
 
@@ -55,13 +54,6 @@ class InputPruneResult(NamedTuple):
     model: KAN
     kept: list[int]
     names: list[str] | None
-
-
-# --- validation --------------------------------------------------------------------------------
-def _check_threshold(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    return float(value)
 
 
 # --- building blocks ---------------------------------------------------------------------------
@@ -150,16 +142,14 @@ def prune(model: KAN, X, node_th: float = 1e-2, edge_th: float = 3e-2, method: s
 
     Inputs and outputs are never removed here; use :func:`prune_inputs` for inputs.
 
-    Returns: the pruned KAN; its attribute ``kept_nodes`` lists, per node layer, the
-    indices (into ``model``'s node layers) of the nodes it kept.
+    Returns: the pruned KAN; its :attr:`~symkan.nn.KAN.kept_nodes` lists, per node layer,
+    the indices (into ``model``'s node layers) of the nodes it kept.
     """
-    check_kan(model)
-    node_th = _check_threshold("node_th", node_th)
-    edge_th = _check_threshold("edge_th", edge_th)
-    check_method(method, NODE_METHODS)
-    X = check_X(model, X)
-    tr = _trace(model, X)
-    scores = _attribution(model, tr)[1] if method == "attribution" else _inout(model, _magnitudes(tr))
+    node_th = check_number("node_th", node_th)
+    edge_th = check_number("edge_th", edge_th)
+    check_choice("method", method, NODE_METHODS)
+    X, _ = check_model_data(model, X, min_rows=2)
+    scores = traced_node_scores(model, _trace(model, X), method)
     fold = bool(fold_constants)
     new = copy.deepcopy(model)
     kept = [list(range(s.n_nodes)) for s in model.specs]
@@ -196,7 +186,7 @@ def _drop_dead_nodes(model: KAN, X: torch.Tensor, kept: list[list[int]], fold: b
                 continue
             keep = torch.nonzero(alive).flatten().tolist()
             if not keep:
-                keep = [int(torch.argmax(_attribution(model, _trace(model, X))[1][l]))]
+                keep = [int(torch.argmax(attribution_scores(model, _trace(model, X))[1][l]))]
                 if l not in warned:
                     log.warning("every hidden node of layer %d lost its edges; keeping one", l)
                     warned.add(l)
@@ -215,10 +205,9 @@ def prune_edges(model: KAN, X, threshold: float = 3e-2, method: str = "attributi
     ``method``: ``"attribution"`` or ``"magnitude"`` (see :func:`symkan.scores.edge_scores`).
     At least one edge per layer stays alive (the best one, with a logged warning).
     """
-    check_kan(model)
-    threshold = _check_threshold("threshold", threshold)
-    check_method(method, ("attribution", "magnitude"))
-    X = check_X(model, X)
+    threshold = check_number("threshold", threshold)
+    check_choice("method", method, EDGE_METHODS)
+    X, _ = check_model_data(model, X, min_rows=2)
     return _mask_edges(model, X, threshold, method, bool(fold_constants), copy_model=True)
 
 
@@ -226,7 +215,7 @@ def prune_edges(model: KAN, X, threshold: float = 3e-2, method: str = "attributi
 def _mask_edges(model: KAN, X: torch.Tensor, threshold: float, method: str, fold: bool,
                 copy_model: bool) -> KAN:
     tr = _trace(model, X)
-    scores = _attribution(model, tr)[0] if method == "attribution" else _magnitudes(tr)
+    scores = traced_edge_scores(model, tr, method)
     new = copy.deepcopy(model) if copy_model else model
     n_masked = 0
     for l, layer in enumerate(new.layers):
@@ -235,8 +224,8 @@ def _mask_edges(model: KAN, X: torch.Tensor, threshold: float, method: str, fold
         if alive.any() and bool((drop == alive).all()):
             flat = torch.where(alive, scores[l], torch.full_like(scores[l], -1.0)).flatten()
             o, i = divmod(int(torch.argmax(flat)), layer.in_features)
-            log.warning("edge threshold %.3g would mask every edge of layer %d; keeping edge (%d, %d)",
-                        threshold, l, o, i)
+            log.warning("edge threshold %.3g would mask every edge of layer %d; keeping edge (%d, %d, %d)",
+                        threshold, l, l, i, o)
             drop[o, i] = False
         if not drop.any():
             continue
@@ -264,21 +253,12 @@ def prune_inputs(model: KAN, X, threshold: float = 1e-2, names: Sequence[str] | 
     Returns: :class:`InputPruneResult` ``(model, kept, names)``; feed the new model
     ``X[:, kept]``. At least one input is kept (the best, with a logged warning).
     """
-    check_kan(model)
-    threshold = _check_threshold("threshold", threshold)
-    check_method(method, ("attribution", "magnitude"))
-    if names is not None:
-        if isinstance(names, str):
-            raise ValueError("names must be a sequence of strings, one per input, not a single string")
-        names = [str(n) for n in names]
-        if len(names) != model.n_inputs:
-            raise ValueError(f"names has {len(names)} entries but the model has {model.n_inputs} inputs")
-    X = check_X(model, X)
+    threshold = check_number("threshold", threshold)
+    check_choice("method", method, EDGE_METHODS)
+    X, _ = check_model_data(model, X, min_rows=2)
+    names = check_names(names, model.n_inputs, "names")
     tr = _trace(model, X)
-    if method == "attribution":
-        importance = _attribution(model, tr)[1][0]
-    else:
-        importance = _magnitudes(tr)[0].max(0).values
+    importance = traced_input_importance(model, tr, method)
     keep = _keep_with_fallback(importance, threshold, "input")
     removed = sorted(set(range(model.n_inputs)) - set(keep))
     new = copy.deepcopy(model)

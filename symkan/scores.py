@@ -32,47 +32,13 @@ layer l+1; nodes — one tensor per node layer l = 0..L, (n_nodes_l,).
 """
 from __future__ import annotations
 
-import contextlib
-
 import torch
 
-from .nn.kan import KAN
+from .checks import check_choice, check_model_data, eval_mode
 from .regularize import edge_magnitudes
-from .validation import model_dtype_device, to_tensor_2d
 
 EDGE_METHODS = ("attribution", "magnitude")
 NODE_METHODS = ("attribution", "inout")
-
-
-# --- helpers shared with prune.py / plot.py ----------------------------------------------------
-@contextlib.contextmanager
-def eval_mode(model: torch.nn.Module):
-    """Run ``model`` in eval mode and restore every submodule's own ``training`` flag after."""
-    flags = [(m, m.training) for m in model.modules()]
-    model.eval()
-    try:
-        yield model
-    finally:
-        for m, flag in flags:
-            m.training = flag
-
-
-def check_kan(model) -> None:
-    if not isinstance(model, KAN):
-        raise ValueError(f"model must be a symkan KAN, got {type(model).__name__}")
-
-
-def check_X(model, X, name: str = "X") -> torch.Tensor:
-    """Validate model and X (width, finiteness, >= 2 rows) -> X as a tensor on the model's dtype/device."""
-    check_kan(model)
-    dtype, device = model_dtype_device(model)
-    return to_tensor_2d(X, name, n_features=model.n_inputs, dtype=dtype, device=device, min_rows=2)
-
-
-def check_method(method, choices) -> str:
-    if method not in choices:
-        raise ValueError(f"method must be one of {list(choices)}, got {method!r}")
-    return method
 
 
 def subnode_owner(spec) -> torch.Tensor:
@@ -86,7 +52,7 @@ def subnode_owner(spec) -> torch.Tensor:
 @torch.no_grad()
 def trace(model, X):
     """Validated X -> ``model.trace(X)`` in eval mode without gradients. X: (batch, n_inputs)."""
-    X = check_X(model, X)
+    X, _ = check_model_data(model, X, min_rows=2)
     with eval_mode(model):
         return model.trace(X)
 
@@ -96,12 +62,13 @@ def _spread(acts: torch.Tensor) -> torch.Tensor:
     return (acts - acts.mean(0, keepdim=True)).abs().mean(0)
 
 
-# --- scores from a trace (no validation; used internally) ---------------------------------------
-def _magnitudes(tr) -> list[torch.Tensor]:
+# --- scores from a trace (no validation; for pruning and plots) --------------------------------
+def magnitude_scores(tr) -> list[torch.Tensor]:
+    """Edge magnitudes |φ|₁ per layer, (out_l, in_l), from a ``KAN.trace``."""
     return [edge_magnitudes(a, x) for a, x in zip(tr.acts, tr.inputs)]
 
 
-def _attribution(model, tr) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+def attribution_scores(model, tr) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
     """Backward importance: (edge scores per layer (out_l, in_l), node scores per node layer)."""
     specs = model.specs
     out = tr.nodes[-1]
@@ -121,7 +88,7 @@ def _attribution(model, tr) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
     return edges[::-1], nodes[::-1]
 
 
-def _inout(model, mags: list[torch.Tensor]) -> list[torch.Tensor]:
+def inout_scores(model, mags: list[torch.Tensor]) -> list[torch.Tensor]:
     """Node scores min(max incoming, max outgoing magnitude); one-sided at inputs/outputs."""
     scores = []
     n_layers = len(model.layers)
@@ -138,6 +105,21 @@ def _inout(model, mags: list[torch.Tensor]) -> list[torch.Tensor]:
     return scores
 
 
+def traced_edge_scores(model, tr, method: str) -> list[torch.Tensor]:
+    """:func:`edge_scores` from a trace (``method`` not checked)."""
+    return magnitude_scores(tr) if method == "magnitude" else attribution_scores(model, tr)[0]
+
+
+def traced_node_scores(model, tr, method: str) -> list[torch.Tensor]:
+    """:func:`node_scores` from a trace (``method`` not checked)."""
+    return inout_scores(model, magnitude_scores(tr)) if method == "inout" else attribution_scores(model, tr)[1]
+
+
+def traced_input_importance(model, tr, method: str) -> torch.Tensor:
+    """:func:`input_importance` from a trace (``method`` not checked)."""
+    return magnitude_scores(tr)[0].max(0).values if method == "magnitude" else attribution_scores(model, tr)[1][0]
+
+
 # --- public API ----------------------------------------------------------------------------------
 @torch.no_grad()
 def edge_scores(model, X, method: str = "attribution") -> list[torch.Tensor]:
@@ -149,11 +131,8 @@ def edge_scores(model, X, method: str = "attribution") -> list[torch.Tensor]:
         method: ``"attribution"`` (importance propagated back from the outputs) or
             ``"magnitude"`` (the KAN paper's normalised L1 norm |φ|₁).
     """
-    check_method(method, EDGE_METHODS)
-    tr = trace(model, X)
-    if method == "magnitude":
-        return _magnitudes(tr)
-    return _attribution(model, tr)[0]
+    check_choice("method", method, EDGE_METHODS)
+    return traced_edge_scores(model, trace(model, X), method)
 
 
 @torch.no_grad()
@@ -164,11 +143,8 @@ def node_scores(model, X, method: str = "attribution") -> list[torch.Tensor]:
     min(largest incoming, largest outgoing edge magnitude); a hidden node survives the
     KAN paper's rule with threshold θ exactly when its score exceeds θ.
     """
-    check_method(method, NODE_METHODS)
-    tr = trace(model, X)
-    if method == "inout":
-        return _inout(model, _magnitudes(tr))
-    return _attribution(model, tr)[1]
+    check_choice("method", method, NODE_METHODS)
+    return traced_node_scores(model, trace(model, X), method)
 
 
 @torch.no_grad()
@@ -179,11 +155,8 @@ def input_importance(model, X, method: str = "attribution") -> torch.Tensor:
     sum-only networks with one output). ``"magnitude"``: the largest magnitude among
     the input's outgoing edges.
     """
-    check_method(method, EDGE_METHODS)
-    tr = trace(model, X)
-    if method == "magnitude":
-        return _magnitudes(tr)[0].max(0).values
-    return _attribution(model, tr)[1][0]
+    check_choice("method", method, EDGE_METHODS)
+    return traced_input_importance(model, trace(model, X), method)
 
 
 __all__ = ["edge_scores", "node_scores", "input_importance"]

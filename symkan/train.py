@@ -17,8 +17,8 @@ from typing import Callable, Iterable
 
 import torch
 
+from .checks import check_choice, check_int, check_model_data, check_number
 from .regularize import sparsity_penalty
-from .validation import model_dtype_device, to_target, to_tensor_2d
 
 log = logging.getLogger(__name__)
 
@@ -94,11 +94,6 @@ class _FlatParameters:
                     p.grad = p.grad.clone()
 
 
-def _check_nonneg(name, value):
-    if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-
-
 def fit(model, X, y, *, steps: int = 100, optimizer: str = "lbfgs", lr: float | None = None,
         batch_size: int | None = None, lamb: float = 0.0, lamb_l1: float = 1.0, lamb_entropy: float = 2.0,
         val_fraction: float = 0.0, X_val=None, y_val=None, early_stopping: int | None = None,
@@ -127,26 +122,21 @@ def fit(model, X, y, *, steps: int = 100, optimizer: str = "lbfgs", lr: float | 
 
     Returns: :class:`History`.
     """
-    steps = int(steps)
-    if steps < 0:
-        raise ValueError(f"steps must be >= 0, got {steps}")
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
+    steps = check_int("steps", steps, minimum=0)
+    check_choice("optimizer", optimizer, OPTIMIZERS)
     for name, value in (("lamb", lamb), ("lamb_l1", lamb_l1), ("lamb_entropy", lamb_entropy),
                         ("weight_decay", weight_decay)):
-        _check_nonneg(name, value)
+        check_number(name, value)
     if not 0.0 <= val_fraction < 1.0:
         raise ValueError(f"val_fraction must lie in [0, 1), got {val_fraction!r}")
-    dtype, device = model_dtype_device(model)
-    X = to_tensor_2d(X, "X", n_features=model.n_inputs, dtype=dtype, device=device)
-    y = to_target(y, X.shape[0], "y", n_outputs=model.n_outputs, dtype=dtype, device=device)
+    X, y = check_model_data(model, X, y)
+    device = X.device
     gen = torch.Generator().manual_seed(int(seed))
 
     if X_val is not None or y_val is not None:
         if X_val is None or y_val is None:
             raise ValueError("pass both X_val and y_val, or neither")
-        X_val = to_tensor_2d(X_val, "X_val", n_features=model.n_inputs, dtype=dtype, device=device)
-        y_val = to_target(y_val, X_val.shape[0], "y_val", n_outputs=model.n_outputs, dtype=dtype, device=device)
+        X_val, y_val = check_model_data(model, X_val, y_val, x_name="X_val", y_name="y_val")
     elif val_fraction > 0:
         n_val = int(round(val_fraction * X.shape[0]))
         if n_val < 1 or X.shape[0] - n_val < 1:
@@ -157,8 +147,8 @@ def fit(model, X, y, *, steps: int = 100, optimizer: str = "lbfgs", lr: float | 
         X, y = X[perm[n_val:]], y[perm[n_val:]]
     if early_stopping is not None and X_val is None:
         raise ValueError("early_stopping needs validation data (val_fraction > 0 or X_val/y_val)")
-    if batch_size is not None and (int(batch_size) < 1):
-        raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
+    if batch_size is not None:
+        batch_size = check_int("batch_size", batch_size)
 
     grid_every = int(update_grid_every) if update_grid_every else 0
     if grid_every and not getattr(model, "supports_grid_update", False):
@@ -276,8 +266,6 @@ def fit(model, X, y, *, steps: int = 100, optimizer: str = "lbfgs", lr: float | 
 
 def rmse(model, X, y) -> float:
     """Root mean squared error of ``model`` on (X, y)."""
-    dtype, device = model_dtype_device(model)
-    X = to_tensor_2d(X, "X", n_features=model.n_inputs, dtype=dtype, device=device)
-    y = to_target(y, X.shape[0], "y", n_outputs=model.n_outputs, dtype=dtype, device=device)
+    X, y = check_model_data(model, X, y)
     with torch.no_grad():
         return float(torch.sqrt(torch.mean((model(X) - y) ** 2)))

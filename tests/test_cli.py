@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from symkan.cli import main
-from symkan.metrics import is_symbolic_solution
+from symkan.datasets.metrics import is_symbolic_solution
 
 
 def _write_csv(path, header, rows):
@@ -151,7 +151,7 @@ def test_empty_csv_files(small_model, tmp_path, capsys, text, match):
 
 
 def test_a_byte_order_mark_is_not_part_of_the_first_name(tmp_path):
-    from symkan.tabular import read_csv
+    from symkan.cli.tabular import read_csv
 
     (tmp_path / "bom.csv").write_text("L,g,T\n1,2,3\n", encoding="utf-8-sig")
     assert read_csv(tmp_path / "bom.csv").columns == ["L", "g", "T"]

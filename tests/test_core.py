@@ -370,3 +370,35 @@ def test_deepcopy_and_state_dict_of_a_trained_model(exp_sin_data):
     with torch.no_grad():
         torch.testing.assert_close(twin(X), model(X), rtol=0, atol=0)
         torch.testing.assert_close(rebuilt(X), model(X), rtol=0, atol=0)
+
+
+def test_a_network_from_existing_layers_is_built_by_init():
+    """KAN.from_layers goes through KAN.__init__ (layers=...): same function, no random
+    draws, shapes checked, and no basis options next to existing layers."""
+    model = KAN([2, [2, 1], 1], seed=0, grid_size=4)
+    rng = torch.random.get_rng_state()
+    twin = KAN.from_layers(list(model.layers), model.specs, like=model)
+    assert torch.equal(rng, torch.random.get_rng_state())
+    assert twin.width == model.width and twin.config() == model.config()
+    assert all(a is b for a, b in zip(twin.layers, model.layers))
+    X = uniform(20, 2, seed=1)
+    with torch.no_grad():
+        assert torch.equal(twin(X), model(X))
+    with pytest.raises(ValueError, match="layer 0 shape does not match"):
+        KAN([3, 4, 1], layers=list(model.layers))
+    with pytest.raises(ValueError, match="need 2 layers, got 1"):
+        KAN(model.width, layers=list(model.layers)[:1])
+    with pytest.raises(ValueError, match="not both"):
+        KAN(model.width, layers=list(model.layers), grid_size=4)
+
+
+def test_kept_nodes_is_a_non_persistent_buffer():
+    model = KAN([3, [2, 1], 1], seed=0)
+    assert model.kept_nodes == [[0, 1, 2], [0, 1, 2], [0]]
+    model.kept_nodes = [[0, 2, 5], [1, 3, 4], [0]]
+    twin = copy.deepcopy(model).double()
+    assert twin.kept_nodes == [[0, 2, 5], [1, 3, 4], [0]]
+    assert "node_origin" not in model.state_dict()  # model files are unchanged by it
+    assert KAN.from_config(model.config()).kept_nodes == [[0, 1, 2], [0, 1, 2], [0]]
+    with pytest.raises(ValueError, match="kept_nodes needs one index per node"):
+        model.kept_nodes = [[0, 1], [0, 1, 2], [0]]

@@ -7,7 +7,7 @@ import sympy
 import torch
 
 from symkan.datasets import TOY_EQUATIONS, evaluate, feynman_equations, get_equation, make_dataset
-from symkan.metrics import is_accuracy_solution, is_symbolic_solution, r2_score, round_floats
+from symkan.datasets.metrics import is_accuracy_solution, is_symbolic_solution, r2_score, round_floats
 
 
 def test_feynman_list_has_100_equations_with_counted_variables():

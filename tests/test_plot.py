@@ -23,13 +23,15 @@ def _data(n, d, seed=0):
 
 
 def _artists(fig, prefix):
-    """{(l, o, i) or (l, j): artist} for artists whose gid starts with ``prefix:``."""
+    """{(l, o, i) or (l, j): artist} for artists whose gid starts with ``prefix:``. Edge gids
+    are ``prefix:l:i:o`` (the API's edge order); the keys here follow the tensors' [o, i]."""
     found = {}
     for ax in fig.axes:
         for art in list(ax.lines) + list(ax.patches) + list(ax.texts):
             gid = art.get_gid()
             if gid and gid.startswith(prefix + ":"):
-                found[tuple(int(v) for v in gid.split(":")[1:])] = art
+                key = tuple(int(v) for v in gid.split(":")[1:])
+                found[(key[0], key[2], key[1]) if len(key) == 3 else key] = art
     return found
 
 
@@ -57,6 +59,7 @@ def test_edge_opacity_is_tanh_beta_score(mixed_model, method, beta):
     for key, alpha in expected.items():
         assert edges[key].get_alpha() == pytest.approx(alpha, rel=1e-6, abs=1e-9)
     assert edges[(0, 1, 2)].get_alpha() == 0.0  # the pruned edge
+    assert edges[(0, 1, 2)].get_gid() == "edge:0:2:1"  # layer 0, input 2, sub-node 1
     insets = _artists(fig, "inset")
     for key, art in insets.items():
         assert art.get_alpha() == pytest.approx(expected[key], rel=1e-6, abs=1e-9)

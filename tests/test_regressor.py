@@ -204,7 +204,7 @@ def test_log_space_recovers_a_product_of_powers():
     X = g.uniform(1.0, 5.0, size=(300, 3))
     y = 2.5 * X[:, 0] ** 2 * np.sqrt(X[:, 1]) / X[:, 2]
     model = SymKANRegressor(variable_names=["a", "b", "c"]).fit(X, y)
-    from symkan.metrics import is_symbolic_solution
+    from symkan.datasets.metrics import is_symbolic_solution
 
     assert model.network_space_ == "log"
     assert model.attempts_[0]["space"] == "log"

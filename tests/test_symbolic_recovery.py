@@ -1,7 +1,7 @@
 """Exact recovery, SRBench sense: train -> auto_snap -> formula on noise-free data.
 
 A formula counts when, after rounding its floats to 3 decimals, true − found or
-found / true simplifies to a constant (``symkan.metrics.is_symbolic_solution``; a found
+found / true simplifies to a constant (``symkan.datasets.metrics.is_symbolic_solution``; a found
 model of 0 or nan never counts). Widths are the minimal ones for each target, except
 for one full train -> sparsify -> prune -> snap run; every test uses fixed seeds and
 private generators.
@@ -15,7 +15,7 @@ import pytest
 import sympy
 import torch
 
-from symkan.metrics import is_symbolic_solution
+from symkan.datasets.metrics import is_symbolic_solution
 from symkan.nn import KAN
 from symkan.symbolic import auto_snap
 from symkan.train import fit

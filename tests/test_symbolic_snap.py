@@ -269,7 +269,7 @@ def test_auto_snap_bad_input():
         auto_snap(m, np.zeros((10, 2)), np.zeros(9))
     with pytest.raises(ValueError, match="unknown symbolic function"):
         auto_snap(m, np.zeros((10, 2)), functions=["sin", "nope"])
-    with pytest.raises(ValueError, match="expected a symkan KAN"):
+    with pytest.raises(ValueError, match="model must be a symkan KAN"):
         auto_snap(torch.nn.Linear(2, 1), np.zeros((10, 2)))
 
 
@@ -304,7 +304,7 @@ def test_formula_candidates_span_several_complexities():
     assert comps == sorted(comps)
     best = min(fs, key=lambda f: f.loss)
     assert best.loss < 1e-8 and best is fs[-1]
-    from symkan.metrics import is_symbolic_solution
+    from symkan.datasets.metrics import is_symbolic_solution
 
     assert is_symbolic_solution(best.expr, "u**2 + 3*sin(2*v)/10", names=["u", "v"])
     assert all(f.loss >= best.loss for f in fs)

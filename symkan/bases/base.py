@@ -229,27 +229,4 @@ def inverse_softplus(w: torch.Tensor) -> torch.Tensor:
     return w + torch.log(-torch.expm1(-w))
 
 
-def check_positive_int(name: str, value, minimum: int = 1) -> int:
-    if isinstance(value, bool) or int(value) != value or int(value) < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def check_choice(name: str, value, choices) -> str:
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {sorted(choices)}, got {value!r}")
-    return value
-
-
-def check_range(name: str, value) -> tuple[float, float]:
-    """A pair (lo, hi) of floats with hi > lo, else ValueError naming ``name``."""
-    try:
-        lo, hi = (float(v) for v in value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a pair (lo, hi), got {value!r}") from None
-    if not hi > lo:
-        raise ValueError(f"{name} must be (lo, hi) with hi > lo, got {value!r}")
-    return lo, hi
-
-
-__all__ = ["Basis", "FeatureBasis", "inverse_softplus", "check_positive_int", "check_choice", "check_range"]
+__all__ = ["Basis", "FeatureBasis", "inverse_softplus"]

@@ -15,7 +15,7 @@ from torch.autograd.function import once_differentiable
 
 from . import register_basis
 from ..tensor_memo import module_memo
-from .base import check_positive_int
+from ..checks import check_int
 from .grid import GridBasis, extend_knots
 
 
@@ -138,7 +138,7 @@ class BSplineBasis(GridBasis):
                  grid_range=(-1.0, 1.0), grid_eps: float = 0.02, init_scale: float = 1.0,
                  generator: torch.Generator | None = None):
         grid_size = self.check_size(grid_size)
-        order = check_positive_int("order", order, minimum=0)
+        order = check_int("order", order, minimum=0)
         super().__init__(in_features, out_features, grid_size + order, grid_range=grid_range, grid_eps=grid_eps,
                          init_scale=init_scale, generator=generator, grid_size=grid_size, order=order)
         self.grid_size, self.order = grid_size, order

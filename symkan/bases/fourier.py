@@ -15,7 +15,7 @@ from typing import ClassVar
 import torch
 
 from . import register_basis
-from .base import check_choice, check_positive_int
+from ..checks import check_choice, check_int
 from .premap import PREMAPS, PreMappedBasis
 
 
@@ -34,7 +34,7 @@ class FourierBasis(PreMappedBasis):
     def __init__(self, in_features: int, out_features: int, *, num_frequencies: int = 4,
                  omega: float = math.pi / 2, include_constant: bool = False, premap: str = "identity",
                  init_scale: float = 1.0, generator: torch.Generator | None = None):
-        num_frequencies = check_positive_int("num_frequencies", num_frequencies)
+        num_frequencies = check_int("num_frequencies", num_frequencies)
         if isinstance(omega, bool) or not isinstance(omega, (int, float)) or not math.isfinite(omega) or omega <= 0:
             raise ValueError(f"omega must be a finite number > 0, got {omega!r}")
         check_choice("premap", premap, PREMAPS)
@@ -58,7 +58,7 @@ class FourierBasis(PreMappedBasis):
         return feats
 
     def _resize(self, num: int) -> None:
-        num = check_positive_int("num_frequencies", num)
+        num = check_int("num_frequencies", num)
         self.num_frequencies = num
         self.options["num_frequencies"] = num
         self.num_features = 2 * num + int(self.include_constant)

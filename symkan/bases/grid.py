@@ -20,7 +20,8 @@ from typing import ClassVar
 
 import torch
 
-from .base import FeatureBasis, check_positive_int, check_range
+from ..checks import check_int, check_range
+from .base import FeatureBasis
 
 
 def regrid_floors(lo: torch.Tensor, hi: torch.Tensor, num: int,
@@ -105,7 +106,7 @@ class GridBasis(FeatureBasis):
     @classmethod
     def check_size(cls, value) -> int:
         """The size option as an int >= ``min_size``, else ValueError."""
-        return check_positive_int(cls.size_option, value, minimum=cls.min_size)
+        return check_int(cls.size_option, value, minimum=cls.min_size)
 
     @property
     def size(self) -> int:

@@ -22,7 +22,7 @@ from typing import ClassVar
 import torch
 
 from . import register_basis
-from .base import check_choice, check_positive_int
+from ..checks import check_choice, check_int
 from .premap import PREMAPS, PreMappedBasis
 
 
@@ -40,7 +40,7 @@ class PolynomialBasis(PreMappedBasis):
                  init_scale: float = 1.0, generator: torch.Generator | None = None,
                  _family_options: dict | None = None):
         # _family_options: the subclass' own options (alpha, beta, ...) so config() rebuilds it
-        degree = check_positive_int("degree", degree, minimum=1)
+        degree = check_int("degree", degree, minimum=1)
         premap = self.default_premap if premap is None else premap
         check_choice("premap", premap, PREMAPS)
         super().__init__(in_features, out_features, degree + 1, init_scale=init_scale, generator=generator,
@@ -57,7 +57,7 @@ class PolynomialBasis(PreMappedBasis):
         raise NotImplementedError
 
     def _resize(self, num: int) -> None:
-        num = check_positive_int("degree", num, minimum=1)
+        num = check_int("degree", num, minimum=1)
         self.degree = num
         self.options["degree"] = num
         self.num_features = num + 1
@@ -149,10 +149,10 @@ class GramBasis(PolynomialBasis):
 
     def __init__(self, in_features: int, out_features: int, *, degree: int = 5, num_points: int | None = None,
                  premap: str | None = None, init_scale: float = 1.0, generator: torch.Generator | None = None):
-        degree_checked = check_positive_int("degree", degree, minimum=1)
+        degree_checked = check_int("degree", degree, minimum=1)
         if num_points is None:
             num_points = 2 * (degree_checked + 1)
-        num_points = check_positive_int("num_points", num_points, minimum=2)
+        num_points = check_int("num_points", num_points, minimum=2)
         if num_points <= degree_checked:
             raise ValueError(f"num_points must exceed degree for Gram polynomials, got num_points={num_points}, "
                              f"degree={degree_checked}")

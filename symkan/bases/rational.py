@@ -28,7 +28,8 @@ from torch import nn
 import torch.nn.functional as F
 
 from . import register_basis
-from .base import Basis, check_choice, check_positive_int, check_range
+from ..checks import check_choice, check_int, check_range
+from .base import Basis
 from ..kernels import (BACKENDS, DEN_COEFFS, NUM_COEFFS, contiguous_group_index, group_layout,
                        rational_activation, rational_reference)
 
@@ -121,19 +122,19 @@ class RationalBasis(Basis):
     def __init__(self, in_features: int, out_features: int, *, groups: int | None = None,
                  group_index: Sequence[int] | None = None, init: str = "identity", init_range=(-3.0, 3.0),
                  backend: str = "auto", init_scale: float = 1.0, generator: torch.Generator | None = None):
-        in_features = check_positive_int("in_features", in_features)
+        in_features = check_int("in_features", in_features)
         if group_index is not None:
             gi = torch.as_tensor(list(group_index), dtype=torch.long)
             if gi.shape != (in_features,):
                 raise ValueError(f"group_index needs one entry per input ({in_features}), got {len(gi)}")
             if gi.numel() and int(gi.min()) < 0:
                 raise ValueError("group_index entries must be >= 0")
-            n_groups = int(gi.max()) + 1 if groups is None else check_positive_int("groups", groups)
+            n_groups = int(gi.max()) + 1 if groups is None else check_int("groups", groups)
             if int(gi.max()) >= n_groups:
                 raise ValueError(f"group_index entries must be < groups={n_groups}")
             group_index = [int(v) for v in gi]
         else:
-            n_groups = in_features if groups is None else check_positive_int("groups", groups)
+            n_groups = in_features if groups is None else check_int("groups", groups)
             if in_features % n_groups:
                 raise ValueError(f"in_features={in_features} is not divisible by groups={n_groups}: "
                                  f"the rational basis splits its inputs into equal contiguous groups")

@@ -23,7 +23,8 @@ from torch import nn
 import torch.nn.functional as F
 
 from . import register_basis
-from .base import check_choice, check_positive_int, inverse_softplus
+from ..checks import check_choice, check_int
+from .base import inverse_softplus
 from .grid import GridBasis, extend_knots
 from ..kernels import BACKENDS, relukan_features, relukan_linear
 
@@ -60,7 +61,7 @@ class ReLUKANBasis(GridBasis):
                  grid_range=(-1.0, 1.0), train_knots: bool = False, grid_eps: float = 0.02,
                  backend: str = "auto", init_scale: float = 1.0, generator: torch.Generator | None = None):
         grid_size = self.check_size(grid_size)
-        k = check_positive_int("k", k, minimum=0)
+        k = check_int("k", k, minimum=0)
         check_choice("backend", backend, BACKENDS)
         super().__init__(in_features, out_features, grid_size + k, grid_range=grid_range, grid_eps=grid_eps,
                          init_scale=init_scale, generator=generator, grid_size=grid_size, k=k,

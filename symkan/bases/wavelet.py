@@ -33,7 +33,8 @@ from torch import nn
 import torch.nn.functional as F
 
 from . import register_basis
-from .base import Basis, check_positive_int, inverse_softplus
+from ..checks import check_int
+from .base import Basis, inverse_softplus
 
 #: lower bound of every wavelet scale; keeps (x − t)/s finite
 MIN_SCALE = 1e-3
@@ -123,7 +124,7 @@ class WaveletBasis(Basis):
 
     def __init__(self, in_features: int, out_features: int, *, num_wavelets: int = 2, init_scale: float = 1.0,
                  generator: torch.Generator | None = None, _family_options: dict | None = None):
-        num_wavelets = check_positive_int("num_wavelets", num_wavelets)
+        num_wavelets = check_int("num_wavelets", num_wavelets)
         if isinstance(init_scale, bool) or not isinstance(init_scale, (int, float)) or not init_scale >= 0:
             raise ValueError(f"init_scale must be a number >= 0, got {init_scale!r}")
         super().__init__(in_features, out_features, num_wavelets=num_wavelets, init_scale=float(init_scale),

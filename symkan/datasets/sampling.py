@@ -5,12 +5,12 @@ Inputs are drawn uniformly in each variable's range; noise follows SRBench:
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 import sympy
 
+from ..checks import check_int, check_number
 from .equations import Equation, get_equation
 
 
@@ -74,12 +74,8 @@ def make_dataset(name: str | Equation, n: int = 1000, noise: float = 0.0, seed: 
         seed: seeds a private ``numpy.random.Generator``; the global RNG is untouched.
     """
     eq = name if isinstance(name, Equation) else get_equation(name)
-    if isinstance(n, bool) or int(n) != n or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
-    if isinstance(n_test, bool) or int(n_test) != n_test or n_test < 0:
-        raise ValueError(f"n_test must be a non-negative integer, got {n_test!r}")
-    if not (isinstance(noise, (int, float)) and math.isfinite(noise) and noise >= 0):
-        raise ValueError(f"noise must be a finite number >= 0, got {noise!r}")
+    n, n_test = check_int("n", n), check_int("n_test", n_test, minimum=0)
+    noise = check_number("noise", noise)
     rng = np.random.default_rng(seed)
     lo = np.array([v[1] for v in eq.variables])
     hi = np.array([v[2] for v in eq.variables])

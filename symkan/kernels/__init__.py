@@ -27,6 +27,7 @@ import sys
 
 import torch
 
+from ..checks import check_choice, check_int
 from . import ops as _ops  # registers the custom ops; imports torch only, never triton
 from .reference import (DEN_COEFFS, NUM_COEFFS, rational_reference, relukan_features,
                         relukan_linear_reference)
@@ -64,8 +65,7 @@ def _interpreter_active(module: str) -> bool:
 
 def resolve_backend(backend: str, x: torch.Tensor, *, dtype_ok: bool = True, module: str = "rational") -> str:
     """"torch" or "triton" for input ``x`` (see the module docstring for the rules)."""
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    check_choice("backend", backend, BACKENDS)
     if backend == "auto":
         backend = os.environ.get(ENV_VAR, "auto").strip().lower() or "auto"
         if backend not in BACKENDS:
@@ -88,9 +88,8 @@ def resolve_backend(backend: str, x: torch.Tensor, *, dtype_ok: bool = True, mod
 # --- group rational ---------------------------------------------------------------------
 def contiguous_group_index(channels: int, groups: int, device=None) -> torch.Tensor:
     """(C,) long: channel c belongs to group c // (C / groups). ValueError unless groups divides C."""
-    if isinstance(groups, bool) or int(groups) != groups or int(groups) < 1:
-        raise ValueError(f"groups must be a positive integer, got {groups!r}")
-    if channels % int(groups):
+    groups = check_int("groups", groups)
+    if channels % groups:
         raise ValueError(f"{channels} channels cannot be split into {groups} equal groups: "
                          f"groups must divide the number of channels")
     size = channels // int(groups)

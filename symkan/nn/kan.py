@@ -127,19 +127,32 @@ class KAN(nn.Module):
         seed: seeds a private generator for the initialisation (every tensor of every layer
             is drawn from it in turn); ``None`` seeds it from OS entropy, so the network is
             a fresh random draw. The global RNG is untouched either way.
+        layers: existing :class:`KANLayer` s (one per pair of node layers, shapes matching
+            ``width``) instead of new ones; no random draws, no basis options.
         **basis_options: passed to the basis (e.g. ``grid_size=5`` for B-splines).
 
     forward: x (batch, width[0]) -> (batch, n_out).
     """
 
     def __init__(self, width, basis: str = "bspline", *, residual: bool = True, mult_arity: int = 2,
-                 seed: int | None = 0, layer_options: list[dict] | None = None, **basis_options):
+                 seed: int | None = 0, layer_options: list[dict] | None = None,
+                 layers: list[KANLayer] | None = None, **basis_options):
         super().__init__()
         self.specs = parse_width(width, mult_arity)
         get_basis(basis)  # fail early on unknown names
         self.basis_name = basis
         self.residual = bool(residual)
         self.mult_arity = int(mult_arity)
+        n_nodes = [s.n_nodes for s in self.specs]
+        # per node, its index in the network this one was pruned from (see kept_nodes);
+        # not persistent: it describes one pruning step, so model files stay as they were
+        self.register_buffer("node_origin", torch.cat([torch.arange(n) for n in n_nodes]), persistent=False)
+        if layers is not None:
+            if layer_options is not None or basis_options:
+                raise ValueError("pass either existing layers or options to build new ones, not both")
+            self.layers = nn.ModuleList(layers)
+            self._check_layer_shapes()
+            return
         gen = init_generator(seed)
         n_layers = len(self.specs) - 1
         if layer_options is not None and len(layer_options) != n_layers:
@@ -161,6 +174,13 @@ class KAN(nn.Module):
                         layer.bias[start:start + r] = 1.0
                     start += r
             self.layers.append(layer)
+
+    def _check_layer_shapes(self) -> None:
+        if len(self.layers) != len(self.specs) - 1:
+            raise ValueError(f"{len(self.specs)} node layers need {len(self.specs) - 1} layers, got {len(self.layers)}")
+        for l, layer in enumerate(self.layers):
+            if (layer.in_features, layer.out_features) != (self.specs[l].n_nodes, self.specs[l + 1].n_subnodes):
+                raise ValueError(f"layer {l} shape does not match the node specs")
 
     # --- structure ---------------------------------------------------------------------
     @property
@@ -187,16 +207,24 @@ class KAN(nn.Module):
 
     @classmethod
     def from_layers(cls, layers: list[KANLayer], specs: list[NodeSpec], like: "KAN") -> "KAN":
-        """Assemble a network from existing layers (used by pruning)."""
-        new = cls.__new__(cls)
-        nn.Module.__init__(new)
-        new.specs = list(specs)
-        new.basis_name, new.residual, new.mult_arity = like.basis_name, like.residual, like.mult_arity
-        new.layers = nn.ModuleList(layers)
-        for l, layer in enumerate(layers):
-            if (layer.in_features, layer.out_features) != (specs[l].n_nodes, specs[l + 1].n_subnodes):
-                raise ValueError(f"layer {l} shape does not match the node specs")
-        return new
+        """A network of existing ``layers`` between the node layers ``specs``, with the basis
+        name, residual flag and product arity of ``like`` (used by pruning)."""
+        return cls([s.to_json() for s in specs], like.basis_name, residual=like.residual,
+                   mult_arity=like.mult_arity, layers=list(layers))
+
+    @property
+    def kept_nodes(self) -> list[list[int]]:
+        """Per node layer l: for each node, its index in node layer l of the network this
+        one was pruned from (set by :mod:`symkan.pruning`; ``list(range(n))`` for a network
+        built from scratch). Kept in the non-persistent buffer ``node_origin``."""
+        return [part.tolist() for part in self.node_origin.split([s.n_nodes for s in self.specs])]
+
+    @kept_nodes.setter
+    def kept_nodes(self, kept: list[list[int]]) -> None:
+        if [len(k) for k in kept] != [s.n_nodes for s in self.specs]:
+            raise ValueError(f"kept_nodes needs one index per node of {self.width}, got {kept}")
+        self.node_origin = torch.tensor([j for k in kept for j in k], dtype=torch.long,
+                                        device=self.node_origin.device)
 
     # --- evaluation --------------------------------------------------------------------
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -36,6 +36,15 @@ class KANLayer(nn.Module):
     ``residual``, ``bias`` (out,). Buffers: ``mask`` (out, in) float, 1 = edge alive.
     ``symbolic`` holds the fixed symbolic edges. ``generator`` is the private stream the
     basis and then ``base_weight`` draw their initial values from (default: one seeded 0).
+
+    Edge indices, the one convention: the edge from input node ``i`` of layer ``l`` to its
+    output (sub-)node ``j`` is named ``(l, i, j)`` — (layer, in, out), the order data flows,
+    as in pykan — wherever a network-level function takes or returns an edge
+    (``fix``/``unfix``/``suggest``, ``SnapResult.choice``, ``EdgeChoice``, plot gids
+    ``edge:l:i:j``). Every per-edge tensor of a layer (``mask``, ``base_weight``, basis
+    coefficients, edge scores, ``edge_activations(x)[:, j, i]``) is indexed ``[out, in]``,
+    i.e. ``[j, i]``, like a ``torch.nn.Linear`` weight; so are the layer-level accessors
+    ``symbolic.set(j, i, ...)``, ``symbolic.function_name(j, i)`` and ``symbolic.clear(j, i)``.
     """
 
     def __init__(self, in_features: int, out_features: int, basis: str | Basis = "bspline", *,

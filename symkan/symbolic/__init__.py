@@ -22,7 +22,7 @@ _LAZY = {
     "EdgeChoice": "snap", "SnapResult": "snap", "auto_snap": "snap", "fix": "snap", "suggest": "snap",
     "unfix": "snap",
     "Formula": "formula", "expression_complexity": "formula", "model_formula": "formula",
-    "formula_candidates": "pareto", "prune_terms": "pareto",
+    "formula_candidates": "candidates", "prune_terms": "candidates",
 }
 
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..checks import check_int
 from .library import SymbolicFunction, resolve_functions
 
 Tensor = torch.Tensor
@@ -304,8 +305,7 @@ def fit_edges(x: Tensor, y: Tensor, functions=None, *, x_range: tuple[Tensor, Te
     for name, v, lo in (("n_starts", n_starts, 1), ("lm_steps", lm_steps, 0), ("n_alpha", n_alpha, 2),
                         ("n_beta", n_beta, 2), ("grid_samples", grid_samples, 2), ("lm_samples", lm_samples, 2),
                         ("chunk_elements", chunk_elements, 1)):
-        if isinstance(v, bool) or int(v) != v or int(v) < lo:
-            raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
+        check_int(name, v, minimum=lo)
     fns = resolve_functions(functions)
     x = x.detach().to(torch.float64)
     y = y.detach().to(torch.float64)

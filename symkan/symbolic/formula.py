@@ -38,7 +38,7 @@ import numpy as np
 import sympy
 import torch
 
-from ..validation import to_target, to_tensor_2d
+from ..checks import to_target, to_tensor_2d
 from .constants import MAX_REFIT_CONSTANTS, ConstantFit, clean_numbers, monic, snap_candidates
 from .library import get_function
 from .refit import domain_violations

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..checks import check_number
 from .fitting import EdgeFits
 
 #: default accuracy floor (share of a node's variance regarded as numerical noise)
@@ -55,8 +56,7 @@ def zero_allowed(rel_zero: torch.Tensor, complexity_weight: float, floor: float)
 def selection_scores(fits: EdgeFits, node_scale: torch.Tensor, complexity_weight: float = COMPLEXITY_WEIGHT,
                      floor: float = ACCURACY_FLOOR) -> torch.Tensor:
     """(E, F) scores (lower is better; inf = infeasible). node_scale: (E,) scale of the node each edge feeds."""
-    if not (isinstance(complexity_weight, (int, float)) and math.isfinite(complexity_weight) and complexity_weight >= 0):
-        raise ValueError(f"complexity_weight must be a finite number >= 0, got {complexity_weight!r}")
+    check_number("complexity_weight", complexity_weight)
     if not (isinstance(floor, (int, float)) and 0 < floor < 1):
         raise ValueError(f"accuracy floor must lie in (0, 1), got {floor!r}")
     scale = node_scale.detach().to(torch.float64).reshape(-1, 1).clamp_min(1e-300)

@@ -30,14 +30,13 @@ import copy
 import logging
 import math
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
+from ..checks import check_edge, check_int, check_kan, check_model_data, check_number, eval_mode
 from ..nn.kan import combine_nodes
-from ..validation import model_dtype_device, to_target, to_tensor_2d
 from .fitting import CHUNK_ELEMENTS, fit_edges
 from .library import get_function, resolve_functions
 from .refit import domain_violations, fold_offsets, joint_refit, mse
@@ -99,44 +98,6 @@ class SnapResult:
 
 
 # --- helpers ---------------------------------------------------------------------------
-@contextmanager
-def _eval_mode(model):
-    was = model.training
-    model.eval()
-    try:
-        yield
-    finally:
-        model.train(was)
-
-
-def _check_model(model):
-    if not (hasattr(model, "layers") and hasattr(model, "specs") and hasattr(model, "trace")):
-        raise ValueError(f"expected a symkan KAN, got {type(model).__name__}")
-
-
-def _check_edge(model, l, i, j):
-    _check_model(model)
-    for name, v in (("l", l), ("i", i), ("j", j)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
-            raise ValueError(f"edge index {name} must be an integer, got {v!r}")
-    if not 0 <= l < len(model.layers):
-        raise ValueError(f"layer l={l} out of range: the model has {len(model.layers)} layers")
-    layer = model.layers[l]
-    if not 0 <= i < layer.in_features:
-        raise ValueError(f"input node i={i} out of range: layer {l} has {layer.in_features} inputs")
-    if not 0 <= j < layer.out_features:
-        raise ValueError(f"output node j={j} out of range: layer {l} has {layer.out_features} outputs")
-    return layer
-
-
-def _inputs(model, X, y=None):
-    dtype, device = model_dtype_device(model)
-    X = to_tensor_2d(X, "X", n_features=model.n_inputs, dtype=dtype, device=device, min_rows=2)
-    if y is not None:
-        y = to_target(y, X.shape[0], "y", n_outputs=model.n_outputs, dtype=dtype, device=device)
-    return X, y
-
-
 def _node_scale(sub: torch.Tensor, spec) -> torch.Tensor:
     """(out,) variance of sum sub-nodes, mean square of product factors."""
     scale = sub.var(0, unbiased=False)
@@ -245,15 +206,14 @@ def auto_snap(model, X, y=None, *, functions=None, complexity_weight: float = CO
     Returns: :class:`SnapResult`.
     """
     t0 = time.perf_counter()
-    _check_model(model)
-    for name, v, lo in (("k", k, 1), ("max_samples", max_samples, 2), ("refit_steps", refit_steps, 0),
-                        ("max_retries", max_retries, 0), ("retry_edges", retry_edges, 1)):
-        if isinstance(v, bool) or int(v) != v or int(v) < lo:
-            raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
-    if not (isinstance(retry_tol, (int, float)) and retry_tol >= 0):
-        raise ValueError(f"retry_tol must be a number >= 0, got {retry_tol!r}")
+    check_kan(model)
+    k, max_samples = check_int("k", k), check_int("max_samples", max_samples, minimum=2)
+    refit_steps = check_int("refit_steps", refit_steps, minimum=0)
+    max_retries = check_int("max_retries", max_retries, minimum=0)
+    retry_edges = check_int("retry_edges", retry_edges)
+    retry_tol = check_number("retry_tol", retry_tol, finite=False)
     resolve_functions(functions)  # unknown names fail before any work
-    X, y = _inputs(model, X, y)
+    X, y = check_model_data(model, X, y, min_rows=2)
     snapped = copy.deepcopy(model).to(torch.float64).eval()
     Xd = X.to(torch.float64)
     with torch.no_grad():
@@ -273,8 +233,8 @@ def auto_snap(model, X, y=None, *, functions=None, complexity_weight: float = CO
         edges = [tuple(e) for e in torch.nonzero(todo).tolist()]  # (o, i)
         if not edges:
             continue
-        sugg = _fit_layer(snapped, l, edges, Xd, functions, int(k), complexity_weight, accuracy_floor,
-                          int(max_samples), chunk_elements)
+        sugg = _fit_layer(snapped, l, edges, Xd, functions, k, complexity_weight, accuracy_floor,
+                          max_samples, chunk_elements)
         for (o, i), s in zip(edges, sugg):
             candidates[(l, i, o)] = s
             _set_edge(layer, o, i, s.best)
@@ -284,11 +244,11 @@ def auto_snap(model, X, y=None, *, functions=None, complexity_weight: float = CO
             else mse(snapped, Xd, yd)
         history.append((f"layer {l}", loss))
         current = {e: 0 for e in edges}  # index of the chosen candidate per edge
-        for round_ in range(int(max_retries)):
+        for round_ in range(max_retries):
             if loss <= target:
                 break
             damage = _edge_damage(snapped, l, edges, Xd, yd)
-            worst = [edges[e] for e in np.argsort(damage)[::-1][: int(retry_edges)] if damage[e] > 0]
+            worst = [edges[e] for e in np.argsort(damage)[::-1][:retry_edges] if damage[e] > 0]
             improved = False
             for o, i in worst:
                 s = candidates[(l, i, o)]
@@ -399,13 +359,12 @@ def suggest(model, l: int, i: int, j: int, X, k: int = 5, *, functions=None,
     the network produces for X. Returns :class:`Suggestions` (a list of
     :class:`Candidate` with a table repr: function, params, R², complexity, score).
     """
-    layer = _check_edge(model, l, i, j)
-    if isinstance(k, bool) or int(k) != k or int(k) < 1:
-        raise ValueError(f"k must be an integer >= 1, got {k!r}")
-    X, _ = _inputs(model, X)
-    with _eval_mode(model):
-        return _fit_layer(model, l, [(j, i)], X, functions, int(k), complexity_weight, accuracy_floor,
-                          int(max_samples), CHUNK_ELEMENTS)[0]
+    _, l, i, j = check_edge(model, l, i, j)
+    k, max_samples = check_int("k", k), check_int("max_samples", max_samples, minimum=2)
+    X, _ = check_model_data(model, X, min_rows=2)
+    with eval_mode(model):
+        return _fit_layer(model, l, [(j, i)], X, functions, k, complexity_weight, accuracy_floor,
+                          max_samples, CHUNK_ELEMENTS)[0]
 
 
 def fix(model, l: int, i: int, j: int, name: str, X=None, *, params=None, max_samples: int = 512):
@@ -416,7 +375,7 @@ def fix(model, l: int, i: int, j: int, name: str, X=None, *, params=None, max_sa
     a=1, b=0, c=1, d=0. Returns the :class:`Candidate` that was set (R² is nan
     without X). Unknown names raise ValueError listing the library.
     """
-    layer = _check_edge(model, l, i, j)
+    layer, l, i, j = check_edge(model, l, i, j)
     fn = get_function(name)
     if float(layer.mask[j, i]) == 0:
         raise ValueError(f"edge ({l}, {i}, {j}) is pruned (masked); it cannot be made symbolic")
@@ -429,8 +388,8 @@ def fix(model, l: int, i: int, j: int, name: str, X=None, *, params=None, max_sa
             raise ValueError(f"params must be four finite numbers (a, b, c, d), got {params!r}")
         cand = Candidate(fn.name, *vals, float("nan"), fn.complexity, float("nan"))
     elif X is not None:
-        X, _ = _inputs(model, X)
-        with _eval_mode(model), torch.no_grad():
+        X, _ = check_model_data(model, X, min_rows=2)
+        with eval_mode(model), torch.no_grad():
             tr = model.trace(X)
             x = tr.inputs[l][:, i]
             target = layer.numeric_edge_activations(tr.inputs[l])[:, j, i]
@@ -454,7 +413,7 @@ def fix(model, l: int, i: int, j: int, name: str, X=None, *, params=None, max_sa
 
 def unfix(model, l: int, i: int, j: int) -> None:
     """Give edge (l, i, j) its numeric shape back (in place)."""
-    layer = _check_edge(model, l, i, j)
+    layer, l, i, j = check_edge(model, l, i, j)
     layer.symbolic.clear(j, i)
 
 

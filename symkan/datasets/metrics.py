@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import sympy
 
-from .datasets.equations import parse_formula
+from .equations import parse_formula
 
 #: SRBench's threshold for an accuracy solution
 ACCURACY_R2 = 0.999

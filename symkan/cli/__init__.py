@@ -11,6 +11,9 @@ progress bar) and ``--verbose`` (log the stages). Problems with the input or the
 that finds no formula) end in a one-line ``error: ...`` on stderr and exit code 2;
 ``--verbose`` adds the traceback. Anything else is a bug in symkan and shows its
 traceback (exit code 1).
+
+``python -m symkan.cli`` runs the same command (``__main__.py``); the CSV reader is
+:mod:`symkan.cli.tabular`.
 """
 from __future__ import annotations
 
@@ -72,7 +75,7 @@ def _add_fit_options(p):
 
 
 def _regressor(args, target_name=None):
-    from .regressor import SymKANRegressor
+    from ..regressor import SymKANRegressor
 
     return SymKANRegressor(basis=args.basis, time_budget=args.time_budget, random_state=args.seed,
                            progress=not (args.quiet or args.json), target_name=target_name)
@@ -149,7 +152,7 @@ def cmd_fit(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from .datasets import make_dataset
+    from ..datasets import make_dataset
 
     out = _check_out_dir(args.out)
     ds = make_dataset(DEMO_EQUATION, n=1000, seed=args.seed)
@@ -163,7 +166,7 @@ def cmd_demo(args) -> int:
 
 
 def _load(path):
-    from .regressor import SymKANRegressor
+    from ..regressor import SymKANRegressor
 
     return SymKANRegressor.load(path)
 
@@ -212,7 +215,7 @@ def _expected_errors() -> tuple:
     """Failures that are the input's or the environment's, not symkan's: reported in one
     line. ValueError is what every public symkan function raises for bad input; OSError
     covers files (missing, not writable, disk full); FitError a search without a result."""
-    from .regressor import FitError
+    from ..regressor import FitError
 
     return CLIError, ValueError, OSError, FitError
 
@@ -256,7 +259,3 @@ def main(argv=None) -> int:
         logger.removeHandler(handler)
         logger.setLevel(saved[0])
         logger.propagate = saved[1]
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
