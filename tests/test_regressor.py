@@ -41,6 +41,14 @@ def test_check_estimator():
     assert skipped <= {"check_array_api_input"}
 
 
+def test_every_parameter_has_a_declarative_constraint():
+    """scikit-learn's own check: a constraint per parameter, and a bad type or value of
+    any of them is an InvalidParameterError naming it (before any training)."""
+    from sklearn.utils.estimator_checks import check_param_validation
+
+    check_param_validation("SymKANRegressor", SymKANRegressor(**FAST))
+
+
 def test_params_untouched_clone_and_pipeline(fitted):
     from sklearn.base import clone
     from sklearn.pipeline import make_pipeline
@@ -555,6 +563,9 @@ def test_pareto_front_keeps_only_formulas_better_than_every_simpler_one():
     assert len(ParetoFront()) == 0 and repr(ParetoFront()) == "ParetoFront(empty)"
     with pytest.raises(ValueError, match="empty"):
         ParetoFront().best_index()
+    # a front read back from a file is kept as given, in its order
+    again = ParetoFront.from_ordered(list(front))
+    assert [e.formula.expr for e in again] == ["c", "a", "e"] and again.best_index() == front.best_index()
 
 
 @pytest.mark.parametrize("nmses, best", [
@@ -573,7 +584,7 @@ def test_best_index_rule(nmses, best):
 
 
 # --- diagrams of log-space networks -----------------------------------------------------
-def test_log_space_plot_labels_log_inputs_and_output():
+def test_log_space_plot_labels_log_inputs_and_output(tmp_path):
     from matplotlib.text import Text
 
     g = np.random.default_rng(2)
@@ -584,6 +595,15 @@ def test_log_space_plot_labels_log_inputs_and_output():
     texts = {t.get_text() for t in model.plot().findobj(Text)}
     assert {"log(L)", "log(g)", "log(T)"} <= texts
     assert any("T = exp(output)" in t for t in texts)
+    # the space transform is part of the model file: a loaded model draws the same labels
+    path = tmp_path / "log.skan"
+    model.save(path)
+    again = SymKANRegressor.load(path)
+    assert again.space_.name == "log" and again.output_sign_ == model.output_sign_ == 1.0
+    np.testing.assert_array_equal(again.input_scale_, model.space_.input_scale)
+    assert {"log(L)", "log(g)", "log(T)"} <= {t.get_text() for t in again.plot(X[:10]).findobj(Text)}
+    with pytest.raises(ValueError, match="positive inputs"):
+        again.plot(-X)
     linear = SymKANRegressor(**FAST, log_space=False).fit(X, y)
     texts = {t.get_text() for t in linear.plot().findobj(Text)}
     assert {"x0", "x1", "y"} <= texts and not any("log(" in t for t in texts)

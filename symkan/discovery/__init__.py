@@ -15,14 +15,14 @@ transform maps formulas back to the user's variables.
 Modules: :mod:`.ladder` (the rungs), :mod:`.spaces` (data spaces and their
 transforms), :mod:`.budget` (the time budget), :mod:`.context` (settings and what a
 stage sees), :mod:`.training` and :mod:`.snapping` (the stages), :mod:`.separable`
-(the ALS start of separable rungs), :mod:`.search` (the loop and its stopping rules),
+(the ALS start of separable rungs), :mod:`.searching` (the loop and its stopping rules),
 :mod:`.errors`, :mod:`.threads`.
 """
 from .budget import Budget
 from .context import RungContext, SearchSettings, UserRows
 from .errors import DiscoveryError, NoFormulaFound, TrainingDiverged
 from .ladder import SEPARABLE, Rung, build_ladder, build_width, default_widths
-from .search import Attempt, SearchResult, search
+from .searching import Attempt, SearchResult, search
 from .spaces import SpaceTransform, make_space, space_names
 
 __all__ = ["Attempt", "Budget", "DiscoveryError", "NoFormulaFound", "Rung", "RungContext", "SEPARABLE",

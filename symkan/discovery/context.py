@@ -4,7 +4,7 @@ Every stage is a function ``stage(ctx: RungContext, item, **knobs) -> item``: th
 network stages (:mod:`.training`) take and return a KAN, :func:`.snapping.snap` takes a
 KAN and returns formulas, :func:`.snapping.score` takes and returns formulas. A new
 stage is a function of that shape in its own module, called from where it belongs in
-:func:`.training.train_pruned` or :func:`.search.search`.
+:func:`.training.train_pruned` or :func:`.searching.search`.
 """
 from __future__ import annotations
 

@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 SPACES = ("linear", "log")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # eq: numpy fields do not compare to one bool
 class SpaceTransform:
     """How a space maps the user's data to network units and back: the space's ``name``,
     the target's sign s (log space), the inputs' ``input_shift``/``input_scale`` (d,) and
