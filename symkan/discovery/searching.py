@@ -94,14 +94,14 @@ def search(spaces: dict, settings: SearchSettings, rows: UserRows, budget: Budge
     Raises :class:`.errors.TrainingDiverged` when training diverged on every rung and
     :class:`.errors.NoFormulaFound` when no formula is finite on the held-out rows.
     """
-    budget = budget or Budget()
-    with torch_threads(settings.n_threads):
-        attempts = _run(spaces, settings, rows, budget, on_stage or (lambda name: None))
-    return _result(attempts, held_out_variance(rows))
-
-
-def _run(spaces, settings, rows, budget, on_stage) -> list:
     var = held_out_variance(rows)
+    with torch_threads(settings.n_threads):
+        attempts = _run(spaces, settings, rows, budget or Budget(), on_stage or (lambda name: None), var)
+    return _result(attempts, var)
+
+
+def _run(spaces, settings, rows, budget, on_stage, var) -> list:
+    """The attempts of the rungs that ran (see :func:`search`); nmse = loss / ``var``."""
     first = _first_weight(settings.complexity_weights)
     attempts: list[Attempt] = []
 
