@@ -51,6 +51,14 @@ class ParetoFront:
     def __init__(self, entries: Iterable[ParetoEntry] = ()):
         self.entries: list[ParetoEntry] = pareto_filter(entries)
 
+    @classmethod
+    def from_ordered(cls, entries: Iterable[ParetoEntry]) -> "ParetoFront":
+        """A front from entries that already form one, in order (as a model file stores
+        them): kept as given, not filtered again."""
+        front = cls()
+        front.entries = list(entries)
+        return front
+
     def __len__(self) -> int:
         return len(self.entries)
 

@@ -84,6 +84,126 @@ def load_payload(path) -> dict:
     return data
 
 
+# ======================================================================================
+# The model file of a fitted SymKANRegressor: which estimator attributes are stored
+# under which payload fields (the layout of FORMAT_VERSION 1), and back.
+# ======================================================================================
+#: what a payload of the wrong shape raises while it is read back
+_LAYOUT_ERRORS = (KeyError, TypeError, ValueError, RuntimeError, AttributeError, IndexError)
+
+
+def save_model(est, path) -> Path:
+    """Write the fitted estimator ``est`` (params, network weights and config, space
+    transform, formulas, custom library functions, diagram sample) to ``path``
+    atomically (:func:`save_payload`). Returns the path."""
+    from .symbolic.library import custom_functions
+
+    params = {k: (list(v) if isinstance(v, tuple) else v) for k, v in est.get_params(deep=False).items()}
+    space, model = est.space_, est.model_
+    payload = {
+        "params": params,
+        "names": list(est.names_),
+        "feature_names_in": None if not hasattr(est, "feature_names_in_") else
+        [str(n) for n in est.feature_names_in_],
+        "n_features_in": int(est.n_features_in_),
+        "network_space": space.name,
+        "output_sign": float(space.sign),
+        "target_name": str(est.target_name_),
+        "seed": est.seed_,
+        "transforms": {"input_shift": torch.as_tensor(space.input_shift), "input_scale":
+                       torch.as_tensor(space.input_scale), "output_shift": float(space.output_shift),
+                       "output_scale": float(space.output_scale)},
+        "model_config": model.config(),
+        "model_state": {k: v.detach().cpu() if isinstance(v, torch.Tensor) else v
+                        for k, v in model.state_dict().items()},
+        "model_dtype": str(next(iter(model.parameters())).dtype).replace("torch.", ""),
+        "equations": [{"complexity": int(e.complexity), "loss": float(e.loss), "nmse": float(e.nmse),
+                       "expr": expr_to_data(e.formula.expr)} for e in est.equations_],
+        "best_index": int(est.best_index_),
+        "custom_functions": custom_functions(),
+        "plot_sample": torch.as_tensor(est.plot_sample_),
+        "attempts": est.attempts_,
+        "fit_seconds": float(est.fit_seconds_),
+    }
+    return save_payload(path, payload)
+
+
+def load_model(cls, path):
+    """An estimator of class ``cls`` restored from a file written by :func:`save_model`
+    (onto the CPU), through ``cls(**params)`` and the pickle protocol's ``__setstate__``.
+
+    Raises ValueError for a missing, truncated, foreign, corrupt or incompatible file
+    and for a custom function that conflicts with one registered in this session.
+    Loading runs no code from the file."""
+    from .symbolic.library import restore_custom_functions
+
+    data = load_payload(path)
+    try:
+        restore_custom_functions(data.get("custom_functions") or {})
+    except ValueError as err:
+        raise ValueError(f"refusing to load {str(path)!r}: {err}") from None
+    try:
+        params = dict(data["params"])
+        if isinstance(params.get("complexity_weights"), list):
+            params["complexity_weights"] = tuple(params["complexity_weights"])
+        est = cls(**params)
+        est.__setstate__(_fitted_state(data, params))
+        return est
+    except _LAYOUT_ERRORS as err:
+        detail = f"missing entry {err}" if isinstance(err, KeyError) else str(err).splitlines()[0] if str(err) else ""
+        raise ValueError(f"{str(path)!r} is a corrupt or incompatible symkan model file "
+                         f"({type(err).__name__}: {detail})") from None
+
+
+def _fitted_state(data: dict, params: dict) -> dict:
+    """The fitted attributes (``names_``, ``model_``, ``equations_`` ...) a payload holds."""
+    import numpy as np
+
+    from .discovery.spaces import SpaceTransform
+    from .nn import KAN
+    from .pareto import ParetoEntry, ParetoFront
+    from .symbolic.formula import Formula
+
+    names = [str(n) for n in data["names"]]
+    symbols = [sympy.Symbol(n) for n in names]
+    entries = [ParetoEntry(int(row["complexity"]), float(row["loss"]), float(row["nmse"]),
+                           Formula(expr_from_data(row["expr"], names), symbols, float(row["loss"])))
+               for row in data["equations"]]
+    if not entries:
+        raise ValueError("the model has no formulas")
+    front = ParetoFront.from_ordered(entries)
+    dtype = data["model_dtype"]
+    if dtype not in ("float32", "float64"):
+        raise ValueError(f"unsupported network dtype {dtype!r}")
+    model = KAN.from_config(data["model_config"]).to(getattr(torch, dtype))
+    model.load_state_dict(data["model_state"])
+    model.eval()
+    n_features = int(data["n_features_in"])
+    if n_features != len(names) or model.n_inputs != len(names):
+        raise ValueError(f"the model has {len(names)} variable names, {n_features} features and a "
+                         f"network of {model.n_inputs} inputs")
+    t = data["transforms"]
+    state = {
+        "names_": names, "n_features_in_": n_features, "target_name_":
+        str(data.get("target_name", params.get("target_name") or "y")), "seed_": data.get("seed"),
+        "space_": SpaceTransform(str(data.get("network_space", "linear")), t["input_shift"].numpy(),
+                                 t["input_scale"].numpy(), float(t["output_shift"]), float(t["output_scale"]),
+                                 float(data.get("output_sign", 1.0))),
+        "equations_": front, "best_index_": int(data["best_index"]), "model_": model,
+        "attempts_": list(data["attempts"]), "plot_sample_": data["plot_sample"].numpy(),
+        "fit_seconds_": float(data["fit_seconds"]),
+    }
+    state["best_"] = front[state["best_index_"]]
+    if data["feature_names_in"] is not None:
+        state["feature_names_in_"] = np.asarray(data["feature_names_in"], dtype=object)
+    return state
+
+
+# ======================================================================================
+# end of the model file layout
+# ======================================================================================
+
+
 # --- sympy expressions as plain data ---------------------------------------------------
 # A formula is stored as a nested list (operator name, arguments...) rather than as
 # source text, so loading never evaluates code: only sympy classes from an allow-list

@@ -11,21 +11,21 @@ learned by :meth:`fit` ends with an underscore; ``get_params``/``set_params``,
 from __future__ import annotations
 
 import logging
-import math
-import time
+from numbers import Integral, Real
 
 import numpy as np
 import sympy
 import torch
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.exceptions import NotFittedError
+from sklearn.utils._param_validation import (Interval, InvalidParameterError, StrOptions,
+                                             validate_parameter_constraints)
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .discovery import SearchSettings, build_width, default_ladder, search
-from .spaces import log_space_applies, make_space
-from .pareto import ParetoEntry, ParetoFront
-from .threads import torch_threads
-from .persistence import expr_from_data, expr_to_data, load_payload, save_payload
+from .bases import get_basis
+from .discovery import (Budget, DiscoveryError, SearchSettings, UserRows, build_ladder, make_space, search,
+                        space_names)
+from .persistence import load_model, save_model
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +39,22 @@ MAX_MAGNITUDE = 1e100
 MAX_SEED = 2 ** 63
 
 
-class FitError(RuntimeError):
-    """The search ran but found no usable formula (e.g. training diverged everywhere)."""
+class FitError(DiscoveryError):
+    """The search ran but found no usable formula (e.g. training diverged everywhere);
+    its ``__cause__`` is the :mod:`symkan.discovery.errors` error that says why."""
+
+
+class _Range(Interval):
+    """A scikit-learn ``Interval`` that refuses bools (True is an int to Python, not a
+    number of steps)."""
+
+    def is_satisfied_by(self, val):
+        return not isinstance(val, (bool, np.bool_)) and super().is_satisfied_by(val)
+
+
+def _invalid(name: str, must: str, value) -> None:
+    """Raise scikit-learn's parameter error, worded as its declarative checks word theirs."""
+    raise InvalidParameterError(f"The {name!r} parameter of SymKANRegressor must be {must}. Got {value!r} instead.")
 
 
 def _plain(v):
@@ -93,7 +107,8 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
     Parameters:
         basis: KAN basis name (see ``symkan.bases.available_bases()``).
         hidden: hidden node layers to use, e.g. ``[5]``, ``[[4, 2]]`` (4 sum + 2 product
-            nodes) or ``[5, 3]``; None searches ``symkan.discovery.default_widths``.
+            nodes) or ``[5, 3]``; None searches the ladder of
+            ``symkan.discovery.build_ladder``.
         grid_size: the number of basis functions / grid cells per edge, passed as the
             basis's own size option (``size_option``: ``grid_size``, ``num_centers``,
             ``degree``, ...; ignored by a basis without one, ``rational``).
@@ -127,9 +142,10 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
     Attributes (after fit): ``equations_`` (:class:`symkan.pareto.ParetoFront`), ``best_``
     (the chosen entry, see :meth:`ParetoFront.best_index`), ``best_index_``,
     ``model_`` (the pruned, snapped KAN of the best formula, in standardised units),
-    ``network_space_`` ("linear" or "log": what ``model_`` takes as input),
-    ``names_``, ``target_name_``, ``seed_``, ``n_features_in_``, ``input_shift_``, ``input_scale_``,
-    ``output_shift_``, ``output_scale_`` (``model_``'s standardisation in its space),
+    ``space_`` (:class:`symkan.discovery.SpaceTransform`: how ``model_``'s space maps
+    the user's data to its units; its parts are also ``network_space_`` — "linear" or
+    "log" —, ``output_sign_``, ``input_shift_``, ``input_scale_``, ``output_shift_``,
+    ``output_scale_``), ``names_``, ``target_name_``, ``seed_``, ``n_features_in_``,
     ``attempts_`` (per-architecture summary), ``plot_sample_`` (up to 500 training
     rows in network units, for ``plot``), ``fit_seconds_``.
     """
@@ -164,59 +180,55 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
         tags.regressor_tags.poor_score = False
         return tags
 
-    def _check_params(self):
-        from .bases import get_basis
+    _parameter_constraints = {
+        "basis": [str],
+        "hidden": [None, _Range(Integral, 1, None, closed="left"), list, tuple],
+        "grid_size": [_Range(Integral, 1, None, closed="left")],
+        "steps": [_Range(Integral, 1, None, closed="left")],
+        "lamb": [_Range(Real, 0, None, closed="left")],
+        "node_th": [_Range(Real, 0, None, closed="left")],
+        "edge_th": [_Range(Real, 0, None, closed="left")],
+        "functions": [None, "array-like"],
+        "complexity_weights": ["array-like"],
+        "log_space": [StrOptions({"auto"}), "boolean"],
+        "val_fraction": [_Range(Real, 0, 0.9, closed="neither")],
+        "time_budget": [None, _Range(Real, 0, None, closed="right")],
+        "variable_names": [None, "array-like"],
+        "random_state": [None, _Range(Integral, 0, MAX_SEED, closed="left"), np.random.RandomState,
+                         np.random.Generator],
+        "n_threads": [None, _Range(Integral, 1, None, closed="left")],
+        "progress": ["boolean"],
+        "basis_options": [None, dict],
+        "target_name": [None, str],
+    }
 
+    def _validate_params(self):
+        """scikit-learn's declarative checks (numpy scalars shown as plain numbers in
+        their messages), then what they cannot say: the basis and the functions exist,
+        every complexity weight is a number, the target's name is not blank."""
+        params = {k: _plain(v) for k, v in self.get_params(deep=False).items()}
+        validate_parameter_constraints(self._parameter_constraints, params, caller_name=type(self).__name__)
         get_basis(self.basis)
-        for name in ("steps", "grid_size"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise ValueError(f"{name} must be a positive integer, got {_plain(v)!r}")
-        for name in ("lamb", "node_th", "edge_th"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
-                raise ValueError(f"{name} must be a finite number >= 0, got {_plain(v)!r}")
-        if self.log_space not in ("auto", True, False):
-            raise ValueError(f"log_space must be 'auto', True or False, got {self.log_space!r}")
-        if isinstance(self.val_fraction, bool) or not (isinstance(self.val_fraction, (int, float))
-                                                       and 0 < self.val_fraction < 0.9):
-            raise ValueError(f"val_fraction must lie in (0, 0.9), got {_plain(self.val_fraction)!r}")
-        if self.n_threads is not None and (isinstance(self.n_threads, bool) or
-                                           not isinstance(self.n_threads, (int, np.integer)) or self.n_threads < 1):
-            raise ValueError(f"n_threads must be a positive integer or None, got {_plain(self.n_threads)!r}")
-        if self.time_budget is not None and (isinstance(self.time_budget, bool) or not (
-                isinstance(self.time_budget, (int, float)) and self.time_budget > 0)):
-            raise ValueError(f"time_budget must be a positive number of seconds or None, got "
-                             f"{_plain(self.time_budget)!r}")
-        cw = self.complexity_weights
-        weights = tuple(cw) if isinstance(cw, (list, tuple, np.ndarray)) else ()
-        if not weights or any(isinstance(w, bool) or not (isinstance(w, (int, float)) and math.isfinite(w) and w >= 0)
-                              for w in weights):
-            shown = [_plain(w) for w in cw] if isinstance(cw, (list, tuple, np.ndarray)) else cw
-            raise ValueError(f"complexity_weights must be a non-empty list of non-negative numbers, got {shown!r}")
-        if self.target_name is not None and (not isinstance(self.target_name, str) or not self.target_name.strip()):
-            raise ValueError(f"target_name must be a non-empty string or None, got {self.target_name!r}")
-        self._seed_source()  # validates random_state
+        weights = list(self.complexity_weights)
+        if not weights or not all(_Range(Real, 0, None, closed="left").is_satisfied_by(w) for w in weights):
+            _invalid("complexity_weights", "a non-empty list of non-negative numbers", [_plain(w) for w in weights])
+        if self.target_name is not None and not self.target_name.strip():
+            _invalid("target_name", "a non-empty string or None", self.target_name)
         if self.functions is not None:
             from .symbolic.library import resolve_functions
 
             resolve_functions(list(self.functions))
 
-    def _seed_source(self):
-        """Check random_state; returns a function that gives the integer seed of one fit."""
+    def _seed(self) -> int:
+        """The integer seed of one fit, from random_state (checked)."""
         rs = self.random_state
         if rs is None:
-            return lambda: int(np.random.SeedSequence().generate_state(1, np.uint64)[0] % MAX_SEED)
-        if isinstance(rs, (int, np.integer)) and not isinstance(rs, (bool, np.bool_)):
-            if not 0 <= int(rs) < MAX_SEED:
-                raise ValueError(f"random_state must be a non-negative integer below 2**63, got {_plain(rs)!r}")
-            return lambda: int(rs)
+            return int(np.random.SeedSequence().generate_state(1, np.uint64)[0] % MAX_SEED)
         if isinstance(rs, np.random.RandomState):
-            return lambda: int(rs.randint(0, 2 ** 31 - 1))
+            return int(rs.randint(0, 2 ** 31 - 1))
         if isinstance(rs, np.random.Generator):
-            return lambda: int(rs.integers(0, MAX_SEED))
-        raise ValueError(f"random_state must be None, a non-negative integer, a numpy RandomState or a numpy "
-                         f"Generator, got {rs!r}")
+            return int(rs.integers(0, MAX_SEED))
+        return int(rs)
 
     def _names(self, n_features: int) -> list[str]:
         if self.variable_names is not None:
@@ -234,7 +246,7 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
     # --- fitting -------------------------------------------------------------------------
     def fit(self, X, y):
         """Discover formulas for y ≈ f(X). X: (n, d) array, DataFrame or tensor; y: (n,)."""
-        self._check_params()
+        self._validate_params()
         if y is None:
             raise ValueError("SymKANRegressor requires y to be passed, but the target y is None")
         y_name = getattr(y, "name", None)
@@ -248,25 +260,16 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
         names = self._names(X.shape[1])
         target = self.target_name or (y_name if isinstance(y_name, str) and y_name.strip() else "y")
         self._check_values(X, y, names, target)
-        t_start = time.monotonic()
-        deadline = None if self.time_budget is None else t_start + float(self.time_budget)
-        seed = self._seed_source()()
+        budget = Budget(None if self.time_budget is None else float(self.time_budget))
+        seed = self._seed()
 
-        gen = np.random.default_rng(seed)
-        perm = gen.permutation(X.shape[0])
+        perm = np.random.default_rng(seed).permutation(X.shape[0])
         n_val = max(1, int(round(self.val_fraction * X.shape[0])))
         val, train = perm[:n_val], perm[n_val:]
-        use_log = log_space_applies(X, y) if self.log_space == "auto" else bool(self.log_space)
-        if use_log and not log_space_applies(X, y):
-            raise ValueError("log_space=True needs every input > 0 and a target that never changes sign")
         # each space standardises its own way (inputs to [-1, 1], the bases' working range)
-        spaces = {name: make_space(name, X, y, train, val) for name in (("linear", "log") if use_log else ("linear",))}
-        if self.hidden is None:
-            ladder = default_ladder(X.shape[1], use_log)
-        else:
-            ladder = [("log" if self.log_space is True else "linear", build_width(X.shape[1], self.hidden))]
-        from .bases import get_basis
-
+        spaces = {name: make_space(name, X, y, train, val) for name in space_names(self.log_space, X, y)}
+        ladder = build_ladder(X.shape[1], log_space="log" in spaces, hidden=self.hidden,
+                              hidden_space="log" if self.log_space is True else "linear")
         opts = dict(self.basis_options or {})
         size_option = get_basis(self.basis).size_option  # the basis' own name for grid_size
         if size_option is not None:
@@ -274,75 +277,38 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
         settings = SearchSettings(basis=self.basis, basis_options=opts, ladder=ladder, steps=int(self.steps),
                                   lamb=float(self.lamb), node_th=float(self.node_th), edge_th=float(self.edge_th),
                                   functions=None if self.functions is None else list(self.functions),
-                                  complexity_weights=tuple(self.complexity_weights),
-                                  seed=seed, deadline=deadline)
-        bar = None
-        if self.progress:
-            from tqdm.auto import tqdm
+                                  complexity_weights=tuple(self.complexity_weights), seed=seed,
+                                  n_threads=self.n_threads)
+        rows = UserRows(names, X[train], y[train], X[val], y[val])
+        # at most: train + snap per rung, and the other complexity weights at the end
+        with _StageProgress(self.progress, 2 * len(ladder) + 1) as on_stage:
+            try:
+                result = search(spaces, settings, rows, budget, on_stage=on_stage)
+            except DiscoveryError as err:  # a search without a result is the user's FitError
+                raise FitError(str(err)) from err
 
-            # at most: train + snap per rung, and the other complexity weights at the end;
-            # the total is set to what really ran when the search is over
-            bar = tqdm(total=2 * len(ladder) + 1, desc="symkan", leave=False)
-
-        started = []
-
-        def on_stage(name):  # called when a stage starts: the previous one is done
-            if bar is not None:
-                if started:
-                    bar.update(1)
-                bar.set_description(name)
-            started.append(name)
-            log.info("stage: %s", name)
-
-        try:
-            with torch_threads(self.n_threads):
-                attempts = search(spaces, settings, names, X[train], y[train], X[val], y[val], on_stage=on_stage)
-            if bar is not None:
-                bar.total = len(started)  # the stages that ran: the bar ends full
-                bar.update(len(started) - bar.n)
-                bar.set_description("symkan: done")
-                bar.refresh()
-        except RuntimeError as err:
-            # discovery's "training diverged for every architecture" is a result, not a bug
-            if str(err).startswith("training diverged for every architecture"):
-                raise FitError(str(err)) from None
-            raise
-        finally:
-            if bar is not None:
-                bar.close()
-
-        var_val = float(np.var(y[val])) or float(np.var(y)) or 1.0
-        entries, owner = [], {}
-        for attempt in attempts:
-            for f in attempt.formulas:
-                entries.append(ParetoEntry(f.complexity, f.loss, f.loss / var_val, f))
-                owner[id(f)] = attempt
-        front = ParetoFront(entries)
-        if not len(front):
-            errors = "; ".join(a.error for a in attempts if a.error) or "no finite formula"
-            raise FitError(f"symkan found no usable formula ({errors})")
-        self.names_ = names
-        self.target_name_ = target
-        self.seed_ = seed
-        self.equations_ = front
-        self.best_index_ = front.best_index()
-        self.best_ = front[self.best_index_]
-        best_attempt = owner[id(self.best_.formula)]
+        self.names_, self.target_name_, self.seed_ = names, target, seed
+        self.equations_ = result.front
+        self.best_index_ = result.front.best_index()
+        self.best_ = result.front[self.best_index_]
+        attempt = result.attempt_of(self.best_.formula)
         # the snapped network behind the best formula (the numeric one if it has none),
-        # and the space it works in
-        self.model_ = getattr(self.best_.formula, "network", None) or best_attempt.model
-        space = spaces[best_attempt.space]
-        self.network_space_ = space.name
-        self.output_sign_ = float(space.sign)
-        self.input_shift_, self.input_scale_ = space.input_transform
-        self.output_shift_, self.output_scale_ = space.output_transform
-        self.attempts_ = [{"space": a.space, "width": a.width, "pruned_width": a.model.width,
-                           "numeric_nmse": a.numeric_nmse, "n_formulas": len(a.formulas), "seconds": a.seconds,
-                           "error": a.error} for a in attempts]
-        self.plot_sample_ = space.inputs(X[train][:PLOT_SAMPLE_ROWS])
-        self.fit_seconds_ = time.monotonic() - t_start
+        # and the transform of the space it works in
+        self.model_ = getattr(self.best_.formula, "network", None) or attempt.model
+        self.space_ = spaces[attempt.space].transform
+        self.attempts_ = [a.summary() for a in result.attempts]
+        self.plot_sample_ = self.space_.inputs(X[train][:PLOT_SAMPLE_ROWS])
+        self.fit_seconds_ = budget.elapsed()
         self._build_predictor()
         return self
+
+    # the parts of the fitted space transform, under the names of earlier versions
+    network_space_ = property(lambda self: self.space_.name, doc='"linear" or "log": what ``model_`` takes')
+    output_sign_ = property(lambda self: self.space_.sign, doc="s: the log space's network gives log(s·y)")
+    input_shift_ = property(lambda self: self.space_.input_shift)
+    input_scale_ = property(lambda self: self.space_.input_scale)
+    output_shift_ = property(lambda self: self.space_.output_shift)
+    output_scale_ = property(lambda self: self.space_.output_scale)
 
     @staticmethod
     def _check_values(X, y, names, target) -> None:
@@ -400,22 +366,10 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
         if X is None:
             Xn = self.plot_sample_
         else:
-            X = validate_data(self, _as_array(X), reset=False, dtype=np.float64)
-            if self.network_space_ == "log" and np.any(X <= 0):
-                raise ValueError("this model's network works on log(x): plot it with positive inputs")
-            Xn = ((np.log(X) if self.network_space_ == "log" else X) - self.input_shift_) / self.input_scale_
+            Xn = self.space_.inputs(validate_data(self, _as_array(X), reset=False, dtype=np.float64))
+        for key, value in self.space_.labels(self.names_, self.target_name_).items():
+            kwargs.setdefault(key, value)
         p = next(iter(self.model_.parameters()))
-        target = getattr(self, "target_name_", "y")
-        if self.network_space_ == "log":
-            # the network's edges act on log x and its output is log(s·y): say so
-            kwargs.setdefault("in_names", [f"log({n})" for n in self.names_])
-            inner = target if getattr(self, "output_sign_", 1.0) > 0 else f"-{target}"
-            kwargs.setdefault("out_names", [f"log({inner})"])
-            kwargs.setdefault("title", f"network in log space: {target} = "
-                                       f"{'' if getattr(self, 'output_sign_', 1.0) > 0 else '-'}exp(output)")
-        else:
-            kwargs.setdefault("in_names", self.names_)
-            kwargs.setdefault("out_names", [target])
         return plot_network(self.model_, torch.as_tensor(Xn, dtype=p.dtype), beta=beta, **kwargs)
 
     # --- persistence ---------------------------------------------------------------------
@@ -433,35 +387,7 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
         """Write the fitted model (weights, config, symbolic state, custom functions,
         formulas) to ``path`` atomically; :meth:`load` reads it back on any device."""
         check_is_fitted(self, "best_")
-        from .symbolic.library import custom_functions
-
-        params = {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.get_params(deep=False).items()}
-        payload = {
-            "params": params,
-            "names": list(self.names_),
-            "feature_names_in": None if not hasattr(self, "feature_names_in_") else
-            [str(n) for n in self.feature_names_in_],
-            "n_features_in": int(self.n_features_in_),
-            "network_space": self.network_space_,
-            "output_sign": float(getattr(self, "output_sign_", 1.0)),
-            "target_name": str(getattr(self, "target_name_", "y")),
-            "seed": getattr(self, "seed_", None),
-            "transforms": {"input_shift": torch.as_tensor(self.input_shift_), "input_scale":
-                           torch.as_tensor(self.input_scale_), "output_shift": float(self.output_shift_),
-                           "output_scale": float(self.output_scale_)},
-            "model_config": self.model_.config(),
-            "model_state": {k: v.detach().cpu() if isinstance(v, torch.Tensor) else v
-                            for k, v in self.model_.state_dict().items()},
-            "model_dtype": str(next(iter(self.model_.parameters())).dtype).replace("torch.", ""),
-            "equations": [{"complexity": int(e.complexity), "loss": float(e.loss), "nmse": float(e.nmse),
-                           "expr": expr_to_data(e.formula.expr)} for e in self.equations_],
-            "best_index": int(self.best_index_),
-            "custom_functions": custom_functions(),
-            "plot_sample": torch.as_tensor(self.plot_sample_),
-            "attempts": self.attempts_,
-            "fit_seconds": float(self.fit_seconds_),
-        }
-        save_payload(path, payload)
+        save_model(self, path)
 
     @classmethod
     def load(cls, path) -> "SymKANRegressor":
@@ -470,72 +396,42 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
         Raises ValueError for a missing, truncated, foreign, corrupt or incompatible file
         and for a custom function that conflicts with one registered in this session.
         Loading runs no code from the file (see :mod:`symkan.persistence`)."""
-        from .symbolic.library import restore_custom_functions
+        return load_model(cls, path)
 
-        data = load_payload(path)
-        try:
-            restore_custom_functions(data.get("custom_functions") or {})
-        except ValueError as err:
-            raise ValueError(f"refusing to load {str(path)!r}: {err}") from None
-        try:
-            return cls._from_payload(data)
-        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, IndexError) as err:
-            detail = f"missing entry {err}" if isinstance(err, KeyError) else str(err).splitlines()[0] if str(err) else ""
-            raise ValueError(f"{str(path)!r} is a corrupt or incompatible symkan model file "
-                             f"({type(err).__name__}: {detail})") from None
 
-    @classmethod
-    def _from_payload(cls, data: dict) -> "SymKANRegressor":
-        from .nn import KAN
-        from .symbolic.formula import Formula
+class _StageProgress:
+    """The optional progress bar of a fit, over the stages the search reports; a context
+    manager whose value is the ``on_stage(name)`` callback. ``total``: the most stages
+    the search may run; on success the bar ends full at the stages that ran."""
 
-        params = dict(data["params"])
-        if isinstance(params.get("complexity_weights"), list):
-            params["complexity_weights"] = tuple(params["complexity_weights"])
-        est = cls(**params)
-        names = [str(n) for n in data["names"]]
-        symbols = [sympy.Symbol(n) for n in names]
-        entries = []
-        for row in data["equations"]:
-            expr = expr_from_data(row["expr"], names)
-            entries.append(ParetoEntry(int(row["complexity"]), float(row["loss"]), float(row["nmse"]),
-                                       Formula(expr, symbols, float(row["loss"]))))
-        if not entries:
-            raise ValueError("the model has no formulas")
-        front = ParetoFront.__new__(ParetoFront)
-        front.entries = entries  # already a front, in saved order
-        dtype = data["model_dtype"]
-        if dtype not in ("float32", "float64"):
-            raise ValueError(f"unsupported network dtype {dtype!r}")
-        model = KAN.from_config(data["model_config"]).to(getattr(torch, dtype))
-        model.load_state_dict(data["model_state"])
-        model.eval()
-        t = data["transforms"]
-        est.names_ = names
-        est.n_features_in_ = int(data["n_features_in"])
-        if est.n_features_in_ != len(names) or model.n_inputs != len(names):
-            raise ValueError(f"the model has {len(names)} variable names, {est.n_features_in_} features and a "
-                             f"network of {model.n_inputs} inputs")
-        if data["feature_names_in"] is not None:
-            est.feature_names_in_ = np.asarray(data["feature_names_in"], dtype=object)
-        est.network_space_ = str(data.get("network_space", "linear"))
-        if est.network_space_ not in ("linear", "log"):
-            raise ValueError(f"unknown network space {est.network_space_!r}")
-        est.output_sign_ = float(data.get("output_sign", 1.0))
-        est.target_name_ = str(data.get("target_name", params.get("target_name") or "y"))
-        est.seed_ = data.get("seed")
-        est.input_shift_ = t["input_shift"].numpy()
-        est.input_scale_ = t["input_scale"].numpy()
-        est.output_shift_, est.output_scale_ = float(t["output_shift"]), float(t["output_scale"])
-        est.equations_ = front
-        est.best_index_ = int(data["best_index"])
-        est.best_ = front[est.best_index_]
-        est.model_ = model
-        est.attempts_ = list(data["attempts"])
-        est.plot_sample_ = data["plot_sample"].numpy()
-        est.fit_seconds_ = float(data["fit_seconds"])
-        est._build_predictor()
-        return est
+    def __init__(self, show: bool, total: int):
+        self.started: list[str] = []
+        self.bar = None
+        if show:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=total, desc="symkan", leave=False)
+
+    def __enter__(self):
+        return self.stage
+
+    def stage(self, name: str) -> None:  # called when a stage starts: the previous one is done
+        if self.bar is not None:
+            if self.started:
+                self.bar.update(1)
+            self.bar.set_description(name)
+        self.started.append(name)
+        log.info("stage: %s", name)
+
+    def __exit__(self, kind, err, tb):
+        if self.bar is None:
+            return
+        if kind is None:
+            self.bar.total = len(self.started)  # the stages that ran: the bar ends full
+            self.bar.update(len(self.started) - self.bar.n)
+            self.bar.set_description("symkan: done")
+            self.bar.refresh()
+        self.bar.close()
 
 
 __all__ = ["SymKANRegressor", "FitError", "NotFittedError"]

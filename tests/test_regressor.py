@@ -41,6 +41,14 @@ def test_check_estimator():
     assert skipped <= {"check_array_api_input"}
 
 
+def test_every_parameter_has_a_declarative_constraint():
+    """scikit-learn's own check: a constraint per parameter, and a bad type or value of
+    any of them is an InvalidParameterError naming it (before any training)."""
+    from sklearn.utils.estimator_checks import check_param_validation
+
+    check_param_validation("SymKANRegressor", SymKANRegressor(**FAST))
+
+
 @pytest.mark.slow
 def test_params_untouched_clone_and_pipeline(fitted):
     from sklearn.base import clone
@@ -215,26 +223,26 @@ def test_log_space_recovers_a_product_of_powers():
 def test_a_formula_that_cannot_be_mapped_is_skipped_not_fatal(monkeypatch):
     """sympy can raise TypeError ("Cannot convert complex to float") while mapping a
     log-space formula back; the search logs it and keeps the other formulas."""
-    import symkan.discovery as discovery
+    import symkan.discovery.snapping as snapping
+    from symkan.discovery import Rung, SearchSettings, UserRows, make_space, search
 
-    original = discovery.to_user_formula
+    original = snapping.to_user_formula
 
     def flaky(formula, space, *args, **kwargs):
         if space.name == "log":
             raise TypeError("Cannot convert complex to float")
         return original(formula, space, *args, **kwargs)
 
-    monkeypatch.setattr(discovery, "to_user_formula", flaky)
-    from symkan.spaces import make_space
-
+    monkeypatch.setattr(snapping, "to_user_formula", flaky)
     g = np.random.default_rng(3)
     X = g.uniform(1.0, 5.0, size=(200, 2))
     y = X[:, 0] + 2 * X[:, 1]
     train, val = np.arange(150), np.arange(150, 200)
     spaces = {name: make_space(name, X, y, train, val) for name in ("log", "linear")}
-    settings = discovery.SearchSettings(ladder=[("log", [2, 1, 1]), ("linear", [2, 1])], steps=5,
-                                        complexity_weights=(1.0,), functions=["x", "x^2", "0"])
-    attempts = discovery.search(spaces, settings, ["a", "b"], X[train], y[train], X[val], y[val])
+    settings = SearchSettings(ladder=(Rung("log", [2, 1, 1]), Rung("linear", [2, 1])), steps=5,
+                              complexity_weights=(1.0,), functions=["x", "x^2", "0"])
+    rows = UserRows(["a", "b"], X[train], y[train], X[val], y[val])
+    attempts = search(spaces, settings, rows).attempts
     assert [a.space for a in attempts] == ["log", "linear"]
     assert not attempts[0].formulas and "TypeError" in attempts[0].error
     assert attempts[1].formulas and min(f.loss for f in attempts[1].formulas) < 1e-6
@@ -245,8 +253,8 @@ def test_sparsification_is_retried_weaker_only_when_it_erased_the_fit(monkeypatc
     """train_pruned: when no pruned network keeps the held-out accuracy, a sparsification
     ten times weaker is tried only if the sparsified network itself is more than
     SPARSIFY_TOLERANCE x the allowance off (dense nmse 1e-5: allowance 2e-5, limit 2e-4)."""
-    import symkan.discovery as discovery
-    from symkan.spaces import make_space
+    import symkan.discovery.training as training
+    from symkan.discovery import Rung, RungContext, SearchSettings, make_space
 
     g = np.random.default_rng(0)
     X = g.uniform(-1.0, 1.0, size=(60, 2))
@@ -258,10 +266,11 @@ def test_sparsification_is_retried_weaker_only_when_it_erased_the_fit(monkeypatc
         if lamb > 0:
             sparsified.append(lamb)
 
-    monkeypatch.setattr(discovery, "fit", fake_fit)
-    monkeypatch.setattr(discovery, "_val_nmse", lambda net, space: sparse_nmse if net.sparsified else 1e-5)
-    monkeypatch.setattr(discovery, "_prune_checked", lambda *args: None)  # pruning always loses accuracy
-    model = discovery.train_pruned([2, 2, 1], space, discovery.SearchSettings(lamb=1e-3, steps=1))
+    monkeypatch.setattr(training, "fit", fake_fit)
+    monkeypatch.setattr(training, "val_nmse", lambda ctx, net: sparse_nmse if net.sparsified else 1e-5)
+    monkeypatch.setattr(training, "prune_checked", lambda *args: None)  # pruning always loses accuracy
+    ctx = RungContext(Rung("linear", [2, 2, 1]), space, None, SearchSettings(lamb=1e-3, steps=1))
+    model = training.train_pruned(ctx)
     assert sparsified == pytest.approx(lambs)
     assert model.width == [2, 2, 1]  # pruning abandoned: the last sparsified network, refit
 
@@ -270,7 +279,7 @@ def test_log_space_option_is_checked():
     X, y = _data(50)  # inputs of both signs
     with pytest.raises(ValueError, match="log_space=True needs every input > 0"):
         SymKANRegressor(**FAST, log_space=True).fit(X, y)
-    with pytest.raises(ValueError, match="log_space must be"):
+    with pytest.raises(ValueError, match="'log_space' parameter of SymKANRegressor must be"):
         SymKANRegressor(**FAST, log_space="sometimes").fit(X, y)
 
 
@@ -473,18 +482,20 @@ def test_messages_show_plain_numbers():
     assert "every value is 3)" in str(info.value) and "np." not in str(info.value)
     with pytest.raises(ValueError) as info:
         SymKANRegressor(**{**FAST, "steps": np.int64(0)}).fit(X, X[:, 0])
-    assert "got 0" in str(info.value) and "np." not in str(info.value)
+    assert "Got 0 instead" in str(info.value) and "np." not in str(info.value)
 
 
 @pytest.mark.parametrize("params, match", [
-    (dict(complexity_weights=None), "complexity_weights must be a non-empty list"),
-    (dict(complexity_weights=1.0), "complexity_weights must be a non-empty list"),
-    (dict(complexity_weights=()), "complexity_weights must be a non-empty list"),
-    (dict(random_state=-1), "random_state must be"),
-    (dict(random_state=True), "random_state must be"),
-    (dict(random_state=1.5), "random_state must be"),
-    (dict(random_state="seed"), "random_state must be"),
+    (dict(complexity_weights=None), "'complexity_weights' parameter of SymKANRegressor must be"),
+    (dict(complexity_weights=1.0), "'complexity_weights' parameter of SymKANRegressor must be"),
+    (dict(complexity_weights=()), "'complexity_weights' parameter .* must be a non-empty list"),
+    (dict(complexity_weights=(1.0, float("nan"))), "'complexity_weights' parameter .* must be a non-empty list"),
+    (dict(random_state=-1), "'random_state' parameter of SymKANRegressor must be"),
+    (dict(random_state=True), "'random_state' parameter of SymKANRegressor must be"),
+    (dict(random_state=1.5), "'random_state' parameter of SymKANRegressor must be"),
+    (dict(random_state="seed"), "'random_state' parameter of SymKANRegressor must be"),
     (dict(target_name=""), "target_name"),
+    (dict(steps=True), "'steps' parameter of SymKANRegressor must be an int"),
 ])
 def test_more_bad_parameters(params, match):
     X, y = _data(20)
@@ -526,9 +537,9 @@ def test_a_spent_time_budget_skips_the_remaining_architectures(caplog):
     with caplog.at_level("INFO", logger="symkan"):
         model = SymKANRegressor(steps=3, complexity_weights=(1.0,), functions=["x", "x^2", "0"],
                                 time_budget=0.01).fit(X, y)
-    from symkan.discovery import default_ladder
+    from symkan.discovery import build_ladder
 
-    assert len(default_ladder(2, False)) > 1
+    assert len(build_ladder(2, log_space=False)) > 1
     assert len(model.attempts_) == 1  # every later architecture was skipped
     assert "time budget spent; skipping" in caplog.text
     assert model.fit_seconds_ < 120  # generous: a soft limit, one snap may overrun it
@@ -572,6 +583,9 @@ def test_pareto_front_keeps_only_formulas_better_than_every_simpler_one():
     assert len(ParetoFront()) == 0 and repr(ParetoFront()) == "ParetoFront(empty)"
     with pytest.raises(ValueError, match="empty"):
         ParetoFront().best_index()
+    # a front read back from a file is kept as given, in its order
+    again = ParetoFront.from_ordered(list(front))
+    assert [e.formula.expr for e in again] == ["c", "a", "e"] and again.best_index() == front.best_index()
 
 
 @pytest.mark.parametrize("nmses, best", [
@@ -591,7 +605,7 @@ def test_best_index_rule(nmses, best):
 
 # --- diagrams of log-space networks -----------------------------------------------------
 @pytest.mark.slow
-def test_log_space_plot_labels_log_inputs_and_output():
+def test_log_space_plot_labels_log_inputs_and_output(tmp_path):
     from matplotlib.text import Text
 
     g = np.random.default_rng(2)
@@ -602,6 +616,15 @@ def test_log_space_plot_labels_log_inputs_and_output():
     texts = {t.get_text() for t in model.plot().findobj(Text)}
     assert {"log(L)", "log(g)", "log(T)"} <= texts
     assert any("T = exp(output)" in t for t in texts)
+    # the space transform is part of the model file: a loaded model draws the same labels
+    path = tmp_path / "log.skan"
+    model.save(path)
+    again = SymKANRegressor.load(path)
+    assert again.space_.name == "log" and again.output_sign_ == model.output_sign_ == 1.0
+    np.testing.assert_array_equal(again.input_scale_, model.space_.input_scale)
+    assert {"log(L)", "log(g)", "log(T)"} <= {t.get_text() for t in again.plot(X[:10]).findobj(Text)}
+    with pytest.raises(ValueError, match="positive inputs"):
+        again.plot(-X)
     linear = SymKANRegressor(**FAST, log_space=False).fit(X, y)
     texts = {t.get_text() for t in linear.plot().findobj(Text)}
     assert {"x0", "x1", "y"} <= texts and not any("log(" in t for t in texts)

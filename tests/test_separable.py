@@ -1,11 +1,11 @@
-"""Alternating least squares for separable product networks (symkan.separable)."""
+"""Alternating least squares for separable product networks (symkan.discovery.separable)."""
 import math
 
 import pytest
 import torch
 
 from symkan import KAN
-from symkan.separable import als_init, is_separable_product
+from symkan.discovery.separable import als_init, is_separable_product
 
 
 def _separable(d, seed=0, basis="bspline"):

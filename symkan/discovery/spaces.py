@@ -23,26 +23,64 @@ log = logging.getLogger(__name__)
 SPACES = ("linear", "log")
 
 
-@dataclass
-class Space:
-    """Training data of one space. Arrays in network units: ``X`` (n, d), ``y`` (n, 1),
-    ``X_val``, ``y_val``; ``input_transform``/``output_transform`` (shift, scale) map them
-    to the space's units (x or u = log x; y or v = log(s·y)); ``sign`` is s."""
+@dataclass(frozen=True, eq=False)  # eq: numpy fields do not compare to one bool
+class SpaceTransform:
+    """How a space maps the user's data to network units and back: the space's ``name``,
+    the target's sign s (log space), the inputs' ``input_shift``/``input_scale`` (d,) and
+    the target's ``output_shift``/``output_scale`` (in the space's units: x or u = log x;
+    y or v = log(s·y)). Kept on a fitted estimator (``space_``) and in its model file."""
 
     name: str
+    input_shift: np.ndarray
+    input_scale: np.ndarray
+    output_shift: float
+    output_scale: float
+    sign: float = 1.0
+
+    def __post_init__(self):
+        if self.name not in SPACES:
+            raise ValueError(f"space must be one of {SPACES}, got {self.name!r}")
+
+    @property
+    def input_transform(self) -> tuple:
+        return self.input_shift, self.input_scale
+
+    @property
+    def output_transform(self) -> tuple:
+        return self.output_shift, self.output_scale
+
+    def inputs(self, X_user: np.ndarray) -> np.ndarray:
+        """User inputs (n, d) -> network inputs (n, d)."""
+        if self.name == "log":
+            if np.any(X_user <= 0):
+                raise ValueError("this model's network works on log(x): give it positive inputs")
+            X_user = np.log(X_user)
+        return (X_user - self.input_shift) / self.input_scale
+
+    def labels(self, names: list, target: str) -> dict:
+        """Diagram labels of the network's inputs and output (``in_names``, ``out_names``,
+        for the log space a ``title``): what the network's edges act on."""
+        if self.name == "linear":
+            return {"in_names": list(names), "out_names": [target]}
+        minus = "" if self.sign > 0 else "-"
+        return {"in_names": [f"log({n})" for n in names], "out_names": [f"log({minus}{target})"],
+                "title": f"network in log space: {target} = {minus}exp(output)"}
+
+
+@dataclass
+class Space:
+    """Training data of one space in network units: ``X`` (n, d), ``y`` (n, 1), ``X_val``,
+    ``y_val``; ``transform`` maps the user's data to them."""
+
+    transform: SpaceTransform
     X: torch.Tensor
     y: torch.Tensor
     X_val: torch.Tensor
     y_val: torch.Tensor
-    input_transform: tuple
-    output_transform: tuple
-    sign: float = 1.0
 
-    def inputs(self, X_user: np.ndarray) -> np.ndarray:
-        """User inputs (n, d) -> network inputs (n, d)."""
-        U = np.log(X_user) if self.name == "log" else X_user
-        shift, scale = self.input_transform
-        return (U - shift) / scale
+    @property
+    def name(self) -> str:
+        return self.transform.name
 
 
 def _scaling(A: np.ndarray):
@@ -58,6 +96,17 @@ def log_space_applies(X: np.ndarray, y: np.ndarray) -> bool:
     return bool(np.all(X > 0) and (np.all(y > 0) or np.all(y < 0)))
 
 
+def space_names(log_space, X: np.ndarray, y: np.ndarray) -> tuple:
+    """The spaces a search trains in, given the option ``log_space`` ("auto", True or
+    False): the log space too when the data allow it ("auto") or always (True: a
+    ValueError when they do not)."""
+    applies = log_space_applies(X, y)
+    use_log = applies if log_space == "auto" else bool(log_space)
+    if use_log and not applies:
+        raise ValueError("log_space=True needs every input > 0 and a target that never changes sign")
+    return ("linear", "log") if use_log else ("linear",)
+
+
 def make_space(name: str, X: np.ndarray, y: np.ndarray, train: np.ndarray, val: np.ndarray) -> Space:
     """Standardised training/held-out tensors of ``name`` from user data X (n, d), y (n,)."""
     if name not in SPACES:
@@ -71,8 +120,19 @@ def make_space(name: str, X: np.ndarray, y: np.ndarray, train: np.ndarray, val: 
     x_shift, x_scale = _scaling(X[train])
     y_shift, y_scale = float(y[train].mean()), float(y[train].std()) or 1.0
     Xn, yn = (X - x_shift) / x_scale, (y - y_shift) / y_scale
-    return Space(name, _tensor(Xn[train]), _tensor(yn[train, None]), _tensor(Xn[val]), _tensor(yn[val, None]),
-                 (x_shift, x_scale), (y_shift, y_scale), sign)
+    transform = SpaceTransform(name, x_shift, x_scale, y_shift, y_scale, sign)
+    return Space(transform, _tensor(Xn[train]), _tensor(yn[train, None]), _tensor(Xn[val]), _tensor(yn[val, None]))
+
+
+def space_functions(functions, space_name: str):
+    """Library names snapped in a space: the caller's choice if given; else the default
+    library, plus in the log space the entries for factors of ratios and products
+    (:data:`symkan.symbolic.library.LOG_SPACE_NAMES`)."""
+    from ..symbolic.library import LOG_SPACE_NAMES, default_functions
+
+    if functions is not None:
+        return functions
+    return default_functions() + list(LOG_SPACE_NAMES) if space_name == "log" else None
 
 
 def to_user_formula(formula, space: Space, X: np.ndarray, y: np.ndarray, *, max_ops: int = 150,
@@ -85,14 +145,14 @@ def to_user_formula(formula, space: Space, X: np.ndarray, y: np.ndarray, *, max_
     Returns a new :class:`~symkan.symbolic.Formula` (loss on X, y) or None if the mapped
     formula cannot be evaluated there.
     """
-    from .symbolic.constants import ConstantFit, clean_numbers
-    from .symbolic.formula import Formula, bounded_simplify
+    from ..symbolic.constants import ConstantFit, clean_numbers
+    from ..symbolic.formula import Formula, bounded_simplify
 
     if space.name == "linear":
         return formula
     positive = [sympy.Symbol(v.name, positive=True) for v in formula.variables]
     expr = formula.expr.xreplace({v: sympy.log(p) for v, p in zip(formula.variables, positive)})
-    expr = space.sign * sympy.exp(expr)
+    expr = space.transform.sign * sympy.exp(expr)
     expr = clean_numbers(bounded_simplify(sympy.powsimp(sympy.expand_log(expr, force=True)), max_ops, timeout))
     if expr.atoms(sympy.Float):
         cf = ConstantFit(expr, positive, X, y)

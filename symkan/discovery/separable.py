@@ -16,7 +16,7 @@ import logging
 import torch
 import torch.nn.functional as F
 
-from .bases.base import FeatureBasis
+from ..bases.base import FeatureBasis
 
 log = logging.getLogger(__name__)
 
@@ -141,3 +141,15 @@ def als_init(model, X: torch.Tensor, y: torch.Tensor, restarts: int = 4, sweeps:
     _write(last, 0, 0, _lstsq(_design(last, p, 0), target, ridge))
     out = model(x).reshape(-1).to(torch.float64)
     return float((out - target).pow(2).mean()) / var
+
+
+def start_separable(model, X: torch.Tensor, y: torch.Tensor, seed: int = 0) -> None:
+    """Make ``model`` (width ``[d, [0, [d]], 1]``) a separable product in place: factor j
+    of its product node sees input j only; then, when its layers allow
+    (:func:`is_separable_product`), set its parameters by :func:`als_init` — gradient
+    training alone stalls when a factor must cross zero. X: (n, d), y: (n, 1)."""
+    with torch.no_grad():
+        model.layers[0].mask.copy_(torch.eye(model.n_inputs, dtype=model.layers[0].mask.dtype))
+    if is_separable_product(model):
+        nmse = als_init(model, X, y, seed=seed)
+        log.info("separable %s: ALS start at normalised MSE %.3g", model.width, nmse)

@@ -1,0 +1,175 @@
+"""The search over the ladder: train each rung, snap the decent ones, stop early.
+
+Snapping costs more than training, so each network whose numeric held-out fit is
+decent (normalised loss below ``SNAP_NMSE``, or the last one tried) is snapped at one
+complexity weight; the search stops at the first formula that reproduces the held-out
+data to round-off (``EXACT_NMSE``) or is far more accurate on it than its network
+(``STOP_FACTOR``), or when the budget is spent. Then the network behind the best
+formula is snapped at the other weights too, for the Pareto front.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..nn import KAN
+from ..pareto import ParetoEntry, ParetoFront
+from .budget import Budget
+from .context import RungContext, SearchSettings, UserRows
+from .errors import NoFormulaFound, TrainingDiverged
+from .ladder import Rung
+from .snapping import snap_weights
+from .threads import torch_threads
+from .training import EXACT_NMSE, train_pruned, val_nmse
+
+log = logging.getLogger(__name__)
+
+#: stop the search when a formula's held-out nmse is below this fraction of its network's
+STOP_FACTOR = 1e-2
+#: numeric held-out nmse (1 − R²) below which a trained network is worth snapping
+SNAP_NMSE = 1e-2
+
+
+@dataclass
+class Attempt:
+    """What one rung produced: the pruned numeric network, its formulas, timings."""
+
+    rung: Rung
+    model: KAN
+    formulas: list = field(default_factory=list)
+    numeric_nmse: float = math.inf
+    seconds: float = 0.0
+    error: str | None = None
+
+    @property
+    def space(self) -> str:
+        return self.rung.space
+
+    @property
+    def width(self) -> list:
+        return self.rung.layers
+
+    def summary(self) -> dict:
+        """Plain-data summary (the estimator's ``attempts_``)."""
+        return {"space": self.space, "width": self.width, "pruned_width": self.model.width,
+                "numeric_nmse": self.numeric_nmse, "n_formulas": len(self.formulas), "seconds": self.seconds,
+                "error": self.error}
+
+
+@dataclass
+class SearchResult:
+    """Every attempt, in ladder order, and the Pareto front of their formulas."""
+
+    attempts: list
+    front: ParetoFront
+    owners: dict = field(default_factory=dict, repr=False)  # id(formula) -> Attempt
+
+    def attempt_of(self, formula) -> Attempt:
+        """The attempt whose network gave ``formula``."""
+        return self.owners[id(formula)]
+
+
+def held_out_variance(rows: UserRows) -> float:
+    """Variance of the held-out target (of all rows if it is constant): nmse = loss / this."""
+    return float(np.var(rows.y_val)) or float(np.var(np.concatenate([rows.y, rows.y_val]))) or 1.0
+
+
+def _first_weight(weights) -> tuple:
+    """The weight snapped first: the middle one (the default trade-off)."""
+    ordered = sorted(weights)
+    return (ordered[len(ordered) // 2],)
+
+
+def search(spaces: dict, settings: SearchSettings, rows: UserRows, budget: Budget | None = None,
+           on_stage=None) -> SearchResult:
+    """Run the rungs of ``settings.ladder`` in order (see the module docstring).
+
+    ``spaces``: name -> :class:`.spaces.Space` (standardised training and held-out
+    tensors); ``rows``: the same rows in the user's units. The formulas' ``loss`` is the
+    held-out MSE there. ``on_stage(name)`` is called as each stage starts (progress).
+    Raises :class:`.errors.TrainingDiverged` when training diverged on every rung and
+    :class:`.errors.NoFormulaFound` when no formula is finite on the held-out rows.
+    """
+    var = held_out_variance(rows)
+    with torch_threads(settings.n_threads):
+        attempts = _run(spaces, settings, rows, budget or Budget(), on_stage or (lambda name: None), var)
+    return _result(attempts, var)
+
+
+def _run(spaces, settings, rows, budget, on_stage, var) -> list:
+    """The attempts of the rungs that ran (see :func:`search`); nmse = loss / ``var``."""
+    first = _first_weight(settings.complexity_weights)
+    attempts: list[Attempt] = []
+
+    def context(rung):
+        return RungContext(rung, spaces[rung.space], rows, settings, budget)
+
+    def snap(attempt, weights):
+        on_stage(f"snap {attempt.space} {attempt.model.width}")
+        t0 = time.perf_counter()
+        formulas, error = snap_weights(context(attempt.rung), attempt.model, weights)
+        known = {str(g.expr) for g in attempt.formulas}
+        attempt.formulas += [f for f in formulas if str(f.expr) not in known]
+        attempt.error = attempt.error or error if not attempt.formulas else None
+        attempt.seconds += time.perf_counter() - t0
+        best = min((f.loss for f in attempt.formulas), default=math.inf) / var
+        log.info("%s: best formula nmse %.3g, %.1f s in all", attempt.rung, best, attempt.seconds)
+        return best
+
+    for k, rung in enumerate(settings.ladder):
+        if attempts and budget.skip(str(rung)):
+            break
+        ctx = context(rung)
+        on_stage(f"train {rung}")
+        t0 = time.perf_counter()
+        try:
+            model = train_pruned(ctx)
+        except FloatingPointError as err:  # diverged: record it and go on with the next rung
+            log.warning("training %s diverged: %s", rung, err)
+            continue
+        attempt = Attempt(rung, model, [], val_nmse(ctx, model), time.perf_counter() - t0)
+        attempts.append(attempt)
+        log.info("%s -> %s: numeric nmse %.3g after %.1f s", rung, model.width, attempt.numeric_nmse,
+                 attempt.seconds)
+        last = k == len(settings.ladder) - 1 or budget.spent
+        if attempt.numeric_nmse > SNAP_NMSE and not last:
+            continue
+        best = snap(attempt, first)
+        # Done when a formula reproduces the held-out data to round-off, or beats the
+        # network it came from by a wide margin (then it has found structure the network
+        # only approximates: a wider network has nothing more to offer). A formula merely
+        # as good as its network may be a smooth stand-in (x·exp(c·e^(−y²)) for
+        # x/(1 + y²)), so the search goes on.
+        if best < EXACT_NMSE or best <= STOP_FACTOR * attempt.numeric_nmse:
+            break
+    if not attempts:
+        raise TrainingDiverged("training diverged for every architecture; check the data for outliers")
+    snapped = [a for a in attempts if a.formulas]
+    if not snapped:  # nothing decent: snap the best numeric fit anyway
+        best_attempt = min(attempts, key=lambda a: a.numeric_nmse)
+        snap(best_attempt, first)
+        snapped = [best_attempt]
+    # the Pareto front: the other complexity weights for the network of the best formula
+    best_attempt = min(snapped, key=lambda a: min(f.loss for f in a.formulas) if a.formulas else math.inf)
+    rest = tuple(w for w in settings.complexity_weights if w not in first)
+    if rest and not budget.skip(f"complexity weights {rest}"):
+        snap(best_attempt, rest)
+    return attempts
+
+
+def _result(attempts: list, var: float) -> SearchResult:
+    """The Pareto front of every attempt's formulas (nmse = held-out loss / ``var``)."""
+    entries, owners = [], {}
+    for attempt in attempts:
+        for f in attempt.formulas:
+            entries.append(ParetoEntry(f.complexity, f.loss, f.loss / var, f))
+            owners[id(f)] = attempt
+    front = ParetoFront(entries)
+    if not len(front):
+        errors = "; ".join(a.error for a in attempts if a.error) or "no finite formula"
+        raise NoFormulaFound(f"symkan found no usable formula ({errors})")
+    return SearchResult(attempts, front, owners)
