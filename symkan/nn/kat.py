@@ -39,6 +39,7 @@ DEFAULT_INIT_RANGE = (-6.0, 6.0)
 #: Gauss–Hermite nodes for E[F(z)²], z ~ N(0, 1)
 _QUADRATURE_NODES = 64
 MLP_KINDS = ("grkan", "gelu")
+MLP_INITS = ("trunc_normal", "variance_preserving")
 
 
 def _positive_int(name: str, value) -> int:
@@ -70,6 +71,30 @@ def linear(in_features: int, out_features: int, *, bias: bool = True, std: float
         if bias:
             layer.bias.zero_()
     return layer
+
+
+def gaussian_second_moment(fn, std: float = 1.0, device=None) -> torch.Tensor:
+    """E[fn(z)²] for z ~ N(0, std²) by Gauss–Hermite quadrature (float64, no random numbers).
+    ``fn`` maps the nodes (nodes,) to (nodes,) or (nodes, k); returns () or (k,)."""
+    nodes, weights = np.polynomial.hermite_e.hermegauss(_QUADRATURE_NODES)
+    z = torch.as_tensor(nodes * std, dtype=torch.float64, device=device)
+    w = torch.as_tensor(weights / weights.sum(), dtype=torch.float64, device=device)
+    values = fn(z)
+    return (w.reshape(-1, *[1] * (values.ndim - 1)) * values.pow(2)).sum(0)
+
+
+@torch.no_grad()
+def variance_preserving_init_(fc1: nn.Linear, fc2: nn.Linear, act_second_moment: float, *, gain: float = 1.0,
+                              generator: torch.Generator | None = None) -> None:
+    """The KAT paper's init of ``fc2(act(fc1(x)))`` for unit-variance x: fc1 ~ N(0, 1/in) (so
+    the pre-activations are ~N(0, 1)), fc2 ~ N(0, gain²/(hidden · E[act(z)²])), biases 0;
+    then Var(out) ≈ gain²."""
+    gen = _private(generator)
+    nn.init.normal_(fc1.weight, std=math.sqrt(1.0 / fc1.in_features), generator=gen)
+    nn.init.normal_(fc2.weight, std=gain * math.sqrt(1.0 / (fc2.in_features * act_second_moment)), generator=gen)
+    for fc in (fc1, fc2):
+        if fc.bias is not None:
+            fc.bias.zero_()
 
 
 class GroupRational(nn.Module):
@@ -122,14 +147,12 @@ class GroupRational(nn.Module):
     @torch.no_grad()
     def second_moment(self, std: float = 1.0) -> torch.Tensor:
         """E[F_g(z)²] for z ~ N(0, std²), per group: (groups,) float64 (Gauss–Hermite)."""
-        nodes, weights = np.polynomial.hermite_e.hermegauss(_QUADRATURE_NODES)
-        z = torch.as_tensor(nodes * std, dtype=torch.float64, device=self.numerator.device)
-        w = torch.as_tensor(weights / weights.sum(), dtype=torch.float64, device=self.numerator.device)
         num = self.numerator.detach().to(torch.float64)
         den = self.denominator.detach().to(torch.float64)
-        # (nodes, groups): every group evaluated on every node, one channel per group
-        values = rational_activation(z[:, None].expand(-1, self.groups), num, den, backend="torch")
-        return (w[:, None] * values.pow(2)).sum(0)
+        # every group evaluated on every node: one channel per group
+        return gaussian_second_moment(
+            lambda z: rational_activation(z[:, None].expand(-1, self.groups), num, den, backend="torch"),
+            std, device=num.device)
 
     def extra_repr(self) -> str:
         return f"channels={self.channels}, groups={self.groups}, init={self.init!r}, init_range={self.init_range}"
@@ -165,6 +188,7 @@ class GRKANMLP(nn.Module):
         if not (isinstance(init_scale, (int, float)) and math.isfinite(init_scale) and init_scale > 0):
             raise ValueError(f"init_scale must be a finite number > 0, got {init_scale!r}")
         self.init_scale = float(init_scale)
+        generator = _private(generator)  # one stream for every tensor of the module
         self.pre_act = (GroupRational(in_features, groups, init="identity", backend=backend)
                         if pre_rational else None)
         self.fc1 = linear(in_features, hidden, bias=bias, generator=generator)
@@ -188,17 +212,11 @@ class GRKANMLP(nn.Module):
     @torch.no_grad()
     def reset_parameters(self, generator: torch.Generator | None = None) -> None:
         """Variance-preserving init (see the module docstring); biases 0, rationals refit."""
-        gen = _private(generator)
         self.act.reset_parameters()
         if self.pre_act is not None:
             self.pre_act.reset_parameters()  # identity: E[F(x)²] = Var(x), fc1 keeps 1/in
-        nn.init.normal_(self.fc1.weight, std=math.sqrt(1.0 / self.in_features), generator=gen)
-        power = float(self.act.second_moment().mean())
-        std = self.init_scale * math.sqrt(1.0 / (self.hidden_features * power))
-        nn.init.normal_(self.fc2.weight, std=std, generator=gen)
-        for fc in (self.fc1, self.fc2):
-            if fc.bias is not None:
-                fc.bias.zero_()
+        variance_preserving_init_(self.fc1, self.fc2, float(self.act.second_moment().mean()),
+                                  gain=self.init_scale, generator=generator)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.pre_act is not None:
@@ -207,19 +225,27 @@ class GRKANMLP(nn.Module):
 
 
 class MLP(nn.Module):
-    """The ViT MLP GR-KAN replaces: fc1 → GELU → fc2 (weights ~ truncated N(0, 0.02²)).
+    """The ViT MLP GR-KAN replaces: fc1 → GELU → fc2. ``init``: "trunc_normal" (ViT's:
+    weights ~ N(0, 0.02²) truncated at ±0.04) or "variance_preserving" (the same init as
+    :class:`GRKANMLP`, with E[GELU(z)²]: the control that separates the init from the rational).
     forward: x (..., in) -> (..., out)."""
 
     def __init__(self, in_features: int, hidden_features: int | None = None, out_features: int | None = None,
-                 *, bias: bool = True, drop: float = 0.0, generator: torch.Generator | None = None):
+                 *, bias: bool = True, drop: float = 0.0, init: str = "trunc_normal",
+                 generator: torch.Generator | None = None):
         super().__init__()
         in_features = _positive_int("in_features", in_features)
         hidden = _positive_int("hidden_features", 4 * in_features if hidden_features is None else hidden_features)
         out = _positive_int("out_features", in_features if out_features is None else out_features)
+        generator = _private(generator)  # one stream for every tensor of the module
         self.fc1 = linear(in_features, hidden, bias=bias, generator=generator)
         self.act = nn.GELU()
         self.drop = nn.Dropout(_fraction("drop", drop))
         self.fc2 = linear(hidden, out, bias=bias, generator=generator)
+        if init not in MLP_INITS:
+            raise ValueError(f"init must be one of {MLP_INITS}, got {init!r}")
+        if init == "variance_preserving":
+            variance_preserving_init_(self.fc1, self.fc2, float(gaussian_second_moment(F.gelu)), generator=generator)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.drop(self.fc2(self.drop(self.act(self.fc1(x)))))
@@ -237,6 +263,7 @@ class Attention(nn.Module):
             raise ValueError(f"num_heads={num_heads} must divide dim={dim}")
         self.num_heads = num_heads
         self.attn_drop = _fraction("attn_drop", attn_drop)
+        generator = _private(generator)  # one stream for every tensor of the module
         self.qkv = linear(dim, 3 * dim, bias=qkv_bias, generator=generator)
         self.proj = linear(dim, dim, generator=generator)
         self.proj_drop = nn.Dropout(_fraction("proj_drop", proj_drop))
@@ -258,6 +285,8 @@ class KATBlock(nn.Module):
         dim, num_heads: width and attention heads (num_heads must divide dim).
         mlp_ratio: hidden width of the MLP / dim.
         mlp: "grkan" (:class:`GRKANMLP`, the KAT block) or "gelu" (:class:`MLP`, the ViT block).
+        mlp_init: init of a "gelu" MLP (see :class:`MLP`; default "trunc_normal"); a GR-KAN
+            MLP always has the variance-preserving init.
         groups, act_init, init_range, pre_rational, backend: GR-KAN options (mlp="grkan").
         qkv_bias, drop, attn_drop, norm_eps: as in ViT.
 
@@ -265,12 +294,14 @@ class KATBlock(nn.Module):
     """
 
     def __init__(self, dim: int, num_heads: int = 8, mlp_ratio: float = 4.0, *, mlp: str = "grkan",
-                 groups: int = 8, act_init: str = "gelu", init_range=DEFAULT_INIT_RANGE,
+                 mlp_init: str | None = None, groups: int = 8, act_init: str = "gelu", init_range=DEFAULT_INIT_RANGE,
                  pre_rational: bool = False, qkv_bias: bool = True, drop: float = 0.0, attn_drop: float = 0.0,
                  norm_eps: float = 1e-6, backend: str = "auto", generator: torch.Generator | None = None):
         super().__init__()
         if mlp not in MLP_KINDS:
             raise ValueError(f"mlp must be one of {MLP_KINDS}, got {mlp!r}")
+        if mlp == "grkan" and mlp_init not in (None, "variance_preserving"):
+            raise ValueError(f"a GR-KAN MLP has the variance-preserving init; got mlp_init={mlp_init!r}")
         if not (isinstance(mlp_ratio, (int, float)) and mlp_ratio > 0):
             raise ValueError(f"mlp_ratio must be a number > 0, got {mlp_ratio!r}")
         gen = _private(generator)
@@ -283,12 +314,12 @@ class KATBlock(nn.Module):
             self.mlp = GRKANMLP(dim, hidden, groups=groups, act_init=act_init, init_range=init_range,
                                 pre_rational=pre_rational, drop=drop, backend=backend, generator=gen)
         else:
-            self.mlp = MLP(dim, hidden, drop=drop, generator=gen)
+            self.mlp = MLP(dim, hidden, drop=drop, init=mlp_init or "trunc_normal", generator=gen)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x + self.attn(self.norm1(x))
         return x + self.mlp(self.norm2(x))
 
 
-__all__ = ["GroupRational", "GRKANMLP", "MLP", "Attention", "KATBlock", "linear", "DEFAULT_INIT_RANGE",
-           "MLP_KINDS"]
+__all__ = ["GroupRational", "GRKANMLP", "MLP", "Attention", "KATBlock", "linear", "gaussian_second_moment",
+           "variance_preserving_init_", "DEFAULT_INIT_RANGE", "MLP_KINDS", "MLP_INITS"]
