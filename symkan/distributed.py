@@ -146,7 +146,12 @@ def _loss_fn(loss):
     if callable(loss):
         return loss
     if loss == "mse":
-        return lambda out, target: torch.mean((out - target) ** 2)
+        def mse(out, target):
+            if out.shape != target.shape:  # (n,) against (n, 1) would broadcast to (n, n)
+                raise ValueError(f"model output {tuple(out.shape)} and target {tuple(target.shape)} differ in "
+                                 "shape (a 1-D y is read as (n, 1))")
+            return torch.mean((out - target) ** 2)
+        return mse
     if loss == "cross_entropy":
         return F.cross_entropy
     raise ValueError(f"loss must be one of {LOSSES} or a callable (output, target) -> mean over rows, got {loss!r}")

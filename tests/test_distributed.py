@@ -128,6 +128,8 @@ def test_bad_arguments(kwargs, match):
         fit_distributed(torch.nn.Linear(2, 1), torch.randn(8, 2), torch.randn(8), **kwargs)
 
 
-def test_mismatched_rows():
+def test_mismatched_rows_and_shapes():
     with pytest.raises(ValueError, match="same number of rows"):
         fit_distributed(torch.nn.Linear(2, 1), torch.randn(8, 2), torch.randn(7))
+    with pytest.raises(ValueError, match="differ in shape"):
+        fit_distributed(torch.nn.Linear(2, 2), torch.randn(8, 2), torch.randn(8), steps=1)
