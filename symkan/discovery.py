@@ -286,8 +286,8 @@ def _snap(model, space, weights, settings, names, X_user, y_user, Xv_user, yv_us
 def space_functions(functions, space_name: str):
     """Library names snapped in a space: the caller's choice if given; else the default
     library, plus in the log space the entries for factors of ratios and products
-    (:data:`symkan.symbolic.library.LOG_SPACE_NAMES`)."""
-    from .symbolic.library import LOG_SPACE_NAMES, default_functions
+    (:data:`symkan.functions.library.LOG_SPACE_NAMES`)."""
+    from .functions.library import LOG_SPACE_NAMES, default_functions
 
     if functions is not None:
         return functions

@@ -25,7 +25,8 @@ from .discovery import SearchSettings, build_width, default_ladder, search
 from .spaces import log_space_applies, make_space
 from .pareto import ParetoEntry, ParetoFront
 from .threads import torch_threads
-from .persistence import expr_from_data, expr_to_data, load_payload, save_payload
+from .functions.expression_data import expr_from_data, expr_to_data
+from .persistence import load_payload, save_payload
 
 log = logging.getLogger(__name__)
 
@@ -196,7 +197,7 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
             raise ValueError(f"target_name must be a non-empty string or None, got {self.target_name!r}")
         self._seed_source()  # validates random_state
         if self.functions is not None:
-            from .symbolic.library import resolve_functions
+            from .functions.library import resolve_functions
 
             resolve_functions(list(self.functions))
 
@@ -428,7 +429,7 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
         """Write the fitted model (weights, config, symbolic state, custom functions,
         formulas) to ``path`` atomically; :meth:`load` reads it back on any device."""
         check_is_fitted(self, "best_")
-        from .symbolic.library import custom_functions
+        from .functions.library import custom_functions
 
         params = {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.get_params(deep=False).items()}
         payload = {
@@ -465,7 +466,7 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
         Raises ValueError for a missing, truncated, foreign, corrupt or incompatible file
         and for a custom function that conflicts with one registered in this session.
         Loading runs no code from the file (see :mod:`symkan.persistence`)."""
-        from .symbolic.library import restore_custom_functions
+        from .functions.library import restore_custom_functions
 
         data = load_payload(path)
         try:

@@ -9,11 +9,10 @@ import pytest
 import sympy
 import torch
 
+from symkan.functions.library import register_function
 from symkan.nn import KAN
 from symkan.symbolic import auto_snap, fix, model_formula, suggest, unfix
-from symkan.symbolic import library
 from symkan.symbolic.formula import Formula, expression_complexity
-from symkan.symbolic.library import register_function
 
 
 def _x(n, d, lo=-1.0, hi=1.0, seed=0):
@@ -36,14 +35,6 @@ def _symbolic_net(width, edges, biases=None, **kw):
         with torch.no_grad():
             m.layers[l].bias[j] = v
     return m
-
-
-@pytest.fixture
-def custom_cleanup():
-    before = set(library.FUNCTIONS)
-    yield
-    for name in set(library.FUNCTIONS) - before:
-        del library.FUNCTIONS[name]
 
 
 # --- composition -------------------------------------------------------------------------

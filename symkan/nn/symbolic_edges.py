@@ -36,7 +36,7 @@ class SymbolicEdges(nn.Module):
 
     def set(self, o: int, i: int, name: str, a: float = 1.0, b: float = 0.0, c: float = 1.0, d: float = 0.0):
         """Fix edge (o, i) to c·f(a·x + b) + d with f = library[name]."""
-        from ..symbolic.library import get_function  # imports sympy: deferred so `import symkan.nn` stays light
+        from ..functions.library import get_function  # imports sympy: deferred so `import symkan.nn` stays light
 
         entry = get_function(name)
         if entry.name not in self.names:
@@ -63,7 +63,7 @@ class SymbolicEdges(nn.Module):
         o_all, i_all = torch.nonzero(self.fixed, as_tuple=True)
         if o_all.numel() == 0:
             return
-        from ..symbolic.library import get_function
+        from ..functions.library import get_function
         funcs = self.func_index[o_all, i_all]
         for f in torch.unique(funcs).tolist():
             sel = funcs == f

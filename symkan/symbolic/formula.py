@@ -38,9 +38,9 @@ import numpy as np
 import sympy
 import torch
 
+from ..functions.library import get_function
 from ..validation import to_target, to_tensor_2d
 from .constants import MAX_REFIT_CONSTANTS, ConstantFit, clean_numbers, monic, snap_candidates
-from .library import get_function
 from .refit import domain_violations
 
 log = logging.getLogger(__name__)

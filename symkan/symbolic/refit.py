@@ -18,8 +18,8 @@ import math
 
 import torch
 
+from ..functions.library import get_function
 from ..nn.kan import combine_nodes
-from .library import get_function
 
 log = logging.getLogger(__name__)
 

@@ -36,10 +36,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from ..functions.library import get_function, resolve_functions
 from ..nn.kan import combine_nodes
 from ..validation import model_dtype_device, to_target, to_tensor_2d
 from .fitting import CHUNK_ELEMENTS, fit_edges
-from .library import get_function, resolve_functions
 from .refit import domain_violations, fold_offsets, joint_refit, mse
 from .select import ACCURACY_FLOOR, COMPLEXITY_WEIGHT, Suggestions, candidates_for, ranking, selection_scores
 
@@ -217,7 +217,7 @@ def auto_snap(model, X, y=None, *, functions=None, complexity_weight: float = CO
         X: (n, n_inputs) inputs as the network sees them; y: (n,) or (n, n_outputs)
             targets in network units (default: the numeric network's own outputs).
         functions: library names to choose from (default: every entry but the opt-in
-            log-space ones, :func:`~symkan.symbolic.library.default_functions`).
+            log-space ones, :func:`~symkan.functions.library.default_functions`).
         complexity_weight: decades of relative error one unit of complexity must buy
             (larger = simpler formulas; see :mod:`symkan.symbolic.select`).
         accuracy_floor: relative error regarded as exact when ranking candidates;

@@ -28,6 +28,8 @@ from typing import Callable
 import sympy
 import torch
 
+from .grammar import parse_expression
+
 Tensor = torch.Tensor
 
 MODES = ("zero", "linear", "shift", "scale", "full")
@@ -268,10 +270,11 @@ def register_function(name: str, sympy_expr: str | Callable[[sympy.Expr], sympy.
 
     ``sympy_expr`` is a string in the variable ``x`` (e.g. ``"x*exp(-x)"``), which is
     what lets saved models rebuild the entry; a callable is accepted for session-only
-    use. Strings are parsed without ``eval`` (:func:`symkan.persistence.parse_expression`:
+    use. Strings are parsed without ``eval`` (:func:`symkan.functions.grammar.parse_expression`:
     numbers, ``x``, ``pi``, ``E``, ``+ - * / **`` and a list of sympy functions). The
-    torch form is derived from the sympy form with ``sympy.lambdify`` unless given. ``domain`` (open interval) and ``poles`` keep fits inside the region where
-    the function is finite. Registering an existing custom name replaces it.
+    torch form is derived from the sympy form with ``sympy.lambdify`` unless given.
+    ``domain`` (open interval) and ``poles`` keep fits inside the region where the
+    function is finite. Registering an existing custom name replaces it.
     """
     if not isinstance(name, str) or not name:
         raise ValueError("a symbolic function needs a non-empty string name")
@@ -284,9 +287,7 @@ def register_function(name: str, sympy_expr: str | Callable[[sympy.Expr], sympy.
         raise ValueError(f"domain must be (lo, hi) with hi > lo, got {domain!r}")
     xs = sympy.Symbol("x")
     if isinstance(sympy_expr, str):
-        from ..persistence import parse_expression  # no eval: model files carry these strings
-
-        try:
+        try:  # no eval: model files carry these strings
             expr = parse_expression(sympy_expr, {"x": xs}, other_names=True)
         except ValueError as err:
             raise ValueError(f"cannot parse symbolic function {name!r}: {sympy_expr!r} ({err})") from None
@@ -341,8 +342,6 @@ def restore_custom_functions(spec: dict[str, dict]) -> None:
             raise ValueError(f"malformed custom function entry {name!r}") from None
         if name in FUNCTIONS:
             have = FUNCTIONS[name]
-            from ..persistence import parse_expression
-
             try:
                 same = (name not in BUILTIN_NAMES and have.source is not None
                         and parse_expression(have.source, {"x": xs}) == parse_expression(entry["sympy"], {"x": xs})
