@@ -86,7 +86,8 @@ def to_user_formula(formula, space: Space, X: np.ndarray, y: np.ndarray, *, max_
     formula cannot be evaluated there.
     """
     from .symbolic.constants import ConstantFit, clean_numbers
-    from .symbolic.formula import Formula, bounded_simplify
+    from .symbolic.formula import Formula
+    from .symbolic.simplify import bounded_simplify
 
     if space.name == "linear":
         return formula

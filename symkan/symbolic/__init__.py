@@ -18,7 +18,7 @@ _LAZY = {
     "Candidate": "select", "Suggestions": "select", "selection_scores": "select",
     "EdgeChoice": "snap", "SnapResult": "snap", "auto_snap": "snap", "fix": "snap", "suggest": "snap",
     "unfix": "snap",
-    "Formula": "formula", "expression_complexity": "formula", "model_formula": "formula",
+    "Formula": "formula", "expression_complexity": "formula", "model_formula": "network_formula",
     "formula_candidates": "pareto", "prune_terms": "pareto",
 }
 

@@ -324,7 +324,8 @@ def auto_snap(model, X, y=None, *, functions=None, complexity_weight: float = CO
     choices = _choices(snapped, candidates)
     result = SnapResult(snapped, choices, loss_numeric, loss_snapped, None, history)
     if formula:
-        from .formula import model_formula, to_user_units
+        from .compose import to_user_units
+        from .network_formula import model_formula
         Xu, yu = to_user_units(Xd, yd, input_transform, output_transform)
         result.formula = model_formula(snapped, names=names, input_transform=input_transform,
                                        output_transform=output_transform, X=Xu, y=yu,
