@@ -37,7 +37,7 @@ def free_mask(layer, frozen_ab: torch.Tensor | None = None) -> torch.Tensor:
     sym = layer.symbolic
     mask = torch.zeros_like(sym.affine)
     for name, o_idx, i_idx in sym.groups(layer.mask > 0):
-        mask[o_idx, i_idx, :3] = torch.tensor(_FREE_ABC[get_function(name).mode], dtype=mask.dtype)
+        mask[o_idx, i_idx, :3] = torch.tensor(_FREE_ABC[get_function(name).mode], dtype=mask.dtype, device=mask.device)
     if frozen_ab is not None:
         mask[..., :2] = mask[..., :2] * (~frozen_ab)[..., None].to(mask.dtype)
     return mask
