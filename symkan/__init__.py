@@ -16,7 +16,7 @@ _LAZY = {
     "SymKANRegressor": "symkan.regressor",
     "available_bases": "symkan.bases",
     "register_basis": "symkan.bases",
-    "register_function": "symkan.symbolic.library",
+    "register_function": "symkan.functions",
     # scores, pruning, diagrams
     "edge_scores": "symkan.scores",
     "node_scores": "symkan.scores",

@@ -3,18 +3,19 @@
 A model file is a ``torch.save`` archive of plain data only (tensors, numbers, strings,
 lists, dicts), so it loads with ``torch.load(weights_only=True)`` — no pickled code runs
 on load. It is written to a temporary file in the target directory, flushed to disk and
-renamed over the target, so a crash never leaves a torn file behind.
+renamed over the target, so a crash never leaves a torn file behind. Formulas go in as
+plain data (:mod:`symkan.functions.expression_data`).
 """
 from __future__ import annotations
 
-import ast
-import math
 import os
 import tempfile
 from pathlib import Path
 
 import sympy
 import torch
+
+from .functions.expression_data import expr_from_data, expr_to_data
 
 #: bump when the layout of the saved payload changes incompatibly
 FORMAT_VERSION = 1
@@ -96,7 +97,7 @@ def save_model(est, path) -> Path:
     """Write the fitted estimator ``est`` (params, network weights and config, space
     transform, formulas, custom library functions, diagram sample) to ``path``
     atomically (:func:`save_payload`). Returns the path."""
-    from .symbolic.library import custom_functions
+    from .functions.library import custom_functions
 
     params = {k: (list(v) if isinstance(v, tuple) else v) for k, v in est.get_params(deep=False).items()}
     space, model = est.space_, est.model_
@@ -135,7 +136,7 @@ def load_model(cls, path):
     Raises ValueError for a missing, truncated, foreign, corrupt or incompatible file
     and for a custom function that conflicts with one registered in this session.
     Loading runs no code from the file."""
-    from .symbolic.library import restore_custom_functions
+    from .functions.library import restore_custom_functions
 
     data = load_payload(path)
     try:
@@ -197,184 +198,3 @@ def _fitted_state(data: dict, params: dict) -> dict:
     if data["feature_names_in"] is not None:
         state["feature_names_in_"] = np.asarray(data["feature_names_in"], dtype=object)
     return state
-
-
-# ======================================================================================
-# end of the model file layout
-# ======================================================================================
-
-
-# --- sympy expressions as plain data ---------------------------------------------------
-# A formula is stored as a nested list (operator name, arguments...) rather than as
-# source text, so loading never evaluates code: only sympy classes from an allow-list
-# (arithmetic and sympy's elementary functions) can be constructed.
-_CONSTANTS = {"pi": sympy.pi, "E": sympy.E, "nan": sympy.nan, "oo": sympy.oo, "-oo": -sympy.oo,
-              "zoo": sympy.zoo, "I": sympy.I, "EulerGamma": sympy.EulerGamma}
-
-
-def expr_to_data(expr) -> list:
-    """A sympy expression as nested lists of strings (see :func:`expr_from_data`)."""
-    expr = sympy.sympify(expr, strict=True)  # sympy objects and numbers only, never text
-    if expr.is_Symbol:
-        return ["S", expr.name]
-    if expr.is_Integer:
-        return ["I", str(int(expr))]
-    if expr.is_Rational:
-        return ["Q", str(expr.p), str(expr.q)]
-    if expr.is_Float:
-        return ["F", repr(float(expr))]
-    for name, const in _CONSTANTS.items():
-        if expr == const:
-            return ["C", name]
-    if not expr.args:
-        raise ValueError(f"cannot store the sympy atom {expr!r}")
-    return ["f", type(expr).__name__, *[expr_to_data(a) for a in expr.args]]
-
-
-def _allowed(name: str):
-    """The sympy class ``name`` if a stored formula may construct it: Add, Mul, Pow and
-    the functions of ``sympy.functions`` (elementary and special functions) — not
-    ``sympy.Function`` itself (undefined functions) nor any other sympy class."""
-    cls = getattr(sympy, name, None)
-    if isinstance(cls, type) and (cls in (sympy.Add, sympy.Mul, sympy.Pow) or (
-            issubclass(cls, (sympy.Function, sympy.Min, sympy.Max))
-            and cls.__module__.startswith("sympy.functions."))):
-        return cls
-    raise ValueError(f"unsupported operation {name!r} in a stored formula")
-
-
-#: a power of two numbers is evaluated exactly by sympy: keep exact results this small
-#: (digits), so that a crafted file or expression cannot make loading hang
-_MAX_EXACT_DIGITS = 5000
-
-
-def _check_numeric_pow(base, exponent) -> None:
-    """Refuse a power of two exact numbers whose exact value would be huge (10**10**9)."""
-    if not (getattr(base, "is_Rational", False) and getattr(exponent, "is_Rational", False)):
-        return
-    if max(abs(int(exponent.p)), abs(int(exponent.q))) > 1000:
-        raise ValueError(f"the exponent {exponent} of a number is too large")
-    digits = max(len(str(abs(int(base.p)))), len(str(int(base.q))))
-    if abs(int(exponent.p)) * digits > _MAX_EXACT_DIGITS:
-        raise ValueError(f"the power {base}**{exponent} is too large")
-
-
-def expr_from_data(data, names) -> sympy.Expr:
-    """Inverse of :func:`expr_to_data`; symbols are created by name (plain, no assumptions)
-    and must be among ``names``."""
-    if not isinstance(data, list) or not data:
-        raise ValueError("malformed stored formula")
-    kind = data[0]
-    if kind == "S":
-        if data[1] not in names:
-            raise ValueError(f"stored formula uses an unknown variable {data[1]!r}")
-        return sympy.Symbol(data[1])
-    if kind == "I":
-        return sympy.Integer(int(data[1]))
-    if kind == "Q":
-        return sympy.Rational(int(data[1]), int(data[2]))
-    if kind == "F":
-        return sympy.Float(float(data[1]))
-    if kind == "C":
-        if data[1] not in _CONSTANTS:
-            raise ValueError(f"unknown constant {data[1]!r} in a stored formula")
-        return _CONSTANTS[data[1]]
-    if kind == "f":
-        cls = _allowed(data[1])
-        args = [expr_from_data(a, names) for a in data[2:]]
-        if cls is sympy.Pow and len(args) == 2:
-            _check_numeric_pow(*args)
-        return cls(*args, evaluate=False)
-    raise ValueError(f"malformed stored formula (tag {kind!r})")
-
-
-# --- expressions from text, without eval ------------------------------------------------
-# ``sympy.sympify`` evaluates its input with Python's ``eval``: a string from a model file
-# could run any code. :func:`parse_expression` parses with Python's ``ast`` instead and
-# builds sympy objects from an allowed set of nodes only.
-
-#: functions a text expression may call (names as sympy's parser knows them)
-SAFE_FUNCTIONS = {name: getattr(sympy, name) for name in (
-    "sin", "cos", "tan", "cot", "sec", "csc", "asin", "acos", "atan", "acot", "atan2",
-    "sinh", "cosh", "tanh", "coth", "sech", "csch", "asinh", "acosh", "atanh",
-    "exp", "log", "ln", "sqrt", "cbrt", "Abs", "sign", "Min", "Max", "floor", "ceiling",
-    "erf", "erfc", "Heaviside")}
-SAFE_FUNCTIONS["abs"] = sympy.Abs
-#: named constants a text expression may use
-SAFE_CONSTANTS = {"pi": sympy.pi, "E": sympy.E}
-#: longest text expression accepted
-MAX_EXPRESSION_CHARS = 2000
-
-_BINARY = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
-           ast.Div: lambda a, b: a / b, ast.Pow: None}
-
-
-def parse_expression(text: str, variables: dict, *, other_names: bool = False) -> sympy.Expr:
-    """Parse ``text`` into a sympy expression without evaluating any code.
-
-    The grammar: integer and decimal numbers, the names in ``variables`` (name -> sympy
-    Symbol), the constants ``pi`` and ``E``, ``+ - * / **`` (and ``^`` for ``**``),
-    parentheses and calls of the functions in :data:`SAFE_FUNCTIONS` with positional
-    arguments. Anything else (attributes, subscripts, strings, keywords, lambdas,
-    comprehensions, unknown names) raises ValueError naming it. With ``other_names``
-    any other identifier becomes a plain Symbol (for callers that check the free
-    symbols themselves).
-    """
-    if not isinstance(text, str):
-        raise ValueError(f"an expression must be a string, got {type(text).__name__}")
-    if len(text) > MAX_EXPRESSION_CHARS:
-        raise ValueError(f"expression is too long ({len(text)} characters; at most {MAX_EXPRESSION_CHARS})")
-    text = text.strip().replace("^", "**")  # x^2 means x**2, as in sympify
-    try:
-        tree = ast.parse(text, mode="eval")
-    except (SyntaxError, ValueError, MemoryError, RecursionError) as err:
-        raise ValueError(f"invalid syntax ({type(err).__name__}: {err})") from None
-
-    def build(node):
-        if isinstance(node, ast.Constant):
-            v = node.value
-            if isinstance(v, bool) or not isinstance(v, (int, float)):
-                raise ValueError(f"unsupported literal {v!r}")
-            if isinstance(v, float):
-                if not math.isfinite(v):
-                    raise ValueError(f"non-finite number {ast.get_source_segment(text, node) or v!r}")
-                return sympy.Float(v)
-            return sympy.Integer(v)
-        if isinstance(node, ast.Name):
-            if node.id in variables:
-                return variables[node.id]
-            if node.id in SAFE_CONSTANTS:
-                return SAFE_CONSTANTS[node.id]
-            if other_names:
-                return sympy.Symbol(node.id)
-            raise ValueError(f"unknown name {node.id!r} (allowed: {', '.join([*variables, *SAFE_CONSTANTS])})")
-        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
-            arg = build(node.operand)
-            return -arg if isinstance(node.op, ast.USub) else arg
-        if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
-            left, right = build(node.left), build(node.right)
-            if isinstance(node.op, ast.Pow):
-                _check_numeric_pow(left, right)
-                return left ** right
-            return _BINARY[type(node.op)](left, right)
-        if isinstance(node, ast.Call):
-            if not isinstance(node.func, ast.Name) or node.func.id not in SAFE_FUNCTIONS:
-                what = node.func.id if isinstance(node.func, ast.Name) else ast.dump(node.func)[:60]
-                raise ValueError(f"call of {what!r} is not allowed (allowed functions: "
-                                 f"{', '.join(sorted(SAFE_FUNCTIONS))})")
-            if node.keywords or any(isinstance(a, ast.Starred) for a in node.args) or not node.args:
-                raise ValueError(f"{node.func.id}() takes plain positional arguments only")
-            args = [build(a) for a in node.args]
-            try:
-                return SAFE_FUNCTIONS[node.func.id](*args)
-            except (TypeError, ValueError) as err:
-                raise ValueError(f"{node.func.id}{tuple(args)}: {err}") from None
-        segment = ast.get_source_segment(text, node) or ast.dump(node)
-        raise ValueError(f"unsupported syntax {type(node).__name__} "
-                         f"({segment[:60] + ('...' if len(segment) > 60 else '')})")
-
-    try:
-        expr = build(tree.body)
-    except RecursionError:
-        raise ValueError("expression is nested too deeply") from None
-    return expr

@@ -215,7 +215,7 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
         if self.target_name is not None and not self.target_name.strip():
             _invalid("target_name", "a non-empty string or None", self.target_name)
         if self.functions is not None:
-            from .symbolic.library import resolve_functions
+            from .functions.library import resolve_functions
 
             resolve_functions(list(self.functions))
 

@@ -30,3 +30,14 @@ def exp_sin_data():
     X = torch.rand(2000, 2, generator=g) * 2 - 1
     y = target_exp_sin(X)
     return X[:1000], y[:1000], X[1000:], y[1000:]
+
+
+@pytest.fixture
+def custom_cleanup():
+    """Removes the library functions a test registers."""
+    from symkan.functions import library
+
+    before = set(library.FUNCTIONS)
+    yield
+    for name in set(library.FUNCTIONS) - before:
+        del library.FUNCTIONS[name]

@@ -6,7 +6,7 @@ import pytest
 import sympy
 import torch
 
-from symkan.datasets import TOY_EQUATIONS, evaluate, feynman_equations, get_equation, make_dataset
+from symkan.datasets import TOY_EQUATIONS, evaluate, feynman_equations, get_equation, make_dataset, parse_formula
 from symkan.datasets.metrics import is_accuracy_solution, is_symbolic_solution, r2_score, round_floats
 
 
@@ -24,6 +24,33 @@ def test_variable_names_that_are_sympy_constants_stay_variables():
     expr = get_equation("II.13.17").expr  # uses a variable called I (sympy's imaginary unit)
     assert sympy.Symbol("I", real=True) in expr.free_symbols
     assert not expr.has(sympy.I)
+
+
+def test_every_formula_parses_without_eval():
+    """The 100 Feynman and the toy formulas parse with the eval-free grammar (checked
+    against sympy's parse_expr when it was introduced: the same expressions), into
+    real expressions of exactly their declared variables."""
+    equations = feynman_equations() + list(TOY_EQUATIONS.values())
+    assert len(equations) == 100 + len(TOY_EQUATIONS)
+    for eq in equations:
+        expr = eq.expr
+        assert isinstance(expr, sympy.Expr) and {s.name for s in expr.free_symbols} == set(eq.names), eq.name
+        assert all(s.is_real for s in expr.free_symbols) and not expr.has(sympy.I), eq.name
+    theta, lam, d, n = sympy.symbols("theta lambd d n", real=True)
+    assert get_equation("I.6.2a").expr == sympy.exp(-theta ** 2 / 2) / sympy.sqrt(2 * sympy.pi)
+    assert get_equation("I.30.5").expr == sympy.asin(lam / (n * d))  # numpy's arcsin spelling
+    x, y = sympy.symbols("x y", real=True)
+    assert TOY_EQUATIONS["exp_sin"].expr == sympy.exp(sympy.sin(sympy.pi * x) + y ** 2)
+
+
+def test_formula_text_runs_no_code(tmp_path):
+    marker = tmp_path / "pwned.txt"
+    for text in (f"__import__('os').system('touch {marker}') + x", "x.__class__", "(lambda: 1)() * x"):
+        with pytest.raises(ValueError, match="cannot parse formula"):
+            parse_formula(text, ["x"])
+    assert not marker.exists()
+    with pytest.raises(ValueError, match=r"undeclared variables \['z'\]"):
+        parse_formula("x + z", ["x"])
 
 
 def test_every_feynman_equation_samples_real_finite_values():

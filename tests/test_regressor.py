@@ -179,7 +179,7 @@ def test_newer_format_version_is_refused(tmp_path):
 
 @pytest.mark.slow
 def test_custom_function_survives_save_load_in_a_fresh_process(tmp_path):
-    from symkan.symbolic.library import register_function
+    from symkan.functions.library import register_function
 
     register_function("softsign_test", "x/(1 + Abs(x))", complexity=3)
     g = np.random.default_rng(1)
@@ -194,7 +194,7 @@ def test_custom_function_survives_save_load_in_a_fresh_process(tmp_path):
     script = (
         "import numpy as np, sys\n"
         "from symkan import SymKANRegressor\n"
-        "from symkan.symbolic.library import get_function\n"
+        "from symkan.functions.library import get_function\n"
         f"m = SymKANRegressor.load({str(path)!r})\n"
         "get_function('softsign_test')\n"
         f"X = np.load({str(tmp_path / 'X.npy')!r})\n"
@@ -309,7 +309,7 @@ def test_a_malicious_custom_function_in_a_model_file_is_refused_and_runs_nothing
     marker = tmp_path / "pwned.txt"
     evil = {"evil": {"sympy": source.format(marker=marker), "complexity": 3, "domain": [-1e9, 1e9], "poles": []}}
     bad = _tampered(model, tmp_path, custom_functions=evil)
-    from symkan.symbolic.library import FUNCTIONS
+    from symkan.functions.library import FUNCTIONS
 
     with pytest.raises(ValueError, match="refusing to load.*custom function 'evil'"):
         SymKANRegressor.load(bad)
@@ -324,29 +324,9 @@ def test_a_malicious_custom_function_in_a_model_file_is_refused_and_runs_nothing
     assert not marker.exists()
 
 
-def test_parse_expression_accepts_formulas_and_nothing_else():
-    import sympy
-
-    from symkan.persistence import parse_expression
-
-    x = sympy.Symbol("x")
-    ok = {"x*exp(-x)": x * sympy.exp(-x), "log(1 + exp(x))": sympy.log(1 + sympy.exp(x)),
-          "x/(1 + Abs(x))": x / (1 + sympy.Abs(x)), "-2.5*x^2 + pi": -2.5 * x ** 2 + sympy.pi,
-          "sqrt(x)**3 / E": sympy.sqrt(x) ** 3 / sympy.E, "atan2(x, 1) + Max(x, 0)": sympy.atan2(x, 1) + sympy.Max(x, 0)}
-    for text, expected in ok.items():
-        assert parse_expression(text, {"x": x}) == expected, text
-    for text, match in [("y + x", "unknown name 'y'"), ("x.real", "Attribute"), ("f(x)", "call of 'f'"),
-                        ("x if x else 1", "IfExp"), ("'x'", "literal"), ("x[0]", "Subscript"),
-                        ("sin(x=1)", "positional"), ("x +", "invalid syntax"), ("9**9**9**9", "too large"),
-                        ("1e999 * x", "non-finite"), ("x" + "+x" * 1500, "too long"),
-                        ("(" * 300 + "x" + ")" * 300, "nested too deeply|invalid syntax")]:
-        with pytest.raises(ValueError, match=match):
-            parse_expression(text, {"x": x})
-
-
 @pytest.mark.slow
 def test_stored_formulas_allow_only_sympy_functions(fitted, tmp_path):
-    from symkan.persistence import expr_from_data
+    from symkan.functions.expression_data import expr_from_data
 
     assert expr_from_data(["f", "sin", ["S", "a"]], ["a"]) == __import__("sympy").sin(__import__("sympy").Symbol("a"))
     for data, match in [(["f", "Function", ["S", "a"]], "unsupported operation"),
@@ -421,7 +401,7 @@ def test_python_objects_in_a_file_are_refused_without_weights_only_advice(tmp_pa
 
 @pytest.mark.slow
 def test_a_session_function_with_another_definition_is_a_clear_error(tmp_path):
-    from symkan.symbolic.library import FUNCTIONS, register_function
+    from symkan.functions.library import FUNCTIONS, register_function
 
     X, y = _data(60)
     try:

@@ -9,11 +9,10 @@ import pytest
 import sympy
 import torch
 
+from symkan.functions.library import register_function
 from symkan.nn import KAN
 from symkan.symbolic import auto_snap, fix, model_formula, suggest, unfix
-from symkan.symbolic import library
 from symkan.symbolic.formula import Formula, expression_complexity
-from symkan.symbolic.library import register_function
 
 
 def _x(n, d, lo=-1.0, hi=1.0, seed=0):
@@ -36,14 +35,6 @@ def _symbolic_net(width, edges, biases=None, **kw):
         with torch.no_grad():
             m.layers[l].bias[j] = v
     return m
-
-
-@pytest.fixture
-def custom_cleanup():
-    before = set(library.FUNCTIONS)
-    yield
-    for name in set(library.FUNCTIONS) - before:
-        del library.FUNCTIONS[name]
 
 
 # --- composition -------------------------------------------------------------------------
@@ -339,7 +330,7 @@ def test_near_linear_stand_in_is_linearized():
     import numpy as np
     import sympy
 
-    from symkan.symbolic.formula import linearized_alternative
+    from symkan.symbolic.simplify import linearized_alternative
 
     rng = np.random.default_rng(0)
     X = rng.uniform(1, 5, size=(400, 3))
@@ -556,7 +547,7 @@ def test_formula_verification_raises_when_composition_disagrees(monkeypatch):
     """The numeric check is real: if the composed sympy expression does not reproduce the
     snapped network, model_formula raises instead of returning a wrong formula — both
     for a gross error and for a 1e-4 relative one; float-rounding-sized ones pass."""
-    from symkan.symbolic import formula as formula_module
+    from symkan.symbolic import network_formula as formula_module
 
     m = _symbolic_net([2, 1], {(0, 0, 0): ("sin", (2.0, 0.3, 1.5, 0)), (0, 1, 0): ("x^2", (1, 0, 0.7, 0))})
     X = _x(100, 2).double()

@@ -13,12 +13,8 @@ from functools import lru_cache
 from importlib import resources
 
 import sympy
-from sympy.parsing.sympy_parser import parse_expr
 
-# Function names used in the AI-Feynman formulas that sympy spells differently.
-_FUNCTIONS = {"exp": sympy.exp, "sqrt": sympy.sqrt, "ln": sympy.log, "log": sympy.log,
-              "sin": sympy.sin, "cos": sympy.cos, "tan": sympy.tan, "tanh": sympy.tanh,
-              "arcsin": sympy.asin, "arccos": sympy.acos, "arctan": sympy.atan, "pi": sympy.pi}
+from ..functions.grammar import parse_expression
 
 
 @dataclass(frozen=True)
@@ -58,12 +54,13 @@ class Equation:
 
 
 def parse_formula(formula: str, names) -> sympy.Expr:
-    """Parse ``formula`` with ``names`` as real symbols and the usual function names."""
-    local = dict(_FUNCTIONS)
-    local.update({n: sympy.Symbol(n, real=True) for n in names})
+    """Parse ``formula`` with ``names`` as real symbols, without ``eval``
+    (:func:`symkan.functions.grammar.parse_expression`: numbers, ``pi``, ``E``,
+    arithmetic and the usual function names, numpy's ``arcsin`` … included)."""
+    variables = {n: sympy.Symbol(n, real=True) for n in names}
     try:
-        expr = parse_expr(formula, local_dict=local)
-    except (SyntaxError, TypeError, sympy.SympifyError) as err:
+        expr = parse_expression(formula, variables, other_names=True)
+    except ValueError as err:
         raise ValueError(f"cannot parse formula {formula!r}: {err}") from None
     unknown = {s.name for s in expr.free_symbols} - set(names)
     if unknown:

@@ -127,8 +127,8 @@ def make_space(name: str, X: np.ndarray, y: np.ndarray, train: np.ndarray, val: 
 def space_functions(functions, space_name: str):
     """Library names snapped in a space: the caller's choice if given; else the default
     library, plus in the log space the entries for factors of ratios and products
-    (:data:`symkan.symbolic.library.LOG_SPACE_NAMES`)."""
-    from ..symbolic.library import LOG_SPACE_NAMES, default_functions
+    (:data:`symkan.functions.library.LOG_SPACE_NAMES`)."""
+    from ..functions.library import LOG_SPACE_NAMES, default_functions
 
     if functions is not None:
         return functions
@@ -146,7 +146,8 @@ def to_user_formula(formula, space: Space, X: np.ndarray, y: np.ndarray, *, max_
     formula cannot be evaluated there.
     """
     from ..symbolic.constants import ConstantFit, clean_numbers
-    from ..symbolic.formula import Formula, bounded_simplify
+    from ..symbolic.formula import Formula
+    from ..symbolic.simplify import bounded_simplify
 
     if space.name == "linear":
         return formula

@@ -82,20 +82,40 @@ class KANLayer(nn.Module):
         """(out, in): 1 on alive edges that are not symbolic."""
         return self.mask * (~self.symbolic.fixed).to(self.mask.dtype)
 
-    def _mask_state(self) -> tuple[torch.Tensor | None, bool]:
-        """(numeric_mask(), or None when every edge is alive and numeric; any edge fixed),
-        recomputed only when ``mask`` or ``symbolic.fixed`` change: the forward then skips
-        the mask ops and products (exact: they would multiply by ones)."""
+    def _edge_state(self):
+        """(numeric_mask(), or None when every edge is alive and numeric; any edge fixed;
+        the groups of the alive edges when they are all symbolic, else None), recomputed
+        only when ``mask`` or the symbolic edges change: the forward then skips the mask
+        ops and products (exact: they would multiply by ones) or, on a fully symbolic
+        layer, the numeric branch (exactly zero there)."""
         def compute():
-            fixed = self.symbolic.fixed
+            fixed, mask = self.symbolic.fixed, self.mask
             m = self.numeric_mask()
-            return (None if bool((m == 1).all()) else m), bool(fixed.any())
+            alive = mask > 0
+            binary = bool(((mask == 0) | (mask == 1)).all())
+            symbolic_only = binary and bool(alive.any()) and bool((fixed | ~alive).all())
+            groups = self.symbolic.groups(alive) if symbolic_only else None
+            return (None if bool((m == 1).all()) else m), bool(fixed.any()), groups
 
-        return module_memo(self, "_mask_memo").get((self.mask, self.symbolic.fixed), compute)
+        sources = (self.mask, self.symbolic.fixed, self.symbolic.func_index)
+        return module_memo(self, "_edge_memo").get(sources, compute)
+
+    @property
+    def fully_symbolic(self) -> bool:
+        """Every alive edge is symbolic (and there is one), with a 0/1 mask: the forward
+        evaluates the symbolic edges only."""
+        return self._edge_state()[2] is not None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x: (batch, in) -> (batch, out)."""
-        m, any_fixed = self._mask_state()
+        """x: (batch, in) -> (batch, out).
+
+        On a fully symbolic layer: bias + Σ of the alive symbolic edges, one function
+        group after the other (the order the joint refit has always summed in).
+        """
+        m, any_fixed, groups = self._edge_state()
+        if groups is not None:
+            start = self.bias.to(torch.promote_types(x.dtype, self.bias.dtype)).expand(x.shape[0], -1)
+            return self.symbolic.accumulate(start, x, groups)
         y = self.basis(x, m)
         if self.residual:
             y = y + F.linear(F.silu(x), self.base_weight if m is None else self.base_weight * m)
@@ -106,7 +126,7 @@ class KANLayer(nn.Module):
     def edge_activations(self, x: torch.Tensor) -> torch.Tensor:
         """x: (batch, in) -> exact per-edge values (batch, out, in); their sum over ``in``
         plus ``bias`` equals ``forward(x)``."""
-        m, any_fixed = self._mask_state()
+        m, any_fixed, _ = self._edge_state()
         acts = self.numeric_edge_activations(x)
         if m is not None:
             acts = acts * m

@@ -1,12 +1,23 @@
 """Per-edge symbolic overrides: edge (o, i) computes c·f(a·x_i + b) + d once fixed.
 
 Evaluated group-by-function over the fixed edges only (one vectorised call per
-distinct function), never by a Python loop over edges.
+distinct function), never by a Python loop over edges. The functions come from
+:mod:`symkan.functions.library`, looked up by name at every evaluation.
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
+
+#: one group of edges sharing a function: (library name, out_idx (k,), in_idx (k,)) long
+EdgeGroup = tuple[str, torch.Tensor, torch.Tensor]
+
+
+def _library():
+    """The function library module (imports sympy: deferred so `import symkan.nn` stays light)."""
+    from ..functions import library
+
+    return library
 
 
 class SymbolicEdges(nn.Module):
@@ -36,9 +47,7 @@ class SymbolicEdges(nn.Module):
 
     def set(self, o: int, i: int, name: str, a: float = 1.0, b: float = 0.0, c: float = 1.0, d: float = 0.0):
         """Fix edge (o, i) to c·f(a·x + b) + d with f = library[name]."""
-        from ..symbolic.library import get_function  # imports sympy: deferred so `import symkan.nn` stays light
-
-        entry = get_function(name)
+        entry = _library().get_function(name)
         if entry.name not in self.names:
             self.names.append(entry.name)
         with torch.no_grad():
@@ -58,35 +67,48 @@ class SymbolicEdges(nn.Module):
         return bool(self.fixed.any())
 
     # --- evaluation -------------------------------------------------------------------
-    def _groups(self):
-        """Yield (function, out_idx, in_idx) for each function used by a fixed edge."""
-        o_all, i_all = torch.nonzero(self.fixed, as_tuple=True)
+    def groups(self, alive: torch.Tensor | None = None) -> list[EdgeGroup]:
+        """The fixed edges grouped by function: one (name, out_idx, in_idx) per function
+        used, in the order of ``func_index``. ``alive`` (out, in) bool keeps only the
+        fixed edges where it is True (e.g. ``layer.mask > 0``)."""
+        chosen = self.fixed if alive is None else self.fixed & alive
+        o_all, i_all = torch.nonzero(chosen, as_tuple=True)
         if o_all.numel() == 0:
-            return
-        from ..symbolic.library import get_function
+            return []
         funcs = self.func_index[o_all, i_all]
+        out = []
         for f in torch.unique(funcs).tolist():
             sel = funcs == f
-            yield get_function(self.names[f]), o_all[sel], i_all[sel]
+            out.append((self.names[f], o_all[sel], i_all[sel]))
+        return out
 
     def _values(self, x, fn, o_idx, i_idx):
         a, b, c, d = self.affine[o_idx, i_idx].to(x.dtype).unbind(-1)  # each (k,)
         return c * fn(a * x[:, i_idx] + b) + d  # (batch, k)
 
+    def accumulate(self, out: torch.Tensor, x: torch.Tensor, groups: list[EdgeGroup],
+                   mask: torch.Tensor | None = None) -> torch.Tensor:
+        """``out`` (batch, out) plus, for every edge (o, i) of ``groups``, its value
+        c·f(a·x_i + b) + d (times ``mask[o, i]`` when a mask is given) added to column o,
+        one function group after the other, in ``out``'s dtype. x: (batch, in). Out of
+        place (autograd-safe)."""
+        get_function = _library().get_function
+        for name, o_idx, i_idx in groups:
+            vals = self._values(x, get_function(name), o_idx, i_idx)
+            if mask is not None:
+                vals = vals * mask[o_idx, i_idx].to(vals.dtype)
+            out = out.index_add(1, o_idx, vals.to(out.dtype))
+        return out
+
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """x: (batch, in), mask: (out, in) or None -> Σ_i over fixed edges: (batch, out).
         A masked (pruned) fixed edge contributes nothing, as in ``edge_activations · mask``."""
-        out = x.new_zeros(x.shape[0], self.out_features)
-        for fn, o_idx, i_idx in self._groups():
-            vals = self._values(x, fn, o_idx, i_idx)
-            if mask is not None:
-                vals = vals * mask[o_idx, i_idx].to(vals.dtype)
-            out = out.index_add(1, o_idx, vals)
-        return out
+        return self.accumulate(x.new_zeros(x.shape[0], self.out_features), x, self.groups(), mask)
 
     def edge_activations(self, x: torch.Tensor) -> torch.Tensor:
         """x: (batch, in) -> (batch, out, in), zero on edges that are not fixed."""
         acts = x.new_zeros(x.shape[0], self.out_features, self.in_features)
-        for fn, o_idx, i_idx in self._groups():
-            acts[:, o_idx, i_idx] = self._values(x, fn, o_idx, i_idx)
+        get_function = _library().get_function
+        for name, o_idx, i_idx in self.groups():
+            acts[:, o_idx, i_idx] = self._values(x, get_function(name), o_idx, i_idx)
         return acts

@@ -1,4 +1,4 @@
-"""Symbolic snapping: function library, batched edge fitting, auto-snap, formulas.
+"""Symbolic snapping: batched edge fitting, auto-snap, formulas.
 
 >>> result = auto_snap(model, X, y)            # snapped copy + choices + formula
 >>> result.formula.sympy(), result.formula.latex()
@@ -6,22 +6,19 @@
 >>> fix(model, 0, 1, 0, "sin", X); unfix(model, 0, 1, 0)
 >>> model_formula(result.model, names=["x", "y"], X=X, y=y)
 
-The library is imported eagerly (``symkan.nn`` needs it); everything else on first
-use, which also keeps ``symkan.nn`` free of an import cycle.
+The function library the edges are snapped to lives below the network, in
+:mod:`symkan.functions`. Every name here is imported on first use.
 """
 from __future__ import annotations
 
 import importlib
-
-from .library import (SymbolicFunction, available_functions, custom_functions, get_function, register_function,
-                      restore_custom_functions)
 
 _LAZY = {
     "EdgeFits": "fitting", "fit_edges": "fitting", "fit_function": "fitting",
     "Candidate": "select", "Suggestions": "select", "selection_scores": "select",
     "EdgeChoice": "snap", "SnapResult": "snap", "auto_snap": "snap", "fix": "snap", "suggest": "snap",
     "unfix": "snap",
-    "Formula": "formula", "expression_complexity": "formula", "model_formula": "formula",
+    "Formula": "formula", "expression_complexity": "formula", "model_formula": "network_formula",
     "formula_candidates": "candidates", "prune_terms": "candidates",
 }
 
@@ -36,5 +33,4 @@ def __dir__():
     return sorted(list(globals()) + list(_LAZY))
 
 
-__all__ = ["SymbolicFunction", "available_functions", "custom_functions", "get_function", "register_function",
-           "restore_custom_functions"] + list(_LAZY)
+__all__ = list(_LAZY)

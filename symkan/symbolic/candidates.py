@@ -23,7 +23,7 @@ import numpy as np
 import sympy
 
 from .constants import ConstantFit, clean_numbers
-from .formula import Formula, _evaluate
+from .formula import Formula
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ def formula_candidates(model, X, y=None, *, complexity_weights=(0.3, 1.0, 3.0), 
     after the first are skipped once it has passed, and term pruning gets the time left
     (at least ``MIN_PRUNE_SECONDS``, at most 10 s per formula).
     """
-    from .formula import to_user_units
+    from .compose import to_user_units
     from .snap import auto_snap
 
     if model.n_outputs != 1:

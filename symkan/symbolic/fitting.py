@@ -6,7 +6,7 @@ For each library function f, all edges are fitted together:
    (u = α·z + β) suits every edge whatever its input scale. The x-space parameters are
    a = α/σ, b = β − α·μ/σ.
 2. **Coarse grid** over (α, β) chosen by the function's ``mode`` (see
-   :mod:`symkan.symbolic.library`): a log-spaced α × a β grid covering one period or
+   :mod:`symkan.functions.library`): a log-spaced α × a β grid covering one period or
    inflection points inside the data (``full``), shifts of a = ±1 that put the vertex
    inside the data or the singular point / domain boundary at log-spaced distances
    from the data range (``shift``), log-spaced α (``scale``). Grid points whose
@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import torch
 
 from ..checks import check_int
-from .library import SymbolicFunction, resolve_functions
+from ..functions.library import SymbolicFunction, resolve_functions
 
 Tensor = torch.Tensor
 
@@ -289,7 +289,7 @@ def fit_edges(x: Tensor, y: Tensor, functions=None, *, x_range: tuple[Tensor, Te
     Args:
         x, y: (E, S) inputs and values of E edges at S samples.
         functions: library names (None = the default set,
-            :func:`~symkan.symbolic.library.default_functions`); "0" is always included.
+            :func:`~symkan.functions.library.default_functions`); "0" is always included.
         x_range: (lo, hi), each (E,): the edges' full input ranges for the domain
             checks (default: min/max of x). Pass it when x is a subsample.
         n_starts: best grid points refined by Levenberg–Marquardt per edge.

@@ -18,8 +18,8 @@ import math
 
 import torch
 
+from ..functions.library import get_function
 from ..nn.kan import combine_nodes
-from .library import get_function
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +36,8 @@ def free_mask(layer, frozen_ab: torch.Tensor | None = None) -> torch.Tensor:
     """(out, in, 4) float mask of the affine entries a joint refit may change."""
     sym = layer.symbolic
     mask = torch.zeros_like(sym.affine)
-    alive = sym.fixed & (layer.mask > 0)
-    for o, i in torch.nonzero(alive).tolist():
-        fn = get_function(sym.names[int(sym.func_index[o, i])])
-        mask[o, i, :3] = torch.tensor(_FREE_ABC[fn.mode], dtype=mask.dtype)
+    for name, o_idx, i_idx in sym.groups(layer.mask > 0):
+        mask[o_idx, i_idx, :3] = torch.tensor(_FREE_ABC[get_function(name).mode], dtype=mask.dtype, device=mask.device)
     if frozen_ab is not None:
         mask[..., :2] = mask[..., :2] * (~frozen_ab)[..., None].to(mask.dtype)
     return mask
@@ -60,20 +58,18 @@ def domain_violations(model, X: torch.Tensor) -> list[tuple[int, int, int, str]]
     """Symbolic edges whose argument a·x + b leaves the function's domain on X.
     Returns (layer, i, j, name) tuples (pykan's edge convention)."""
     out = []
-    restricted = any(get_function(layer.symbolic.names[int(f)]).restricted
-                     for layer in model.layers
-                     for f in layer.symbolic.func_index[layer.symbolic.fixed & (layer.mask > 0)].tolist())
+    restricted = any(get_function(name).restricted
+                     for layer in model.layers for name, _, _ in layer.symbolic.groups(layer.mask > 0))
     if not restricted:
         return out
     x = X
-    plan = forward_plan(model)
     for l, (layer, spec) in enumerate(zip(model.layers, model.specs[1:])):
         sym = layer.symbolic
         alive = sym.fixed & (layer.mask > 0)
         if alive.any():
             lo, hi = x.min(0).values, x.max(0).values
             for o, i in torch.nonzero(alive).tolist():
-                fn = get_function(sym.names[int(sym.func_index[o, i])])
+                fn = get_function(sym.function_name(o, i))
                 if not fn.restricted:
                     continue
                 a, b = float(sym.affine[o, i, 0]), float(sym.affine[o, i, 1])
@@ -82,54 +78,14 @@ def domain_violations(model, X: torch.Tensor) -> list[tuple[int, int, int, str]]
                                  torch.tensor(max(u1, u2), dtype=torch.float64))
                 if not bool(ok):
                     out.append((l, i, o, fn.name))
-        x = network_forward_layer(layer, spec, x, plan[l])
+        x = combine_nodes(layer(x), spec)
     return out
 
 
-def forward_plan(model) -> list:
-    """Per layer: None (use the layer's own forward) or, when every alive edge is
-    symbolic, the groups (function, out_idx, in_idx) of its alive symbolic edges, so
-    repeated evaluations skip the numeric branch (exactly zero there) and the grouping."""
-    plan = []
-    for layer in model.layers:
-        sym = layer.symbolic
-        if not bool((sym.fixed | (layer.mask <= 0)).all()):
-            plan.append(None)
-            continue
-        o_all, i_all = torch.nonzero(sym.fixed & (layer.mask > 0), as_tuple=True)
-        funcs = sym.func_index[o_all, i_all]
-        groups = []
-        for f in torch.unique(funcs).tolist():
-            sel = funcs == f
-            groups.append((get_function(sym.names[f]), o_all[sel], i_all[sel]))
-        plan.append(groups)
-    return plan
-
-
-def network_forward_layer(layer, spec, x: torch.Tensor, groups) -> torch.Tensor:
-    """One layer (plus its product nodes) of :func:`network_forward`."""
-    if groups is None:
-        out = layer(x)
-    else:
-        out = layer.bias.expand(x.shape[0], -1)
-        for fn, o_idx, i_idx in groups:
-            a, b, c, d = layer.symbolic.affine[o_idx, i_idx].to(x.dtype).unbind(-1)
-            out = out.index_add(1, o_idx, c * fn(a * x[:, i_idx] + b) + d)
-    return combine_nodes(out, spec)
-
-
-def network_forward(model, X: torch.Tensor, plan=None) -> torch.Tensor:
-    """model(X) computed with a :func:`forward_plan`. X: (n, in) -> (n, out)."""
-    plan = forward_plan(model) if plan is None else plan
-    x = X
-    for layer, spec, groups in zip(model.layers, model.specs[1:], plan):
-        x = network_forward_layer(layer, spec, x, groups)
-    return x
-
-
 def mse(model, X: torch.Tensor, y: torch.Tensor) -> float:
+    """Mean squared error of model(X) against y; inf when it is not finite."""
     with torch.no_grad():
-        val = float(torch.mean((network_forward(model, X) - y) ** 2))
+        val = float(torch.mean((model(X) - y) ** 2))
     return val if math.isfinite(val) else math.inf
 
 
@@ -185,11 +141,11 @@ def _run_lbfgs(model, X, y, params, masks, max_iter, scale) -> float:
     # the loss is normalised by Var(y): stop once it changes by less than 1e-18 of it
     opt = torch.optim.LBFGS(params, lr=1.0, max_iter=int(max_iter), history_size=20,
                             line_search_fn="strong_wolfe", tolerance_grad=1e-15, tolerance_change=1e-18)
-    plan = forward_plan(model)
 
     def closure():
         opt.zero_grad(set_to_none=False)
-        loss = torch.mean((network_forward(model, X, plan) - y) ** 2) / scale
+        # a fully snapped layer evaluates only its symbolic edges (KANLayer's fast path)
+        loss = torch.mean((model(X) - y) ** 2) / scale
         if not torch.isfinite(loss):
             return loss
         loss.backward()

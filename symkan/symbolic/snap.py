@@ -36,9 +36,9 @@ import numpy as np
 import torch
 
 from ..checks import check_edge, check_int, check_kan, check_model_data, check_number, eval_mode
+from ..functions.library import get_function, resolve_functions
 from ..nn.kan import combine_nodes
 from .fitting import CHUNK_ELEMENTS, fit_edges
-from .library import get_function, resolve_functions
 from .refit import domain_violations, fold_offsets, joint_refit, mse
 from .select import ACCURACY_FLOOR, COMPLEXITY_WEIGHT, Suggestions, candidates_for, ranking, selection_scores
 
@@ -178,7 +178,7 @@ def auto_snap(model, X, y=None, *, functions=None, complexity_weight: float = CO
         X: (n, n_inputs) inputs as the network sees them; y: (n,) or (n, n_outputs)
             targets in network units (default: the numeric network's own outputs).
         functions: library names to choose from (default: every entry but the opt-in
-            log-space ones, :func:`~symkan.symbolic.library.default_functions`).
+            log-space ones, :func:`~symkan.functions.library.default_functions`).
         complexity_weight: decades of relative error one unit of complexity must buy
             (larger = simpler formulas; see :mod:`symkan.symbolic.select`).
         accuracy_floor: relative error regarded as exact when ranking candidates;
@@ -284,7 +284,8 @@ def auto_snap(model, X, y=None, *, functions=None, complexity_weight: float = CO
     choices = _choices(snapped, candidates)
     result = SnapResult(snapped, choices, loss_numeric, loss_snapped, None, history)
     if formula:
-        from .formula import model_formula, to_user_units
+        from .compose import to_user_units
+        from .network_formula import model_formula
         Xu, yu = to_user_units(Xd, yd, input_transform, output_transform)
         result.formula = model_formula(snapped, names=names, input_transform=input_transform,
                                        output_transform=output_transform, X=Xu, y=yu,

@@ -28,6 +28,8 @@ from typing import Callable
 import sympy
 import torch
 
+from .grammar import parse_expression
+
 Tensor = torch.Tensor
 
 MODES = ("zero", "linear", "shift", "scale", "full")
@@ -168,7 +170,7 @@ def _log_space_entries() -> list[SymbolicFunction]:
     In the log space (u = log x, v = log y) a hidden sum node forms h = log r of a
     ratio or product r of powers of inputs (v/c, ħω/kT); a factor g(r) of the law is
     the edge log g(eʰ). These entries are those edges for the factors physics keeps
-    meeting, and map back to y = … · g(r) (see symkan.spaces):
+    meeting, and map back to y = … · g(r) (see symkan.discovery.spaces):
 
     ===================  ======================  ====================================
     entry                log-space edge          factor in the user's units
@@ -207,7 +209,7 @@ def _log_space_entries() -> list[SymbolicFunction]:
 
 FUNCTIONS: dict[str, SymbolicFunction] = _lib()
 BUILTIN_NAMES = tuple(FUNCTIONS)
-#: built-in entries outside the default set, snapped in the log space (symkan.spaces)
+#: built-in entries outside the default set, snapped in the log space (symkan.discovery.spaces)
 LOG_SPACE_NAMES = tuple(n for n, f in FUNCTIONS.items() if not f.default)
 # "constant" is the edge c·0 + d, i.e. the function "0" with its offset d
 ALIASES = {"constant": "0", "zero": "0", "identity": "x", "x2": "x^2", "x3": "x^3", "x4": "x^4",
@@ -268,10 +270,11 @@ def register_function(name: str, sympy_expr: str | Callable[[sympy.Expr], sympy.
 
     ``sympy_expr`` is a string in the variable ``x`` (e.g. ``"x*exp(-x)"``), which is
     what lets saved models rebuild the entry; a callable is accepted for session-only
-    use. Strings are parsed without ``eval`` (:func:`symkan.persistence.parse_expression`:
+    use. Strings are parsed without ``eval`` (:func:`symkan.functions.grammar.parse_expression`:
     numbers, ``x``, ``pi``, ``E``, ``+ - * / **`` and a list of sympy functions). The
-    torch form is derived from the sympy form with ``sympy.lambdify`` unless given. ``domain`` (open interval) and ``poles`` keep fits inside the region where
-    the function is finite. Registering an existing custom name replaces it.
+    torch form is derived from the sympy form with ``sympy.lambdify`` unless given.
+    ``domain`` (open interval) and ``poles`` keep fits inside the region where the
+    function is finite. Registering an existing custom name replaces it.
     """
     if not isinstance(name, str) or not name:
         raise ValueError("a symbolic function needs a non-empty string name")
@@ -284,9 +287,7 @@ def register_function(name: str, sympy_expr: str | Callable[[sympy.Expr], sympy.
         raise ValueError(f"domain must be (lo, hi) with hi > lo, got {domain!r}")
     xs = sympy.Symbol("x")
     if isinstance(sympy_expr, str):
-        from ..persistence import parse_expression  # no eval: model files carry these strings
-
-        try:
+        try:  # no eval: model files carry these strings
             expr = parse_expression(sympy_expr, {"x": xs}, other_names=True)
         except ValueError as err:
             raise ValueError(f"cannot parse symbolic function {name!r}: {sympy_expr!r} ({err})") from None
@@ -341,8 +342,6 @@ def restore_custom_functions(spec: dict[str, dict]) -> None:
             raise ValueError(f"malformed custom function entry {name!r}") from None
         if name in FUNCTIONS:
             have = FUNCTIONS[name]
-            from ..persistence import parse_expression
-
             try:
                 same = (name not in BUILTIN_NAMES and have.source is not None
                         and parse_expression(have.source, {"x": xs}) == parse_expression(entry["sympy"], {"x": xs})

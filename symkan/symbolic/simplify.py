@@ -1,0 +1,167 @@
+"""Rewriting a formula into a simpler one that computes the same values, or fits as well.
+
+* :func:`bounded_simplify`: ``sympy.simplify`` unless the expression is huge, stopped
+  after a timeout (SIGALRM, main thread only);
+* :func:`expanded_alternative`: the expanded form with constants refit and snapped,
+  when simpler at no cost in loss (polynomials in a shifted basis);
+* :func:`linearized_alternative`: sin(z), tanh(z), … replaced by z where z is tiny on
+  the data;
+* :func:`snap_exact`: without data, floats that equal simple values to round-off.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import signal
+import threading
+import time
+
+import numpy as np
+import sympy
+
+from .constants import MAX_REFIT_CONSTANTS, ConstantFit, clean_numbers, monic, snap_candidates
+from .formula import evaluate_expression, expression_complexity
+
+log = logging.getLogger(__name__)
+
+
+class _Timeout(Exception):
+    """Raised by :func:`_with_timeout` when the time is up."""
+
+
+def _with_timeout(fn, seconds):
+    """Run fn(); raise _Timeout after ``seconds`` (only in the main thread on POSIX)."""
+    if not seconds or not hasattr(signal, "SIGALRM") or threading.current_thread() is not threading.main_thread():
+        return fn()
+
+    def handler(signum, frame):
+        raise _Timeout()
+
+    old_handler = signal.signal(signal.SIGALRM, handler)
+    old_delay, old_interval = signal.setitimer(signal.ITIMER_REAL, float(seconds))
+    t0 = time.monotonic()
+    try:
+        return fn()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old_handler)
+        if old_delay > 0:  # give back whatever alarm was pending before
+            signal.setitimer(signal.ITIMER_REAL, max(old_delay - (time.monotonic() - t0), 1e-3), old_interval)
+
+
+def bounded_simplify(expr: sympy.Expr, max_ops: int = 150, timeout: float | None = 3.0) -> sympy.Expr:
+    """sympy.simplify unless the expression is huge or simplification takes too long."""
+    if sympy.count_ops(expr) > max_ops:
+        log.debug("simplify skipped: %d operations > %d", sympy.count_ops(expr), max_ops)
+        return expr
+    try:
+        return _with_timeout(lambda: sympy.simplify(expr), timeout)
+    except _Timeout:
+        log.debug("simplify stopped after %s s", timeout)
+        return expr
+
+
+def _allowed_loss(loss: float, y: np.ndarray, snap_rtol: float, snap_atol: float) -> float:
+    """The loss a rewrite of a formula may reach and still be taken: ``loss`` times the
+    larger of 1 + snap_rtol and the BIC's price of one parameter, plus snap_atol·Var(y)."""
+    n = max(len(y), 2)
+    return loss * max(1.0 + snap_rtol, math.exp(math.log(n) / n)) + snap_atol * float(np.var(y))
+
+
+def expanded_alternative(expr: sympy.Expr, variables, X: np.ndarray, y: np.ndarray, loss: float, *,
+                         snap_rtol: float = 1e-2, snap_atol: float = 1e-11, max_refit: int = MAX_REFIT_CONSTANTS,
+                         max_ops: int = 150, timeout: float | None = 3.0):
+    """The expanded form of ``expr`` with its constants refit and snapped, if it is simpler
+    at no cost in loss; ``(expr, loss)`` or None.
+
+    A network often computes a polynomial in a shifted, rescaled basis — e.g.
+    (x₁ − 3.33)² + 1.04(x₂ − 3.33)² − 0.53(0.96x₁ + x₂ − 6.52)² — whose floats only
+    cancel once multiplied out: expanded, the coefficients are 1, −2, 1, 0 … and snap.
+    """
+    try:
+        expanded = _with_timeout(lambda: sympy.expand(expr), timeout)
+    except _Timeout:
+        return None
+    if expanded == expr or sympy.count_ops(expanded) > max(3 * sympy.count_ops(expr), max_ops):
+        return None
+    cf = ConstantFit(clean_numbers(monic(expanded)), variables, X, y)
+    if not 0 < len(cf.syms) <= max_refit:
+        return None
+    cf.snap(rtol=snap_rtol, atol=snap_atol, refit=True, max_refit=max_refit)
+    candidate = clean_numbers(cf.expression())
+    simpler = clean_numbers(bounded_simplify(candidate, max_ops, timeout))
+    for option in (simpler, candidate):
+        try:
+            vals = evaluate_expression(option, variables, X)
+        except (TypeError, ValueError, ZeroDivisionError, OverflowError, NameError, KeyError):
+            continue
+        if not np.all(np.isfinite(vals)):
+            continue
+        new = float(np.mean((vals - y) ** 2))
+        simpler_tree = expression_complexity(option) < expression_complexity(expr)
+        if new <= _allowed_loss(loss, y, snap_rtol, snap_atol) and simpler_tree:
+            return option, new
+    return None
+
+
+#: functions that are the identity to first order at 0, f(z) = z + O(z³) (or O(z²))
+_LINEAR_AT_ZERO = (sympy.sin, sympy.tan, sympy.tanh, sympy.asin, sympy.atan, sympy.atanh, sympy.sinh, sympy.asinh)
+#: arguments below this everywhere on the data count as "near 0" for those functions
+SMALL_ARGUMENT = 0.05
+
+
+def linearized_alternative(expr: sympy.Expr, variables, X: np.ndarray, y: np.ndarray, loss: float, *,
+                           snap_rtol: float = 1e-2, snap_atol: float = 1e-11, max_refit: int = MAX_REFIT_CONSTANTS,
+                           small: float = SMALL_ARGUMENT):
+    """``expr`` with sin(z), tan(z), tanh(z), … replaced by z where |z| < ``small`` on
+    every row of X, constants refit and snapped; ``(expr, loss)`` if that is no worse
+    (same rule as :func:`expanded_alternative`), else None.
+
+    An edge that should be the identity can be snapped to c·sin(a·x) with a tiny a —
+    as accurate as the data can tell on its range — and then c·a·x never snaps to
+    the simple constant it is (I.39.11: 563·sin(0.00178·V·p/(Γ − 1))).
+    """
+    rep = {}
+    for node in expr.atoms(sympy.Function):
+        if isinstance(node, _LINEAR_AT_ZERO):
+            try:
+                vals = evaluate_expression(node.args[0], variables, X)
+            except (TypeError, ValueError, ZeroDivisionError, OverflowError, NameError, KeyError):
+                continue
+            if np.all(np.isfinite(vals)) and float(np.max(np.abs(vals))) < small:
+                rep[node] = node.args[0]
+    if not rep:
+        return None
+    candidate = clean_numbers(expr.xreplace(rep))
+    if candidate.atoms(sympy.Float):
+        cf = ConstantFit(candidate, variables, X, y)
+        if not 0 < len(cf.syms) <= max_refit:
+            return None
+        cf.snap(rtol=snap_rtol, atol=snap_atol, refit=True, max_refit=max_refit)
+        candidate = clean_numbers(cf.expression())
+    try:
+        vals = evaluate_expression(candidate, variables, X)
+    except (TypeError, ValueError, ZeroDivisionError, OverflowError, NameError, KeyError):
+        return None
+    if not np.all(np.isfinite(vals)):
+        return None
+    new = float(np.mean((vals - y) ** 2))
+    return (candidate, new) if new <= _allowed_loss(loss, y, snap_rtol, snap_atol) else None
+
+
+def snap_exact(expr: sympy.Expr, rtol: float = 1e-9) -> sympy.Expr:
+    """Without data: replace floats that equal a simple value (integer, simple rational,
+    rational multiple of π) to within ``rtol`` relative, and ±0 floats by 0."""
+    rep = {}
+    for f in expr.atoms(sympy.Float):
+        v = float(f)
+        for c in snap_candidates(v, window=rtol):
+            rep[f] = c
+            break
+        else:
+            if abs(v) < 1e-300:
+                rep[f] = sympy.Integer(0)
+    return expr.xreplace(rep) if rep else expr
+
+
+__all__ = ["bounded_simplify", "expanded_alternative", "linearized_alternative", "snap_exact", "SMALL_ARGUMENT"]
