@@ -32,6 +32,23 @@ def exp_sin_data():
     return X[:1000], y[:1000], X[1000:], y[1000:]
 
 
+@pytest.fixture(scope="session")
+def fitted():
+    """(estimator, X, y): a SymKANRegressor really fitted to y = 2·x0 + x1² on 200 rows,
+    cut to one LBFGS step per stage (about a second): a Pareto front, a snapped network
+    and a model file like any fit's. For tests of what a fitted estimator does with its
+    state (predict checks, save/load, tampered files), not of the formula's quality.
+    Shared by the session: tests must not change it."""
+    import numpy as np
+
+    from symkan import SymKANRegressor
+
+    X = np.random.default_rng(0).uniform(-1, 1, size=(200, 2))
+    y = 2.0 * X[:, 0] + X[:, 1] ** 2
+    model = SymKANRegressor(hidden=[1], steps=1, complexity_weights=(1.0,), functions=["x", "x^2", "0"])
+    return model.fit(X, y), X, y
+
+
 @pytest.fixture
 def custom_cleanup():
     """Removes the library functions a test registers."""

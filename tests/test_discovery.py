@@ -1,4 +1,5 @@
-"""The discovery package's pieces: time budget, rungs and the ladder, data spaces, typed errors."""
+"""The discovery package: time budget, rungs and the ladder, data spaces, typed errors, and
+the search's behaviours (log space, stages that fail or retry, a spent budget)."""
 import dataclasses
 import logging
 import time
@@ -6,6 +7,7 @@ import time
 import numpy as np
 import pytest
 
+from symkan import SymKANRegressor
 from symkan.discovery import (SEPARABLE, Budget, DiscoveryError, NoFormulaFound, Rung, TrainingDiverged,
                               build_ladder, build_width, make_space, space_names)
 
@@ -147,3 +149,89 @@ def test_no_finite_formula_is_a_fit_error_naming_the_failure(monkeypatch):
     with pytest.raises(FitError, match=r"no usable formula \(ValueError: no snap") as info:
         SymKANRegressor(hidden=[1], steps=1).fit(*_data())
     assert isinstance(info.value.__cause__, NoFormulaFound)
+
+
+# --- the search: spaces, stages, time budget ----------------------------------------------
+@pytest.mark.slow
+def test_log_space_recovers_a_product_of_powers():
+    g = np.random.default_rng(3)
+    X = g.uniform(1.0, 5.0, size=(300, 3))
+    y = 2.5 * X[:, 0] ** 2 * np.sqrt(X[:, 1]) / X[:, 2]
+    model = SymKANRegressor(variable_names=["a", "b", "c"]).fit(X, y)
+    from symkan.datasets.metrics import is_symbolic_solution
+
+    assert model.network_space_ == "log"
+    assert model.attempts_[0]["space"] == "log"
+    assert is_symbolic_solution(model.sympy(), "a**2*sqrt(b)/c", names=["a", "b", "c"], positive=True)
+
+
+@pytest.mark.slow
+def test_a_formula_that_cannot_be_mapped_is_skipped_not_fatal(monkeypatch):
+    """sympy can raise TypeError ("Cannot convert complex to float") while mapping a
+    log-space formula back; the search logs it and keeps the other formulas."""
+    import symkan.discovery.snapping as snapping
+    from symkan.discovery import Rung, SearchSettings, UserRows, make_space, search
+
+    original = snapping.to_user_formula
+
+    def flaky(formula, space, *args, **kwargs):
+        if space.name == "log":
+            raise TypeError("Cannot convert complex to float")
+        return original(formula, space, *args, **kwargs)
+
+    monkeypatch.setattr(snapping, "to_user_formula", flaky)
+    g = np.random.default_rng(3)
+    X = g.uniform(1.0, 5.0, size=(200, 2))
+    y = X[:, 0] + 2 * X[:, 1]
+    train, val = np.arange(150), np.arange(150, 200)
+    spaces = {name: make_space(name, X, y, train, val) for name in ("log", "linear")}
+    settings = SearchSettings(ladder=(Rung("log", [2, 1, 1]), Rung("linear", [2, 1])), steps=5,
+                              complexity_weights=(1.0,), functions=["x", "x^2", "0"])
+    rows = UserRows(["a", "b"], X[train], y[train], X[val], y[val])
+    attempts = search(spaces, settings, rows).attempts
+    assert [a.space for a in attempts] == ["log", "linear"]
+    assert not attempts[0].formulas and "TypeError" in attempts[0].error
+    assert attempts[1].formulas and min(f.loss for f in attempts[1].formulas) < 1e-6
+
+
+@pytest.mark.parametrize("sparse_nmse, lambs", [(1e-2, [1e-3, 1e-4]), (1e-4, [1e-3])])
+def test_sparsification_is_retried_weaker_only_when_it_erased_the_fit(monkeypatch, sparse_nmse, lambs):
+    """train_pruned: when no pruned network keeps the held-out accuracy, a sparsification
+    ten times weaker is tried only if the sparsified network itself is more than
+    SPARSIFY_TOLERANCE x the allowance off (dense nmse 1e-5: allowance 2e-5, limit 2e-4)."""
+    import symkan.discovery.training as training
+    from symkan.discovery import Rung, RungContext, SearchSettings, make_space
+
+    g = np.random.default_rng(0)
+    X = g.uniform(-1.0, 1.0, size=(60, 2))
+    space = make_space("linear", X, X[:, 0] + X[:, 1], np.arange(40), np.arange(40, 60))
+    sparsified = []
+
+    def fake_fit(net, X, y, *, lamb=0.0, **kwargs):
+        net.sparsified = lamb > 0
+        if lamb > 0:
+            sparsified.append(lamb)
+
+    monkeypatch.setattr(training, "fit", fake_fit)
+    monkeypatch.setattr(training, "val_nmse", lambda ctx, net: sparse_nmse if net.sparsified else 1e-5)
+    monkeypatch.setattr(training, "prune_checked", lambda *args: None)  # pruning always loses accuracy
+    ctx = RungContext(Rung("linear", [2, 2, 1]), space, None, SearchSettings(lamb=1e-3, steps=1))
+    model = training.train_pruned(ctx)
+    assert sparsified == pytest.approx(lambs)
+    assert model.width == [2, 2, 1]  # pruning abandoned: the last sparsified network, refit
+
+
+@pytest.mark.slow
+def test_a_spent_time_budget_skips_the_remaining_architectures(caplog):
+    X, _ = _data(100)
+    y = X[:, 0] * X[:, 1]  # the first rung (an additive network) cannot express it
+    with caplog.at_level("INFO", logger="symkan"):
+        model = SymKANRegressor(steps=3, complexity_weights=(1.0,), functions=["x", "x^2", "0"],
+                                time_budget=0.01).fit(X, y)
+    from symkan.discovery import build_ladder
+
+    assert len(build_ladder(2, log_space=False)) > 1
+    assert len(model.attempts_) == 1  # every later architecture was skipped
+    assert "time budget spent; skipping" in caplog.text
+    assert model.fit_seconds_ < 120  # generous: a soft limit, one snap may overrun it
+
