@@ -379,6 +379,7 @@ class KANConvNd(nn.Module):
             if self.norm is not None:
                 new.norm = make_norm(self.norm_kind, self.n_dims, len(out_idx)).to(device=ref.device, dtype=ref.dtype)
                 new.norm.load_state_dict({k: v[o] if v.dim() else v for k, v in self.norm.state_dict().items()})
+                new.norm.train(self.norm.training)
         return new
 
     def extra_repr(self) -> str:
