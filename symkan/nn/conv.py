@@ -63,10 +63,17 @@ _BATCH_NORM = {1: nn.BatchNorm1d, 2: nn.BatchNorm2d, 3: nn.BatchNorm3d}
 _INSTANCE_NORM = {1: nn.InstanceNorm1d, 2: nn.InstanceNorm2d, 3: nn.InstanceNorm3d}
 
 
-def _positive_int(name: str, value) -> int:
+def positive_int(name: str, value) -> int:
     if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
         raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
     return int(value)
+
+
+def make_dropout(p, n_dims: int) -> nn.Module | None:
+    """Channel dropout ``nn.Dropout{n}d(p)`` for p in (0, 1), None for p = 0."""
+    if not isinstance(p, numbers.Real) or isinstance(p, bool) or not 0.0 <= p < 1.0:
+        raise ValueError(f"dropout must be a number in [0, 1), got {p!r}")
+    return _DROPOUT[n_dims](p) if p > 0 else None
 
 
 def make_norm(norm, n_dims: int, channels: int) -> nn.Module | None:
@@ -132,9 +139,9 @@ class KANConvNd(nn.Module):
                  basis_kwargs: dict | None = None, **basis_options):
         super().__init__()
         n = self.n_dims
-        self.in_channels = _positive_int("in_channels", in_channels)
-        self.out_channels = _positive_int("out_channels", out_channels)
-        self.groups = _positive_int("groups", groups)
+        self.in_channels = positive_int("in_channels", in_channels)
+        self.out_channels = positive_int("out_channels", out_channels)
+        self.groups = positive_int("groups", groups)
         if self.in_channels % self.groups or self.out_channels % self.groups:
             raise ValueError(f"in_channels={in_channels} and out_channels={out_channels} must both be "
                              f"divisible by groups={groups}")
@@ -148,8 +155,7 @@ class KANConvNd(nn.Module):
         self.padding_mode = padding_mode
         if formulation not in FORMULATIONS:
             raise ValueError(f"formulation must be one of {list(FORMULATIONS)}, got {formulation!r}")
-        if not isinstance(dropout, numbers.Real) or isinstance(dropout, bool) or not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}")
+        self.dropout = make_dropout(dropout, n)
         if not isinstance(basis, str):
             raise ValueError(f"basis must be the name of a registered basis, got {type(basis).__name__}")
         cls = get_basis(basis)  # ValueError naming the registered bases
@@ -189,7 +195,6 @@ class KANConvNd(nn.Module):
         self.bias = nn.Parameter(torch.zeros(O)) if bias else None
         self.norm_kind = norm if (norm is None or isinstance(norm, str)) else "module"
         self.norm = make_norm(norm, n, O)
-        self.dropout = _DROPOUT[n](dropout) if dropout > 0 else None
 
     @staticmethod
     def _build_basis(cls, n_in: int, n_out: int, gen: torch.Generator, options: dict):
@@ -405,4 +410,4 @@ class KANConv3d(KANConvNd):
 
 
 __all__ = ["KANConvNd", "KANConv1d", "KANConv2d", "KANConv3d", "NORMS", "FORMULATIONS", "make_norm",
-           "layer_generator"]
+           "make_dropout", "layer_generator", "positive_int"]
