@@ -4,7 +4,8 @@ Cell (row o, column c) shows the edge functions from input channel c to output c
 by default their sum over the kernel positions, t ↦ Σ_p φ_{o,c,p}(t) (what the layer adds
 to output o for a patch in which channel c is constant at t), or φ_{o,c,p} at one
 ``kernel_position``. Each curve includes the residual branch w_b·silu, and spans the
-range (min..max) of channel c in the data, as the network diagram's insets do
+range (min..max) of channel c in the data (written under each column), as the network
+diagram's insets do
 (:func:`symkan.plot.plot_network`). Its opacity is tanh(β·score), with the edge score of
 :func:`symkan.conv_scores.conv_edge_scores` (the strongest edge scores 1). Cells of input
 channels outside the output's group (groups > 1) are left empty.
@@ -15,6 +16,7 @@ read back. Nothing is shown or written to disk.
 from __future__ import annotations
 
 import math
+import textwrap
 from typing import Sequence
 
 import numpy as np
@@ -77,7 +79,7 @@ def plot_conv_functions(layer, x, beta: float = 3.0, *, kernel_position=None,
 
     cg, og = conv.in_channels // conv.groups, conv.out_channels // conv.groups
     if figsize is None:
-        figsize = (1.0 + 1.25 * len(cols), 0.8 + 1.0 * len(rows))
+        figsize = (max(5.0, 1.0 + 1.25 * len(cols)), 0.8 + 1.0 * len(rows))
     fig = Figure(figsize=figsize, layout="constrained")
     axes = np.atleast_2d(fig.subplots(len(rows), len(cols), squeeze=False))
     for r, o in enumerate(rows):
@@ -86,7 +88,7 @@ def plot_conv_functions(layer, x, beta: float = 3.0, *, kernel_position=None,
             ax.set_xticks([])
             ax.set_yticks([])
             if r == len(rows) - 1:
-                ax.set_xlabel(f"in {c}", fontsize=8)
+                ax.set_xlabel(f"in {c}\n[{grid[0, c]:.2g}, {grid[-1, c]:.2g}]", fontsize=7)
             if k == 0:
                 ax.set_ylabel(f"out {o}", fontsize=8)
             if c // cg != o // og:  # not an edge: another group
@@ -100,8 +102,8 @@ def plot_conv_functions(layer, x, beta: float = 3.0, *, kernel_position=None,
             for spine in ax.spines.values():
                 spine.set_alpha(max(alpha, 0.15))
     what = "sum over kernel positions" if p_idx is None else f"kernel position {kernel_position}"
-    fig.suptitle(title or f"{type(conv).__name__} edge functions ({conv.basis_name}; {what}); "
-                          f"opacity tanh({beta:g}·score)", fontsize=9)
+    fig.suptitle(textwrap.fill(title or f"{type(conv).__name__} edge functions ({conv.basis_name}; {what}); "
+                                        f"opacity tanh({beta:g}·score)", width=int(12 * figsize[0])), fontsize=9)
     return fig
 
 

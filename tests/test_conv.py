@@ -142,7 +142,7 @@ def reference_conv(layer, x, padding, padding_mode):
 
 REFERENCE_CASES = [  # (basis, options, n_dims, kernel, stride, padding, dilation, groups, mode)
     ("bspline", {"grid_size": 3}, 2, 3, 2, 1, 1, 2, "zeros"),
-    ("bspline", {}, 2, (2, 3), (1, 2), "same", (2, 1), 1, "zeros"),
+    ("bspline", {}, 2, (2, 3), (1, 2), "same", (1, 2), 1, "zeros"),  # "same" padding (0, 1) and (2, 2)
     ("chebyshev", {"degree": 3}, 2, 3, 1, 2, 2, 2, "reflect"),
     ("chebyshev", {"degree": 3}, 1, 3, 2, 1, 1, 3, "circular"),
     ("rbf", {"num_centers": 4}, 3, 2, 1, 1, 1, 1, "zeros"),

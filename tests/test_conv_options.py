@@ -51,6 +51,14 @@ def test_bad_arguments_raise_value_error_naming_them(kwargs, words):
         assert word in str(err.value), (word, str(err.value))
 
 
+def test_the_shared_base_class_is_not_a_layer():
+    from symkan.nn import BottleneckKANConvNd, KANConvNd
+    with pytest.raises(ValueError, match="KANConv2d"):
+        KANConvNd(2, 2, 3)
+    with pytest.raises(ValueError, match="BottleneckKANConv1d"):
+        BottleneckKANConvNd(8, 8, 3)
+
+
 def test_bad_inputs_raise_value_error():
     layer = KANConv2d(3, 4, 3, basis="chebyshev")
     with pytest.raises(ValueError, match="in_channels=3"):

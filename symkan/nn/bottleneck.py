@@ -69,6 +69,8 @@ class BottleneckKANConvNd(nn.Module):
                  basis_kwargs: dict | None = None, **basis_options):
         super().__init__()
         n = self.n_dims
+        if n not in _KAN:
+            raise ValueError("BottleneckKANConvNd is the shared base: use BottleneckKANConv1d, 2d or 3d")
         in_channels = positive_int("in_channels", in_channels)
         out_channels = positive_int("out_channels", out_channels)
         self.reduction = positive_int("reduction", reduction)

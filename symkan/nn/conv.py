@@ -139,6 +139,8 @@ class KANConvNd(nn.Module):
                  basis_kwargs: dict | None = None, **basis_options):
         super().__init__()
         n = self.n_dims
+        if n not in _CONV:
+            raise ValueError("KANConvNd is the shared base: use KANConv1d, KANConv2d or KANConv3d")
         self.in_channels = positive_int("in_channels", in_channels)
         self.out_channels = positive_int("out_channels", out_channels)
         self.groups = positive_int("groups", groups)
