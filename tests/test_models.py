@@ -80,6 +80,7 @@ def test_models_use_kan_units_and_bottlenecks():
         KANVGG(1, 2, basis=None, grid_size=3)
 
 
+@pytest.mark.slow
 def test_a_few_adam_steps_lower_the_loss():
     """8 full-batch Adam steps on a fixed toy task: the KAN VGG learns (loss falls)."""
     x = _rand(32, 1, 8, 8)
