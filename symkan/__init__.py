@@ -26,6 +26,17 @@ _LAZY = {
     "prune_edges": "symkan.pruning",
     "plot_network": "symkan.plot",
     "to_networkx": "symkan.plot",
+    # KAN convolutions (deep models)
+    "KANConv1d": "symkan.nn",
+    "KANConv2d": "symkan.nn",
+    "KANConv3d": "symkan.nn",
+    "BottleneckKANConv1d": "symkan.nn",
+    "BottleneckKANConv2d": "symkan.nn",
+    "BottleneckKANConv3d": "symkan.nn",
+    "plot_conv_functions": "symkan.conv_plot",
+    "conv_edge_scores": "symkan.conv_scores",
+    "conv_channel_scores": "symkan.conv_scores",
+    "prune_conv_channels": "symkan.conv_scores",
     # symbolic snapping
     "auto_snap": "symkan.symbolic",
     "fix": "symkan.symbolic",
