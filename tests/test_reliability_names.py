@@ -14,8 +14,7 @@ from symkan.nn import KAN
 from symkan.pareto import ParetoEntry, ParetoFront
 from symkan.symbolic import fix, model_formula
 from symkan.symbolic.formula import Formula
-from symkan.symbolic.names import (is_safe_name, latex_label, rename_note, reserved_names, safe_names,
-                                   variable_symbols)
+from symkan.symbolic.names import is_safe_name, latex_label, rename_note, reserved_names, safe_names, variable_symbols
 
 #: every bad name of the issue, as pairs of columns (the formula is 2·first + second²)
 BAD_PAIRS = [["E", "pi"], ["a", "1"], ["Q", "oo"], ["x-1", "2x"], ["a,b", "c d"], ["I", "S"],
@@ -185,8 +184,7 @@ def test_code_export_with_names_that_shadow_backend_functions():
 
 # --- the estimator -----------------------------------------------------------------------
 def test_bad_names_are_refused_before_fitting(monkeypatch):
-    from symkan import SymKANRegressor
-    from symkan import regressor
+    from symkan import SymKANRegressor, regressor
 
     def no_search(*a, **k):
         raise AssertionError("the search ran")
@@ -201,8 +199,8 @@ def test_bad_names_are_refused_before_fitting(monkeypatch):
 @pytest.mark.slow
 def test_fitted_model_with_E_and_pi_prints_parseable_formulas(tmp_path):
     from symkan import SymKANRegressor
-    from symkan.persistence import load_payload, save_payload
     from symkan.functions.expression_data import expr_to_data
+    from symkan.persistence import load_payload, save_payload
 
     X, y = _data()
     m = SymKANRegressor(**FAST, variable_names=["E", "pi"]).fit(X, y)

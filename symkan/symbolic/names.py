@@ -177,5 +177,5 @@ def latex_symbol_names(names, symbols) -> dict:
     return labels
 
 
-__all__ = ["reserved_names", "is_safe_name", "safe_names", "variable_symbols", "renamed", "rename_note",
-           "latex_label", "latex_symbol_names", "CODE_MODULES", "PREFIX"]
+__all__ = ["CODE_MODULES", "PREFIX", "is_safe_name", "latex_label", "latex_symbol_names", "rename_note", "renamed",
+           "reserved_names", "safe_names", "variable_symbols"]
