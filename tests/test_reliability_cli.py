@@ -88,25 +88,20 @@ class _StubModel:
         return np.array([1.5, np.inf, -np.inf, np.nan])[: len(X)]
 
 
-def test_predict_json_writes_null_for_values_that_are_not_finite(tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize("rows, want, warning", [
+    (4, [1.5, None, None, None], "3 value(s) are not finite (inf or nan); written as null"),
+    (1, [1.5], None),
+])
+def test_predict_json_writes_null_for_values_that_are_not_finite(tmp_path, capsys, monkeypatch, rows, want, warning):
     monkeypatch.setattr(cli, "_load", lambda path: _StubModel())
     path = tmp_path / "in.csv"
-    path.write_text("a\n1\n2\n3\n4\n")
+    path.write_text("a\n" + "".join(f"{k}\n" for k in range(rows)))
     assert main(["predict", "model", str(path), "--json"]) == 0
     out, err = capsys.readouterr()
-    assert _strict_json(out) == {"predictions": [1.5, None, None, None]}
-    assert "3 value(s) are not finite" in err and "null" in err
+    assert _strict_json(out) == {"predictions": want}
+    assert (warning in err) if warning else err == ""
     assert main(["predict", "model", str(path)]) == 0  # the plain output keeps inf and nan
-    assert capsys.readouterr().out.split() == ["prediction", "1.5", "inf", "-inf", "nan"]
-
-
-def test_json_output_of_finite_values_has_no_warning(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(cli, "_load", lambda path: _StubModel())
-    path = tmp_path / "in.csv"
-    path.write_text("a\n1\n")
-    assert main(["predict", "model", str(path), "--json"]) == 0
-    out, err = capsys.readouterr()
-    assert _strict_json(out) == {"predictions": [1.5]} and err == ""
+    assert capsys.readouterr().out.split() == ["prediction", *["1.5", "inf", "-inf", "nan"][:rows]]
 
 
 # --- --out -------------------------------------------------------------------------------
@@ -152,14 +147,10 @@ def test_out_made_for_a_failed_command_is_removed(tmp_path, capsys):
 
 
 # --- a fit whose columns are not names ---------------------------------------------------
-@pytest.fixture
-def fast_fits(monkeypatch):
-    original = cli._regressor
-    monkeypatch.setattr(cli, "_regressor", lambda args, **kw: original(args, **kw).set_params(**FAST))
-
-
 @pytest.mark.slow
-def test_fit_with_headers_that_are_not_names_writes_every_file(tmp_path, capsys, fast_fits):
+def test_fit_with_headers_that_are_not_names_writes_every_file(tmp_path, capsys, monkeypatch):
+    regressor = cli._regressor  # small settings; the wiring of the options is kept
+    monkeypatch.setattr(cli, "_regressor", lambda args, **kw: regressor(args, **kw).set_params(**FAST))
     g = np.random.default_rng(0)
     X = g.uniform(0.5, 2.0, size=(60, 2))
     y = 2 * X[:, 0] + X[:, 1] ** 2
