@@ -40,8 +40,8 @@ def reserved_names() -> frozenset:
 
 
 def _is_python_name(text: str) -> bool:
-    """Python's compiler reads text as the name text (``str.isidentifier`` accepts some
-    characters that this Python's compiler refuses)."""
+    """Python's compiler reads text as exactly one name, text itself
+    (``str.isidentifier`` accepts some characters that the compiler refuses)."""
     try:
         node = ast.parse(text, mode="eval").body  # parsed, never run
     except (SyntaxError, ValueError):
