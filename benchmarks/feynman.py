@@ -40,11 +40,15 @@ SYMBOLIC_CHECK_SECONDS = 60
 
 # --- one equation -----------------------------------------------------------------------
 def _run_symkan(ds, budget, seed):
+    import sympy
+
     from symkan import SymKANRegressor
 
     model = SymKANRegressor(time_budget=budget, random_state=seed, variable_names=ds.names).fit(ds.X, ds.y)
-    return model.sympy(), model.predict, {"front_size": len(model.equations_),
-                                          "architectures": [a["pruned_width"] for a in model.attempts_]}
+    # the formula in the dataset's names (columns such as I or beta get safe symbols I_, beta_)
+    found = model.sympy().xreplace({s: sympy.Symbol(n) for s, n in zip(model.symbols_, model.names_)})
+    return found, model.predict, {"front_size": len(model.equations_),
+                                  "architectures": [a["pruned_width"] for a in model.attempts_]}
 
 
 def _run_pykan(ds, budget, seed):

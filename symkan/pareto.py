@@ -3,7 +3,8 @@
 Each candidate formula is scored on held-out data; the front keeps, for every
 complexity, the formula with the lowest loss, and drops any formula that a simpler one
 matches or beats. :meth:`ParetoFront.best_index` picks the reported formula by a
-documented rule.
+documented rule. Equations print in the formulas' symbols (the safe names of
+:mod:`symkan.symbolic.names`); ``repr`` adds one line with the renamed columns.
 """
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import io
 import math
 from dataclasses import dataclass
 from typing import Iterable
+
+from .symbolic.names import rename_note
 
 #: A formula is "as good as the best" when its normalised loss is within this factor
 #: of the lowest one (or within BEST_ATOL of it, for noise-free data where the lowest
@@ -80,6 +83,13 @@ class ParetoFront:
                 return k
         return len(self.entries) - 1  # unreachable: the lowest entry qualifies
 
+    def renamed(self) -> dict[str, str]:
+        """{symbol name: column name} of the renamed variables of the front's formulas."""
+        mapping: dict[str, str] = {}
+        for entry in self.entries:
+            mapping.update(getattr(entry.formula, "renamed", {}))
+        return mapping
+
     def rows(self) -> list[dict]:
         best = self.best_index() if self.entries else -1
         return [dict(e.as_row(), best=(k == best)) for k, e in enumerate(self.entries)]
@@ -101,7 +111,8 @@ class ParetoFront:
 
         return pd.DataFrame(self.rows())
 
-    def __repr__(self) -> str:
+    def table(self) -> str:
+        """The front as a text table (the best formula marked ``->``)."""
         if not self.entries:
             return "ParetoFront(empty)"
         lines = [f"{'':2}{'complexity':>10}  {'loss':>10}  {'R²':>12}  equation"]
@@ -109,6 +120,11 @@ class ParetoFront:
             mark = "->" if row["best"] else ""
             lines.append(f"{mark:2}{row['complexity']:>10}  {row['loss']:>10.3g}  {row['r2']:>12.9f}  {row['equation']}")
         return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        """:meth:`table`, then the renamed columns (if any) once."""
+        note = rename_note(self.renamed())
+        return self.table() + (f"\n{note}" if note else "")
 
 
 def pareto_filter(entries: Iterable[ParetoEntry]) -> list[ParetoEntry]:

@@ -104,6 +104,7 @@ def save_model(est, path) -> Path:
     payload = {
         "params": params,
         "names": list(est.names_),
+        "symbols": [str(s) for s in est.symbols_],
         "feature_names_in": None if not hasattr(est, "feature_names_in_") else
         [str(n) for n in est.feature_names_in_],
         "n_features_in": int(est.n_features_in_),
@@ -164,11 +165,19 @@ def _fitted_state(data: dict, params: dict) -> dict:
     from .nn import KAN
     from .pareto import ParetoEntry, ParetoFront
     from .symbolic.formula import Formula
+    from .symbolic.names import variable_symbols
 
     names = [str(n) for n in data["names"]]
-    symbols = [sympy.Symbol(n) for n in names]
+    symbols = variable_symbols(names)
+    # the symbol names the file's formulas use (files before "symbols" used the column
+    # names), renamed to this version's safe names
+    stored = [str(n) for n in data.get("symbols") or names]
+    if len(stored) != len(names) or len(set(stored)) != len(stored):
+        raise ValueError(f"the model's symbols {stored} do not match its variable names {names}")
+    to_safe = dict(zip(map(sympy.Symbol, stored), symbols))
     entries = [ParetoEntry(int(row["complexity"]), float(row["loss"]), float(row["nmse"]),
-                           Formula(expr_from_data(row["expr"], names), symbols, float(row["loss"])))
+                           Formula(expr_from_data(row["expr"], stored).xreplace(to_safe), symbols,
+                                   float(row["loss"]), names=names))
                for row in data["equations"]]
     if not entries:
         raise ValueError("the model has no formulas")

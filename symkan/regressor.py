@@ -26,6 +26,7 @@ from .bases import get_basis
 from .discovery import (Budget, DiscoveryError, SearchSettings, UserRows, build_ladder, make_space, search,
                         space_names)
 from .persistence import load_model, save_model
+from .symbolic.names import safe_names, variable_symbols
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +126,9 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
         time_budget: seconds, a soft limit: architectures not started before it runs out
             are skipped, and a snap under way finishes with shortened constant snapping
             (a budget makes results depend on machine speed; None = fixed work).
-        variable_names: names of the columns (default: DataFrame columns or x0, x1, ...).
+        variable_names: names of the columns (default: DataFrame columns or x0, x1, ...),
+            any text: names that would print ambiguously (``E``, ``pi``, ``x-1``, ``c d``)
+            get safe symbols (``E_``, ``pi_``, ``x_1``, ``c_d``; :func:`~symkan.symbolic.names.safe_names`).
         target_name: name of y, for labels (``plot``); default: the name of a pandas
             Series y, else "y".
         random_state: seed of every random choice — the held-out split and all training
@@ -145,7 +148,8 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
     ``space_`` (:class:`symkan.discovery.SpaceTransform`: how ``model_``'s space maps
     the user's data to its units; its parts are also ``network_space_`` — "linear" or
     "log" —, ``output_sign_``, ``input_shift_``, ``input_scale_``, ``output_shift_``,
-    ``output_scale_``), ``names_``, ``target_name_``, ``seed_``, ``n_features_in_``,
+    ``output_scale_``), ``names_``, ``symbols_`` (the formulas' Symbols of the columns,
+    named as :mod:`symkan.symbolic.names` says), ``target_name_``, ``seed_``, ``n_features_in_``,
     ``attempts_`` (per-architecture summary), ``plot_sample_`` (up to 500 training
     rows in network units, for ``plot``), ``fit_seconds_``.
     """
@@ -239,8 +243,7 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
             names = [str(n) for n in self.feature_names_in_]
         else:
             names = [f"x{k}" for k in range(n_features)]
-        if len(set(names)) != len(names) or any(not n.strip() for n in names):
-            raise ValueError(f"variable names must be distinct and non-empty, got {names}")
+        safe_names(names)  # raises for repeated or empty names
         return names
 
     # --- fitting -------------------------------------------------------------------------
@@ -309,6 +312,7 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
     input_scale_ = property(lambda self: self.space_.input_scale)
     output_shift_ = property(lambda self: self.space_.output_shift)
     output_scale_ = property(lambda self: self.space_.output_scale)
+    symbols_ = property(lambda self: variable_symbols(self.names_), doc="the formulas' Symbols of the columns")
 
     @staticmethod
     def _check_values(X, y, names, target) -> None:
@@ -351,11 +355,13 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
         return self.equations_[int(index)]
 
     def sympy(self, index=None) -> sympy.Expr:
-        """The best formula (or ``equations_[index]``) as a sympy expression."""
+        """The best formula (or ``equations_[index]``) as a sympy expression in the
+        symbols ``symbols_`` (its text parses back with ``sympy.sympify``)."""
         return self._entry(index).formula.expr
 
     def latex(self, index=None) -> str:
-        return sympy.latex(self.sympy(index))
+        """LaTeX of :meth:`sympy`, with the column names (:meth:`Formula.latex`)."""
+        return self._entry(index).formula.latex()
 
     def plot(self, X=None, beta: float = 3.0, **kwargs):
         """Diagram of the pruned, snapped network of the best formula (a matplotlib Figure).
@@ -367,7 +373,9 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
             Xn = self.plot_sample_
         else:
             Xn = self.space_.inputs(validate_data(self, _as_array(X), reset=False, dtype=np.float64))
-        for key, value in self.space_.labels(self.names_, self.target_name_).items():
+        # "$" would start matplotlib's mathtext (a column "cost $x_$" fails to draw)
+        names, target = [n.replace("$", r"\$") for n in self.names_], self.target_name_.replace("$", r"\$")
+        for key, value in self.space_.labels(names, target).items():
             kwargs.setdefault(key, value)
         p = next(iter(self.model_.parameters()))
         return plot_network(self.model_, torch.as_tensor(Xn, dtype=p.dtype), beta=beta, **kwargs)

@@ -12,20 +12,33 @@ that finds no formula) end in a one-line ``error: ...`` on stderr and exit code 
 ``--verbose`` adds the traceback. Anything else is a bug in symkan and shows its
 traceback (exit code 1).
 
+Formulas are printed in the symbols of :mod:`symkan.symbolic.names`: a column whose
+name would print ambiguously (``E``, ``pi``, ``x-1``, ``c d`` ...) appears under a safe
+name (``E_``, ``pi_``, ``x_1``, ``c_d``), shown once below the best formula (and under
+``"symbols"`` of ``--json``: column name -> symbol). ``formula.txt`` holds the formula's
+text, which ``sympy.sympify`` reads back as the same function. ``--json`` output is
+strict JSON: a value that is not finite (a prediction of inf or nan) is written as null,
+with a warning on stderr.
+
 ``python -m symkan.cli`` runs the same command (``__main__.py``); the CSV reader is
 :mod:`symkan.cli.tabular`.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
+import math
 import os
 import sys
+import tempfile
 import traceback
 from pathlib import Path
 
 EXIT_BAD_INPUT = 2
+
+log = logging.getLogger(__name__)
 
 #: the built-in dataset of ``symkan demo``: name, rows, seed
 DEMO_EQUATION = "exp_sin"
@@ -81,29 +94,66 @@ def _regressor(args, target_name=None):
                            progress=not (args.quiet or args.json), target_name=target_name)
 
 
-def _check_out_dir(out) -> Path | None:
-    """Fail before a long fit when the output directory cannot be created or written."""
+@contextlib.contextmanager
+def _output_dir(out):
+    """The ``--out`` directory (None without one), checked before a long fit: created
+    (with missing parents) and written to (a probe file created and removed), since
+    permission bits can lie (root passes ``os.access`` on /proc). Directories made here
+    are removed again if they stay empty because the check or the command fails."""
     if not out:
-        return None
+        yield None
+        return
     out = Path(out)
-    if out.exists():
-        if not out.is_dir():
-            raise CLIError(f"--out {str(out)!r} exists and is not a directory")
-        if not os.access(out, os.W_OK | os.X_OK):
-            raise CLIError(f"--out {str(out)!r}: the directory is not writable")
-        return out
-    parent = out.parent
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
-    if not parent.is_dir():
-        raise CLIError(f"--out {str(out)!r}: {str(parent)!r} is not a directory")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise CLIError(f"--out {str(out)!r}: cannot create it, {str(parent)!r} is not writable")
-    return out
+    if out.exists() and not out.is_dir():
+        raise CLIError(f"--out {str(out)!r} exists and is not a directory")
+    created = [p for p in (out, *out.parents) if not p.exists()]  # deepest first
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".symkan-probe-", dir=out)
+        os.close(fd)
+        os.remove(probe)
+    except OSError as err:
+        _remove_empty(created)
+        raise CLIError(f"--out {str(out)!r} is not a writable directory: {err.strerror or err}") from None
+    try:
+        yield out
+    except BaseException:
+        _remove_empty(created)
+        raise
+
+
+def _remove_empty(dirs) -> None:
+    for d in dirs:
+        try:
+            d.rmdir()  # only if empty
+        except OSError:
+            pass
+
+
+def _json(info, indent=None) -> str:
+    """info as strict JSON: floats that are not finite become null (with a warning)."""
+    bad = []
+
+    def clean(v):
+        if isinstance(v, float) and not math.isfinite(v):
+            bad.append(v)
+            return None
+        if isinstance(v, dict):
+            return {k: clean(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [clean(x) for x in v]
+        return v
+
+    text = json.dumps(clean(info), indent=indent, allow_nan=False)
+    if bad:
+        log.warning("%d value(s) are not finite (inf or nan); written as null in the JSON output", len(bad))
+    return text
 
 
 def _summary(model) -> dict:
-    return {"formula": str(model.sympy()), "latex": model.latex(), "complexity": int(model.best_.complexity),
+    return {"formula": str(model.sympy()), "latex": model.latex(),
+            "symbols": {n: str(s) for n, s in zip(model.names_, model.symbols_)},
+            "complexity": int(model.best_.complexity),
             "loss": float(model.best_.loss), "r2_validation": float(model.best_.r2),
             "equations": model.equations_.rows(), "seconds": round(float(model.fit_seconds_), 2)}
 
@@ -120,21 +170,26 @@ def _write_outputs(model, out: Path) -> list[str]:
 
 
 def _report_fit(model, args, files, true_formula=None):
+    from ..symbolic.names import rename_note, renamed
+
     if args.json:
         info = _summary(model)
         if files:
             info["files"] = files
         if true_formula is not None:
             info["true_formula"] = true_formula
-        print(json.dumps(info, indent=2))
+        print(_json(info, indent=2))
         return
     if true_formula is not None:
         print(f"true formula:  {true_formula}")
     print(f"best formula:  {model.sympy()}")
+    note = rename_note(renamed(model.names_, model.symbols_))
+    if note:
+        print(note)
     print(f"validation R²: {model.best_.r2:.9f}   complexity: {model.best_.complexity}   "
           f"time: {model.fit_seconds_:.1f} s")
     print("\nPareto front (held-out loss vs complexity):")
-    print(model.equations_)
+    print(model.equations_.table())
     if files:
         print("\nwrote: " + ", ".join(files))
 
@@ -142,11 +197,11 @@ def _report_fit(model, args, files, true_formula=None):
 def cmd_fit(args) -> int:
     from .tabular import read_csv
 
-    out = _check_out_dir(args.out)
-    table = read_csv(args.csv, min_rows=2)
-    X, y, names = table.split_target(args.target)
-    model = _regressor(args, target_name=args.target).set_params(variable_names=names).fit(X, y)
-    files = _write_outputs(model, out) if out else []
+    with _output_dir(args.out) as out:
+        table = read_csv(args.csv, min_rows=2)
+        X, y, names = table.split_target(args.target)
+        model = _regressor(args, target_name=args.target).set_params(variable_names=names).fit(X, y)
+        files = _write_outputs(model, out) if out else []
     _report_fit(model, args, files)
     return 0
 
@@ -154,13 +209,13 @@ def cmd_fit(args) -> int:
 def cmd_demo(args) -> int:
     from ..datasets import make_dataset
 
-    out = _check_out_dir(args.out)
-    ds = make_dataset(DEMO_EQUATION, n=1000, seed=args.seed)
-    if not args.json:
-        print(f"demo: {len(ds.y)} noise-free samples of an unknown function of {', '.join(ds.names)} "
-              f"on [-1, 1]²; discovering its formula...\n", flush=True)
-    model = _regressor(args, target_name="f").set_params(variable_names=ds.names).fit(ds.X, ds.y)
-    files = _write_outputs(model, out) if out else []
+    with _output_dir(args.out) as out:
+        ds = make_dataset(DEMO_EQUATION, n=1000, seed=args.seed)
+        if not args.json:
+            print(f"demo: {len(ds.y)} noise-free samples of an unknown function of {', '.join(ds.names)} "
+                  f"on [-1, 1]²; discovering its formula...\n", flush=True)
+        model = _regressor(args, target_name="f").set_params(variable_names=ds.names).fit(ds.X, ds.y)
+        files = _write_outputs(model, out) if out else []
     _report_fit(model, args, files, true_formula=str(ds.expr))
     return 0
 
@@ -186,9 +241,9 @@ def cmd_predict(args) -> int:
     if args.out:
         write_csv(args.out, ["prediction"], pred[:, None])
         if args.json:
-            print(json.dumps({"rows": int(len(pred)), "file": args.out}))
+            print(_json({"rows": int(len(pred)), "file": args.out}))
     elif args.json:
-        print(json.dumps({"predictions": [float(v) for v in pred]}))
+        print(_json({"predictions": [float(v) for v in pred]}))
     else:
         print("prediction")
         for v in pred:
@@ -202,7 +257,7 @@ def cmd_plot(args) -> int:
     fig = model.plot(beta=args.beta)
     fig.savefig(out, dpi=150)
     if args.json:
-        print(json.dumps({"file": str(out)}))
+        print(_json({"file": str(out)}))
     else:
         print(f"wrote {out}")
     return 0

@@ -3,6 +3,9 @@
 pandas is not a dependency of symkan, so this is a small reader on top of the csv
 module: a header row, then numbers. Empty cells and "nan" are reported as missing
 values with their row numbers; any other non-number is reported with its column.
+Quotes are read strictly: a quote that never closes is reported with the line of its
+row (not read as one long last row), and so is a field over the csv module's size limit
+(no number is that long; the limit is left as it is).
 """
 from __future__ import annotations
 
@@ -42,14 +45,10 @@ def read_csv(path, *, min_rows: int = 1) -> Table:
         raise ValueError(f"file {str(path)!r} does not exist")
     if path.is_dir():
         raise ValueError(f"{str(path)!r} is a directory, not a CSV file")
-    try:
-        # utf-8-sig: a byte-order mark (Excel writes one) is not part of the first name
-        with path.open(newline="", encoding="utf-8-sig") as fh:
-            rows = [row for row in csv.reader(fh) if any(cell.strip() for cell in row)]
-    except UnicodeDecodeError:
-        raise ValueError(f"{str(path)!r} is not a text CSV file") from None
-    if not rows:
+    numbered = _read_rows(path)
+    if not numbered:
         raise ValueError(f"{str(path)!r} is empty")
+    lines, rows = [n for n, _ in numbered], [row for _, row in numbered]
     header = [h.strip() for h in rows[0]]
     if any(not h for h in header):
         raise ValueError(f"{str(path)!r}: the header row has an empty column name")
@@ -62,7 +61,7 @@ def read_csv(path, *, min_rows: int = 1) -> Table:
     values = np.empty((len(body), len(header)))
     missing: list[int] = []
     for r, row in enumerate(body):
-        line = r + 2  # 1-based, after the header
+        line = lines[r + 1]
         if len(row) != len(header):
             raise ValueError(f"{str(path)!r} line {line}: {len(row)} cells, but the header has {len(header)}")
         for c, cell in enumerate(row):
@@ -82,6 +81,31 @@ def read_csv(path, *, min_rows: int = 1) -> Table:
         raise ValueError(f"{str(path)!r} has missing or NaN values on {len(missing)} line(s): {shown}; "
                          f"remove or fill those rows")
     return Table(header, values)
+
+
+def _read_rows(path: Path) -> list[tuple[int, list[str]]]:
+    """The non-blank rows of a CSV file with the (1-based) line each starts on; ValueError
+    naming the line for text that is not CSV (an unclosed quote, an oversized field)."""
+    numbered, line = [], 1
+    try:
+        # utf-8-sig: a byte-order mark (Excel writes one) is not part of the first name
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            reader = csv.reader(fh, strict=True)
+            for row in reader:
+                if any(cell.strip() for cell in row):
+                    numbered.append((line, row))
+                line = reader.line_num + 1
+    except UnicodeDecodeError:
+        raise ValueError(f"{str(path)!r} is not a text CSV file") from None
+    except csv.Error as err:
+        if "unexpected end of data" in str(err):
+            raise ValueError(f"{str(path)!r} line {line}: unterminated quote (a quoted field of the row "
+                             f"starting on line {line} never closes)") from None
+        if "field larger than field limit" in str(err):
+            raise ValueError(f"{str(path)!r} line {line}: a field longer than {csv.field_size_limit()} "
+                             f"characters; a numeric table has no such cell") from None
+        raise ValueError(f"{str(path)!r} line {line}: malformed CSV ({err})") from None
+    return numbered
 
 
 def write_csv(path, columns: list[str], values: np.ndarray) -> None:

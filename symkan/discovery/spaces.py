@@ -161,7 +161,7 @@ def to_user_formula(formula, space: Space, X: np.ndarray, y: np.ndarray, *, max_
         expr = clean_numbers(bounded_simplify(cf.expression(), max_ops, timeout))
     plain = [sympy.Symbol(p.name) for p in positive]
     expr = expr.xreplace(dict(zip(positive, plain)))
-    mapped = Formula(expr, plain, None, getattr(formula, "network", None))
+    mapped = Formula(expr, plain, None, getattr(formula, "network", None), names=formula.names)
     with np.errstate(all="ignore"):
         pred = mapped.evaluate(X)
     if not np.all(np.isfinite(pred)):

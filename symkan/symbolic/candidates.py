@@ -78,7 +78,7 @@ def prune_terms(formula: Formula, X: np.ndarray, y: np.ndarray, *, max_steps: in
         if best is None:
             break
         expr = best[1]
-        out.append(Formula(expr, variables, best[0]))
+        out.append(Formula(expr, variables, best[0], names=formula.names))
     return out
 
 

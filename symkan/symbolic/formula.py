@@ -11,6 +11,8 @@ import numpy as np
 import sympy
 import torch
 
+from .names import is_safe_name, latex_symbol_names, renamed, variable_symbols
+
 BACKENDS = ("numpy", "torch")
 
 
@@ -23,22 +25,27 @@ class Formula:
     """A closed-form model y = expr(x₁, …, x_d).
 
     Attributes: ``expr`` (sympy expression), ``variables`` (the d input symbols, in
-    column order), ``loss`` (mean squared error on the data its constants were fitted
+    column order, named by the safe names of :mod:`symkan.symbolic.names`), ``names``
+    (the user's names of the variables, default: the symbols' names), ``loss`` (mean squared error on the data its constants were fitted
     and checked on, None without data; :meth:`mse` scores held-out rows),
     ``complexity`` (tree nodes), ``constants`` (its floats), ``network`` (the snapped
     KAN it was read from, when it came from one; formulas made by dropping terms share
     their parent's network).
     """
 
-    def __init__(self, expr: sympy.Expr, variables, loss: float | None = None, network=None):
+    def __init__(self, expr: sympy.Expr, variables, loss: float | None = None, network=None, names=None):
         self.expr = expr
         self.variables = tuple(variables)
         self.loss = loss
         self.network = network
+        self.names = [v.name for v in self.variables] if names is None else [str(n) for n in names]
+        if len(self.names) != len(self.variables):
+            raise ValueError(f"{len(self.names)} names for {len(self.variables)} variables")
 
     @property
-    def names(self) -> list[str]:
-        return [v.name for v in self.variables]
+    def renamed(self) -> dict[str, str]:
+        """{symbol name: user's name} of the variables whose name had to change."""
+        return renamed(self.names, self.variables)
 
     @property
     def complexity(self) -> int:
@@ -53,13 +60,15 @@ class Formula:
         return self.expr
 
     def latex(self) -> str:
-        return sympy.latex(self.expr)
+        """LaTeX of ``expr`` with the user's names for renamed variables
+        (:func:`symkan.symbolic.names.latex_label`)."""
+        return sympy.latex(self.expr, symbol_names=latex_symbol_names(self.names, self.variables))
 
     def to_callable(self, backend: str = "numpy"):
         """A function of X (n, d) -> (n,): numpy arrays (``"numpy"``) or tensors (``"torch"``)."""
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
-        fn = sympy.lambdify(self.variables, self.expr, modules=backend)
+        fn = _lambdify(self.variables, self.expr, backend)
         d = len(self.variables)
 
         def call(X):
@@ -105,10 +114,21 @@ class Formula:
         return f"Formula({self.expr}, complexity={self.complexity}, loss={loss})"
 
 
+def _lambdify(variables, expr, backend: str):
+    """sympy.lambdify of expr as a function of variables. lambdify puts every argument
+    into the generated code's namespace by name (a Symbol "exp" replaces the function
+    exp; dummify does not help), so variables without a safe name are first renamed to
+    their safe names (:func:`symkan.symbolic.names.safe_names`)."""
+    if not all(is_safe_name(v.name) for v in variables):
+        safe = variable_symbols([v.name for v in variables])
+        expr, variables = expr.xreplace(dict(zip(variables, safe))), safe
+    return sympy.lambdify(variables, expr, modules=backend)
+
+
 def evaluate_expression(expr, variables, X: np.ndarray) -> np.ndarray:
     """``expr`` at the rows of X (n, d), columns in the order of ``variables`` -> (n,)
     float64; nan where the value is complex (beyond round-off)."""
-    fn = sympy.lambdify(variables, expr, modules="numpy")
+    fn = _lambdify(variables, expr, "numpy")
     with np.errstate(all="ignore"):
         out = np.asarray(fn(*[X[:, k] for k in range(X.shape[1])]))
     if np.iscomplexobj(out):

@@ -40,6 +40,7 @@ from ..checks import to_target, to_tensor_2d
 from .compose import compose, transform_pair
 from .constants import MAX_REFIT_CONSTANTS, ConstantFit, clean_numbers, monic
 from .formula import Formula, evaluate_expression
+from .names import safe_names
 from .refit import domain_violations
 from .simplify import bounded_simplify, expanded_alternative, linearized_alternative, snap_exact
 
@@ -94,7 +95,8 @@ def model_formula(model, names=None, input_transform=None, output_transform=None
 
     Args:
         model: a KAN whose alive edges are all symbolic (``auto_snap(...).model``).
-        names: input names (default x1, x2, ...), one per input.
+        names: input names (default x1, x2, ...), one per input; the formula's symbols
+            get their safe names (:func:`symkan.symbolic.names.safe_names`).
         input_transform, output_transform: (shift, scale) pairs, scalars or per column.
         X, y: data in the user's units (X: (n, d), y: (n,) or (n, outputs)) used to
             verify the composition, snap constants and report the loss.
@@ -113,8 +115,7 @@ def model_formula(model, names=None, input_transform=None, output_transform=None
     names = [str(n) for n in names] if not isinstance(names, str) else [names]
     if len(names) != d:
         raise ValueError(f"names has {len(names)} entries but the model has {d} inputs")
-    if len(set(names)) != d or any(not n for n in names):
-        raise ValueError(f"names must be distinct non-empty strings, got {names}")
+    symbol_names = safe_names(names)  # distinct, non-empty; renamed where printing would be ambiguous
     s_in, c_in = transform_pair(input_transform, d, "input_transform")
     s_out, c_out = transform_pair(output_transform, k_out, "output_transform")
     net = _float64(model)
@@ -136,7 +137,7 @@ def model_formula(model, names=None, input_transform=None, output_transform=None
         Xu, yu = Xn * c_in + s_in, None
     with torch.no_grad():
         out_net = net(_tensor_like(Xn, net)).cpu().numpy() * c_out + s_out  # (n, k) user units
-    variables = [sympy.Symbol(n, real=True) for n in names]
+    variables = [sympy.Symbol(n, real=True) for n in symbol_names]
     raws = compose(net, variables, (s_in, c_in), (s_out, c_out))
     formulas = []
     for k, raw in enumerate(raws):
@@ -186,7 +187,7 @@ def model_formula(model, names=None, input_transform=None, output_transform=None
             eps = float(torch.finfo(next(iter(model.parameters())).dtype).eps)
             expr = accept(clean_numbers(snap_exact(expr, max(1e-9, 16 * eps))), expr, tol=max(verify_rtol, 64 * eps))
         plain = {v: sympy.Symbol(v.name) for v in variables}
-        formulas.append(Formula(expr.xreplace(plain), [plain[v] for v in variables], loss))
+        formulas.append(Formula(expr.xreplace(plain), [plain[v] for v in variables], loss, names=names))
     return formulas[0] if k_out == 1 else formulas
 
 
