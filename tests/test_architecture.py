@@ -1,8 +1,9 @@
 """The shape of the package, checked by reading its sources with ast (nothing is imported,
 so a module that fails to import still gets its report):
 
-* the low layers (nn, bases, kernels) never import the high ones (symbolic, discovery,
-  the regressor, the CLI), at module level or inside a function;
+* every module sits in one layer of ``LAYERS`` (bottom first) and imports only its own
+  layer and the ones below, at module level or inside a function (the order of
+  docs/architecture.md's "Layers");
 * no module uses a private name (``_name``) of another symkan module, neither imported
   (``from .x import _y``) nor as an attribute of an imported module (``x._y``);
 * no source file is over 450 lines.
@@ -17,8 +18,17 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = "symkan"
-LOWER = ("symkan.nn", "symkan.bases", "symkan.kernels")
-UPPER = ("symkan.symbolic", "symkan.discovery", "symkan.regressor", "symkan.cli")
+#: the layers, bottom first: a module may import its own layer and the ones below
+LAYERS = (
+    ("symkan.functions", "symkan.checks", "symkan.tensor_memo"),
+    ("symkan.kernels", "symkan.bases"),
+    ("symkan.nn",),
+    ("symkan.train", "symkan.regularize", "symkan.scores", "symkan.distributed", "symkan.models",
+     "symkan.conv_scores", "symkan.conv_plot"),
+    ("symkan.symbolic", "symkan.plot", "symkan.pruning"),
+    ("symkan.discovery", "symkan.pareto", "symkan.datasets"),
+    ("symkan.regressor", "symkan.persistence", "symkan.cli"),
+)
 MAX_LINES = 450
 
 
@@ -111,16 +121,28 @@ def dotted(node: ast.AST) -> str | None:
 
 
 # --- the three checks, on one file's text -------------------------------------------------
+def layer_of(name: str) -> int | None:
+    """Index in LAYERS of the most specific entry that contains module ``name`` (None: none)."""
+    best = None
+    for k, group in enumerate(LAYERS):
+        for prefix in group:
+            if within(name, (prefix,)) and (best is None or len(prefix) > best[1]):
+                best = (k, len(prefix))
+    return None if best is None else best[0]
+
+
 def layer_offenders(relpath: str, source: str) -> list[str]:
-    """Imports of a high layer (UPPER) by a module of a low one (LOWER): 'file:line imports module'."""
-    if not within(module_of(relpath)[0], LOWER):
+    """Imports of a higher layer than the file's own: 'file:line imports module'."""
+    own = layer_of(module_of(relpath)[0])
+    if own is None:
         return []
     found = []
     for line, module, name in imports_of(relpath, ast.parse(source)):
-        for target in (module, f"{module}.{name}" if name else None):
-            if target and within(target, UPPER):
-                found.append((line, f"{relpath}:{line} imports {target}"))
-                break
+        # ``from symkan import cli`` names the module symkan.cli; ``from .kan import KAN`` a name in .kan
+        target = next((t for t in (module, f"{module}.{name}" if name else None) if t and layer_of(t) is not None),
+                      None)
+        if target is not None and layer_of(target) > own:
+            found.append((line, f"{relpath}:{line} imports {target}"))
     return [text for _, text in sorted(found)]
 
 
@@ -157,9 +179,15 @@ def report(what: str, offenders: list[str]) -> str:
 
 # --- the package ------------------------------------------------------------------------------
 def test_low_layers_do_not_import_high_layers():
-    """nn, bases and kernels sit below symbolic, discovery, the regressor and the CLI."""
+    """Each module imports only its own layer and the ones below (LAYERS)."""
     offenders = [o for path in source_files() for o in layer_offenders(path, read(path))]
-    assert not offenders, report(f"imports of {', '.join(UPPER)} from {', '.join(LOWER)}", offenders)
+    assert not offenders, report("imports of a higher layer", offenders)
+
+
+def test_every_module_has_a_layer():
+    """A new top-level module or package must be placed in LAYERS (and in the docs' picture)."""
+    unplaced = sorted(m for m in known_modules() if m != PACKAGE and layer_of(m) is None)
+    assert not unplaced, report("modules in no layer of LAYERS", unplaced)
 
 
 def test_no_module_uses_a_private_name_of_another():
@@ -190,7 +218,7 @@ def test_layer_check_sees_every_form_of_import():
         "from .. import regressor",                        # 5 relative, the module as a name
         "import importlib",
         "importlib.import_module('symkan.symbolic.snap')",  # 7
-        "from ..train import fit",                         # allowed: train is not a high layer
+        "from ..bases import get_basis",                   # allowed: a lower layer
         "from .kan import KAN",                            # allowed: same layer
         "import symkan.clipboard",                         # allowed: only a prefix of 'cli'
     ])
@@ -198,8 +226,11 @@ def test_layer_check_sees_every_form_of_import():
     assert [int(o.split(":")[1].split()[0]) for o in found] == [1, 3, 4, 5, 7], found
     assert found[0] == "symkan/nn/layer.py:1 imports symkan.symbolic.library"
     assert found[2] == "symkan/nn/layer.py:4 imports symkan.cli"
-    # a high layer may import anything, and a package's __init__ resolves from itself
-    assert layer_offenders("symkan/symbolic/snap.py", source) == []
+    # the top layer may import anything, and a package's __init__ resolves from itself
+    assert layer_offenders("symkan/cli/__init__.py", source) == []
+    # a middle layer may import what is below it, not what is above
+    assert layer_offenders("symkan/symbolic/snap.py", "from ..nn import KAN\nfrom ..discovery import Rung") == [
+        "symkan/symbolic/snap.py:2 imports symkan.discovery"]
     assert layer_offenders("symkan/bases/__init__.py", "from ..cli import main") == [
         "symkan/bases/__init__.py:1 imports symkan.cli"]
 
