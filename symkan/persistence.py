@@ -59,7 +59,7 @@ def save_payload(path, payload: dict) -> Path:
     data = {"magic": MAGIC, "format_version": FORMAT_VERSION, **payload}
     data[CHECKSUM_KEY] = payload_checksum(data)
     # the name says who writes it, so that cleaning up never removes a live writer's file
-    prefix = f".{path.name[:40]}.symkan-{os.getpid()}-{_host_tag()}-"
+    prefix = f".{path.name[:40]}.symkan-{os.getpid()}-{host_tag()}-"
     fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=parent)
     try:
         # mkstemp creates the file 0600; give it the mode open() gives other outputs
@@ -189,7 +189,7 @@ def remove_stale_temporaries(directory) -> list[Path]:
         entries = list(os.scandir(directory))
     except OSError:
         return []
-    removed, now, host = [], time.time(), _host_tag()
+    removed, now, host = [], time.time(), host_tag()
     for entry in entries:
         match = _TEMP_NAME.match(entry.name)
         if match is None:
@@ -209,7 +209,7 @@ def remove_stale_temporaries(directory) -> list[Path]:
     return removed
 
 
-def _host_tag() -> str:
+def host_tag() -> str:
     """8 hex digits naming this machine, so PIDs are only compared on the host they belong to."""
     return hashlib.sha256(socket.gethostname().encode("utf-8", "surrogatepass")).hexdigest()[:8]
 
