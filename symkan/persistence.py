@@ -25,6 +25,7 @@ import socket
 import struct
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import sympy
@@ -96,7 +97,9 @@ def load_payload(path, *, verify: bool = True) -> dict:
         raise ValueError(f"{str(path)!r} is a directory, not a model file")
     remove_stale_temporaries(path.parent if str(path.parent) else Path("."))
     try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # a damaged header makes torch ask users to report a bug
+            warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
+            data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 — a corrupt archive can fail anywhere inside the unpickler
         text = str(err)
         if "weights only load failed" in text.lower() or "weights_only" in text:
