@@ -26,7 +26,7 @@ from symkan import SymKANRegressor
 from symkan.functions.bounds import MAX_DEPTH, check_expression_cost
 from symkan.functions.expression_data import expr_from_data, expr_to_data
 from symkan.functions.grammar import parse_expression
-from symkan.functions.library import FUNCTIONS
+from symkan.functions.library import FUNCTIONS, unregister_functions
 from symkan.persistence import (CHECKSUM_KEY, FORMAT_VERSION, STALE_TEMP_SECONDS, host_tag, load_payload,
                                 payload_checksum, remove_stale_temporaries, save_payload)
 
@@ -218,6 +218,8 @@ def test_a_failed_load_leaves_the_function_library_as_it_was(model_file, tmp_pat
     with pytest.raises(ValueError, match="does not match the SHA-256 checksum"):
         SymKANRegressor.load(tmp_path / "edited.skan")
     assert "i18_bump" not in FUNCTIONS
+    with pytest.raises(ValueError, match="built-in functions cannot be removed"):
+        unregister_functions(["sin"])
     # a good file registers its function, as documented
     try:
         good = SymKANRegressor.load(_crafted(model_file, tmp_path, custom_functions=custom))
