@@ -8,6 +8,9 @@ One phrasing per kind of error, whoever raises it:
 * ``"model must be a symkan KAN, got {type}"`` (:func:`check_kan`)
 * data: ``"X has 3 columns but the model expects 2"``, ``"y contains NaN or infinite
   values (e.g. in rows [...])"``... (:func:`to_tensor_2d`, :func:`to_target`)
+* one column of a table: ``"column 'b' is not numeric (row 3 has 'red')"``, ``"column 't'
+  holds dates or times ..."``, ``"column 'y' has missing values (None) in rows [...]"``
+  (:func:`numeric_column`, :func:`numeric_table`, :func:`numeric_target`)
 
 A bottom-level module: it imports nothing from symkan. "Is a KAN" is therefore a
 structural check (:class:`KANLike`, the members the checks and the scorers use), not
@@ -16,12 +19,16 @@ an ``isinstance`` of ``symkan.nn.KAN``.
 from __future__ import annotations
 
 import contextlib
+import datetime
+import logging
 import math
 import numbers
 from typing import Protocol, Sequence, runtime_checkable
 
 import numpy as np
 import torch
+
+log = logging.getLogger(__name__)
 
 
 @runtime_checkable
@@ -193,6 +200,126 @@ def to_target(y, n_rows: int, name: str = "y", *, n_outputs: int | None = None, 
     return _finite(t, name, dtype, device)
 
 
+# --- columns of a table -------------------------------------------------------------------------
+class NotNumericError(ValueError, TypeError):
+    """A column holds values that are not real numbers (text, dates, missing cells,
+    objects). A ValueError like every bad input to symkan; also a TypeError, as
+    scikit-learn's conventions expect for cells that are not numbers."""
+
+
+def table_columns(X, names=None) -> list[tuple[str, np.ndarray]] | None:
+    """The columns of a 2-D table as (name, 1-D values) pairs: a pandas DataFrame (its
+    column names), a numpy array, tensor or nested lists (``names`` when it has one per
+    column, else x0, x1, ...). None for anything else (1-D, 3-D, sparse, ragged), whose
+    errors are the caller's."""
+    if hasattr(X, "columns") and hasattr(X, "iloc"):  # pandas DataFrame (duplicate names allowed)
+        cols = [(str(c), X.iloc[:, k].to_numpy()) for k, c in enumerate(X.columns)]
+    else:
+        if isinstance(X, torch.Tensor):
+            X = X.detach().cpu().numpy()
+        if not isinstance(X, (np.ndarray, list, tuple)):
+            return None
+        try:
+            arr = np.asarray(X)
+        except (TypeError, ValueError):  # ragged nested lists
+            return None
+        if arr.ndim != 2:
+            return None
+        cols = [(f"x{k}", arr[:, k]) for k in range(arr.shape[1])]
+    if names is not None and len(names) == len(cols):
+        cols = [(str(n), values) for n, (_, values) in zip(names, cols)]
+    return cols
+
+
+def numeric_column(values, name: str) -> np.ndarray:
+    """The cells of the column ``name`` as a float64 array of the same shape, or
+    :class:`NotNumericError` naming the column and the first bad row: text that is not
+    a number ("1.5" is), dates and times, missing cells (None, pandas NA), complex
+    numbers, other objects. Booleans become 0/1. NaN and infinity are ValueErrors too
+    (with up to 5 of their rows)."""
+    arr = np.asarray(values)
+    kind = arr.dtype.kind
+    if kind in "Mm":
+        raise NotNumericError(f"column {name!r} holds dates or times (dtype {arr.dtype}); convert them to numbers "
+                              f"first, e.g. seconds since a reference time")
+    if kind == "c":
+        raise NotNumericError(f"column {name!r} holds complex numbers (Complex data not supported: symkan fits "
+                              f"real values)")
+    if kind == "O":  # numpy would read None as NaN: name it for what it is
+        _check_not_missing(arr.reshape(-1), name)
+    try:
+        out = arr.astype(np.float64)
+    except (TypeError, ValueError) as err:
+        _raise_first_bad_cell(arr.reshape(-1), name)
+        raise NotNumericError(f"column {name!r} is not numeric ({err})") from None
+    finite = np.isfinite(out)
+    if not finite.all():
+        rows = np.flatnonzero(~finite.reshape(len(out), -1).all(axis=1))[:5].tolist() if out.ndim else [0]
+        what = " and ".join(w for w, hit in (("NaN", np.isnan(out).any()), ("infinity", np.isinf(out).any())) if hit)
+        raise ValueError(f"column {name!r} contains {what} (e.g. in rows {rows})")
+    return out
+
+
+def numeric_table(X, names=None):
+    """X with every column checked by :func:`numeric_column` (one ValueError naming the
+    column and a row), for an estimator's ``fit``/``predict`` before anything runs. A
+    DataFrame is returned as it is (its column names stay for scikit-learn), other
+    tables as float64 arrays (n, d); inputs that are not 2-D tables are returned as they
+    are, for the caller's shape checks. Boolean columns are read as 0/1. ``names``: the
+    column names to report."""
+    columns = table_columns(X, names)
+    if not columns:
+        return X
+    values = [numeric_column(v, n) for n, v in columns]
+    return X if hasattr(X, "columns") else np.column_stack(values)
+
+
+def numeric_target(y, label: str = "y"):
+    """y (n,) or (n, 1) checked like a column (:func:`numeric_column`, named ``label``)
+    and returned as float64; a boolean target becomes 0/1, with a logged warning (a
+    yes/no outcome is a classification problem). Other shapes are returned as they are,
+    for the caller's shape checks."""
+    try:
+        arr = np.asarray(y.to_numpy() if hasattr(y, "to_numpy") else y)
+    except (TypeError, ValueError):  # ragged lists
+        return y
+    if not (arr.ndim == 1 or (arr.ndim == 2 and arr.shape[1] == 1)):
+        return y
+    cells = arr.reshape(-1)
+    if arr.dtype.kind == "b" or (arr.dtype == object and len(cells) > 0
+                                 and all(isinstance(c, (bool, np.bool_)) for c in cells)):
+        log.warning("the target %r is boolean: it is fitted as 0 (False) / 1 (True); a yes/no outcome is "
+                    "usually better served by a classifier", label)
+    return numeric_column(arr, label)
+
+
+def _check_not_missing(cells: np.ndarray, name: str) -> None:
+    """NotNumericError naming the rows of ``cells`` (1-D objects) that are None or pandas NA."""
+    missing = [row for row, cell in enumerate(cells) if cell is None or type(cell).__name__ in ("NAType", "NaTType")]
+    if missing:
+        raise NotNumericError(f"column {name!r} has missing values (None or NA) in rows {missing[:5]}; fill or "
+                              f"drop them first")
+
+
+def _raise_first_bad_cell(cells: np.ndarray, name: str) -> None:
+    """NotNumericError for the first cell of ``cells`` (1-D) that is not a real number."""
+    for row, cell in enumerate(cells):
+        if isinstance(cell, (datetime.date, datetime.time, datetime.timedelta, np.datetime64, np.timedelta64)):
+            raise NotNumericError(f"column {name!r} holds dates or times (row {row} has {cell!r}); convert them "
+                                  f"to numbers first, e.g. seconds since a reference time")
+        if isinstance(cell, (complex, np.complexfloating)):
+            raise NotNumericError(f"column {name!r} holds complex numbers (row {row} has {cell!r}; Complex data "
+                                  f"not supported: symkan fits real values)")
+        try:
+            float(cell)
+        except ValueError:
+            raise NotNumericError(f"column {name!r} is not numeric (row {row} has "
+                                  f"{cell.item() if isinstance(cell, np.generic) else cell!r})") from None
+        except TypeError as err:
+            raise NotNumericError(f"column {name!r} is not numeric (row {row} holds a {type(cell).__name__}: "
+                                  f"{err})") from None
+
+
 def model_dtype_device(model: torch.nn.Module) -> tuple[torch.dtype, torch.device]:
     """dtype and device of the model's first parameter (where its inputs must go)."""
     p = next(iter(model.parameters()))
@@ -212,4 +339,6 @@ def check_model_data(model, X, y=None, *, x_name: str = "X", y_name: str = "y",
 
 
 __all__ = ["KANLike", "check_kan", "eval_mode", "check_int", "check_number", "check_choice", "check_names",
-           "check_edge", "to_tensor_2d", "to_target", "model_dtype_device", "check_model_data"]
+           "check_edge", "to_tensor_2d", "to_target", "NotNumericError", "table_columns", "numeric_column",
+           "numeric_table", "numeric_target",
+           "model_dtype_device", "check_model_data"]

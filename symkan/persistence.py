@@ -1,37 +1,67 @@
-"""Atomic, versioned model files.
+"""Atomic, checksummed, versioned model files.
 
 A model file is a ``torch.save`` archive of plain data only (tensors, numbers, strings,
 lists, dicts), so it loads with ``torch.load(weights_only=True)`` — no pickled code runs
-on load. It is written to a temporary file in the target directory, flushed to disk and
-renamed over the target, so a crash never leaves a torn file behind. Formulas go in as
-plain data (:mod:`symkan.functions.expression_data`).
+on load. It carries a SHA-256 checksum of its payload (:func:`payload_checksum`), so a
+file damaged after it was written is refused. Formulas go in as plain data
+(:mod:`symkan.functions.expression_data`).
+
+A save writes a temporary file ``.NAME.symkan-PID-HOST-XXXXXXXX.tmp`` in the target's
+directory, flushes it to disk and renames it over the target: whenever the writer is
+killed, the target is the previous complete file or the new one, never a torn one. A
+kill can leave the temporary file; the next save or load in that directory removes it
+(:func:`remove_stale_temporaries`).
+
+Format versions: 1 (no checksum; still read) and 2 (every file has ``checksum``).
 """
 from __future__ import annotations
 
+import hashlib
+import itertools
+import logging
 import os
+import re
+import socket
+import struct
 import tempfile
+import time
+import warnings
 from pathlib import Path
 
 import sympy
 import torch
 
+from .functions.bounds import check_expression_cost
 from .functions.expression_data import expr_from_data, expr_to_data
 
-#: bump when the layout of the saved payload changes incompatibly
-FORMAT_VERSION = 1
+log = logging.getLogger(__name__)
+
+#: bump when the layout of the saved payload changes incompatibly (2: checksum added)
+FORMAT_VERSION = 2
 MAGIC = "symkan-model"
+#: the payload entry holding "sha256:<hex>" of every other entry
+CHECKSUM_KEY = "checksum"
+#: a temporary file untouched for this long is removed whoever wrote it (a live writer
+#: writes it continuously and renames it within seconds)
+STALE_TEMP_SECONDS = 3600.0
+_TEMP_NAME = re.compile(r"^\..*\.symkan-(?P<pid>[0-9]+)-(?P<host>[0-9a-f]{8})-[A-Za-z0-9_]+\.tmp$", re.DOTALL)
 
 
 def save_payload(path, payload: dict) -> Path:
-    """Write ``payload`` (plain data + tensors) to ``path`` atomically. Returns the path."""
+    """Write ``payload`` (plain data + tensors), with the magic, format version and
+    checksum added, to ``path`` atomically. Returns the path."""
     path = Path(path)
     if path.is_dir():
         raise ValueError(f"cannot save a model to {str(path)!r}: it is a directory")
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise ValueError(f"cannot save a model to {str(path)!r}: directory {str(parent)!r} does not exist")
+    remove_stale_temporaries(parent)
     data = {"magic": MAGIC, "format_version": FORMAT_VERSION, **payload}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+    data[CHECKSUM_KEY] = payload_checksum(data)
+    # the name says who writes it, so that cleaning up never removes a live writer's file
+    prefix = f".{path.name[:40]}.symkan-{os.getpid()}-{host_tag()}-"
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=parent)
     try:
         # mkstemp creates the file 0600; give it the mode open() gives other outputs
         umask = os.umask(0o022)
@@ -48,22 +78,28 @@ def save_payload(path, payload: dict) -> Path:
         except FileNotFoundError:
             pass
         raise
+    _fsync_directory(parent)  # the rename itself survives a power cut
     return path
 
 
-def load_payload(path) -> dict:
+def load_payload(path, *, verify: bool = True) -> dict:
     """Read a file written by :func:`save_payload` onto the CPU.
 
-    Raises ValueError for a missing, truncated or foreign file and for files written by
-    a newer format version.
+    Raises ValueError for a missing, truncated or foreign file, for files written by a
+    newer format version and (``verify``) for a file whose content does not match its
+    checksum. ``verify=False`` leaves the checksum to the caller
+    (:func:`verify_checksum`), who may validate the content first.
     """
     path = Path(path)
     if not path.exists():
         raise ValueError(f"model file {str(path)!r} does not exist")
     if path.is_dir():
         raise ValueError(f"{str(path)!r} is a directory, not a model file")
+    remove_stale_temporaries(path.parent if str(path.parent) else Path("."))
     try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # a damaged header makes torch ask users to report a bug
+            warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
+            data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 — a corrupt archive can fail anywhere inside the unpickler
         text = str(err)
         if "weights only load failed" in text.lower() or "weights_only" in text:
@@ -82,7 +118,133 @@ def load_payload(path) -> dict:
     if version > FORMAT_VERSION:
         raise ValueError(f"{str(path)!r} was written by a newer symkan (model format {version}); this "
                          f"version reads format {FORMAT_VERSION} and older — upgrade symkan to load it")
+    if verify:
+        verify_checksum(data, path)
     return data
+
+
+def verify_checksum(data: dict, path) -> None:
+    """ValueError unless ``data`` (a payload of ``path``) matches the checksum stored in
+    it; files of format 1 have none and pass."""
+    if data["format_version"] < 2:
+        log.debug("%s: model format 1 has no checksum", path)
+        return
+    stored = data.get(CHECKSUM_KEY)
+    try:
+        actual = payload_checksum(data)
+    except (TypeError, ValueError, RecursionError):
+        actual = None
+    if not isinstance(stored, str) or stored != actual:
+        raise ValueError(f"{str(path)!r} is a corrupt symkan model file: its content does not match the "
+                         f"SHA-256 checksum stored in it ({'missing' if stored is None else 'mismatch'}) — it "
+                         f"was damaged or edited after it was written")
+
+
+def payload_checksum(data: dict) -> str:
+    """``"sha256:<hex>"`` of a canonical serialisation of every entry of ``data`` except
+    ``checksum``: type-tagged and length-prefixed values, dict keys sorted, tensors as
+    dtype, shape and raw bytes — the same for a payload and its ``torch.load`` copy.
+    TypeError for values other than plain data and tensors."""
+    digest = hashlib.sha256()
+    _feed(digest, {k: v for k, v in data.items() if k != CHECKSUM_KEY})
+    return "sha256:" + digest.hexdigest()
+
+
+def _feed(digest, value) -> None:
+    if value is None:
+        digest.update(b"N")
+    elif isinstance(value, bool):
+        digest.update(b"T" if value else b"F")
+    elif isinstance(value, int):
+        raw = value.to_bytes(value.bit_length() // 8 + 1, "little", signed=True)
+        digest.update(b"i%d:" % len(raw) + raw)
+    elif isinstance(value, float):
+        digest.update(b"f" + struct.pack("<d", value))
+    elif isinstance(value, (str, bytes)):
+        raw = value.encode("utf-8", "surrogatepass") if isinstance(value, str) else value
+        digest.update((b"s%d:" if isinstance(value, str) else b"b%d:") % len(raw) + raw)
+    elif isinstance(value, (list, tuple)):
+        digest.update((b"l%d:" if isinstance(value, list) else b"t%d:") % len(value))
+        for item in value:
+            _feed(digest, item)
+    elif isinstance(value, dict):
+        digest.update(b"d%d:" % len(value))
+        for key in sorted(value, key=lambda k: (type(k).__name__, repr(k))):
+            _feed(digest, key)
+            _feed(digest, value[key])
+    elif isinstance(value, torch.Tensor):
+        t = value.detach().cpu().resolve_conj().resolve_neg().contiguous().reshape(-1)
+        digest.update(f"x{t.dtype}{tuple(value.shape)}:".encode())
+        digest.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    else:
+        raise TypeError(f"a model payload holds plain data and tensors only, not {type(value).__name__}")
+
+
+def remove_stale_temporaries(directory) -> list[Path]:
+    """Remove the temporary files that saves into ``directory`` left behind when they were
+    killed: files named like this module's own temporaries
+    (``.NAME.symkan-PID-HOST-XXXXXXXX.tmp``) whose writer process is gone (written on this
+    host, PID no longer running) or that nobody touched for :data:`STALE_TEMP_SECONDS`.
+    A live writer's file (this host, PID running) is kept; so is every other file. Never
+    raises (an unreadable directory or a file removed meanwhile is skipped). Returns the
+    paths removed."""
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return []
+    removed, now, host = [], time.time(), host_tag()
+    for entry in entries:
+        match = _TEMP_NAME.match(entry.name)
+        if match is None:
+            continue
+        try:
+            if not entry.is_file(follow_symlinks=False):
+                continue
+            age = now - entry.stat(follow_symlinks=False).st_mtime
+            writer_gone = match["host"] == host and not _process_alive(int(match["pid"]))
+            if writer_gone or age > STALE_TEMP_SECONDS:
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+        except OSError:  # removed by another process meanwhile, or a read-only directory
+            continue
+    if removed:
+        log.info("removed %d temporary file(s) left by interrupted saves in %s", len(removed), directory)
+    return removed
+
+
+def host_tag() -> str:
+    """8 hex digits naming this machine, so PIDs are only compared on the host they belong to."""
+    return hashlib.sha256(socket.gethostname().encode("utf-8", "surrogatepass")).hexdigest()[:8]
+
+
+def _process_alive(pid: int) -> bool:
+    """Whether process ``pid`` of this host exists (True when it cannot be told)."""
+    if pid <= 0:
+        return False  # no writer has such a PID (and os.kill(0) would signal our own group)
+    if os.name == "nt":
+        return True  # os.kill would terminate it: rely on the file's age there
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OverflowError:
+        return False
+    except OSError:  # EPERM: it exists, owned by another user
+        return True
+    return True
+
+
+def _fsync_directory(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # not supported for directories (Windows)
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 # ======================================================================================
@@ -90,7 +252,8 @@ def load_payload(path) -> dict:
 # under which payload fields (the layout of FORMAT_VERSION 1), and back.
 # ======================================================================================
 #: what a payload of the wrong shape raises while it is read back
-_LAYOUT_ERRORS = (KeyError, TypeError, ValueError, RuntimeError, AttributeError, IndexError)
+_LAYOUT_ERRORS = (KeyError, TypeError, ValueError, RuntimeError, AttributeError, IndexError, ArithmeticError,
+                  SyntaxError)
 
 
 def save_model(est, path) -> Path:
@@ -120,7 +283,7 @@ def save_model(est, path) -> Path:
                         for k, v in model.state_dict().items()},
         "model_dtype": str(next(iter(model.parameters())).dtype).replace("torch.", ""),
         "equations": [{"complexity": int(e.complexity), "loss": float(e.loss), "nmse": float(e.nmse),
-                       "expr": expr_to_data(e.formula.expr)} for e in est.equations_],
+                       "expr": _storable(e.formula.expr)} for e in est.equations_],
         "best_index": int(est.best_index_),
         "custom_functions": custom_functions(),
         "plot_sample": torch.as_tensor(est.plot_sample_),
@@ -130,20 +293,45 @@ def save_model(est, path) -> Path:
     return save_payload(path, payload)
 
 
+def _storable(expr) -> list:
+    """``expr`` as plain data, after checking that a load will accept it (a file that
+    cannot be read back is never written)."""
+    try:
+        check_expression_cost(expr)
+    except ValueError as err:
+        raise ValueError(f"cannot save the formula {str(expr)[:80]}: {err}") from None
+    return expr_to_data(expr)
+
+
 def load_model(cls, path):
     """An estimator of class ``cls`` restored from a file written by :func:`save_model`
     (onto the CPU), through ``cls(**params)`` and the pickle protocol's ``__setstate__``.
 
-    Raises ValueError for a missing, truncated, foreign, corrupt or incompatible file
-    and for a custom function that conflicts with one registered in this session.
-    Loading runs no code from the file."""
-    from .functions.library import restore_custom_functions
+    Raises ValueError for a missing, truncated, foreign, corrupt or incompatible file,
+    for a formula whose evaluation would not be bounded
+    (:func:`symkan.functions.bounds.check_expression_cost`) and for a custom function that
+    conflicts with one registered in this session. Loading runs no code from the file.
+    The content is validated first (so a hand-edited file is told what is wrong), then
+    the checksum is compared; a file refused for any reason leaves the function library
+    as it was (its custom functions are registered only while it is read)."""
+    from .functions.library import restore_custom_functions, unregister_functions
 
-    data = load_payload(path)
+    data = load_payload(path, verify=False)
     try:
-        restore_custom_functions(data.get("custom_functions") or {})
+        added = restore_custom_functions(data.get("custom_functions") or {})
     except ValueError as err:
         raise ValueError(f"refusing to load {str(path)!r}: {err}") from None
+    try:
+        est = _estimator(cls, data, path)
+        verify_checksum(data, path)
+    except BaseException:
+        unregister_functions(added)
+        raise
+    return est
+
+
+def _estimator(cls, data: dict, path):
+    """The estimator a payload describes; ValueError naming what is wrong with it."""
     try:
         params = dict(data["params"])
         if isinstance(params.get("complexity_weights"), list):
@@ -157,6 +345,44 @@ def load_model(cls, path):
                          f"({type(err).__name__}: {detail})") from None
 
 
+def _stored_names(data: dict) -> list[str]:
+    """The variable names of a payload: as many distinct, non-blank strings as features
+    (what fit accepts), else ValueError — duplicates would make the formula's callable
+    invalid Python."""
+    names, n_features = data["names"], data["n_features_in"]
+    if isinstance(n_features, bool) or not isinstance(n_features, int):
+        raise ValueError(f"the number of features is {n_features!r}")
+    if not isinstance(names, list) or not all(isinstance(n, str) and n.strip() for n in names):
+        raise ValueError(f"the variable names must be a list of non-empty strings, got {str(names)[:200]}")
+    if len(set(names)) != len(names):
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        raise ValueError(f"the variable names repeat {repeated}: each column needs its own name")
+    feature_names = data["feature_names_in"]
+    if n_features != len(names) or (feature_names is not None and (
+            not isinstance(feature_names, list) or len(feature_names) != n_features
+            or not all(isinstance(n, str) for n in feature_names))):
+        raise ValueError(f"the model has {len(names)} variable names, {n_features} features and feature "
+                         f"names {str(feature_names)[:200]}")
+    return names
+
+
+def _check_network_size(config: dict, state: dict) -> None:
+    """Refuse a network configuration much larger than the weights stored with it (a
+    crafted width or grid size would allocate gigabytes before the weights are compared):
+    every layer stores several numbers per edge, and every integer option (grid size,
+    degree ...) sizes a stored tensor."""
+    from .nn.kan import parse_width
+
+    stored = sum(t.numel() for t in state.values() if isinstance(t, torch.Tensor))
+    specs = parse_width(config["width"], config.get("mult_arity", 2))
+    edges = max(a.n_nodes * b.n_subnodes for a, b in itertools.pairwise(specs))
+    sizes = [v for opts in config.get("layer_options") or [] for v in dict(opts).values()
+             if isinstance(v, int) and not isinstance(v, bool)]
+    if edges > stored or max(sizes, default=0) > stored:
+        raise ValueError(f"the network configuration (width {config['width']}, sizes {sizes}) is larger than "
+                         f"the {stored} weights stored for it")
+
+
 def _fitted_state(data: dict, params: dict) -> dict:
     """The fitted attributes (``names_``, ``model_``, ``equations_`` ...) a payload holds."""
     import numpy as np
@@ -167,7 +393,7 @@ def _fitted_state(data: dict, params: dict) -> dict:
     from .symbolic.formula import Formula
     from .symbolic.names import variable_symbols
 
-    names = [str(n) for n in data["names"]]
+    names = _stored_names(data)
     symbols = variable_symbols(names)
     # the symbol names the file's formulas use (files before "symbols" used the column
     # names), renamed to this version's safe names
@@ -185,13 +411,13 @@ def _fitted_state(data: dict, params: dict) -> dict:
     dtype = data["model_dtype"]
     if dtype not in ("float32", "float64"):
         raise ValueError(f"unsupported network dtype {dtype!r}")
+    _check_network_size(data["model_config"], data["model_state"])
     model = KAN.from_config(data["model_config"]).to(getattr(torch, dtype))
     model.load_state_dict(data["model_state"])
     model.eval()
-    n_features = int(data["n_features_in"])
-    if n_features != len(names) or model.n_inputs != len(names):
-        raise ValueError(f"the model has {len(names)} variable names, {n_features} features and a "
-                         f"network of {model.n_inputs} inputs")
+    n_features = len(names)
+    if model.n_inputs != n_features:
+        raise ValueError(f"the model has {n_features} variable names and a network of {model.n_inputs} inputs")
     t = data["transforms"]
     state = {
         "names_": names, "n_features_in_": n_features, "target_name_":

@@ -23,6 +23,7 @@ from sklearn.utils._param_validation import (Interval, InvalidParameterError, St
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .bases import get_basis
+from .checks import numeric_table, numeric_target
 from .discovery import (Budget, DiscoveryError, SearchSettings, UserRows, build_ladder, make_space, search,
                         space_names)
 from .persistence import load_model, save_model
@@ -65,30 +66,6 @@ def _plain(v):
 
 def _num(v) -> str:
     return f"{float(v):.6g}"
-
-
-def _check_numeric_columns(X, names=None) -> None:
-    """Raise ValueError naming the first column of X whose cells are not numbers.
-
-    Only text cells are reported here (a ValueError such as "could not convert string to
-    float"); other objects are left to scikit-learn's checks."""
-    if hasattr(X, "columns") and hasattr(X, "dtypes"):  # pandas DataFrame
-        cols = [(str(c), X[c].to_numpy()) for c in X.columns]
-    else:
-        arr = np.asarray(X) if isinstance(X, (list, tuple, np.ndarray)) else None
-        if arr is None or arr.ndim != 2 or arr.dtype.kind not in "OUS":
-            return
-        cols = [(names[k] if names and k < len(names) else f"x{k}", arr[:, k]) for k in range(arr.shape[1])]
-    for name, col in cols:
-        if getattr(col, "dtype", None) is not None and col.dtype.kind in "biuf":
-            continue
-        for row, cell in enumerate(col):
-            try:
-                float(cell)
-            except ValueError:
-                raise ValueError(f"column {name!r} is not numeric (row {row} has {_plain(cell)!r})") from None
-            except TypeError:
-                return  # not text: scikit-learn reports it
 
 
 def _as_array(data):
@@ -253,7 +230,7 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
         if y is None:
             raise ValueError("SymKANRegressor requires y to be passed, but the target y is None")
         y_name = getattr(y, "name", None)
-        _check_numeric_columns(X, None if self.variable_names is None else [str(n) for n in self.variable_names])
+        X, y = self._checked_types(X, y)
         X, y = validate_data(self, _as_array(X), _as_array(y), y_numeric=True, dtype=np.float64,
                              ensure_min_samples=2)
         if X.shape[0] < MIN_ROWS:
@@ -314,6 +291,14 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
     output_scale_ = property(lambda self: self.space_.output_scale)
     symbols_ = property(lambda self: variable_symbols(self.names_), doc="the formulas' Symbols of the columns")
 
+    def _checked_types(self, X, y):
+        """X and y after checking that every column and the target hold real numbers,
+        before any training (:func:`symkan.checks.numeric_table`, :func:`~symkan.checks.numeric_target`)."""
+        y_name = getattr(y, "name", None)
+        label = self.target_name or (y_name if isinstance(y_name, str) and y_name.strip() else "y")
+        names = None if self.variable_names is None else [str(n) for n in self.variable_names]
+        return numeric_table(_as_array(X), names), numeric_target(_as_array(y), label)
+
     @staticmethod
     def _check_values(X, y, names, target) -> None:
         """Magnitudes the float64 search can handle, and inputs that vary."""
@@ -342,7 +327,7 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
     def predict(self, X) -> np.ndarray:
         """Evaluate the best formula. X: (n, d) -> (n,)."""
         check_is_fitted(self, "best_")
-        X = validate_data(self, _as_array(X), reset=False, dtype=np.float64)
+        X = validate_data(self, numeric_table(_as_array(X), self.names_), reset=False, dtype=np.float64)
         return self._predict_fn(X)
 
     def _entry(self, index):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sympy
 
-from .grammar import check_numeric_power
+from .bounds import MAX_DEPTH, MAX_EXACT_DIGITS, MAX_NODES, check_expression_cost
 
 #: named sympy constants a stored formula may hold
 CONSTANTS = {"pi": sympy.pi, "E": sympy.E, "nan": sympy.nan, "oo": sympy.oo, "-oo": -sympy.oo,
@@ -49,31 +49,63 @@ def allowed_operation(name: str):
 
 def expr_from_data(data, names) -> sympy.Expr:
     """Inverse of :func:`expr_to_data`; symbols are created by name (plain, no assumptions)
-    and must be among ``names``. Malformed data raises ValueError."""
-    if not isinstance(data, list) or not data:
-        raise ValueError("malformed stored formula")
-    kind = data[0]
-    if kind == "S":
-        if data[1] not in names:
-            raise ValueError(f"stored formula uses an unknown variable {data[1]!r}")
-        return sympy.Symbol(data[1])
-    if kind == "I":
-        return sympy.Integer(int(data[1]))
-    if kind == "Q":
-        return sympy.Rational(int(data[1]), int(data[2]))
-    if kind == "F":
-        return sympy.Float(float(data[1]))
-    if kind == "C":
-        if data[1] not in CONSTANTS:
-            raise ValueError(f"unknown constant {data[1]!r} in a stored formula")
-        return CONSTANTS[data[1]]
-    if kind == "f":
-        cls = allowed_operation(data[1])
-        args = [expr_from_data(a, names) for a in data[2:]]
-        if cls is sympy.Pow and len(args) == 2:
-            check_numeric_power(*args)
-        return cls(*args, evaluate=False)
-    raise ValueError(f"malformed stored formula (tag {kind!r})")
+    and must be among ``names``. Malformed data, and trees whose evaluation would not be
+    bounded (:func:`symkan.functions.bounds.check_expression_cost`: size, depth, huge
+    exact numbers, factorial of a huge number ...), raise ValueError."""
+    expr = _Reader(names).read(data, 0)
+    check_expression_cost(expr)
+    return expr
+
+
+class _Reader:
+    """Builds one stored tree (unevaluated), counting nodes and depth as it goes so that
+    a huge or deeply nested list is refused before it is built."""
+
+    def __init__(self, names):
+        self.names, self.nodes = set(names), 0
+
+    def read(self, data, depth: int):
+        self.nodes += 1
+        if self.nodes > MAX_NODES or depth > MAX_DEPTH:
+            raise ValueError(f"stored formula is too large (more than {MAX_NODES} nodes or {MAX_DEPTH} levels)")
+        if not isinstance(data, list) or not data or not all(isinstance(t, str) for t in data[:2]):
+            raise ValueError("malformed stored formula")
+        kind = data[0]
+        if kind == "f" and len(data) > 1:
+            cls = allowed_operation(data[1])
+            args = [self.read(a, depth + 1) for a in data[2:]]
+            try:
+                return cls(*args, evaluate=False)
+            except Exception as err:  # noqa: BLE001 — any sympy class may refuse odd arguments its own way
+                raise ValueError(f"malformed stored formula ({data[1]} of {len(args)} arguments: {err})") from None
+        if len(data) != (3 if kind == "Q" else 2):
+            raise ValueError(f"malformed stored formula (tag {kind!r} with {len(data) - 1} values)")
+        return self.leaf(kind, data[1:])
+
+    def leaf(self, kind: str, values: list):
+        if not all(isinstance(v, str) for v in values):
+            raise ValueError(f"malformed stored formula (tag {kind!r} of non-text values)")
+        if kind == "S":
+            if values[0] not in self.names:
+                raise ValueError(f"stored formula uses an unknown variable {values[0]!r}")
+            return sympy.Symbol(values[0])
+        if kind in ("I", "Q"):
+            if any(len(v) > MAX_EXACT_DIGITS + 1 for v in values):
+                raise ValueError(f"stored formula holds an exact number of more than {MAX_EXACT_DIGITS} digits")
+            try:
+                return sympy.Integer(int(values[0])) if kind == "I" else sympy.Rational(int(values[0]), int(values[1]))
+            except ValueError:
+                raise ValueError(f"malformed number {values} in a stored formula") from None
+        if kind == "F":
+            try:
+                return sympy.Float(float(values[0]))
+            except ValueError:
+                raise ValueError(f"malformed number {values[0][:40]!r} in a stored formula") from None
+        if kind == "C":
+            if values[0] not in CONSTANTS:
+                raise ValueError(f"unknown constant {values[0]!r} in a stored formula")
+            return CONSTANTS[values[0]]
+        raise ValueError(f"malformed stored formula (tag {kind!r})")
 
 
 __all__ = ["CONSTANTS", "expr_to_data", "expr_from_data", "allowed_operation"]

@@ -12,6 +12,8 @@ import math
 
 import sympy
 
+from .bounds import check_expression_cost
+
 #: functions a text expression may call (sympy's names, plus numpy's arc- spellings)
 SAFE_FUNCTIONS = {name: getattr(sympy, name) for name in (
     "sin", "cos", "tan", "cot", "sec", "csc", "asin", "acos", "atan", "acot", "atan2",
@@ -24,25 +26,8 @@ SAFE_FUNCTIONS.update({"abs": sympy.Abs, "arcsin": sympy.asin, "arccos": sympy.a
 SAFE_CONSTANTS = {"pi": sympy.pi, "E": sympy.E}
 #: longest text expression accepted
 MAX_EXPRESSION_CHARS = 2000
-#: a power of two numbers is evaluated exactly by sympy: keep exact results this small
-#: (digits), so that a crafted file or expression cannot make parsing hang
-MAX_EXACT_DIGITS = 5000
-
 _BINARY = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
            ast.Div: lambda a, b: a / b}
-
-
-def check_numeric_power(base, exponent) -> None:
-    """Refuse a power of two exact numbers whose exact value would be huge (10**10**9):
-    ValueError when the exponent has more than 3 digits or the result more than
-    :data:`MAX_EXACT_DIGITS`. Anything but two sympy Rationals passes."""
-    if not (getattr(base, "is_Rational", False) and getattr(exponent, "is_Rational", False)):
-        return
-    if max(abs(int(exponent.p)), abs(int(exponent.q))) > 1000:
-        raise ValueError(f"the exponent {exponent} of a number is too large")
-    digits = max(len(str(abs(int(base.p)))), len(str(int(base.q))))
-    if abs(int(exponent.p)) * digits > MAX_EXACT_DIGITS:
-        raise ValueError(f"the power {base}**{exponent} is too large")
 
 
 def parse_expression(text: str, variables: dict, *, other_names: bool = False) -> sympy.Expr:
@@ -66,9 +51,19 @@ def parse_expression(text: str, variables: dict, *, other_names: bool = False) -
     except (SyntaxError, ValueError, MemoryError, RecursionError) as err:
         raise ValueError(f"invalid syntax ({type(err).__name__}: {err})") from None
     try:
-        return _Builder(text, variables, other_names).build(tree.body)
+        expr = _Builder(text, variables, other_names).build(tree.body)
     except RecursionError:
         raise ValueError("expression is nested too deeply") from None
+    check_expression_cost(expr)
+    return expr
+
+
+def _exact_bounded(value):
+    """``value``, after checking that an exact number it evaluated to is not huge (a
+    product of exact numbers below the bound is cheap to compute; its result may not be)."""
+    if getattr(value, "is_Rational", False):
+        check_expression_cost(value)
+    return value
 
 
 class _Builder:
@@ -87,12 +82,13 @@ class _Builder:
             return -arg if isinstance(node.op, ast.USub) else arg
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
             base, exponent = self.build(node.left), self.build(node.right)
-            check_numeric_power(base, exponent)
+            # sympy evaluates powers of exact numbers at once: bound them before
+            check_expression_cost(sympy.Pow(base, exponent, evaluate=False))
             return base ** exponent
         if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
-            return _BINARY[type(node.op)](self.build(node.left), self.build(node.right))
+            return _exact_bounded(_BINARY[type(node.op)](self.build(node.left), self.build(node.right)))
         if isinstance(node, ast.Call):
-            return self.call(node)
+            return _exact_bounded(self.call(node))
         segment = ast.get_source_segment(self.text, node) or ast.dump(node)
         raise ValueError(f"unsupported syntax {type(node).__name__} "
                          f"({segment[:60] + ('...' if len(segment) > 60 else '')})")
@@ -130,5 +126,4 @@ class _Builder:
             raise ValueError(f"{node.func.id}{tuple(args)}: {err}") from None
 
 
-__all__ = ["SAFE_FUNCTIONS", "SAFE_CONSTANTS", "MAX_EXPRESSION_CHARS", "MAX_EXACT_DIGITS", "check_numeric_power",
-           "parse_expression"]
+__all__ = ["SAFE_FUNCTIONS", "SAFE_CONSTANTS", "MAX_EXPRESSION_CHARS", "parse_expression"]

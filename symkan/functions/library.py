@@ -319,8 +319,10 @@ def custom_functions() -> dict[str, dict]:
             for n, f in FUNCTIONS.items() if n not in BUILTIN_NAMES and f.source is not None}
 
 
-def restore_custom_functions(spec: dict[str, dict]) -> None:
-    """Re-register entries described by :func:`custom_functions`.
+def restore_custom_functions(spec: dict[str, dict]) -> list[str]:
+    """Re-register entries described by :func:`custom_functions`; returns the names
+    newly registered (for :func:`unregister_functions` when the rest of a model file is
+    refused).
 
     The sympy source is parsed without ``eval`` (a model file cannot run code). A name
     already in the library is kept when its definition is the same; a different
@@ -362,6 +364,17 @@ def restore_custom_functions(spec: dict[str, dict]) -> None:
             register_function(name, source, complexity, domain=domain, poles=poles)
             added.append(name)
     except (ValueError, TypeError) as err:
-        for done in added:  # all or nothing
-            FUNCTIONS.pop(done, None)
+        unregister_functions(added)  # all or nothing
         raise ValueError(f"custom function {name!r} is refused: {err}") from None
+    return added
+
+
+def unregister_functions(names) -> None:
+    """Remove the registered (custom) entries ``names`` from the library; built-in names
+    raise ValueError, names not registered are ignored."""
+    names = list(names)
+    builtin = [n for n in names if n in BUILTIN_NAMES]
+    if builtin:
+        raise ValueError(f"built-in functions cannot be removed: {builtin}")
+    for name in names:
+        FUNCTIONS.pop(name, None)
