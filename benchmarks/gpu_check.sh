@@ -76,7 +76,7 @@ step() {
 
 # probe PYTHON [MODULE]: does this checkout import there, with its dependencies (and MODULE)?
 probe() {
-    local need="import symkan, torch, pytest, numpy, scipy, sympy, sklearn${2:+, $2}"
+    local need="import symkan, symkan.nn, torch, pytest, numpy, scipy, sympy${2:+, $2}"
     (cd / && timeout 60 "$1" -c "$need; assert symkan.__file__.startswith('$ROOT'), symkan.__file__") \
         >> "$WORK/setup.log" 2>&1
 }
