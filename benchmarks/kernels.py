@@ -2,6 +2,7 @@
 
     python benchmarks/kernels.py --device cuda                 # the GPU run (all shapes)
     python benchmarks/kernels.py --device cpu                  # torch paths, small shapes
+    python benchmarks/kernels.py --device cuda --json out.json # also write the rows and targets as JSON
 
 For every shape (batch B, channels C; groups 8 for the rational unless ``--groups`` says
 otherwise, ``--groups 0`` = one group per channel as the basis default; G=5 cells and k=3 for
@@ -14,7 +15,9 @@ each adds on top of its inputs:
   GEMM with the rational's ~20 FLOPs per element;
 * ReLU-KAN layer (B, C) -> (B, C): ``triton`` fused kernel, ``torch`` unfused reference
   (materialises the (B, C·K) features), ``linear`` = ``nn.Linear(C·K, C)`` applied to a
-  ready (B, C·K) input: the same GEMM FLOPs without any basis work.
+  ready (B, C·K) input: the same GEMM FLOPs without any basis work. The knots get
+  gradients too (trained knots, the harder case) unless ``--frozen-knots`` (the basis
+  default, ``train_knots=False``).
 
 Peak memory: ``torch.cuda.max_memory_allocated`` on CUDA; on CPU, the growth of the
 peak resident set size (VmHWM) of a fresh child process over one call (Linux); small
@@ -24,6 +27,7 @@ One run, no retries; the lines under "targets" compare with the goals in docs/ke
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import resource
@@ -42,6 +46,7 @@ from symkan.kernels import rational_activation, relukan_linear, triton_available
 GROUPS = 8  # rational groups; --groups replaces it (0: one per channel)
 GRID, ORDER = 5, 3
 K_FEAT = GRID + ORDER
+TRAIN_KNOTS = True  # --frozen-knots: ReLU-KAN knots without gradients (the basis default)
 RATIONAL_FLOPS_PER_ELEMENT = 20  # Horner P (10) + |x| and Horner Q (9) + division (1)
 GPU_SHAPES = [(4096, 256), (16384, 512), (65536, 256), (65536, 1024)]
 CPU_SHAPES = [(1024, 64), (4096, 256)]
@@ -82,6 +87,7 @@ def peak_mb_subprocess(op, batch, channels, impl, grad, dtype) -> float | None:
     deadlock in OpenMP); the child rebuilds the same case and warms up on a tiny batch."""
     cmd = [sys.executable, os.path.abspath(__file__), "--_peak", op, str(batch), str(channels), impl,
            str(int(grad)), dtype, "--threads", str(torch.get_num_threads()), "--groups", str(GROUPS)]
+    cmd += [] if TRAIN_KNOTS else ["--frozen-knots"]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     try:
         return float(res.stdout.strip().splitlines()[-1])
@@ -171,8 +177,8 @@ def relukan_cases(batch, channels, device, dtype, impls, gen):
         return cases
     x = (torch.rand(batch, channels, generator=gen) * 2 - 1).to(device, dtype).requires_grad_()
     steps = torch.arange(-ORDER, GRID, dtype=torch.float32) * (2.0 / GRID) - 1.0
-    start = steps.repeat(channels, 1).to(device).requires_grad_()
-    width = torch.full((channels, K_FEAT), (ORDER + 1) * 2.0 / GRID, device=device).requires_grad_()
+    start = steps.repeat(channels, 1).to(device).requires_grad_(TRAIN_KNOTS)
+    width = torch.full((channels, K_FEAT), (ORDER + 1) * 2.0 / GRID, device=device).requires_grad_(TRAIN_KNOTS)
     weight = (torch.randn(channels, channels * K_FEAT, generator=gen) / (channels * K_FEAT) ** 0.5)
     weight = weight.to(device, dtype).requires_grad_()
     for impl in impls:
@@ -207,12 +213,12 @@ def run(args) -> int:
     out.write(f"# command: python {' '.join(sys.argv)}\n")
     out.write(f"# device: {device.type} ({name}), torch {torch.__version__}, dtype {args.dtype}, "
               f"threads {torch.get_num_threads()}, repeats {repeats} (median), warmup {warmup}, "
-              f"rational groups {GROUPS or 'one per channel'}\n")
+              f"rational groups {GROUPS or 'one per channel'}, ReLU-KAN knots {'trained' if TRAIN_KNOTS else 'frozen'}\n")
     if device.type != "cuda":
         out.write("# triton kernels are not timed on CPU (the interpreter is a correctness tool)\n")
     out.write("| op | B×C | impl | fwd ms | fwd+bwd ms | fwd peak MB | fwd+bwd peak MB | fwd+bwd vs torch | fwd+bwd vs linear |\n")
     out.write("|---|---|---|---|---|---|---|---|---|\n")
-    summary = []
+    rows, targets = [], []
     for batch, channels in shapes:
         for op, build in (("rational", rational_cases), ("relukan", relukan_cases)):
             if op not in args.ops:
@@ -227,23 +233,45 @@ def run(args) -> int:
             ref = results["torch"]["fwdbwd_ms"]
             lin = results["linear"]["fwdbwd_ms"]
             for impl, r in results.items():
+                rows.append(dict(op=op, batch=batch, channels=channels, impl=impl, **r,
+                                 vs_torch=ref / r["fwdbwd_ms"], vs_linear=r["fwdbwd_ms"] / lin))
                 out.write(f"| {op} | {batch}×{channels} | {impl} | {fmt(r['fwd_ms'])} | {fmt(r['fwdbwd_ms'])} | "
                           f"{fmt(r['fwd_mb'], '.1f')} | {fmt(r['fwdbwd_mb'], '.1f')} | "
                           f"{ref / r['fwdbwd_ms']:.2f}× | {r['fwdbwd_ms'] / lin:.2f}× |\n")
             out.flush()
             if "triton" in results:
-                t = results["triton"]
-                if op == "rational":
-                    summary.append(f"rational {batch}×{channels}: kernel fwd+bwd speed-up over torch "
-                                   f"{ref / t['fwdbwd_ms']:.2f}× (target ≥ 5×)")
-                else:
-                    mem_ok = (t["fwdbwd_mb"] or 0) < (results["torch"]["fwdbwd_mb"] or 0)
-                    summary.append(f"relukan {batch}×{channels}: fused fwd+bwd / equal-FLOP GEMM "
-                                   f"{t['fwdbwd_ms'] / lin:.2f}× (target ≤ 1.5×); peak {fmt(t['fwdbwd_mb'], '.0f')} "
-                                   f"MB vs unfused {fmt(results['torch']['fwdbwd_mb'], '.0f')} MB "
-                                   f"({'below' if mem_ok else 'NOT below'})")
+                targets.extend(target_lines(op, batch, channels, results))
+    summary = [t["text"] for t in targets if t["text"]]
     out.write("\n# targets\n" + ("\n".join(summary) if summary else "(no triton run on this device)") + "\n")
+    if args.json:
+        info = dict(command="python " + " ".join(sys.argv), device=device.type, device_name=name,
+                    torch=torch.__version__, dtype=args.dtype, repeats=repeats, warmup=warmup,
+                    rational_groups=GROUPS or "one per channel", relukan_knot_grad=TRAIN_KNOTS,
+                    tf32=bool(device.type == "cuda" and torch.backends.cuda.matmul.allow_tf32))
+        with open(args.json, "w") as fh:
+            json.dump(dict(info, rows=rows, targets=targets), fh, indent=1)
     return 0
+
+
+def target_lines(op, batch, channels, results) -> list[dict]:
+    """The docs/kernels.md targets for one shape: [{name, value, goal, met, text}]."""
+    t, ref, lin = results["triton"], results["torch"], results["linear"]
+    shape = f"{batch}×{channels}"
+    if op == "rational":
+        speedup = ref["fwdbwd_ms"] / t["fwdbwd_ms"]
+        return [dict(name="rational_speedup", shape=shape, value=speedup, goal=">= 5", met=speedup >= 5,
+                     text=f"rational {shape}: kernel fwd+bwd speed-up over torch {speedup:.2f}× (target ≥ 5×)")]
+    ratio = t["fwdbwd_ms"] / lin["fwdbwd_ms"]
+    fused, unfused = t["fwdbwd_mb"], ref["fwdbwd_mb"]
+    mem_ok = fused is not None and unfused is not None and fused < unfused
+    knots = "" if TRAIN_KNOTS else ", frozen knots"
+    return [dict(name="relukan_vs_linear", shape=shape, value=ratio, goal="<= 1.5", met=ratio <= 1.5,
+                 knot_grad=TRAIN_KNOTS,
+                 text=f"relukan {shape}{knots}: fused fwd+bwd / equal-FLOP GEMM {ratio:.2f}× (target ≤ 1.5×); "
+                      f"peak {fmt(fused, '.0f')} MB vs unfused {fmt(unfused, '.0f')} MB "
+                      f"({'below' if mem_ok else 'NOT below'})"),
+            dict(name="relukan_peak_memory", shape=shape, value=fused, unfused=unfused, goal="< unfused",
+                 met=mem_ok, knot_grad=TRAIN_KNOTS, text="")]
 
 
 def parse_shape(text: str) -> tuple[int, int]:
@@ -255,7 +283,7 @@ def parse_shape(text: str) -> tuple[int, int]:
 
 
 def main(argv=None) -> int:
-    global GROUPS
+    global GROUPS, TRAIN_KNOTS
     p = argparse.ArgumentParser(description="symkan kernels vs torch reference vs equal-FLOP GEMM")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"])
@@ -267,9 +295,13 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, help="torch intra-op threads (CPU); default: torch's choice")
     p.add_argument("--groups", type=int, default=GROUPS,
                    help=f"rational groups (default {GROUPS}); 0 = one group per channel (the basis default)")
+    p.add_argument("--frozen-knots", action="store_true",
+                   help="ReLU-KAN knots get no gradient (the basis default train_knots=False)")
+    p.add_argument("--json", help="also write the rows and the targets to this JSON file")
     p.add_argument("--_peak", nargs=6, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     GROUPS = args.groups
+    TRAIN_KNOTS = not args.frozen_knots
     if GROUPS < 0 or any(c % GROUPS for _, c in (args.shapes or []) if GROUPS):
         p.error(f"--groups must be 0 or divide every channel count, got {GROUPS}")
     if args._peak:

@@ -1,7 +1,7 @@
 """Forward + backward time and peak memory of one KANLayer per basis.
 
     python benchmarks/layer_speed.py                      # batch 1024, in 64, out 64, K = 8
-    python benchmarks/layer_speed.py --device cuda --repeats 50
+    python benchmarks/layer_speed.py --device cuda --repeats 50 --json layers.json
 
 Every registered basis runs at about K = 8 functions per edge (B-spline G=5 k=3,
 polynomials of degree 7, 8 RBF centres, 4 Fourier frequencies, 8 wavelets per edge,
@@ -23,6 +23,7 @@ call (not parameters or the input) and include the gradients the call creates.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import statistics
@@ -56,8 +57,9 @@ K8_OPTIONS = {
 }
 
 
-def machine() -> str:
-    return (f"{cpu_name()}, {os.cpu_count()} logical CPUs, torch {torch.__version__} "
+def machine(device: torch.device) -> str:
+    gpu = f"{torch.cuda.get_device_name(device)}, " if device.type == "cuda" else ""
+    return (f"{gpu}{cpu_name()}, {os.cpu_count()} logical CPUs, torch {torch.__version__} "
             f"({torch.get_num_threads()} threads), Python {platform.python_version()}")
 
 
@@ -133,7 +135,7 @@ def pykan_layer(n_in: int, n_out: int, device):
     return layer.to(device), None
 
 
-def main(argv=None) -> None:
+def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--batch", type=int, default=1024)
     ap.add_argument("--in-features", type=int, default=64)
@@ -147,6 +149,7 @@ def main(argv=None) -> None:
                     help="wavelets per edge for the wavelet bases (cost grows linearly with it)")
     ap.add_argument("--no-pykan", action="store_true")
     ap.add_argument("--no-linear", action="store_true")
+    ap.add_argument("--json", help="also write the rows to this JSON file")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -155,15 +158,19 @@ def main(argv=None) -> None:
     x = (torch.rand(batch, n_in, generator=torch.Generator().manual_seed(0)) * 2 - 1).to(device)
     names = args.bases.split(",") if args.bases else available_bases()
 
-    rows, notes = [], []
+    rows, notes, failed = [], [], []
     for name in names:
         opts = dict(K8_OPTIONS.get(name, {}))
         if "num_wavelets" in opts:
             opts["num_wavelets"] = args.num_wavelets
-        layer = KANLayer(n_in, n_out, name, generator=torch.Generator().manual_seed(0), **opts).to(device)
-        k = getattr(layer.basis, "num_features", None) or getattr(layer.basis, "num_wavelets", None)
-        sec, peak = measure(layer, layer, x, args.repeats, args.warmup)
         label = f"KANLayer {name}" + (f" ({', '.join(f'{a}={b}' for a, b in opts.items())})" if opts else "")
+        try:  # one basis failing on a device (e.g. the first GPU run) must not lose the others' rows
+            layer = KANLayer(n_in, n_out, name, generator=torch.Generator().manual_seed(0), **opts).to(device)
+            k = getattr(layer.basis, "num_features", None) or getattr(layer.basis, "num_wavelets", None)
+            sec, peak = measure(layer, layer, x, args.repeats, args.warmup)
+        except Exception as err:  # noqa: BLE001 - reported below and in the exit status
+            failed.append(f"{label} failed: {type(err).__name__}: {err}")
+            continue
         rows.append((label, k, sum(p.numel() for p in layer.parameters()), sec, peak))
 
     if not args.no_linear:
@@ -187,7 +194,7 @@ def main(argv=None) -> None:
             notes.append(f"pykan wrote files into the working directory: {sorted(new_files)}")
 
     print(f"# KANLayer forward+backward, batch {batch}, in {n_in}, out {n_out}, device {device}")
-    print(f"# machine: {machine()}")
+    print(f"# machine: {machine(device)}")
     print(f"# median of {args.repeats} after {args.warmup} warm-up calls; memory: "
           f"{'torch.cuda.max_memory_allocated' if device.type == 'cuda' else 'torch profiler allocation events'}")
     print()
@@ -195,9 +202,17 @@ def main(argv=None) -> None:
     print("|---|---:|---:|---:|---:|")
     for label, k, n_par, sec, peak in rows:
         print(f"| {label} | {k if k else '—'} | {n_par:,} | {1e3 * sec:.2f} | {peak / 2 ** 20:.1f} |")
-    for note in notes:
+    for note in notes + failed:
         print(f"\nnote: {note}")
+    if args.json:
+        keys = ("layer", "K", "parameters", "fwdbwd_ms", "peak_mib")
+        table = [dict(zip(keys, (label, k, n_par, 1e3 * sec, peak / 2 ** 20))) for label, k, n_par, sec, peak in rows]
+        with open(args.json, "w") as fh:
+            json.dump(dict(command="python " + " ".join(sys.argv), device=str(device), machine=machine(device),
+                           batch=batch, in_features=n_in, out_features=n_out, rows=table, notes=notes,
+                           failed=failed), fh, indent=1)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
