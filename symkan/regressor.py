@@ -23,8 +23,8 @@ from sklearn.utils._param_validation import (Interval, InvalidParameterError, St
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .bases import get_basis
-from .discovery import (Budget, DiscoveryError, SearchSettings, UserRows, build_ladder, make_space, search,
-                        space_names)
+from .discovery import (Budget, DiscoveryError, SearchSettings, build_ladder, make_space, search, space_names,
+                        split_rows)
 from .persistence import load_model, save_model
 
 log = logging.getLogger(__name__)
@@ -263,11 +263,10 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
         budget = Budget(None if self.time_budget is None else float(self.time_budget))
         seed = self._seed()
 
-        perm = np.random.default_rng(seed).permutation(X.shape[0])
-        n_val = max(1, int(round(self.val_fraction * X.shape[0])))
-        val, train = perm[:n_val], perm[n_val:]
+        split = split_rows(X.shape[0], self.val_fraction, seed, budget.seconds)  # a large table: a subsample
         # each space standardises its own way (inputs to [-1, 1], the bases' working range)
-        spaces = {name: make_space(name, X, y, train, val) for name in space_names(self.log_space, X, y)}
+        spaces = {name: make_space(name, X, y, split.search_train, split.search_val)
+                  for name in space_names(self.log_space, X, y)}
         ladder = build_ladder(X.shape[1], log_space="log" in spaces, hidden=self.hidden,
                               hidden_space="log" if self.log_space is True else "linear")
         opts = dict(self.basis_options or {})
@@ -279,11 +278,11 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
                                   functions=None if self.functions is None else list(self.functions),
                                   complexity_weights=tuple(self.complexity_weights), seed=seed,
                                   n_threads=self.n_threads)
-        rows = UserRows(names, X[train], y[train], X[val], y[val])
+        rows, final_rows = split.search_rows(names, X, y), split.final_rows(names, X, y)
         # at most: train + snap per rung, and the other complexity weights at the end
         with _StageProgress(self.progress, 2 * len(ladder) + 1) as on_stage:
             try:
-                result = search(spaces, settings, rows, budget, on_stage=on_stage)
+                result = search(spaces, settings, rows, budget, on_stage=on_stage, final_rows=final_rows)
             except DiscoveryError as err:  # a search without a result is the user's FitError
                 raise FitError(str(err)) from err
 
@@ -297,7 +296,7 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
         self.model_ = getattr(self.best_.formula, "network", None) or attempt.model
         self.space_ = spaces[attempt.space].transform
         self.attempts_ = [a.summary() for a in result.attempts]
-        self.plot_sample_ = self.space_.inputs(X[train][:PLOT_SAMPLE_ROWS])
+        self.plot_sample_ = self.space_.inputs(rows.X[:PLOT_SAMPLE_ROWS])
         self.fit_seconds_ = budget.elapsed()
         self._build_predictor()
         return self

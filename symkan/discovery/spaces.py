@@ -136,12 +136,13 @@ def space_functions(functions, space_name: str):
 
 
 def to_user_formula(formula, space: Space, X: np.ndarray, y: np.ndarray, *, max_ops: int = 150,
-                    timeout: float | None = 3.0, snap_time_limit: float | None = 10.0):
+                    timeout: float | None = 3.0, snap_time_limit: float | None = 10.0, deadline: float | None = None):
     """A formula found in ``space`` (in its units) as a formula of the user's x and y.
 
     For the log space: y = s·exp(F(log x)), simplified with every variable positive, then
     its constants refit and snapped on the user's training rows X (n, d), y (n,) (for at
-    most ``snap_time_limit`` seconds).
+    most ``snap_time_limit`` seconds; simplification and snapping stop at ``deadline``, a
+    ``time.monotonic()`` value).
     Returns a new :class:`~symkan.symbolic.Formula` (loss on X, y) or None if the mapped
     formula cannot be evaluated there.
     """
@@ -154,11 +155,12 @@ def to_user_formula(formula, space: Space, X: np.ndarray, y: np.ndarray, *, max_
     positive = [sympy.Symbol(v.name, positive=True) for v in formula.variables]
     expr = formula.expr.xreplace({v: sympy.log(p) for v, p in zip(formula.variables, positive)})
     expr = space.transform.sign * sympy.exp(expr)
-    expr = clean_numbers(bounded_simplify(sympy.powsimp(sympy.expand_log(expr, force=True)), max_ops, timeout))
+    expr = clean_numbers(bounded_simplify(sympy.powsimp(sympy.expand_log(expr, force=True)), max_ops, timeout,
+                                          deadline))
     if expr.atoms(sympy.Float):
         cf = ConstantFit(expr, positive, X, y)
-        cf.snap(time_limit=snap_time_limit)
-        expr = clean_numbers(bounded_simplify(cf.expression(), max_ops, timeout))
+        cf.snap(time_limit=snap_time_limit, deadline=deadline)
+        expr = clean_numbers(bounded_simplify(cf.expression(), max_ops, timeout, deadline))
     plain = [sympy.Symbol(p.name) for p in positive]
     expr = expr.xreplace(dict(zip(positive, plain)))
     mapped = Formula(expr, plain, None, getattr(formula, "network", None))
