@@ -21,7 +21,7 @@ from .context import UserRows
 
 #: rows a search works on when it has no time budget (results then depend only on the
 #: seed and the data); tables up to this size are searched whole
-SEARCH_ROWS = 20_000
+SEARCH_ROWS = 10_000
 #: with a time budget: rows searched per second of it ...
 ROWS_PER_SECOND = 300
 #: ... but never fewer than this (so with any budget, tables up to this size are

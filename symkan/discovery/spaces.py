@@ -108,20 +108,24 @@ def space_names(log_space, X: np.ndarray, y: np.ndarray) -> tuple:
 
 
 def make_space(name: str, X: np.ndarray, y: np.ndarray, train: np.ndarray, val: np.ndarray) -> Space:
-    """Standardised training/held-out tensors of ``name`` from user data X (n, d), y (n,)."""
+    """Standardised training/held-out tensors of ``name`` from user data X (n, d), y (n,):
+    of the rows ``train`` and ``val`` only (index arrays; the rest of a large table is
+    never copied)."""
     if name not in SPACES:
         raise ValueError(f"space must be one of {SPACES}, got {name!r}")
     sign = 1.0
+    parts = [(X[rows], y[rows]) for rows in (train, val)]
     if name == "log":
         if not log_space_applies(X, y):
             raise ValueError("the log space needs positive inputs and a target of one sign")
         sign = 1.0 if y[0] > 0 else -1.0
-        X, y = np.log(X), np.log(sign * y)
-    x_shift, x_scale = _scaling(X[train])
-    y_shift, y_scale = float(y[train].mean()), float(y[train].std()) or 1.0
-    Xn, yn = (X - x_shift) / x_scale, (y - y_shift) / y_scale
+        parts = [(np.log(Xp), np.log(sign * yp)) for Xp, yp in parts]
+    (X_train, y_train), (X_val, y_val) = parts
+    x_shift, x_scale = _scaling(X_train)
+    y_shift, y_scale = float(y_train.mean()), float(y_train.std()) or 1.0
     transform = SpaceTransform(name, x_shift, x_scale, y_shift, y_scale, sign)
-    return Space(transform, _tensor(Xn[train]), _tensor(yn[train, None]), _tensor(Xn[val]), _tensor(yn[val, None]))
+    return Space(transform, _tensor((X_train - x_shift) / x_scale), _tensor((y_train[:, None] - y_shift) / y_scale),
+                 _tensor((X_val - x_shift) / x_scale), _tensor((y_val[:, None] - y_shift) / y_scale))
 
 
 def space_functions(functions, space_name: str):
