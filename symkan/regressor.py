@@ -124,7 +124,7 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
         val_fraction: held-out share of rows used to score formulas.
         time_budget: seconds: nothing starts and training stops once it runs out, the
             formula steps under way stop 15 % of it later (a budget makes results depend on
-            machine speed; None = fixed work). Tables above 300 rows per second of it (at
+            machine speed; None = fixed work). Tables above 50 rows per second of it (at
             least 2 000; 10 000 without a budget) are searched on a random subsample, their
             formulas' constants then refit on all rows (``symkan.discovery.sampling``).
         variable_names: names of the columns (default: DataFrame columns or x0, x1, ...).

@@ -58,23 +58,23 @@ def _old_split(n, val_fraction, seed):
 def test_search_rows_are_sized_to_the_budget_between_fixed_bounds():
     assert sampling.search_rows(None) == sampling.SEARCH_ROWS
     assert sampling.search_rows(0.5) == sampling.MIN_SEARCH_ROWS
-    assert sampling.search_rows(10.0) == 10 * sampling.ROWS_PER_SECOND
+    assert sampling.search_rows(10.0) == sampling.MIN_SEARCH_ROWS
+    assert sampling.MIN_SEARCH_ROWS < sampling.search_rows(100.0) == 100 * sampling.ROWS_PER_SECOND
     assert sampling.search_rows(1e6) == sampling.SEARCH_ROWS
     assert sampling.MIN_SEARCH_ROWS >= 1000  # AI-Feynman's 1000-row tables are searched whole
 
 
-@pytest.mark.parametrize("n", [5, 999, 1000, 2000, sampling.SEARCH_ROWS])
-@pytest.mark.parametrize("budget", [None, 0.1, 10.0, 60.0])
-def test_tables_up_to_the_cap_are_split_exactly_as_before(n, budget):
-    if n > sampling.search_rows(budget):
-        pytest.skip("above the cap for this budget")
-    split = split_rows(n, 0.2, 7, budget)
-    train, val = _old_split(n, 0.2, 7)
-    for got, want in [(split.train, train), (split.search_train, train), (split.val, val), (split.search_val, val)]:
-        np.testing.assert_array_equal(got, want)
-    assert not split.subsampled
-    X, y = np.zeros((n, 2)), np.arange(n, dtype=float)
-    assert split.final_rows(["a", "b"], X, y) is None
+@pytest.mark.parametrize("budget", [None, 0.1, 10.0, 60.0, 1000.0])
+def test_tables_up_to_the_cap_are_split_exactly_as_before(budget):
+    for n in (5, 999, 1000, sampling.search_rows(budget)):
+        split = split_rows(n, 0.2, 7, budget)
+        train, val = _old_split(n, 0.2, 7)
+        for got, want in [(split.train, train), (split.search_train, train), (split.val, val),
+                          (split.search_val, val)]:
+            np.testing.assert_array_equal(got, want)
+        assert not split.subsampled
+        assert split.final_rows(["a", "b"], np.zeros((n, 2)), np.arange(n, dtype=float)) is None
+    assert split_rows(n + 1, 0.2, 7, budget).subsampled  # one row more: a subsample
 
 
 def test_the_subsample_is_deterministic_for_a_seed_and_random_across_seeds():
