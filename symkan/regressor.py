@@ -24,8 +24,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .bases import get_basis
 from .checks import numeric_table, numeric_target
-from .discovery import (Budget, DiscoveryError, SearchSettings, UserRows, build_ladder, make_space, search,
-                        space_names)
+from .discovery import (Budget, DiscoveryError, SearchSettings, build_ladder, make_space, search, space_names,
+                        split_rows)
 from .persistence import load_model, save_model
 from .symbolic.names import safe_names, variable_symbols
 
@@ -100,9 +100,11 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
             are sums — when every input is positive and y never changes sign ("auto"),
             always (True; an error if the data do not allow it) or never (False).
         val_fraction: held-out share of rows used to score formulas.
-        time_budget: seconds, a soft limit: architectures not started before it runs out
-            are skipped, and a snap under way finishes with shortened constant snapping
-            (a budget makes results depend on machine speed; None = fixed work).
+        time_budget: seconds: nothing starts and training stops once it runs out, the
+            formula steps under way stop 15 % of it later (a budget makes results depend on
+            machine speed; None = fixed work). Tables above 50 rows per second of it (at
+            least 2 000; 10 000 without a budget) are searched on a random subsample, their
+            formulas' constants then refit on all rows (``symkan.discovery.sampling``).
         variable_names: names of the columns (default: DataFrame columns or x0, x1, ...),
             any text: names that would print ambiguously (``E``, ``pi``, ``x-1``, ``c d``)
             get safe symbols (``E_``, ``pi_``, ``x_1``, ``c_d``; :func:`~symkan.symbolic.names.safe_names`).
@@ -243,11 +245,10 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
         budget = Budget(None if self.time_budget is None else float(self.time_budget))
         seed = self._seed()
 
-        perm = np.random.default_rng(seed).permutation(X.shape[0])
-        n_val = max(1, int(round(self.val_fraction * X.shape[0])))
-        val, train = perm[:n_val], perm[n_val:]
+        split = split_rows(X.shape[0], self.val_fraction, seed, budget.seconds)  # a large table: a subsample
         # each space standardises its own way (inputs to [-1, 1], the bases' working range)
-        spaces = {name: make_space(name, X, y, train, val) for name in space_names(self.log_space, X, y)}
+        spaces = {name: make_space(name, X, y, split.search_train, split.search_val)
+                  for name in space_names(self.log_space, X, y)}
         ladder = build_ladder(X.shape[1], log_space="log" in spaces, hidden=self.hidden,
                               hidden_space="log" if self.log_space is True else "linear")
         opts = dict(self.basis_options or {})
@@ -259,11 +260,11 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
                                   functions=None if self.functions is None else list(self.functions),
                                   complexity_weights=tuple(self.complexity_weights), seed=seed,
                                   n_threads=self.n_threads)
-        rows = UserRows(names, X[train], y[train], X[val], y[val])
+        rows, final_rows = split.search_rows(names, X, y), split.final_rows(names, X, y)
         # at most: train + snap per rung, and the other complexity weights at the end
         with _StageProgress(self.progress, 2 * len(ladder) + 1) as on_stage:
             try:
-                result = search(spaces, settings, rows, budget, on_stage=on_stage)
+                result = search(spaces, settings, rows, budget, on_stage=on_stage, final_rows=final_rows)
             except DiscoveryError as err:  # a search without a result is the user's FitError
                 raise FitError(str(err)) from err
 
@@ -277,7 +278,7 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
         self.model_ = getattr(self.best_.formula, "network", None) or attempt.model
         self.space_ = spaces[attempt.space].transform
         self.attempts_ = [a.summary() for a in result.attempts]
-        self.plot_sample_ = self.space_.inputs(X[train][:PLOT_SAMPLE_ROWS])
+        self.plot_sample_ = self.space_.inputs(rows.X[:PLOT_SAMPLE_ROWS])
         self.fit_seconds_ = budget.elapsed()
         self._build_predictor()
         return self

@@ -32,7 +32,7 @@ class Reached(Exception):
 
 @pytest.fixture
 def no_training(monkeypatch):
-    def stub(spaces, settings, rows, budget, on_stage=None):
+    def stub(spaces, settings, rows, budget, on_stage=None, **kwargs):  # kwargs: final_rows
         raise Reached(rows)
 
     monkeypatch.setattr(regressor, "search", stub)

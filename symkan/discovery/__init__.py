@@ -16,15 +16,17 @@ Modules: :mod:`.ladder` (the rungs), :mod:`.spaces` (data spaces and their
 transforms), :mod:`.budget` (the time budget), :mod:`.context` (settings and what a
 stage sees), :mod:`.training` and :mod:`.snapping` (the stages), :mod:`.separable`
 (the ALS start of separable rungs), :mod:`.searching` (the loop and its stopping rules),
-:mod:`.errors`, :mod:`.threads`.
+:mod:`.sampling` (the rows a search works on: a subsample of a large table) and
+:mod:`.final` (the constants refit on all rows afterwards), :mod:`.errors`, :mod:`.threads`.
 """
 from .budget import Budget
 from .context import RungContext, SearchSettings, UserRows
 from .errors import DiscoveryError, NoFormulaFound, TrainingDiverged
 from .ladder import SEPARABLE, Rung, build_ladder, build_width, default_widths
+from .sampling import RowSplit, split_rows
 from .searching import Attempt, SearchResult, search
 from .spaces import SpaceTransform, make_space, space_names
 
-__all__ = ["Attempt", "Budget", "DiscoveryError", "NoFormulaFound", "Rung", "RungContext", "SEPARABLE",
+__all__ = ["Attempt", "Budget", "DiscoveryError", "NoFormulaFound", "RowSplit", "Rung", "RungContext", "SEPARABLE",
            "SearchResult", "SearchSettings", "SpaceTransform", "TrainingDiverged", "UserRows", "build_ladder",
-           "build_width", "default_widths", "make_space", "search", "space_names"]
+           "build_width", "default_widths", "make_space", "search", "space_names", "split_rows"]

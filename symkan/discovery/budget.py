@@ -8,12 +8,19 @@ from dataclasses import dataclass, field
 
 log = logging.getLogger(__name__)
 
+#: share of the budget that steps under way when it runs out may still take: formula
+#: steps (joint refits, constant snapping, simplification, term pruning) and the final
+#: refit on all rows stop at ``deadline + GRACE·seconds`` (:attr:`Budget.cutoff`)
+GRACE = 0.15
+
 
 @dataclass(frozen=True)
 class Budget:
     """``seconds`` of wall time from ``start`` (a ``time.monotonic()`` value); None: no
     limit, the search does a fixed amount of work (results do not depend on machine
-    speed). A soft limit: stages check it between steps, none is cut in the middle."""
+    speed). A soft limit with a hard edge: no stage starts after the :attr:`deadline`
+    and training (ALS included) stops there; the formula steps under way then finish
+    by the :attr:`cutoff`, each keeping its best state so far."""
 
     seconds: float | None = None
     start: float = field(default_factory=time.monotonic)
@@ -22,6 +29,12 @@ class Budget:
     def deadline(self) -> float | None:
         """The ``time.monotonic()`` value at which the budget is spent (None: never)."""
         return None if self.seconds is None else self.start + float(self.seconds)
+
+    @property
+    def cutoff(self) -> float | None:
+        """The ``time.monotonic()`` value at which steps under way stop (``GRACE`` of the
+        budget after the deadline; None: never)."""
+        return None if self.seconds is None else self.start + (1.0 + GRACE) * float(self.seconds)
 
     def left(self) -> float:
         """Seconds left (inf without a limit; ≤ 0 once spent)."""

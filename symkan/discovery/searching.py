@@ -21,6 +21,7 @@ from ..pareto import ParetoEntry, ParetoFront
 from .budget import Budget
 from .context import RungContext, SearchSettings, UserRows
 from .errors import NoFormulaFound, TrainingDiverged
+from .final import refit_and_score
 from .ladder import Rung
 from .snapping import snap_weights
 from .threads import torch_threads
@@ -85,18 +86,25 @@ def _first_weight(weights) -> tuple:
 
 
 def search(spaces: dict, settings: SearchSettings, rows: UserRows, budget: Budget | None = None,
-           on_stage=None) -> SearchResult:
+           on_stage=None, final_rows: UserRows | None = None) -> SearchResult:
     """Run the rungs of ``settings.ladder`` in order (see the module docstring).
 
     ``spaces``: name -> :class:`.spaces.Space` (standardised training and held-out
     tensors); ``rows``: the same rows in the user's units. The formulas' ``loss`` is the
-    held-out MSE there. ``on_stage(name)`` is called as each stage starts (progress).
+    held-out MSE there. ``final_rows`` (when the search saw a subsample of the table,
+    :mod:`.sampling`): the rows every formula's constants are refit on and its ``loss``
+    scored on at the end (:mod:`.final`). ``on_stage(name)`` is called as each stage
+    starts (progress).
     Raises :class:`.errors.TrainingDiverged` when training diverged on every rung and
     :class:`.errors.NoFormulaFound` when no formula is finite on the held-out rows.
     """
     var = held_out_variance(rows)
+    budget = budget or Budget()
     with torch_threads(settings.n_threads):
-        attempts = _run(spaces, settings, rows, budget or Budget(), on_stage or (lambda name: None), var)
+        attempts = _run(spaces, settings, rows, budget, on_stage or (lambda name: None), var)
+    if final_rows is not None:
+        refit_and_score([f for a in attempts for f in a.formulas], final_rows, budget.cutoff)
+        var = held_out_variance(final_rows)
     return _result(attempts, var)
 
 

@@ -12,6 +12,7 @@ constant factors does not need to cross anything.
 from __future__ import annotations
 
 import logging
+import time
 
 import torch
 import torch.nn.functional as F
@@ -63,8 +64,13 @@ def _write(layer, out: int, column: int, w: torch.Tensor) -> None:
     layer.basis.coef[out, column] = w[k:].to(layer.basis.coef.dtype)
 
 
-def _als(designs, target, factors, sweeps, ridge, tol):
-    """ALS sweeps from ``factors`` (list of (n,) values); -> (weights, α, normalised loss)."""
+def _past(deadline: float | None) -> bool:
+    return deadline is not None and time.monotonic() > deadline
+
+
+def _als(designs, target, factors, sweeps, ridge, tol, deadline=None):
+    """ALS sweeps from ``factors`` (list of (n,) values), the first always, the others
+    until ``deadline`` (a ``time.monotonic()`` value); -> (weights, α, normalised loss)."""
     d = len(designs)
     var = float(target.var()) if target.numel() > 1 else 1.0
     weights: list = [None] * d
@@ -91,13 +97,16 @@ def _als(designs, target, factors, sweeps, ridge, tol):
         loss = float((alpha + prod - target).pow(2).mean()) / var
         if sweep and prev - loss <= tol * prev:
             break
+        if _past(deadline):
+            log.info("ALS stopped by the time budget after %d sweep(s)", sweep + 1)
+            break
         prev = loss
     return weights, alpha, loss
 
 
 @torch.no_grad()
 def als_init(model, X: torch.Tensor, y: torch.Tensor, restarts: int = 4, sweeps: int = 100,
-             ridge: float = 1e-8, tol: float = 1e-10, seed: int = 0) -> float:
+             ridge: float = 1e-8, tol: float = 1e-10, seed: int = 0, deadline: float | None = None) -> float:
     """Set a separable product network's parameters by alternating least squares.
 
     X: (n, d) inputs as the network sees them; y: (n,) or (n, 1) targets. The factors
@@ -105,7 +114,9 @@ def als_init(model, X: torch.Tensor, y: torch.Tensor, restarts: int = 4, sweeps:
     the output edge g to y on the product's values. ALS from constant factors can stall
     at a saddle (II.15.4: normalised MSE 0.23, where two of three random starts reach
     2e-7), so it runs from constant factors and ``restarts`` − 1 random ones (drawn
-    from a private generator seeded with ``seed``) and keeps the best. Returns the
+    from a private generator seeded with ``seed``) and keeps the best. Past ``deadline``
+    (a ``time.monotonic()`` value) no further sweep or start is begun: the best factors
+    so far are kept (the first start always does one sweep). Returns the
     normalised MSE of the network afterwards. Raises ValueError for networks
     :func:`is_separable_product` rejects.
     """
@@ -123,12 +134,15 @@ def als_init(model, X: torch.Tensor, y: torch.Tensor, restarts: int = 4, sweeps:
     gen = torch.Generator().manual_seed(int(seed))
     best = None
     for r in range(max(1, int(restarts))):
+        if r and _past(deadline):
+            log.info("ALS: time budget spent; skipping %d random start(s)", int(restarts) - r)
+            break
         if r == 0:
             start = [torch.ones_like(target) for _ in range(d)]
         else:
             start = [designs[j] @ torch.randn(designs[j].shape[1], generator=gen, dtype=torch.float64)
                      for j in range(d)]
-        weights, _, loss = _als(designs, target, start, sweeps, ridge, tol)
+        weights, _, loss = _als(designs, target, start, sweeps, ridge, tol, deadline)
         log.debug("ALS start %d: normalised MSE %.3g", r, loss)
         if best is None or loss < best[1]:
             best = (weights, loss)
@@ -143,13 +157,14 @@ def als_init(model, X: torch.Tensor, y: torch.Tensor, restarts: int = 4, sweeps:
     return float((out - target).pow(2).mean()) / var
 
 
-def start_separable(model, X: torch.Tensor, y: torch.Tensor, seed: int = 0) -> None:
+def start_separable(model, X: torch.Tensor, y: torch.Tensor, seed: int = 0, deadline: float | None = None) -> None:
     """Make ``model`` (width ``[d, [0, [d]], 1]``) a separable product in place: factor j
     of its product node sees input j only; then, when its layers allow
-    (:func:`is_separable_product`), set its parameters by :func:`als_init` — gradient
-    training alone stalls when a factor must cross zero. X: (n, d), y: (n, 1)."""
+    (:func:`is_separable_product`), set its parameters by :func:`als_init` (until
+    ``deadline``) — gradient training alone stalls when a factor must cross zero.
+    X: (n, d), y: (n, 1)."""
     with torch.no_grad():
         model.layers[0].mask.copy_(torch.eye(model.n_inputs, dtype=model.layers[0].mask.dtype))
     if is_separable_product(model):
-        nmse = als_init(model, X, y, seed=seed)
+        nmse = als_init(model, X, y, seed=seed, deadline=deadline)
         log.info("separable %s: ALS start at normalised MSE %.3g", model.width, nmse)

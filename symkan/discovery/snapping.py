@@ -40,10 +40,11 @@ def snap(ctx: RungContext, net, weight: float, errors: list) -> list:
                                 input_transform=space.transform.input_transform,
                                 output_transform=space.transform.output_transform,
                                 functions=space_functions(ctx.settings.functions, space.name),
-                                deadline=ctx.budget.deadline):
+                                deadline=ctx.budget.deadline, cutoff=ctx.budget.cutoff):
         limit = ctx.budget.snap_seconds()
         try:
-            f = to_user_formula(f, space, rows.X, rows.y, timeout=min(3.0, limit), snap_time_limit=limit)
+            f = to_user_formula(f, space, rows.X, rows.y, timeout=min(3.0, limit), snap_time_limit=limit,
+                                deadline=ctx.budget.cutoff)
         except ASSEMBLY_ERRORS as err:  # one formula that cannot be mapped: skip it
             errors.append(skipped(err, f"mapping {f} from the {space.name} space"))
             continue

@@ -108,20 +108,24 @@ def space_names(log_space, X: np.ndarray, y: np.ndarray) -> tuple:
 
 
 def make_space(name: str, X: np.ndarray, y: np.ndarray, train: np.ndarray, val: np.ndarray) -> Space:
-    """Standardised training/held-out tensors of ``name`` from user data X (n, d), y (n,)."""
+    """Standardised training/held-out tensors of ``name`` from user data X (n, d), y (n,):
+    of the rows ``train`` and ``val`` only (index arrays; the rest of a large table is
+    never copied)."""
     if name not in SPACES:
         raise ValueError(f"space must be one of {SPACES}, got {name!r}")
     sign = 1.0
+    parts = [(X[rows], y[rows]) for rows in (train, val)]
     if name == "log":
         if not log_space_applies(X, y):
             raise ValueError("the log space needs positive inputs and a target of one sign")
         sign = 1.0 if y[0] > 0 else -1.0
-        X, y = np.log(X), np.log(sign * y)
-    x_shift, x_scale = _scaling(X[train])
-    y_shift, y_scale = float(y[train].mean()), float(y[train].std()) or 1.0
-    Xn, yn = (X - x_shift) / x_scale, (y - y_shift) / y_scale
+        parts = [(np.log(Xp), np.log(sign * yp)) for Xp, yp in parts]
+    (X_train, y_train), (X_val, y_val) = parts
+    x_shift, x_scale = _scaling(X_train)
+    y_shift, y_scale = float(y_train.mean()), float(y_train.std()) or 1.0
     transform = SpaceTransform(name, x_shift, x_scale, y_shift, y_scale, sign)
-    return Space(transform, _tensor(Xn[train]), _tensor(yn[train, None]), _tensor(Xn[val]), _tensor(yn[val, None]))
+    return Space(transform, _tensor((X_train - x_shift) / x_scale), _tensor((y_train[:, None] - y_shift) / y_scale),
+                 _tensor((X_val - x_shift) / x_scale), _tensor((y_val[:, None] - y_shift) / y_scale))
 
 
 def space_functions(functions, space_name: str):
@@ -136,12 +140,13 @@ def space_functions(functions, space_name: str):
 
 
 def to_user_formula(formula, space: Space, X: np.ndarray, y: np.ndarray, *, max_ops: int = 150,
-                    timeout: float | None = 3.0, snap_time_limit: float | None = 10.0):
+                    timeout: float | None = 3.0, snap_time_limit: float | None = 10.0, deadline: float | None = None):
     """A formula found in ``space`` (in its units) as a formula of the user's x and y.
 
     For the log space: y = s·exp(F(log x)), simplified with every variable positive, then
     its constants refit and snapped on the user's training rows X (n, d), y (n,) (for at
-    most ``snap_time_limit`` seconds).
+    most ``snap_time_limit`` seconds; simplification and snapping stop at ``deadline``, a
+    ``time.monotonic()`` value).
     Returns a new :class:`~symkan.symbolic.Formula` (loss on X, y) or None if the mapped
     formula cannot be evaluated there.
     """
@@ -154,11 +159,12 @@ def to_user_formula(formula, space: Space, X: np.ndarray, y: np.ndarray, *, max_
     positive = [sympy.Symbol(v.name, positive=True) for v in formula.variables]
     expr = formula.expr.xreplace({v: sympy.log(p) for v, p in zip(formula.variables, positive)})
     expr = space.transform.sign * sympy.exp(expr)
-    expr = clean_numbers(bounded_simplify(sympy.powsimp(sympy.expand_log(expr, force=True)), max_ops, timeout))
+    expr = clean_numbers(bounded_simplify(sympy.powsimp(sympy.expand_log(expr, force=True)), max_ops, timeout,
+                                          deadline))
     if expr.atoms(sympy.Float):
         cf = ConstantFit(expr, positive, X, y)
-        cf.snap(time_limit=snap_time_limit)
-        expr = clean_numbers(bounded_simplify(cf.expression(), max_ops, timeout))
+        cf.snap(time_limit=snap_time_limit, deadline=deadline)
+        expr = clean_numbers(bounded_simplify(cf.expression(), max_ops, timeout, deadline))
     plain = [sympy.Symbol(p.name) for p in positive]
     expr = expr.xreplace(dict(zip(positive, plain)))
     mapped = Formula(expr, plain, None, getattr(formula, "network", None), names=formula.names)

@@ -52,7 +52,7 @@ def new_network(ctx: RungContext) -> KAN:
     s = ctx.settings
     net = KAN(ctx.rung.layers, basis=s.basis, seed=s.seed, **s.basis_options)
     if ctx.rung.separable:
-        start_separable(net, ctx.space.X, ctx.space.y, seed=s.seed)
+        start_separable(net, ctx.space.X, ctx.space.y, seed=s.seed, deadline=ctx.budget.deadline)
     return net
 
 

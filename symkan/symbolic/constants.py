@@ -148,6 +148,14 @@ def snap_candidates(v: float, window: float = 0.05) -> list[sympy.Expr]:
     return out
 
 
+class _TimeUp(Exception):
+    """Raised inside a refit's residuals once its deadline has passed."""
+
+
+def _past(deadline: float | None) -> bool:
+    return deadline is not None and time.monotonic() > deadline
+
+
 class ConstantFit:
     """Refit and snap the float constants of ``expr`` on data X (n, d) -> y (n,)."""
 
@@ -175,49 +183,66 @@ class ConstantFit:
         val = float(np.mean(r * r))
         return val if math.isfinite(val) else math.inf
 
-    def refit(self, values: np.ndarray, free: np.ndarray, max_nfev: int = 30) -> tuple[np.ndarray, float]:
+    def refit(self, values: np.ndarray, free: np.ndarray, max_nfev: int = 30,
+              deadline: float | None = None) -> tuple[np.ndarray, float]:
         """Least squares over the ``free`` entries of values; returns (values, loss).
-        ``max_nfev`` bounds the work: about that many Levenberg–Marquardt iterations."""
+        ``max_nfev`` bounds the work: about that many Levenberg–Marquardt iterations;
+        ``deadline`` (a ``time.monotonic()`` value) bounds the time: no residual is
+        evaluated after it, and the best values evaluated so far are kept."""
         from scipy.optimize import least_squares
 
         start = self.loss(values)
         idx = np.flatnonzero(free)
-        if idx.size == 0 or not math.isfinite(start):
+        if idx.size == 0 or not math.isfinite(start) or _past(deadline):
             return values, start
+        best = [math.inf, values[idx]]  # with a deadline: the lowest cost evaluated and its point
 
         def resid(p):
+            if _past(deadline):
+                raise _TimeUp
             v = values.copy()
             v[idx] = p
             r = self.predict(v) - self.y
-            return np.where(np.isfinite(r), r, 1e150)
+            r = np.where(np.isfinite(r), r, 1e150)
+            cost = float(r @ r) if deadline is not None else math.inf
+            if cost < best[0]:
+                best[:] = [cost, p.copy()]
+            return r
 
         method = "lm" if self.n >= idx.size else "trf"
         try:
             sol = least_squares(resid, values[idx], method=method, xtol=1e-15, ftol=1e-15, gtol=1e-15,
                                 max_nfev=max_nfev * (idx.size + 1))
+            found = sol.x
+        except _TimeUp:
+            log.debug("constant refit stopped by the time budget")
+            found = best[1]
         except (ValueError, np.linalg.LinAlgError, FloatingPointError) as err:
             log.debug("constant refit failed: %s", err)
             return values, start
         v = values.copy()
-        v[idx] = sol.x
+        v[idx] = found
         new = self.loss(v)
         return (v, new) if new <= start else (values, start)
 
     # --- snapping ---------------------------------------------------------------------
     def snap(self, rtol: float = 1e-2, atol: float = 1e-11, refit: bool = True,
              max_refit: int = MAX_REFIT_CONSTANTS, passes: int = 2,
-             time_limit: float | None = SNAP_TIME_LIMIT) -> float:
+             time_limit: float | None = SNAP_TIME_LIMIT, deadline: float | None = None) -> float:
         """Greedy snapping, then one joint attempt (see the module doc). Updates
         ``values``/``exact``; returns the loss. After ``time_limit`` seconds no further
-        snap is tried (the constants left free keep their refit values)."""
+        snap is tried (the constants left free keep their refit values); past
+        ``deadline`` (a ``time.monotonic()`` value) neither snap nor refit goes on."""
         stop = math.inf if time_limit is None else time.monotonic() + float(time_limit)
+        if deadline is not None:
+            stop = min(stop, deadline)
         k = len(self.syms)
         refit = refit and 0 < k <= max_refit
         free = np.ones(k, dtype=bool)
         values = self.values.copy()
         loss = self.loss(values)
         if refit:
-            values, loss = self.refit(values, free)
+            values, loss = self.refit(values, free, deadline=deadline)
         base = loss
 
         def threshold(n_snapped: int) -> float:
@@ -240,7 +265,7 @@ class ConstantFit:
             limit = threshold(int((~mask).sum()))
             new = self.loss(trial)
             if refit and new > limit:
-                trial, new = self.refit(trial, mask, max_nfev=10)
+                trial, new = self.refit(trial, mask, max_nfev=10, deadline=deadline)
             if new <= limit:
                 values, loss = trial, new
                 for j, target in targets.items():
@@ -283,7 +308,7 @@ class ConstantFit:
             else:
                 attempt(joint)
         if refit and free.any():
-            values, loss = self.refit(values, free)
+            values, loss = self.refit(values, free, deadline=deadline)
         self.values = values
         return loss
 

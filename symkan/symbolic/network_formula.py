@@ -90,7 +90,7 @@ def model_formula(model, names=None, input_transform=None, output_transform=None
                   simplify: bool = True, snap: bool = True, snap_rtol: float = 1e-2, snap_atol: float = 1e-11,
                   refit_constants: bool = True, max_refit_constants: int = MAX_REFIT_CONSTANTS,
                   max_simplify_ops: int = 150,
-                  simplify_timeout: float | None = 3.0, verify_rtol: float = 1e-6):
+                  simplify_timeout: float | None = 3.0, verify_rtol: float = 1e-6, deadline: float | None = None):
     """The formula of a fully snapped network (see the module doc for every step).
 
     Args:
@@ -104,6 +104,8 @@ def model_formula(model, names=None, input_transform=None, output_transform=None
             loss·(1 + snap_rtol) + snap_atol·Var(y).
         refit_constants, max_refit_constants: refit the free constants after each
             snap (skipped for formulas with more constants than this).
+        deadline: a ``time.monotonic()`` value past which simplification and constant
+            snapping stop (the formula is returned as far as it got).
 
     Returns: a :class:`Formula`, or a list of them for a model with several outputs.
     """
@@ -155,17 +157,18 @@ def model_formula(model, names=None, input_transform=None, output_transform=None
             return candidate if _close(cand_vals, ref_v if target is None else target, tol) else current
 
         if simplify:
-            expr = accept(clean_numbers(bounded_simplify(expr, max_simplify_ops, simplify_timeout)), expr)
+            expr = accept(clean_numbers(bounded_simplify(expr, max_simplify_ops, simplify_timeout, deadline)), expr)
         expr = accept(clean_numbers(monic(expr)), expr)
         loss = None
         if yu is not None:
             yk = yu[:, k]
             if snap and expr.atoms(sympy.Float):
                 cf = ConstantFit(expr, variables, Xu, yk)
-                cf.snap(rtol=snap_rtol, atol=snap_atol, refit=refit_constants, max_refit=max_refit_constants)
+                cf.snap(rtol=snap_rtol, atol=snap_atol, refit=refit_constants, max_refit=max_refit_constants,
+                        deadline=deadline)
                 snapped = cf.expression()
                 if simplify:
-                    simpler = clean_numbers(bounded_simplify(snapped, max_simplify_ops, simplify_timeout))
+                    simpler = clean_numbers(bounded_simplify(snapped, max_simplify_ops, simplify_timeout, deadline))
                     snapped = accept(simpler, snapped, evaluate_expression(snapped, variables, Xv))
                 new_vals = evaluate_expression(snapped, variables, Xu)
                 if np.all(np.isfinite(new_vals)):
@@ -175,12 +178,12 @@ def model_formula(model, names=None, input_transform=None, output_transform=None
             if snap and expr.atoms(sympy.Float):
                 alt = expanded_alternative(expr, variables, Xu, yk, loss, snap_rtol=snap_rtol, snap_atol=snap_atol,
                                            max_refit=max_refit_constants, max_ops=max_simplify_ops,
-                                           timeout=simplify_timeout)
+                                           timeout=simplify_timeout, deadline=deadline)
                 if alt is not None:
                     expr, loss = alt
             if snap:
                 alt = linearized_alternative(expr, variables, Xu, yk, loss, snap_rtol=snap_rtol, snap_atol=snap_atol,
-                                             max_refit=max_refit_constants)
+                                             max_refit=max_refit_constants, deadline=deadline)
                 if alt is not None:
                     expr, loss = alt
         elif snap:  # only what the model's own precision cannot tell apart

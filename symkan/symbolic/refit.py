@@ -6,6 +6,9 @@ stays for shift-type functions, b = 0 for exp); its offset d stays 0 because the
 bias carries it (see :func:`fold_offsets`). Optionally the numeric parameters of later
 layers are refitted too, so numeric edges adapt to their new, snapped inputs.
 
+A refit given a ``deadline`` stops at the first loss evaluation after it and keeps
+the best parameters evaluated so far.
+
 After a refit every domain-restricted edge (log, √, 1/x, ...) is checked on the data;
 a refit that pushed some argument out of its domain is undone and repeated with the
 offending edges' (a, b) frozen.
@@ -15,6 +18,7 @@ from __future__ import annotations
 import copy
 import logging
 import math
+import time
 
 import torch
 
@@ -89,12 +93,22 @@ def mse(model, X: torch.Tensor, y: torch.Tensor) -> float:
     return val if math.isfinite(val) else math.inf
 
 
+class _TimeUp(Exception):
+    """Raised inside the LBFGS closure once the deadline has passed."""
+
+
+def _past(deadline: float | None) -> bool:
+    return deadline is not None and time.monotonic() > deadline
+
+
 def joint_refit(model, X: torch.Tensor, y: torch.Tensor, *, numeric_layers=(), max_iter: int = 100,
-                frozen_ab: list[torch.Tensor] | None = None) -> float:
+                frozen_ab: list[torch.Tensor] | None = None, deadline: float | None = None) -> float:
     """Refit symbolic constants, biases and (optionally) numeric layers in place.
 
     X: (n, in), y: (n, out) in the model's dtype (float64 recommended).
     ``numeric_layers``: indices of layers whose numeric edge parameters are refitted.
+    ``deadline``: a ``time.monotonic()`` value after which no further loss is evaluated
+    (the best parameters so far are kept; past it already, nothing is refitted).
     Returns the final mean squared error; a refit that does not lower the loss, or
     breaks a domain, is undone.
     """
@@ -102,8 +116,11 @@ def joint_refit(model, X: torch.Tensor, y: torch.Tensor, *, numeric_layers=(), m
         else [f.clone() for f in frozen_ab]
     start_loss = mse(model, X, y)
     for attempt in range(3):
+        if _past(deadline):
+            log.debug("joint refit: time budget spent")
+            return start_loss
         saved = copy.deepcopy(model.state_dict())
-        loss = _lbfgs(model, X, y, numeric_layers, max_iter, frozen)
+        loss = _lbfgs(model, X, y, numeric_layers, max_iter, frozen, deadline)
         bad = domain_violations(model, X)
         if math.isfinite(loss) and loss <= start_loss and not bad:
             return loss
@@ -116,7 +133,7 @@ def joint_refit(model, X: torch.Tensor, y: torch.Tensor, *, numeric_layers=(), m
     return start_loss
 
 
-def _lbfgs(model, X, y, numeric_layers, max_iter, frozen) -> float:
+def _lbfgs(model, X, y, numeric_layers, max_iter, frozen, deadline=None) -> float:
     scale = float(torch.var(y)) if y.numel() > 1 else 1.0
     scale = scale if math.isfinite(scale) and scale > 0 else 1.0
     masks, params = [], []
@@ -131,23 +148,28 @@ def _lbfgs(model, X, y, numeric_layers, max_iter, frozen) -> float:
     for p in model.parameters():  # no gradients for what is not refitted
         p.requires_grad_(id(p) in chosen)
     try:
-        return _run_lbfgs(model, X, y, params, masks, max_iter, scale)
+        return _run_lbfgs(model, X, y, params, masks, max_iter, scale, deadline)
     finally:
         for p in model.parameters():
             p.requires_grad_(previous[id(p)])
 
 
-def _run_lbfgs(model, X, y, params, masks, max_iter, scale) -> float:
+def _run_lbfgs(model, X, y, params, masks, max_iter, scale, deadline=None) -> float:
     # the loss is normalised by Var(y): stop once it changes by less than 1e-18 of it
     opt = torch.optim.LBFGS(params, lr=1.0, max_iter=int(max_iter), history_size=20,
                             line_search_fn="strong_wolfe", tolerance_grad=1e-15, tolerance_change=1e-18)
+    best = [math.inf, None]  # with a deadline: the lowest loss evaluated and its parameters
 
     def closure():
+        if best[1] is not None and _past(deadline):
+            raise _TimeUp
         opt.zero_grad(set_to_none=False)
         # a fully snapped layer evaluates only its symbolic edges (KANLayer's fast path)
         loss = torch.mean((model(X) - y) ** 2) / scale
         if not torch.isfinite(loss):
             return loss
+        if deadline is not None and float(loss.detach()) < best[0]:
+            best[:] = [float(loss.detach()), [p.detach().clone() for p in params]]
         loss.backward()
         for layer, m in zip(model.layers, masks):
             if layer.symbolic.affine.grad is not None:
@@ -156,6 +178,11 @@ def _run_lbfgs(model, X, y, params, masks, max_iter, scale) -> float:
 
     try:
         opt.step(closure)
+    except _TimeUp:  # the parameters may be a line-search trial: go back to the best seen
+        log.debug("LBFGS stopped by the time budget")
+        with torch.no_grad():
+            for p, v in zip(params, best[1]):
+                p.copy_(v)
     except (RuntimeError, IndexError) as err:
         # singular line search, or torch's strong-Wolfe search indexing an empty bracket
         # after a non-finite trial loss: keep what we have (joint_refit undoes a bad end)

@@ -7,6 +7,10 @@
 * :func:`linearized_alternative`: sin(z), tanh(z), … replaced by z where z is tiny on
   the data;
 * :func:`snap_exact`: without data, floats that equal simple values to round-off.
+
+Each takes an optional ``deadline`` (a ``time.monotonic()`` value): past it the
+expression is returned unchanged (or None: no alternative), and a rewrite under way is
+stopped there.
 """
 from __future__ import annotations
 
@@ -49,8 +53,24 @@ def _with_timeout(fn, seconds):
             signal.setitimer(signal.ITIMER_REAL, max(old_delay - (time.monotonic() - t0), 1e-3), old_interval)
 
 
-def bounded_simplify(expr: sympy.Expr, max_ops: int = 150, timeout: float | None = 3.0) -> sympy.Expr:
-    """sympy.simplify unless the expression is huge or simplification takes too long."""
+def _time_left(timeout: float | None, deadline: float | None) -> float | None:
+    """The timeout (None or 0: no limit) shortened to what is left before ``deadline``;
+    -1 once the deadline has passed."""
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        return -1.0
+    return left if not timeout else min(float(timeout), left)
+
+
+def bounded_simplify(expr: sympy.Expr, max_ops: int = 150, timeout: float | None = 3.0,
+                     deadline: float | None = None) -> sympy.Expr:
+    """sympy.simplify unless the expression is huge or simplification takes too long
+    (``timeout`` seconds, or past ``deadline``)."""
+    timeout = _time_left(timeout, deadline)
+    if timeout == -1.0:
+        return expr
     if sympy.count_ops(expr) > max_ops:
         log.debug("simplify skipped: %d operations > %d", sympy.count_ops(expr), max_ops)
         return expr
@@ -70,14 +90,17 @@ def _allowed_loss(loss: float, y: np.ndarray, snap_rtol: float, snap_atol: float
 
 def expanded_alternative(expr: sympy.Expr, variables, X: np.ndarray, y: np.ndarray, loss: float, *,
                          snap_rtol: float = 1e-2, snap_atol: float = 1e-11, max_refit: int = MAX_REFIT_CONSTANTS,
-                         max_ops: int = 150, timeout: float | None = 3.0):
+                         max_ops: int = 150, timeout: float | None = 3.0, deadline: float | None = None):
     """The expanded form of ``expr`` with its constants refit and snapped, if it is simpler
-    at no cost in loss; ``(expr, loss)`` or None.
+    at no cost in loss; ``(expr, loss)`` or None (also past ``deadline``).
 
     A network often computes a polynomial in a shifted, rescaled basis — e.g.
     (x₁ − 3.33)² + 1.04(x₂ − 3.33)² − 0.53(0.96x₁ + x₂ − 6.52)² — whose floats only
     cancel once multiplied out: expanded, the coefficients are 1, −2, 1, 0 … and snap.
     """
+    timeout = _time_left(timeout, deadline)
+    if timeout == -1.0:
+        return None
     try:
         expanded = _with_timeout(lambda: sympy.expand(expr), timeout)
     except _Timeout:
@@ -87,9 +110,9 @@ def expanded_alternative(expr: sympy.Expr, variables, X: np.ndarray, y: np.ndarr
     cf = ConstantFit(clean_numbers(monic(expanded)), variables, X, y)
     if not 0 < len(cf.syms) <= max_refit:
         return None
-    cf.snap(rtol=snap_rtol, atol=snap_atol, refit=True, max_refit=max_refit)
+    cf.snap(rtol=snap_rtol, atol=snap_atol, refit=True, max_refit=max_refit, deadline=deadline)
     candidate = clean_numbers(cf.expression())
-    simpler = clean_numbers(bounded_simplify(candidate, max_ops, timeout))
+    simpler = clean_numbers(bounded_simplify(candidate, max_ops, timeout, deadline))
     for option in (simpler, candidate):
         try:
             vals = evaluate_expression(option, variables, X)
@@ -112,16 +135,18 @@ SMALL_ARGUMENT = 0.05
 
 def linearized_alternative(expr: sympy.Expr, variables, X: np.ndarray, y: np.ndarray, loss: float, *,
                            snap_rtol: float = 1e-2, snap_atol: float = 1e-11, max_refit: int = MAX_REFIT_CONSTANTS,
-                           small: float = SMALL_ARGUMENT):
+                           small: float = SMALL_ARGUMENT, deadline: float | None = None):
     """``expr`` with sin(z), tan(z), tanh(z), … replaced by z where |z| < ``small`` on
     every row of X, constants refit and snapped; ``(expr, loss)`` if that is no worse
-    (same rule as :func:`expanded_alternative`), else None.
+    (same rule as :func:`expanded_alternative`), else None (also past ``deadline``).
 
     An edge that should be the identity can be snapped to c·sin(a·x) with a tiny a —
     as accurate as the data can tell on its range — and then c·a·x never snaps to
     the simple constant it is (I.39.11: 563·sin(0.00178·V·p/(Γ − 1))).
     """
     rep = {}
+    if deadline is not None and time.monotonic() > deadline:
+        return None
     for node in expr.atoms(sympy.Function):
         if isinstance(node, _LINEAR_AT_ZERO):
             try:
@@ -137,7 +162,7 @@ def linearized_alternative(expr: sympy.Expr, variables, X: np.ndarray, y: np.nda
         cf = ConstantFit(candidate, variables, X, y)
         if not 0 < len(cf.syms) <= max_refit:
             return None
-        cf.snap(rtol=snap_rtol, atol=snap_atol, refit=True, max_refit=max_refit)
+        cf.snap(rtol=snap_rtol, atol=snap_atol, refit=True, max_refit=max_refit, deadline=deadline)
         candidate = clean_numbers(cf.expression())
     try:
         vals = evaluate_expression(candidate, variables, X)

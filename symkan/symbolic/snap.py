@@ -170,7 +170,8 @@ def auto_snap(model, X, y=None, *, functions=None, complexity_weight: float = CO
               retry_tol: float = 1.0, max_retries: int = 2, retry_edges: int = 3, polish: bool = True,
               polish_margin: float = 2.0, polish_max_edges: int = 40, keep_fixed: bool = True,
               formula: bool = True, names=None, input_transform=None, output_transform=None,
-              formula_options: dict | None = None, chunk_elements: int = CHUNK_ELEMENTS) -> SnapResult:
+              formula_options: dict | None = None, chunk_elements: int = CHUNK_ELEMENTS,
+              deadline: float | None = None) -> SnapResult:
     """Snap every alive edge of ``model`` to a library function and refit all constants.
 
     Args:
@@ -202,6 +203,8 @@ def auto_snap(model, X, y=None, *, functions=None, complexity_weight: float = CO
             ``output_transform`` and ``formula_options`` go to :func:`model_formula`;
             X and y are mapped back to the user's units for it).
         chunk_elements: memory bound of the batched edge fits.
+        deadline: a ``time.monotonic()`` value at which joint refits, simplification and
+            constant snapping stop, each keeping its best state so far.
 
     Returns: :class:`SnapResult`.
     """
@@ -240,7 +243,7 @@ def auto_snap(model, X, y=None, *, functions=None, complexity_weight: float = CO
             _set_edge(layer, o, i, s.best)
         fold_offsets(snapped)
         tail = tuple(range(l + 1, L)) if refit_tail else ()
-        loss = joint_refit(snapped, Xd, yd, numeric_layers=tail, max_iter=refit_steps) if refit \
+        loss = joint_refit(snapped, Xd, yd, numeric_layers=tail, max_iter=refit_steps, deadline=deadline) if refit \
             else mse(snapped, Xd, yd)
         history.append((f"layer {l}", loss))
         current = {e: 0 for e in edges}  # index of the chosen candidate per edge
@@ -259,7 +262,8 @@ def auto_snap(model, X, y=None, *, functions=None, complexity_weight: float = CO
                     snapped.load_state_dict(copy.deepcopy(best_state))
                     _set_edge(layer, o, i, s[alt])
                     fold_offsets(snapped)
-                    trial = joint_refit(snapped, Xd, yd, numeric_layers=tail, max_iter=max(20, refit_steps // 2)) \
+                    trial = joint_refit(snapped, Xd, yd, numeric_layers=tail, max_iter=max(20, refit_steps // 2),
+                                        deadline=deadline) \
                         if refit else mse(snapped, Xd, yd)
                     if trial < best_loss * (1 - 1e-9):
                         best_state, best_loss = copy.deepcopy(snapped.state_dict()), trial
@@ -273,11 +277,11 @@ def auto_snap(model, X, y=None, *, functions=None, complexity_weight: float = CO
             if not improved:
                 break
     if refit:
-        loss = joint_refit(snapped, Xd, yd, max_iter=2 * refit_steps)
+        loss = joint_refit(snapped, Xd, yd, max_iter=2 * refit_steps, deadline=deadline)
         n_fixed = sum(int((layer.symbolic.fixed & (layer.mask > 0)).sum()) for layer in snapped.layers)
         if polish and n_fixed <= int(polish_max_edges):
             loss = _polish(snapped, candidates, Xd, yd, complexity_weight, polish_margin,
-                           max(20, refit_steps // 2), var_y)
+                           max(20, refit_steps // 2), var_y, deadline)
             history.append(("polish", loss))
     loss_snapped = mse(snapped, Xd, yd)
     history.append(("final", loss_snapped))
@@ -289,7 +293,7 @@ def auto_snap(model, X, y=None, *, functions=None, complexity_weight: float = CO
         Xu, yu = to_user_units(Xd, yd, input_transform, output_transform)
         result.formula = model_formula(snapped, names=names, input_transform=input_transform,
                                        output_transform=output_transform, X=Xu, y=yu,
-                                       **(formula_options or {}))
+                                       **{"deadline": deadline, **(formula_options or {})})
     result.seconds = time.perf_counter() - t0
     log.info("auto_snap: %d edges in %.2f s, loss %.3g -> %.3g", len(choices), result.seconds,
              loss_numeric, loss_snapped)
@@ -310,7 +314,7 @@ def _network_score(model, loss: float, var_y: float, w: float) -> float:
     return math.log10(max(nmse, NETWORK_FLOOR)) + w * comp
 
 
-def _polish(model, candidates, X, y, w, margin, steps, var_y) -> float:
+def _polish(model, candidates, X, y, w, margin, steps, var_y, deadline=None) -> float:
     """One pass over the snapped edges trying near-best alternatives, judged by the
     network score after a joint refit (see auto_snap's ``polish``)."""
     loss = mse(model, X, y)
@@ -328,7 +332,7 @@ def _polish(model, candidates, X, y, w, margin, steps, var_y) -> float:
             model.load_state_dict(copy.deepcopy(best_state))
             _set_edge(layer, o, i, cand)
             fold_offsets(model)
-            trial = joint_refit(model, X, y, max_iter=steps)
+            trial = joint_refit(model, X, y, max_iter=steps, deadline=deadline)
             trial_score = _network_score(model, trial, var_y, w)
             # simpler-but-worse swaps are the complexity weight's business at selection
             # time; polishing only accepts fits at least about as good as the current one

@@ -1,0 +1,86 @@
+"""Which rows a search works on: all of a small table, a random subsample of a large one.
+
+The rows are split once into training and held-out rows by a permutation drawn from
+the fit's own generator (``numpy.random.default_rng(seed)``), as they always were. A
+table of at most :func:`search_rows` rows is searched whole, exactly as before. A larger
+one is searched on the first rows of each part of that permutation (a random subsample
+of the training rows and, in the same proportion, of the held-out rows): every stage of
+the search — training, ALS, snapping, constant refits — costs time in proportion to
+its rows, and a few thousand rows pin down the formula of a simple law as well as two
+hundred thousand. The constants of the formulas found are then refit on the training
+rows and the formulas scored on the held-out rows, each up to :data:`FINAL_ROWS`
+(:mod:`.final`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .context import UserRows
+
+#: rows a search works on when it has no time budget (results then depend only on the
+#: seed and the data); tables up to this size are searched whole
+SEARCH_ROWS = 10_000
+#: with a time budget: rows searched per second of it ... (a search's fixed costs
+#: dominate: x0·x1 + sin(x2) in 5 columns took 25 CPU-s on 1000 rows, 38 on 3000 and
+#: 181 on 20 000, so each row costs ~8 ms of the budget: 50 rows/s spend 40 % of it)
+ROWS_PER_SECOND = 50
+#: ... but never fewer than this (so with any budget, tables up to this size are
+#: searched whole: the 1000-row AI-Feynman runs are unchanged)
+MIN_SEARCH_ROWS = 2_000
+#: training rows of the final constant refit, and held-out rows of the final scoring:
+#: a float64 Jacobian of 30 constants on 10⁶ rows takes 240 MB
+FINAL_ROWS = 1_000_000
+
+
+def search_rows(budget_seconds: float | None) -> int:
+    """The most rows (training and held-out together) a search works on: ``SEARCH_ROWS``
+    without a budget; with one, ``ROWS_PER_SECOND`` per second of it, between
+    ``MIN_SEARCH_ROWS`` and ``SEARCH_ROWS``."""
+    if budget_seconds is None:
+        return SEARCH_ROWS
+    return int(min(SEARCH_ROWS, max(MIN_SEARCH_ROWS, ROWS_PER_SECOND * float(budget_seconds))))
+
+
+@dataclass(frozen=True)
+class RowSplit:
+    """Row indices of one fit: ``train`` and ``val`` (all training and held-out rows, in
+    random order), ``search_train`` and ``search_val`` (the rows the search works on:
+    the first of each, or all of them for a small table)."""
+
+    train: np.ndarray
+    val: np.ndarray
+    search_train: np.ndarray
+    search_val: np.ndarray
+
+    @property
+    def subsampled(self) -> bool:
+        return len(self.search_train) < len(self.train) or len(self.search_val) < len(self.val)
+
+    def search_rows(self, names: list, X: np.ndarray, y: np.ndarray) -> UserRows:
+        """The rows the search works on, in the user's units (X (n, d), y (n,))."""
+        return UserRows(names, X[self.search_train], y[self.search_train], X[self.search_val], y[self.search_val])
+
+    def final_rows(self, names: list, X: np.ndarray, y: np.ndarray) -> UserRows | None:
+        """The rows the constants are refit and the formulas scored on at the end (up to
+        ``FINAL_ROWS`` of each part); None when the search saw every row already."""
+        if not self.subsampled:
+            return None
+        train, val = self.train[:FINAL_ROWS], self.val[:FINAL_ROWS]
+        return UserRows(names, X[train], y[train], X[val], y[val])
+
+
+def split_rows(n_rows: int, val_fraction: float, seed: int, budget_seconds: float | None = None) -> RowSplit:
+    """Split ``n_rows`` rows into training and held-out rows (a share ``val_fraction``,
+    at least one), and choose the rows the search works on (see the module docstring).
+    Deterministic for a seed; tables of at most ``search_rows(budget_seconds)`` rows are
+    searched whole."""
+    perm = np.random.default_rng(seed).permutation(int(n_rows))
+    n_val = max(1, int(round(val_fraction * n_rows)))
+    val, train = perm[:n_val], perm[n_val:]
+    cap = search_rows(budget_seconds)
+    if n_rows <= cap:
+        return RowSplit(train, val, train, val)
+    m_val = max(1, int(round(val_fraction * cap)))
+    return RowSplit(train, val, train[: cap - m_val], val[:m_val])
