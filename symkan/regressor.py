@@ -93,7 +93,8 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
         steps: LBFGS steps per training stage (three stages per architecture).
         lamb: sparsification strength (L1 + entropy of edge magnitudes).
         node_th, edge_th: pruning thresholds (attribution scores).
-        functions: library function names to snap to (None: the whole library).
+        functions: library function names to snap to (None: the default set,
+            ``symkan.functions.default_functions()``; the log space adds ``LOG_SPACE_NAMES``).
         complexity_weights: snapping trade-offs tried per architecture (larger =
             simpler formulas); each gives candidates for the Pareto front.
         log_space: also train networks on (log x, log|y|) — where products of powers
