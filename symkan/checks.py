@@ -104,6 +104,20 @@ def check_range(name: str, value) -> tuple[float, float]:
     return lo, hi
 
 
+def existing_file(path, what: str, kind: str):
+    """``path`` as a Path; ValueError unless it exists and is not a directory.
+    ``what`` names it in the message ("model file 'm' does not exist"), ``kind`` says
+    what a directory is not ("'d' is a directory, not a CSV file")."""
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.exists():
+        raise ValueError(f"{what} {str(path)!r} does not exist")
+    if path.is_dir():
+        raise ValueError(f"{str(path)!r} is a directory, not a {kind}")
+    return path
+
+
 def check_names(names, n: int, name: str, of: str = "inputs") -> list[str] | None:
     """None, or ``names`` as a list of n strings (one per model input/output: ``of``)."""
     if names is None:

@@ -31,6 +31,7 @@ from pathlib import Path
 import sympy
 import torch
 
+from .checks import existing_file
 from .functions.bounds import check_expression_cost
 from .functions.expression_data import expr_from_data, expr_to_data
 
@@ -90,11 +91,7 @@ def load_payload(path, *, verify: bool = True) -> dict:
     checksum. ``verify=False`` leaves the checksum to the caller
     (:func:`verify_checksum`), who may validate the content first.
     """
-    path = Path(path)
-    if not path.exists():
-        raise ValueError(f"model file {str(path)!r} does not exist")
-    if path.is_dir():
-        raise ValueError(f"{str(path)!r} is a directory, not a model file")
+    path = existing_file(path, "model file", "model file")
     remove_stale_temporaries(path.parent if str(path.parent) else Path("."))
     try:
         with warnings.catch_warnings():  # a damaged header makes torch ask users to report a bug

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..checks import existing_file
+
 
 @dataclass
 class Table:
@@ -40,11 +42,7 @@ class Table:
 
 def read_csv(path, *, min_rows: int = 1) -> Table:
     """Read a CSV file with a header row and numeric cells into a :class:`Table`."""
-    path = Path(path)
-    if not path.exists():
-        raise ValueError(f"file {str(path)!r} does not exist")
-    if path.is_dir():
-        raise ValueError(f"{str(path)!r} is a directory, not a CSV file")
+    path = existing_file(path, "file", "CSV file")
     numbered = _read_rows(path)
     if not numbered:
         raise ValueError(f"{str(path)!r} is empty")
