@@ -3,6 +3,10 @@
     python benchmarks/feynman.py --method symkan --time-budget 60 --out runs/feynman.jsonl
     python benchmarks/feynman.py --method pykan  --time-budget 60 --out runs/feynman.jsonl
     python benchmarks/feynman.py --summary runs/feynman.jsonl     # tables only
+    python benchmarks/feynman.py --units --time-budget 60 --out runs/units.jsonl  # with the variables' units
+
+``--units`` gives the fit the SI units of every variable (``symkan/datasets/data/units.csv``,
+the AI-Feynman table); its rows are recorded as method ``symkan+units``.
 
 Each equation runs in its own worker process (a hung simplification or a crash costs
 one equation, not the run), with a hard wall-clock limit of ``--hard-limit`` seconds.
@@ -39,19 +43,21 @@ SYMBOLIC_CHECK_SECONDS = 60
 
 
 # --- one equation -----------------------------------------------------------------------
-def _run_symkan(ds, budget, seed):
+def _run_symkan(ds, budget, seed, units=None):
     import sympy
 
     from symkan import SymKANRegressor
 
-    model = SymKANRegressor(time_budget=budget, random_state=seed, variable_names=ds.names).fit(ds.X, ds.y)
+    X_units, y_units = units or (None, None)
+    model = SymKANRegressor(time_budget=budget, random_state=seed, variable_names=ds.names).fit(
+        ds.X, ds.y, X_units=X_units, y_units=y_units)
     # the formula in the dataset's names (columns such as I or beta get safe symbols I_, beta_)
     found = model.sympy().xreplace({s: sympy.Symbol(n) for s, n in zip(model.symbols_, model.names_)})
-    return found, model.predict, {"front_size": len(model.equations_),
+    return found, model.predict, {"front_size": len(model.equations_), "consistent": model.best_.consistent,
                                   "architectures": [a["pruned_width"] for a in model.attempts_]}
 
 
-def _run_pykan(ds, budget, seed):
+def _run_pykan(ds, budget, seed, units=None):
     """pykan 0.2.8's documented recipe: fit with sparsification, prune, fit, auto_symbolic,
     fit, symbolic_formula — at its default width [d, 5, 1], grid 5, k 3."""
     import sympy
@@ -119,9 +125,14 @@ def run_one(job: dict) -> dict:
     try:
         ds = make_dataset(job["name"], n=job["n"], noise=job["noise"], seed=job["seed"], n_test=job["n_test"])
         row["true"] = str(ds.expr)
-        runner = _run_symkan if job["method"] == "symkan" else _run_pykan
+        runner = _run_pykan if job["method"] == "pykan" else _run_symkan
+        units = None
+        if job["method"].endswith("+units"):
+            from symkan.datasets import equation_units
+
+            units = equation_units(job["name"])
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            found, predict, extra = runner(ds, job["time_budget"], job["seed"])  # silence progress bars
+            found, predict, extra = runner(ds, job["time_budget"], job["seed"], units)  # silence progress bars
         row["seconds"] = time.perf_counter() - t0
         row["found"] = str(found)
         row["r2_test"] = r2_score(ds.y_test, predict(ds.X_test))
@@ -257,6 +268,7 @@ def main(argv=None):
     p.add_argument("--subset", default="all", help="'all', 'toy', or comma-separated names (e.g. I.6.2a,II.3.24)")
     p.add_argument("--limit", type=int, default=None, help="only the first N selected equations")
     p.add_argument("--max-vars", type=int, default=None, help="only equations with at most this many variables")
+    p.add_argument("--units", action="store_true", help="give symkan the variables' SI units (method symkan+units)")
     p.add_argument("--noise", type=float, default=0.0)
     p.add_argument("--time-budget", type=float, default=60.0, help="seconds per equation given to the method")
     p.add_argument("--hard-limit", type=float, default=None, help="kill an equation after this many seconds "
@@ -291,7 +303,10 @@ def main(argv=None):
     names = _select(args)
     limit = args.hard_limit or 5 * args.time_budget + 120
     threads = args.threads
-    jobs = [dict(method=args.method, name=n, noise=args.noise, seed=args.seed, time_budget=args.time_budget,
+    method = args.method + ("+units" if args.units else "")
+    if args.units and args.method != "symkan":
+        raise SystemExit("error: --units works with --method symkan")
+    jobs = [dict(method=method, name=n, noise=args.noise, seed=args.seed, time_budget=args.time_budget,
                  n=args.n, n_test=args.n_test, threads=threads) for n in names]
     jobs = [j for j in jobs if _key(j) not in done]
     print(f"{len(names)} equations selected, {len(names) - len(jobs)} already in {out}, {len(jobs)} to run",
@@ -313,7 +328,7 @@ def main(argv=None):
         with ThreadPoolExecutor(args.jobs) as pool:
             for row in pool.map(lambda j: _run_with_limit(j, limit), jobs):
                 record(row)
-    rows = [r for r in load_rows(out) if r["method"] == args.method and r["noise"] == args.noise
+    rows = [r for r in load_rows(out) if r["method"] == method and r["noise"] == args.noise
             and r["name"] in set(names)]
     print(summarize(rows))
     if args.markdown:

@@ -27,12 +27,14 @@ BEST_ATOL = 1e-9
 class ParetoEntry:
     """One formula on the front. ``loss``: mean squared error on the held-out rows in the
     user's units; ``nmse``: that loss divided by the variance of the held-out target
-    (1 − R²); ``formula``: a :class:`symkan.symbolic.Formula`."""
+    (1 − R²); ``formula``: a :class:`symkan.symbolic.Formula`; ``consistent``: whether
+    its units are the target's with dimensionless constants (None: units not given)."""
 
     complexity: int
     loss: float
     nmse: float
     formula: object
+    consistent: bool | None = None
 
     @property
     def expr(self):
@@ -43,8 +45,10 @@ class ParetoEntry:
         return 1.0 - self.nmse
 
     def as_row(self) -> dict:
-        return {"complexity": self.complexity, "loss": self.loss, "r2": self.r2,
-                "equation": str(self.formula.expr)}
+        row = {"complexity": self.complexity, "loss": self.loss, "r2": self.r2, "equation": str(self.formula.expr)}
+        if self.consistent is not None:
+            row["consistent"] = self.consistent
+        return row
 
 
 class ParetoFront:
@@ -74,14 +78,14 @@ class ParetoFront:
     def best_index(self) -> int:
         """The simplest formula whose normalised held-out loss is within ``BEST_RTOL``×
         (or ``BEST_ATOL``) of the lowest on the front: accuracy first, then parsimony,
-        so a tiny loss gain never buys a much longer formula."""
+        so a tiny loss gain never buys a much longer formula. With units, a dimensionally
+        consistent formula among those qualifies first."""
         if not self.entries:
             raise ValueError("the Pareto front is empty")
         lowest = min(e.nmse for e in self.entries)
-        for k, entry in enumerate(self.entries):  # sorted by complexity
-            if entry.nmse <= max(BEST_RTOL * lowest, lowest + BEST_ATOL):
-                return k
-        return len(self.entries) - 1  # unreachable: the lowest entry qualifies
+        good = [k for k, e in enumerate(self.entries) if e.nmse <= max(BEST_RTOL * lowest, lowest + BEST_ATOL)]
+        consistent = [k for k in good if self.entries[k].consistent]
+        return (consistent or good)[0]  # sorted by complexity; the lowest entry qualifies
 
     def renamed(self) -> dict[str, str]:
         """{symbol name: column name} of the renamed variables of the front's formulas."""
@@ -97,7 +101,9 @@ class ParetoFront:
     def to_csv(self, path=None) -> str:
         """Write (or return) the front as CSV: complexity, loss, r2, equation, best."""
         buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=["complexity", "loss", "r2", "equation", "best"])
+        units = any(e.consistent is not None for e in self.entries)
+        writer = csv.DictWriter(buf, fieldnames=["complexity", "loss", "r2", "equation", "best"]
+                                + (["consistent"] if units else []))
         writer.writeheader()
         writer.writerows(self.rows())
         text = buf.getvalue()
@@ -115,10 +121,13 @@ class ParetoFront:
         """The front as a text table (the best formula marked ``->``)."""
         if not self.entries:
             return "ParetoFront(empty)"
-        lines = [f"{'':2}{'complexity':>10}  {'loss':>10}  {'R²':>12}  equation"]
+        units = any(e.consistent is not None for e in self.entries)
+        lines = [f"{'':2}{'complexity':>10}  {'loss':>10}  {'R²':>12}  " + ("units  " if units else "") + "equation"]
         for row in self.rows():
             mark = "->" if row["best"] else ""
-            lines.append(f"{mark:2}{row['complexity']:>10}  {row['loss']:>10.3g}  {row['r2']:>12.9f}  {row['equation']}")
+            ok = ("ok     " if row.get("consistent") else "wrong  ") if units else ""
+            lines.append(f"{mark:2}{row['complexity']:>10}  {row['loss']:>10.3g}  {row['r2']:>12.9f}  {ok}"
+                         f"{row['equation']}")
         return "\n".join(lines)
 
     def __repr__(self) -> str:

@@ -24,10 +24,11 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .bases import get_basis
 from .checks import numeric_table, numeric_target
-from .discovery import (Budget, DiscoveryError, SearchSettings, build_ladder, make_space, search, space_names,
-                        split_rows)
-from .persistence import load_model, save_model
+from .discovery import Budget, DiscoveryError, SearchSettings, default_widths, discover, mark_consistency, split_rows
+from .model_file import load_model, save_model
+from .progress import StageProgress
 from .symbolic.names import safe_names, variable_symbols
+from .units.columns import fit_units
 
 log = logging.getLogger(__name__)
 
@@ -227,8 +228,15 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
         return names
 
     # --- fitting -------------------------------------------------------------------------
-    def fit(self, X, y):
-        """Discover formulas for y ≈ f(X). X: (n, d) array, DataFrame or tensor; y: (n,)."""
+    def fit(self, X, y, X_units=None, y_units=None):
+        """Discover formulas for y ≈ f(X). X: (n, d) array, DataFrame or tensor; y: (n,).
+
+        ``X_units``: the units of the columns — a list (one per column) or a mapping
+        {column name: unit}, each unit text (``"kg*m/s^2"``, ``"m s-1"``, ``"1"``) or a
+        mapping of base-dimension exponents ({"m": 1, "s": -1}); ``y_units``: the
+        target's. With both, the search runs first in the dimensionless groups of the
+        columns (Buckingham π, :mod:`symkan.units`), then in the columns as given while
+        time remains, and marks each formula's dimensional consistency (docs/units.md)."""
         self._validate_params()
         if y is None:
             raise ValueError("SymKANRegressor requires y to be passed, but the target y is None")
@@ -243,43 +251,44 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
         names = self._names(X.shape[1])
         target = self.target_name or (y_name if isinstance(y_name, str) and y_name.strip() else "y")
         self._check_values(X, y, names, target)
+        units = fit_units(X_units, y_units, names, target)
         budget = Budget(None if self.time_budget is None else float(self.time_budget))
         seed = self._seed()
 
         split = split_rows(X.shape[0], self.val_fraction, seed, budget.seconds)  # a large table: a subsample
-        # each space standardises its own way (inputs to [-1, 1], the bases' working range)
-        spaces = {name: make_space(name, X, y, split.search_train, split.search_val)
-                  for name in space_names(self.log_space, X, y)}
-        ladder = build_ladder(X.shape[1], log_space="log" in spaces, hidden=self.hidden,
-                              hidden_space="log" if self.log_space is True else "linear")
         opts = dict(self.basis_options or {})
         size_option = get_basis(self.basis).size_option  # the basis' own name for grid_size
         if size_option is not None:
             opts.setdefault(size_option, int(self.grid_size))
-        settings = SearchSettings(basis=self.basis, basis_options=opts, ladder=ladder, steps=int(self.steps),
+        settings = SearchSettings(basis=self.basis, basis_options=opts, steps=int(self.steps),
                                   lamb=float(self.lamb), node_th=float(self.node_th), edge_th=float(self.edge_th),
                                   functions=None if self.functions is None else list(self.functions),
                                   complexity_weights=tuple(self.complexity_weights), seed=seed,
                                   n_threads=self.n_threads)
-        rows, final_rows = split.search_rows(names, X, y), split.final_rows(names, X, y)
-        # at most: train + snap per rung, and the other complexity weights at the end
-        with _StageProgress(self.progress, 2 * len(ladder) + 1) as on_stage:
+        # at most: train + snap per rung (both searches), and the other complexity weights at the end
+        with StageProgress(self.progress, 2 * len(default_widths(X.shape[1])) + 8) as on_stage:
             try:
-                result = search(spaces, settings, rows, budget, on_stage=on_stage, final_rows=final_rows)
+                result = discover(X, y, names, split, settings, hidden=self.hidden, log_space=self.log_space,
+                                  budget=budget, on_stage=on_stage, analysis=units.analysis)
             except DiscoveryError as err:  # a search without a result is the user's FitError
                 raise FitError(str(err)) from err
 
         self.names_, self.target_name_, self.seed_ = names, target, seed
+        self.X_units_, self.y_units_ = units.inputs, units.target
+        if units.target is not None:
+            problems = mark_consistency(result.front, units.inputs, units.target)
+            log.info("%d of %d formulas are not dimensionally consistent: %s", len(problems), len(result.front),
+                     "; ".join(problems))
         self.equations_ = result.front
         self.best_index_ = result.front.best_index()
         self.best_ = result.front[self.best_index_]
         attempt = result.attempt_of(self.best_.formula)
         # the snapped network behind the best formula (the numeric one if it has none),
-        # and the transform of the space it works in
+        # and the transform of the data it works on
         self.model_ = getattr(self.best_.formula, "network", None) or attempt.model
-        self.space_ = spaces[attempt.space].transform
+        self.space_ = attempt.transform
         self.attempts_ = [a.summary() for a in result.attempts]
-        self.plot_sample_ = self.space_.inputs(rows.X[:PLOT_SAMPLE_ROWS])
+        self.plot_sample_ = self.space_.inputs(result.rows.X[:PLOT_SAMPLE_ROWS])
         self.fit_seconds_ = budget.elapsed()
         self._build_predictor()
         return self
@@ -392,41 +401,6 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
         and for a custom function that conflicts with one registered in this session.
         Loading runs no code from the file (see :mod:`symkan.persistence`)."""
         return load_model(cls, path)
-
-
-class _StageProgress:
-    """The optional progress bar of a fit, over the stages the search reports; a context
-    manager whose value is the ``on_stage(name)`` callback. ``total``: the most stages
-    the search may run; on success the bar ends full at the stages that ran."""
-
-    def __init__(self, show: bool, total: int):
-        self.started: list[str] = []
-        self.bar = None
-        if show:
-            from tqdm.auto import tqdm
-
-            self.bar = tqdm(total=total, desc="symkan", leave=False)
-
-    def __enter__(self):
-        return self.stage
-
-    def stage(self, name: str) -> None:  # called when a stage starts: the previous one is done
-        if self.bar is not None:
-            if self.started:
-                self.bar.update(1)
-            self.bar.set_description(name)
-        self.started.append(name)
-        log.info("stage: %s", name)
-
-    def __exit__(self, kind, err, tb):
-        if self.bar is None:
-            return
-        if kind is None:
-            self.bar.total = len(self.started)  # the stages that ran: the bar ends full
-            self.bar.update(len(self.started) - self.bar.n)
-            self.bar.set_description("symkan: done")
-            self.bar.refresh()
-        self.bar.close()
 
 
 __all__ = ["SymKANRegressor", "FitError", "NotFittedError"]

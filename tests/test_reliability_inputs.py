@@ -32,10 +32,10 @@ class Reached(Exception):
 
 @pytest.fixture
 def no_training(monkeypatch):
-    def stub(spaces, settings, rows, budget, on_stage=None, **kwargs):  # kwargs: final_rows
-        raise Reached(rows)
+    def stub(X, y, names, split, settings, **kwargs):  # kwargs: budget, units' analysis ...
+        raise Reached(split.search_rows(names, X, y))
 
-    monkeypatch.setattr(regressor, "search", stub)
+    monkeypatch.setattr(regressor, "discover", stub)
 
 
 def _data(seed=0):

@@ -189,7 +189,7 @@ def test_bad_names_are_refused_before_fitting(monkeypatch):
     def no_search(*a, **k):
         raise AssertionError("the search ran")
 
-    monkeypatch.setattr(regressor, "search", no_search)
+    monkeypatch.setattr(regressor, "discover", no_search)
     X, y = _data()
     for names in (["a", "a"], ["a", " "]):
         with pytest.raises(ValueError, match="distinct and non-empty"):

@@ -6,8 +6,8 @@
 >>> ds.X.shape, ds.names
 ((1000, 1), ['theta'])
 """
-from .equations import TOY_EQUATIONS, Equation, feynman_equations, get_equation, parse_formula
+from .equations import TOY_EQUATIONS, Equation, equation_units, feynman_equations, get_equation, parse_formula
 from .sampling import Dataset, evaluate, make_dataset
 
-__all__ = ["Equation", "Dataset", "TOY_EQUATIONS", "feynman_equations", "get_equation", "parse_formula",
+__all__ = ["Equation", "Dataset", "TOY_EQUATIONS", "equation_units", "feynman_equations", "get_equation", "parse_formula",
            "evaluate", "make_dataset"]

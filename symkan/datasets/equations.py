@@ -116,6 +116,25 @@ TOY_EQUATIONS: dict[str, Equation] = {e.name: e for e in [
 ]}
 
 
+@lru_cache(maxsize=1)
+def _units() -> dict:
+    from ..units.tables import read_units
+
+    with resources.as_file(resources.files("symkan.datasets") / "data" / "units.csv") as path:
+        return read_units(path)
+
+
+def equation_units(name: str) -> tuple[list, dict]:
+    """The units of a Feynman equation's variables (one {base: exponent} per column) and
+    of its output, from the AI-Feynman units table (``data/units.csv``; bases m, s, kg,
+    T, V). Raises ValueError for an equation without units (the toy equations)."""
+    equation, units = get_equation(name), _units()
+    missing = [n for n in [*equation.names, equation.output] if n not in units]
+    if equation.source != "feynman" or missing:
+        raise ValueError(f"no units for equation {name!r}" + (f" (variables {missing})" if missing else ""))
+    return [dict(units[n]) for n in equation.names], dict(units[equation.output])
+
+
 def get_equation(name: str) -> Equation:
     """A Feynman equation by file name (``"I.6.2a"``) or a toy equation by name."""
     if name in TOY_EQUATIONS:

@@ -45,6 +45,8 @@ class Attempt:
     numeric_nmse: float = math.inf
     seconds: float = 0.0
     error: str | None = None
+    transform: object = None  # the SpaceTransform of the data the network was trained on
+
 
     @property
     def space(self) -> str:
@@ -68,6 +70,7 @@ class SearchResult:
     attempts: list
     front: ParetoFront
     owners: dict = field(default_factory=dict, repr=False)  # id(formula) -> Attempt
+    rows: UserRows | None = field(default=None, repr=False)  # the rows the formulas were scored on
 
     def attempt_of(self, formula) -> Attempt:
         """The attempt whose network gave ``formula``."""
@@ -102,10 +105,12 @@ def search(spaces: dict, settings: SearchSettings, rows: UserRows, budget: Budge
     budget = budget or Budget()
     with torch_threads(settings.n_threads):
         attempts = _run(spaces, settings, rows, budget, on_stage or (lambda name: None), var)
+    for attempt in attempts:
+        attempt.transform = spaces[attempt.space].transform
     if final_rows is not None:
         refit_and_score([f for a in attempts for f in a.formulas], final_rows, budget.cutoff)
         var = held_out_variance(final_rows)
-    return _result(attempts, var)
+    return front_of(attempts, var)
 
 
 def _run(spaces, settings, rows, budget, on_stage, var) -> list:
@@ -169,8 +174,9 @@ def _run(spaces, settings, rows, budget, on_stage, var) -> list:
     return attempts
 
 
-def _result(attempts: list, var: float) -> SearchResult:
-    """The Pareto front of every attempt's formulas (nmse = held-out loss / ``var``)."""
+def front_of(attempts: list, var: float) -> SearchResult:
+    """The result of ``attempts``: the Pareto front of all their formulas (nmse =
+    held-out loss / ``var``); raises :class:`.errors.NoFormulaFound` when it is empty."""
     entries, owners = [], {}
     for attempt in attempts:
         for f in attempt.formulas:

@@ -18,6 +18,8 @@ import numpy as np
 import sympy
 import torch
 
+from ..units.analysis import power_product, power_values
+
 log = logging.getLogger(__name__)
 
 SPACES = ("linear", "log")
@@ -28,7 +30,12 @@ class SpaceTransform:
     """How a space maps the user's data to network units and back: the space's ``name``,
     the target's sign s (log space), the inputs' ``input_shift``/``input_scale`` (d,) and
     the target's ``output_shift``/``output_scale`` (in the space's units: x or u = log x;
-    y or v = log(s·y)). Kept on a fitted estimator (``space_``) and in its model file."""
+    y or v = log(s·y)). Kept on a fitted estimator (``space_``) and in its model file.
+
+    A network trained on dimensionless groups (:mod:`.dimensionless`) also carries the
+    groups' exponents ``groups`` (k, d): its inputs are π_i = Π_j x_j^groups[i, j], taken
+    before the space's own map; ``reference`` (d,) are the exponents of y_ref, the
+    product of inputs its output is a multiple of (labels only)."""
 
     name: str
     input_shift: np.ndarray
@@ -36,6 +43,8 @@ class SpaceTransform:
     output_shift: float
     output_scale: float
     sign: float = 1.0
+    groups: np.ndarray | None = None
+    reference: np.ndarray | None = None
 
     def __post_init__(self):
         if self.name not in SPACES:
@@ -50,7 +59,9 @@ class SpaceTransform:
         return self.output_shift, self.output_scale
 
     def inputs(self, X_user: np.ndarray) -> np.ndarray:
-        """User inputs (n, d) -> network inputs (n, d)."""
+        """User inputs (n, d) -> network inputs (n, d), or (n, k) of the ``groups``."""
+        if self.groups is not None:
+            X_user = power_values(X_user, self.groups)
         if self.name == "log":
             if np.any(X_user <= 0):
                 raise ValueError("this model's network works on log(x): give it positive inputs")
@@ -150,28 +161,38 @@ def to_user_formula(formula, space: Space, X: np.ndarray, y: np.ndarray, *, max_
     Returns a new :class:`~symkan.symbolic.Formula` (loss on X, y) or None if the mapped
     formula cannot be evaluated there.
     """
-    from ..symbolic.constants import ConstantFit, clean_numbers
-    from ..symbolic.formula import Formula
-    from ..symbolic.simplify import bounded_simplify
-
     if space.name == "linear":
         return formula
     positive = [sympy.Symbol(v.name, positive=True) for v in formula.variables]
     expr = formula.expr.xreplace({v: sympy.log(p) for v, p in zip(formula.variables, positive)})
-    expr = space.transform.sign * sympy.exp(expr)
-    expr = clean_numbers(bounded_simplify(sympy.powsimp(sympy.expand_log(expr, force=True)), max_ops, timeout,
-                                          deadline))
+    expr = sympy.powsimp(sympy.expand_log(space.transform.sign * sympy.exp(expr), force=True))
+    return user_formula(expr, positive, formula.names, formula, X, y, max_ops=max_ops, timeout=timeout,
+                        snap_time_limit=snap_time_limit, deadline=deadline)
+
+
+def user_formula(expr, symbols, names, formula, X: np.ndarray, y: np.ndarray, *, max_ops: int = 150,
+                 timeout: float | None = 3.0, snap_time_limit: float | None = 10.0, deadline: float | None = None):
+    """``expr`` (a formula mapped to the user's variables ``symbols``, which may carry
+    assumptions such as positive=True) simplified, its constants refit and snapped on X
+    (n, d), y (n,), as a :class:`~symkan.symbolic.Formula` in plain symbols of the same
+    names (the columns' ``names``, the ``network`` of ``formula``, ``loss`` on X, y); None
+    when it is not finite there."""
+    from ..symbolic.constants import ConstantFit, clean_numbers
+    from ..symbolic.formula import Formula
+    from ..symbolic.simplify import bounded_simplify
+
+    expr = clean_numbers(bounded_simplify(expr, max_ops, timeout, deadline))
     if expr.atoms(sympy.Float):
-        cf = ConstantFit(expr, positive, X, y)
+        cf = ConstantFit(expr, symbols, X, y)
         cf.snap(time_limit=snap_time_limit, deadline=deadline)
         expr = clean_numbers(bounded_simplify(cf.expression(), max_ops, timeout, deadline))
-    plain = [sympy.Symbol(p.name) for p in positive]
-    expr = expr.xreplace(dict(zip(positive, plain)))
-    mapped = Formula(expr, plain, None, getattr(formula, "network", None), names=formula.names)
+    plain = [sympy.Symbol(p.name) for p in symbols]
+    expr = expr.xreplace(dict(zip(symbols, plain)))
+    mapped = Formula(expr, plain, None, getattr(formula, "network", None), names=names)
     with np.errstate(all="ignore"):
         pred = mapped.evaluate(X)
     if not np.all(np.isfinite(pred)):
-        log.debug("log-space formula %s is not finite on the data", expr)
+        log.debug("mapped formula %s is not finite on the data", expr)
         return None
     mapped.loss = float(np.mean((pred - y) ** 2))
     return mapped

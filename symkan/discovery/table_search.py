@@ -1,0 +1,55 @@
+"""One search on one table: data spaces, ladder and the search loop for inputs X and a
+target y (the user's columns, or the dimensionless groups of :mod:`.dimensionless`)."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from .budget import Budget
+from .context import SearchSettings
+from .ladder import build_ladder
+from .sampling import RowSplit
+from .final import refit_and_score
+from .searching import SearchResult, front_of, held_out_variance, search
+from .spaces import make_space, space_names
+from .training import EXACT_NMSE
+from .univariate import univariate_attempt
+
+
+def search_table(X: np.ndarray, y: np.ndarray, names: list, split: RowSplit, settings: SearchSettings, *,
+                 hidden=None, log_space="auto", budget: Budget | None = None, on_stage=None,
+                 final: bool = True) -> SearchResult:
+    """Search formulas y ≈ f(X) (X (n, d), y (n,), columns ``names``) on the rows of
+    ``split``: each space of ``log_space`` ("auto", True, False) standardised on its
+    training rows, the ladder of ``hidden`` (None: :func:`.ladder.build_ladder`'s) in
+    ``settings``. With ``final`` and a subsampled split, the formulas are refit and
+    scored on all rows at the end (:mod:`.final`). The result's ``rows`` are the rows
+    the search scored on. A one-input problem is first fitted directly
+    (:mod:`.univariate`); the ladder runs when that is not exact to round-off."""
+    spaces = {name: make_space(name, X, y, split.search_train, split.search_val)
+              for name in space_names(log_space, X, y)}
+    ladder = build_ladder(X.shape[1], log_space="log" in spaces, hidden=hidden,
+                          hidden_space="log" if log_space is True else "linear")
+    rows = split.search_rows(names, X, y)
+    final_rows = split.final_rows(names, X, y) if final else None
+    budget = budget or Budget()
+    direct = None
+    if X.shape[1] == 1 and hidden is None:  # one input: fit it directly first
+        if on_stage is not None:
+            on_stage("univariate fit")
+        direct = univariate_attempt(spaces["linear"], rows, settings, budget)
+        if direct is not None and direct.numeric_nmse < EXACT_NMSE:
+            if final_rows is not None:
+                refit_and_score(direct.formulas, final_rows, budget.cutoff)
+            result = front_of([direct], held_out_variance(final_rows or rows))
+            result.rows = rows
+            return result
+    result = search(spaces, replace(settings, ladder=ladder), rows, budget, on_stage=on_stage,
+                    final_rows=final_rows)
+    if direct is not None:
+        if final_rows is not None:
+            refit_and_score(direct.formulas, final_rows, budget.cutoff)
+        result = front_of([direct, *result.attempts], held_out_variance(final_rows or rows))
+    result.rows = rows
+    return result

@@ -1,0 +1,65 @@
+"""The search of a fit: in dimensionless groups first when the columns have units, then
+in the inputs as given while time remains; both feed one Pareto front, so units never
+make the result worse. Every formula on the front is checked for dimensional
+consistency when units are known (``ParetoEntry.consistent``)."""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from ..pareto import ParetoFront
+from ..units.analysis import DimensionalAnalysis
+from ..units.consistency import consistency_problem
+from .budget import Budget
+from .context import SearchSettings
+from .dimensionless import search_groups
+from .errors import DiscoveryError
+from .sampling import RowSplit
+from .searching import SearchResult
+from .table_search import search_table
+from .training import EXACT_NMSE
+
+log = logging.getLogger(__name__)
+
+
+def discover(X: np.ndarray, y: np.ndarray, names: list, split: RowSplit, settings: SearchSettings, *,
+             hidden=None, log_space="auto", budget: Budget | None = None, on_stage=None,
+             analysis: DimensionalAnalysis | None = None) -> SearchResult:
+    """Formulas y ≈ f(X): with ``analysis`` (the columns' units) first in its groups
+    (:func:`.dimensionless.search_groups`); then in the raw inputs unless a formula of the
+    groups reproduces the held-out rows to round-off or the budget is spent."""
+    budget = budget or Budget()
+    grouped = None
+    if analysis is not None and hidden is None:
+        grouped = search_groups(analysis, X, y, names, split, settings, log_space=log_space, budget=budget,
+                                on_stage=on_stage)
+    if grouped is not None and (min(e.nmse for e in grouped.front) < EXACT_NMSE or budget.spent):
+        return grouped
+    try:
+        raw = search_table(X, y, names, split, settings, hidden=hidden, log_space=log_space, budget=budget,
+                           on_stage=on_stage)
+    except DiscoveryError:
+        if grouped is None:
+            raise
+        return grouped
+    return raw if grouped is None else merged(grouped, raw)
+
+
+def merged(first: SearchResult, second: SearchResult) -> SearchResult:
+    """One result of two searches on the same rows: every attempt, one front."""
+    front = ParetoFront([*first.front, *second.front])
+    return SearchResult(first.attempts + second.attempts, front, {**first.owners, **second.owners}, first.rows)
+
+
+def mark_consistency(front: ParetoFront, input_dims: list, target_dim: dict) -> list:
+    """Set each entry's ``consistent`` (the formula's units are the target's, every
+    constant dimensionless); returns the problems of the inconsistent ones."""
+    problems = []
+    for entry in front:
+        dims = dict(zip(entry.formula.variables, input_dims))
+        problem = consistency_problem(entry.formula.expr, dims, target_dim)
+        entry.consistent = problem is None
+        if problem:
+            problems.append(f"{entry.formula.expr}: {problem}")
+    return problems
