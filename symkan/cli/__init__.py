@@ -36,6 +36,9 @@ import tempfile
 import traceback
 from pathlib import Path
 
+from ..checks import existing_file
+from ..units.parsing import format_dimension
+
 EXIT_BAD_INPUT = 2
 
 log = logging.getLogger(__name__)
@@ -62,6 +65,10 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("csv", help="CSV file with a header row and numeric columns")
     f.add_argument("--target", required=True, help="name of the column to explain")
     f.add_argument("--out", help="directory for formula.txt, formula.tex, equations.csv, model, network.png")
+    f.add_argument("--units", metavar="FILE|SPEC",
+                   help="units of the columns: a units CSV (first column the variable, numeric columns the "
+                        "exponents of base dimensions, as in the AI-Feynman units.csv) or inline text like "
+                        "\"x=m, t=s, y=m/s\"; every input column and the target need one (docs/units.md)")
     _add_fit_options(f)
 
     pr = sub.add_parser("predict", parents=[common], help="evaluate a saved model on a CSV file")
@@ -155,7 +162,10 @@ def _summary(model) -> dict:
             "symbols": {n: str(s) for n, s in zip(model.names_, model.symbols_)},
             "complexity": int(model.best_.complexity),
             "loss": float(model.best_.loss), "r2_validation": float(model.best_.r2),
-            "equations": model.equations_.rows(), "seconds": round(float(model.fit_seconds_), 2)}
+            "equations": model.equations_.rows(), "seconds": round(float(model.fit_seconds_), 2),
+            **({} if getattr(model, "y_units_", None) is None else {"units": {
+                **{n: format_dimension(u) for n, u in zip(model.names_, model.X_units_)},
+                model.target_name_: format_dimension(model.y_units_)}})}
 
 
 def _write_outputs(model, out: Path) -> list[str]:
@@ -188,10 +198,25 @@ def _report_fit(model, args, files, true_formula=None):
         print(note)
     print(f"validation R²: {model.best_.r2:.9f}   complexity: {model.best_.complexity}   "
           f"time: {model.fit_seconds_:.1f} s")
+    if getattr(model, "y_units_", None) is not None:
+        units = ", ".join(f"{n} [{format_dimension(u)}]" for n, u in zip(model.names_, model.X_units_))
+        print(f"units:         {model.target_name_} [{format_dimension(model.y_units_)}] from {units}; "
+              f"the best formula is {'' if model.best_.consistent else 'NOT '}dimensionally consistent")
     print("\nPareto front (held-out loss vs complexity):")
     print(model.equations_.table())
     if files:
         print("\nwrote: " + ", ".join(files))
+
+
+def _column_units(spec, names, target):
+    """(X_units, y_units) of ``--units`` (a units CSV file or inline text), or (None, None)."""
+    from ..units import column_units, parse_inline, read_units
+
+    if spec is None:
+        return None, None
+    looks_like_file = "=" not in spec or Path(spec).suffix.lower() in (".csv", ".tsv", ".txt")
+    units = read_units(existing_file(spec, "units file", "a units CSV file")) if looks_like_file else parse_inline(spec)
+    return column_units(units, names, target)
 
 
 def cmd_fit(args) -> int:
@@ -200,7 +225,9 @@ def cmd_fit(args) -> int:
     with _output_dir(args.out) as out:
         table = read_csv(args.csv, min_rows=2)
         X, y, names = table.split_target(args.target)
-        model = _regressor(args, target_name=args.target).set_params(variable_names=names).fit(X, y)
+        X_units, y_units = _column_units(args.units, names, args.target)
+        model = _regressor(args, target_name=args.target).set_params(variable_names=names).fit(
+            X, y, X_units=X_units, y_units=y_units)
         files = _write_outputs(model, out) if out else []
     _report_fit(model, args, files)
     return 0

@@ -72,6 +72,9 @@ def reduce(analysis: DimensionalAnalysis, X: np.ndarray, y: np.ndarray) -> Reduc
     # each group oriented to be small on the data (v/c, not c/v): physical laws are
     # usually simplest in their small parameters
     flip = np.where(np.median(np.abs(groups), axis=0) > 1, -1, 1)
+    with np.errstate(all="ignore"):
+        flipped = groups ** flip
+    flip = np.where(np.all(np.isfinite(flipped), axis=0), flip, 1)  # a zero stays in the numerator
     groups, exponents = groups ** flip, (analysis.groups * flip[:, None])[varies]
     target = y / ref
     if not varies or np.ptp(target) <= CONSTANT_RTOL * np.max(np.abs(target)):  # y = C·y_ref

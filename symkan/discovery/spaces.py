@@ -70,7 +70,13 @@ class SpaceTransform:
 
     def labels(self, names: list, target: str) -> dict:
         """Diagram labels of the network's inputs and output (``in_names``, ``out_names``,
-        for the log space a ``title``): what the network's edges act on."""
+        for the log space a ``title``): what the network's edges act on — for a network of
+        dimensionless groups, the groups, and the target over its reference."""
+        if self.groups is not None:
+            syms = [sympy.Symbol(n) for n in names]
+            names = [str(power_product(syms, g)) for g in self.groups]
+            ref = 1 if self.reference is None else power_product(syms, self.reference)
+            target = target if ref == 1 else f"{target}/({ref})"
         if self.name == "linear":
             return {"in_names": list(names), "out_names": [target]}
         minus = "" if self.sign > 0 else "-"
