@@ -62,9 +62,9 @@ def test_the_default_ladder_order():
         ("log", [3, 1], False), ("linear", [3, [0, [3]], 1], True), ("linear", [3, 1, 1], False),
         ("linear", [3, [3, 2], 1], False), ("log", [3, 2, 1], False), ("linear", [3, 3, [0, [2]]], False),
         ("linear", [3, 3, 1, 1], False), ("linear", [3, [7, 2], 1], False)]
-    # two inputs: no separable rung; no log space: no log rungs
+    # two inputs: the separable rung too (f(x)·g(y)); no log space: no log rungs
     assert described(build_ladder(2, log_space=False)) == [
-        ("linear", [2, 1, 1], False), ("linear", [2, [2, 1], 1], False), ("linear", [2, 2, [0, [2]]], False),
+        ("linear", [2, [0, [2]], 1], True), ("linear", [2, 1, 1], False), ("linear", [2, [2, 1], 1], False), ("linear", [2, 2, [0, [2]]], False),
         ("linear", [2, 2, 1, 1], False), ("linear", [2, [5, 1], 1], False)]
     assert [r.layers for r in build_ladder(1, log_space=False)] == [[1, 1, 1], [1, 3, 1]]
 

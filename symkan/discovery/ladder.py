@@ -94,7 +94,7 @@ def build_ladder(n_inputs: int, *, log_space: bool, hidden=None, hidden_space: s
 
     With ``hidden`` (the user's hidden layers, see :func:`build_width`): that one network,
     in ``hidden_space``. Otherwise, with ``log_space`` (positive data) first the log
-    space's cheapest network, ``[d, 1]`` (every product of powers); for d ≥ 3 the
+    space's cheapest network, ``[d, 1]`` (every product of powers); for d ≥ 2 the
     separable product (factors that are not powers, like sin θ); then the linear ladder
     of :func:`default_widths`, with the log space's ``[d, 2, 1]`` after its second rung:
     a power law times a factor of a ratio or product of inputs, g(v/c) or g(ħω/kT),
@@ -107,7 +107,7 @@ def build_ladder(n_inputs: int, *, log_space: bool, hidden=None, hidden_space: s
     d = int(n_inputs)
     linear = [Rung("linear", w) for w in default_widths(d)]
     ladder = [Rung("log", [d, 1])] if log_space else []
-    if d >= 3:
+    if d >= 2:
         ladder.append(Rung("linear", separable_width(d), {SEPARABLE}))
     ladder += linear[:2] + ([Rung("log", [d, 2, 1])] if log_space else []) + linear[2:]
     return tuple(ladder)

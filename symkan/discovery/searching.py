@@ -16,14 +16,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..nn import KAN
 from ..pareto import ParetoEntry, ParetoFront
+from .attempt import Attempt
 from .budget import Budget
 from .context import RungContext, SearchSettings, UserRows
 from .errors import NoFormulaFound, TrainingDiverged
 from .final import refit_and_score
-from .ladder import Rung
+from .oracle_split import split_formulas
 from .snapping import snap_weights
+from .spaces import space_functions
 from .threads import torch_threads
 from .training import EXACT_NMSE, train_pruned, val_nmse
 
@@ -33,34 +34,8 @@ log = logging.getLogger(__name__)
 STOP_FACTOR = 1e-2
 #: numeric held-out nmse (1 − R²) below which a trained network is worth snapping
 SNAP_NMSE = 1e-2
-
-
-@dataclass
-class Attempt:
-    """What one rung produced: the pruned numeric network, its formulas, timings."""
-
-    rung: Rung
-    model: KAN
-    formulas: list = field(default_factory=list)
-    numeric_nmse: float = math.inf
-    seconds: float = 0.0
-    error: str | None = None
-    transform: object = None  # the SpaceTransform of the data the network was trained on
-
-
-    @property
-    def space(self) -> str:
-        return self.rung.space
-
-    @property
-    def width(self) -> list:
-        return self.rung.layers
-
-    def summary(self) -> dict:
-        """Plain-data summary (the estimator's ``attempts_``)."""
-        return {"space": self.space, "width": self.width, "pruned_width": self.model.width,
-                "numeric_nmse": self.numeric_nmse, "n_formulas": len(self.formulas), "seconds": self.seconds,
-                "error": self.error}
+#: ... and below which a two-input network is accurate enough to test for separability
+SPLIT_NMSE = 1e-3
 
 
 @dataclass
@@ -117,6 +92,7 @@ def _run(spaces, settings, rows, budget, on_stage, var) -> list:
     """The attempts of the rungs that ran (see :func:`search`); nmse = loss / ``var``."""
     first = _first_weight(settings.complexity_weights)
     attempts: list[Attempt] = []
+    split_tried = False
 
     def context(rung):
         return RungContext(rung, spaces[rung.space], rows, settings, budget)
@@ -151,6 +127,10 @@ def _run(spaces, settings, rows, budget, on_stage, var) -> list:
         last = k == len(settings.ladder) - 1 or budget.spent
         if attempt.numeric_nmse > SNAP_NMSE and not last:
             continue
+        if not split_tried and rows.X.shape[1] == 2 and attempt.numeric_nmse < SPLIT_NMSE:
+            split_tried = True  # the first accurate network is the oracle
+            attempt.formulas += split_formulas(model, spaces[rung.space].transform, rows,
+                                               space_functions(settings.functions, "linear"), budget)
         best = snap(attempt, first)
         # Done when a formula reproduces the held-out data to round-off, or beats the
         # network it came from by a wide margin (then it has found structure the network

@@ -22,6 +22,9 @@ from .training import EXACT_NMSE
 
 log = logging.getLogger(__name__)
 
+#: share of a time budget the search in dimensionless groups may use when they reduce the problem
+GROUPS_SHARE = 0.75
+
 
 def discover(X: np.ndarray, y: np.ndarray, names: list, split: RowSplit, settings: SearchSettings, *,
              hidden=None, log_space="auto", budget: Budget | None = None, on_stage=None,
@@ -32,8 +35,8 @@ def discover(X: np.ndarray, y: np.ndarray, names: list, split: RowSplit, setting
     budget = budget or Budget()
     grouped = None
     if analysis is not None and hidden is None:
-        grouped = search_groups(analysis, X, y, names, split, settings, log_space=log_space, budget=budget,
-                                on_stage=on_stage)
+        grouped = search_groups(analysis, X, y, names, split, settings, log_space=log_space,
+                                budget=groups_budget(budget, analysis.n_groups, X.shape[1]), on_stage=on_stage)
     if grouped is not None and (min(e.nmse for e in grouped.front) < EXACT_NMSE or budget.spent):
         return grouped
     try:
@@ -44,6 +47,17 @@ def discover(X: np.ndarray, y: np.ndarray, names: list, split: RowSplit, setting
             raise
         return grouped
     return raw if grouped is None else merged(grouped, raw)
+
+
+def groups_budget(budget: Budget, n_groups: int, n_inputs: int) -> Budget:
+    """The share of ``budget`` the search in the groups may use, from the same start:
+    ``GROUPS_SHARE`` when the groups make the problem smaller by at least two inputs
+    (or leave at most two), else half — with as many groups as inputs the raw inputs are
+    as promising (x₁y₁ + x₂y₂ + x₃y₃ is simpler than its ratios)."""
+    if budget.seconds is None:
+        return budget
+    share = GROUPS_SHARE if n_groups <= max(2, n_inputs - 2) else 0.5
+    return Budget(budget.seconds * share, start=budget.start)
 
 
 def merged(first: SearchResult, second: SearchResult) -> SearchResult:

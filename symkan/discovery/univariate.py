@@ -27,7 +27,7 @@ from ..symbolic.snap import fix
 from .budget import Budget
 from .context import SearchSettings, UserRows
 from .ladder import Rung
-from .searching import Attempt
+from .attempt import Attempt
 from .snapping import ASSEMBLY_ERRORS, skipped
 from .spaces import Space, finite_mse, space_functions, user_formula
 
@@ -39,15 +39,17 @@ INNER_MAPS = ("x", "x^2", "x^3", "1/x", "1/x^2", "sqrt", "log", "exp")
 FIT_ROWS = 512
 #: candidates refit and scored, best fit first
 KEPT = 4
+#: fits whose residual is within this factor of the best count as equally good
+TIE = 3.0
+#: complexity an inner map adds (the identity adds nothing)
+_INNER_COST = {"x": 0, "x^2": 2, "x^3": 3, "1/x": 2, "1/x^2": 3, "sqrt": 2, "log": 2, "exp": 2}
 RUNG = Rung("linear", (1, 1, 1), frozenset({"univariate"}))
 
 
-def univariate_attempt(space: Space, rows: UserRows, settings: SearchSettings, budget: Budget) -> Attempt | None:
-    """The univariate rung on a one-input problem (``rows`` in the user's units, ``space``
-    the linear space's standardisation): an :class:`.searching.Attempt` whose formulas
-    are the best direct fits, or None when none is finite."""
-    t0 = time.perf_counter()
-    x, y = rows.X[:, 0], rows.y
+def univariate_fits(x: np.ndarray, y: np.ndarray, functions=None, kept: int = KEPT) -> list:
+    """The ``kept`` best direct fits y ≈ c·f(a·g(x) + b) + d of samples x, y (n,), best
+    first, as (g, f, (a, b, c, d)) with g from ``INNER_MAPS`` and f from ``functions``
+    (None: the default library)."""
     take = np.unique(np.linspace(0, len(y) - 1, min(FIT_ROWS, len(y))).astype(int))
     maps, inner = [], []
     with np.errstate(all="ignore"):
@@ -56,21 +58,44 @@ def univariate_attempt(space: Space, rows: UserRows, settings: SearchSettings, b
             if np.all(np.isfinite(g)) and np.ptp(g) > 0:
                 maps.append(name)
                 inner.append(g[take])
-    if not maps:
-        return None
-    functions = [f for f in (space_functions(settings.functions, "linear") or _default()) if f != "0"]
+    if not maps or not np.all(np.isfinite(y)):
+        return []
+    functions = [f for f in (functions or _default()) if f != "0"]
     fits = fit_edges(torch.as_tensor(np.stack(inner)), torch.as_tensor(np.tile(y[take], (len(maps), 1))),
                      functions)
-    score = fits.residual_variance() / fits.variance.clamp_min(1e-300)[:, None] + 1e-12 * fits.complexity[None]
-    order = torch.argsort(score.flatten())
+    r = (fits.residual_variance() / fits.variance.clamp_min(1e-300)[:, None]).flatten()
+    inner_cost = torch.tensor([_INNER_COST[m] for m in maps], dtype=torch.float64)
+    complexity = fits.complexity.repeat(len(maps)) + inner_cost.repeat_interleave(len(fits.functions))
+    # fits within a factor TIE of the best are equally good (the samples may be a network's
+    # values, accurate to ~1e-5): the simplest of them first, x before sin(εx)
+    tied = r <= torch.clamp(TIE * r.min(), min=r.min() + 1e-12)
+    order = sorted(range(len(r)), key=lambda k: (not bool(tied[k]), float(complexity[k]) if tied[k] else 0.0,
+                                                 float(r[k])))
+    out = []
+    for flat in order[:kept]:
+        gi, fi = divmod(flat, len(fits.functions))
+        if torch.isfinite(r[flat]):
+            out.append((maps[gi], fits.functions[fi].name, tuple(fits.params[gi, fi].tolist())))
+    return out
+
+
+def univariate_expr(inner: str, outer: str, params, x: sympy.Symbol) -> sympy.Expr:
+    """c·f(a·g(x) + b) + d as a sympy expression."""
+    a, b, c, d = params
+    return c * get_function(outer).sympy_fn(a * get_function(inner).sympy_fn(x) + b) + d
+
+
+def univariate_attempt(space: Space, rows: UserRows, settings: SearchSettings, budget: Budget) -> Attempt | None:
+    """The univariate rung on a one-input problem (``rows`` in the user's units, ``space``
+    the linear space's standardisation): an :class:`.searching.Attempt` whose formulas
+    are the best direct fits, or None when none is finite."""
+    t0 = time.perf_counter()
     symbols = variable_symbols(rows.names)
     formulas = []
-    for flat in order[:KEPT].tolist():
-        gi, fi = divmod(flat, score.shape[1])
-        if not torch.isfinite(score[gi, fi]) or budget.spent and formulas:
+    for inner, outer, params in univariate_fits(rows.X[:, 0], rows.y, space_functions(settings.functions, "linear")):
+        if budget.spent and formulas:
             break
-        formula = _formula(maps[gi], fits.functions[fi].name, fits.params[gi, fi].tolist(), symbols, space, rows,
-                           budget)
+        formula = _formula(inner, outer, params, symbols, space, rows, budget)
         if formula is not None:
             formulas.append(formula)
     if not formulas:
@@ -89,9 +114,7 @@ def _default() -> list:
 
 def _formula(inner: str, outer: str, params, symbols, space: Space, rows: UserRows, budget: Budget):
     """c·f(a·g(x)+b)+d as a refit, snapped, scored formula with its network (None if it fails)."""
-    a, b, c, d = params
-    x = symbols[0]
-    expr = c * get_function(outer).sympy_fn(a * get_function(inner).sympy_fn(x) + b) + d
+    expr = univariate_expr(inner, outer, params, symbols[0])
     limit = budget.snap_seconds()
     try:
         network = _network(inner, outer, params, space)
