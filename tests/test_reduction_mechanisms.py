@@ -1,0 +1,96 @@
+"""Mechanisms of the reductions: the univariate direct fit, separability tests on an
+oracle, the budget share of the search in dimensionless groups."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import sympy
+
+from symkan.discovery import Budget
+from symkan.discovery.oracle_split import separability
+from symkan.discovery.units_first import GROUPS_SHARE, groups_budget
+from symkan.discovery.univariate import univariate_expr, univariate_fits
+
+X = np.linspace(0.1, 0.8, 200)
+
+
+def test_a_lorentz_factor_is_one_two_level_fit():
+    (inner, outer, params), *_ = univariate_fits(X, 1 / np.sqrt(1 - X ** 2))
+    assert (inner, outer) == ("x^2", "1/sqrt(x)")
+    expr = univariate_expr(inner, outer, params, sympy.Symbol("x"))
+    np.testing.assert_allclose(sympy.lambdify("x", expr)(X), 1 / np.sqrt(1 - X ** 2), rtol=1e-8)
+
+
+def test_equally_good_fits_rank_the_simplest_first():
+    (inner, outer, _), *_ = univariate_fits(X, 3 * X + 1)
+    assert (inner, outer) == ("x", "x")  # not sin(εx), not x^2 of a shifted x
+
+
+def test_a_non_finite_target_gives_no_fit():
+    assert univariate_fits(X, np.where(X > 0.5, np.nan, X)) == []
+
+
+def _oracle(fn):
+    return lambda P: fn(P[:, 0], P[:, 1])
+
+
+@pytest.mark.parametrize("fn, kind", [
+    (lambda a, b: np.sin(3 * a) * np.exp(b), "product"),
+    (lambda a, b: a ** 2 + np.cos(b), "sum"),
+    (lambda a, b: 1 + a * np.sin(4 * b), "shifted"),
+])
+def test_separable_laws_pass_their_identity(fn, kind):
+    rng = np.random.default_rng(0)
+    P = rng.uniform(0.1, 0.9, size=(300, 2))
+    errors = separability(_oracle(fn), P, np.median(P, axis=0))
+    assert errors[kind][0] < 1e-10
+    if kind == "shifted":
+        assert errors["shifted"][1] == pytest.approx(1.0)
+        assert errors["product"][0] > 0.05 and errors["sum"][0] > 0.05
+
+
+def test_a_law_that_does_not_split_fails_every_identity():
+    rng = np.random.default_rng(1)
+    P = rng.uniform(0.1, 0.9, size=(300, 2))
+    errors = separability(_oracle(lambda a, b: (a + b) / (1 + a * b)), P, np.median(P, axis=0))
+    assert min(e for e, _ in errors.values()) > 0.05
+
+
+def test_the_groups_search_gets_a_share_of_the_budget():
+    budget = Budget(60.0)
+    assert groups_budget(budget, 1, 3).seconds == pytest.approx(60 * GROUPS_SHARE)
+    assert groups_budget(budget, 5, 6).seconds == pytest.approx(30.0)  # as many groups as inputs: half
+    assert groups_budget(budget, 1, 3).start == budget.start
+    assert groups_budget(Budget(), 1, 3).seconds is None
+
+
+def _exact(model, want) -> bool:
+    syms = {s: sympy.Symbol(s.name, positive=True) for s in model.symbols_}
+    return sympy.simplify(model.sympy().xreplace(syms) - want.xreplace(syms)) == 0
+
+
+@pytest.mark.slow
+def test_one_input_law_is_found_by_the_univariate_rung():
+    from symkan import SymKANRegressor
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0.1, 0.9, size=(200, 1))
+    model = SymKANRegressor(steps=20).fit(x, 2 / np.sqrt(1 - x[:, 0] ** 2))
+    (x0,) = model.symbols_
+    assert _exact(model, 2 / sympy.sqrt(1 - x0 ** 2))
+    assert model.attempts_[0]["width"] == [1, 1, 1] and len(model.attempts_) == 1  # exact: no ladder
+    np.testing.assert_allclose(model.model_(__import__("torch").as_tensor(model.space_.inputs(x)))
+                               .detach().numpy()[:, 0] * model.space_.output_scale + model.space_.output_shift,
+                               model.predict(x), rtol=1e-6)  # the snapped [1, 1, 1] network computes it
+
+
+@pytest.mark.slow
+def test_a_product_of_compositions_of_two_inputs_is_split_and_found():
+    from symkan import SymKANRegressor
+
+    rng = np.random.default_rng(1)
+    X = rng.uniform(0.1, 0.7, size=(300, 2))
+    y = (1 - X[:, 1]) / np.sqrt(1 - X[:, 0] ** 2)
+    model = SymKANRegressor(steps=30, log_space=False).fit(X, y)
+    a, b = model.symbols_
+    assert _exact(model, (1 - b) / sympy.sqrt(1 - a ** 2))
