@@ -15,15 +15,23 @@ X = np.linspace(0.1, 0.8, 200)
 
 
 def test_a_lorentz_factor_is_one_two_level_fit():
-    (inner, outer, params), *_ = univariate_fits(X, 1 / np.sqrt(1 - X ** 2))
-    assert (inner, outer) == ("x^2", "1/sqrt(x)")
-    expr = univariate_expr(inner, outer, params, sympy.Symbol("x"))
+    (inner, outer, params, power), *_ = univariate_fits(X, 1 / np.sqrt(1 - X ** 2))
+    assert (inner, outer, power) == ("x^2", "1/sqrt(x)", 0)
+    expr = univariate_expr(inner, outer, params, power, sympy.Symbol("x"))
     np.testing.assert_allclose(sympy.lambdify("x", expr)(X), 1 / np.sqrt(1 - X ** 2), rtol=1e-8)
 
 
 def test_equally_good_fits_rank_the_simplest_first():
-    (inner, outer, _), *_ = univariate_fits(X, 3 * X + 1)
+    (inner, outer, _, _), *_ = univariate_fits(X, 3 * X + 1)
     assert (inner, outer) == ("x", "x")  # not sin(εx), not x^2 of a shifted x
+
+
+def test_a_monomial_is_divided_out_when_no_direct_fit_is_exact():
+    y = 1 / (X ** 2 * np.sqrt(1 - X ** 2))
+    (inner, outer, params, power), *_ = univariate_fits(X, y)
+    assert (inner, outer, power) == ("x^2", "1/sqrt(x)", -2)
+    np.testing.assert_allclose(sympy.lambdify("x", univariate_expr(inner, outer, params, power,
+                                                                   sympy.Symbol("x")))(X), y, rtol=1e-8)
 
 
 def test_a_non_finite_target_gives_no_fit():
@@ -47,6 +55,18 @@ def test_separable_laws_pass_their_identity(fn, kind):
     if kind == "shifted":
         assert errors["shifted"][1] == pytest.approx(1.0)
         assert errors["product"][0] > 0.05 and errors["sum"][0] > 0.05
+
+
+def test_a_law_splits_after_an_outer_function():
+    from symkan.discovery.oracle_split import OUTER, split_errors
+    from symkan.discovery.oracle_split import cut_values as cut  # noqa: PLC2701 — the values the test needs
+
+    rng = np.random.default_rng(2)
+    P = rng.uniform(0.1, 0.9, size=(300, 2))
+    values = cut(_oracle(lambda n, t: np.arcsin(0.9 * n * np.sin(t))), P, np.median(P, axis=0))
+    assert split_errors(*values)["product"][0] > 0.01
+    h = OUTER["sin"][0]
+    assert split_errors(*(h(v) for v in values[:3]), float(h(values[3])))["product"][0] < 1e-10
 
 
 def test_a_law_that_does_not_split_fails_every_identity():

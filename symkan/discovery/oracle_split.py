@@ -13,6 +13,10 @@ s + (g₁ − s)(g₂ − s)/(f(x⁰) − s))
 and the composed formula's constants are refit and snapped on the data. Nothing is
 trusted without that check: a formula is kept only with its held-out loss.
 
+The law may also split only after an outer function h is applied to it (arcsin(n·sin θ):
+sin f is a product; ``OUTER``): every identity is checked for f and for h(f), the best
+``TRIED_SPLITS`` are fitted, and h's inverse is applied to the composed formula.
+
 This finds products such as (1 − π₂)/√(1 − π₁²) whose factors are compositions an edge
 of a separable network cannot snap to.
 """
@@ -22,6 +26,7 @@ import logging
 from itertools import product
 
 import numpy as np
+import sympy
 import torch
 
 from ..symbolic.names import variable_symbols
@@ -57,11 +62,20 @@ def separability(f, X_val: np.ndarray, x0: np.ndarray) -> dict:
     """How well ``f`` splits at the reference point x0 (2,), on the rows X_val (m, 2):
     {kind: (normalised rms error, shift)} for "sum" (f = g₁ + g₂), "product" (f = g₁·g₂)
     and "shifted" (f = s + g₁·g₂, with the shift s that fits best: x·sin θ/c + 1)."""
+    return split_errors(*cut_values(f, X_val, x0))
+
+
+def cut_values(f, X_val: np.ndarray, x0: np.ndarray) -> tuple:
+    """f at the rows, at the rows with x₂ = x₂⁰, with x₁ = x₁⁰, and at x0."""
     a = X_val.copy()
     a[:, 1] = x0[1]
     b = X_val.copy()
     b[:, 0] = x0[0]
-    F, A, B, F0 = f(X_val), f(a), f(b), float(f(x0[None])[0])
+    return f(X_val), f(a), f(b), float(f(x0[None])[0])
+
+
+def split_errors(F: np.ndarray, A: np.ndarray, B: np.ndarray, F0: float) -> dict:
+    """:func:`separability` from the four sets of values."""
     scale = float(np.std(F)) or 1.0
     with np.errstate(all="ignore"):
         denominator = F + F0 - A - B
@@ -74,34 +88,60 @@ def separability(f, X_val: np.ndarray, x0: np.ndarray) -> dict:
 
         errors = {"sum": (float(np.sqrt(np.mean(denominator ** 2))) / scale, 0.0),
                   "product": (product_error(0.0), 0.0), "shifted": (product_error(shift), shift)}
+    if errors["product"][0] < SPLIT_TOL:
+        del errors["shifted"]  # the plain product holds: no shift to fit
     return {k: (e if np.isfinite(e) else np.inf, s) for k, (e, s) in errors.items()}
 
 
-def split_formulas(model, transform: SpaceTransform, rows: UserRows, functions, budget: Budget) -> list:
-    """Formulas of a two-input table found by splitting it at the network's reference
-    point (see the module docstring); [] when no split holds."""
+#: outer functions h tried: the law may split only after h is applied (sin(arcsin(n·sin θ))
+#: = n·sin θ); each with its numpy form, its sympy inverse and where that inverse holds
+OUTER = {
+    "": (lambda v: v, lambda e: e, lambda v: True),
+    "sin": (np.sin, sympy.asin, lambda v: np.all(np.abs(v) <= np.pi / 2)),
+    "square": (np.square, sympy.sqrt, lambda v: np.all(v > 0)),
+    "log": (np.log, sympy.exp, lambda v: np.all(v > 0)),
+    "exp": (np.exp, sympy.log, lambda v: np.all(np.abs(v) < 50)),
+    "inverse": (lambda v: 1 / v, lambda e: 1 / e, lambda v: np.all(v != 0)),
+}
+#: (outer function, split) pairs tried, best first
+TRIED_SPLITS = 2
+
+
+def split_formulas(model, transform: SpaceTransform, rows: UserRows, functions, budget: Budget,
+                   accuracy: float = 0.0) -> list:
+    """Formulas of a two-input table found by splitting it, or an outer function of it,
+    at the network's reference point (see the module docstring); [] when no split holds.
+    ``accuracy``: the network's held-out nmse (fits of its cuts that differ by less than
+    a few times that are ranked by simplicity)."""
     f = network_function(model, transform)
     x0 = np.median(rows.X, axis=0)
-    splits = separability(f, rows.X_val, x0)
-    log.info("separability at %s: %s", x0, ", ".join(f"{k} {e:.2g}" for k, (e, _) in splits.items()))
-    if splits["product"][0] < SPLIT_TOL:
-        del splits["shifted"]  # the plain product holds: no shift to fit
+    values = cut_values(f, rows.X_val, x0)
+    options = []
+    for name, (h, _, applies) in OUTER.items():
+        if all(applies(v) for v in values):
+            with np.errstate(all="ignore"):
+                errors = split_errors(*(h(np.asarray(v)) for v in values[:3]), float(h(values[3])))
+            options += [(e, name, kind, shift) for kind, (e, shift) in errors.items() if e < SPLIT_TOL]
+    options.sort(key=lambda o: (o[0] > 1e-6, bool(o[1]), o[0]))  # exact splits of f itself first
+    log.info("separability at %s: %s", x0, ", ".join(f"{h or 'f'} {k} {e:.2g}" for e, h, k, _ in options) or "none")
     symbols = variable_symbols(rows.names)
-    F0 = float(f(x0[None])[0])
     found = []
-    for kind in sorted((k for k in splits if splits[k][0] < SPLIT_TOL), key=lambda k: splits[k][0]):
-        shift = splits[kind][1]
-        cuts = []
-        for j in range(2):
-            pts = np.repeat(x0[None], len(rows.X), axis=0)
-            pts[:, j] = rows.X[:, j]
-            cuts.append([univariate_expr(*fit, symbols[j])
-                         for fit in univariate_fits(rows.X[:, j], f(pts) - shift, functions, PER_FACTOR)])
+    for _, name, kind, shift in options[:TRIED_SPLITS]:
+        h, inverse, _ = OUTER[name]
+        with np.errstate(all="ignore"):
+            H0 = float(h(values[3]))
+            cuts = []
+            for j in range(2):
+                pts = np.repeat(x0[None], len(rows.X), axis=0)
+                pts[:, j] = rows.X[:, j]
+                cuts.append([univariate_expr(*fit, symbols[j])
+                             for fit in univariate_fits(rows.X[:, j], h(f(pts)) - shift, functions, PER_FACTOR,
+                                                        tolerance=3 * accuracy)])
         for e1, e2 in product(*cuts):
             if budget.spent and found:
                 return found
-            expr = e1 + e2 - F0 if kind == "sum" else shift + e1 * e2 / (F0 - shift)
-            formula = _checked(expr, symbols, rows, budget)
+            expr = e1 + e2 - H0 if kind == "sum" else shift + e1 * e2 / (H0 - shift)
+            formula = _checked(inverse(expr), symbols, rows, budget)
             if formula is not None:
                 found.append(formula)
     return found

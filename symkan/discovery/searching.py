@@ -35,7 +35,7 @@ STOP_FACTOR = 1e-2
 #: numeric held-out nmse (1 − R²) below which a trained network is worth snapping
 SNAP_NMSE = 1e-2
 #: ... and below which a two-input network is accurate enough to test for separability
-SPLIT_NMSE = 1e-3
+SPLIT_NMSE = 1e-2
 
 
 @dataclass
@@ -92,7 +92,7 @@ def _run(spaces, settings, rows, budget, on_stage, var) -> list:
     """The attempts of the rungs that ran (see :func:`search`); nmse = loss / ``var``."""
     first = _first_weight(settings.complexity_weights)
     attempts: list[Attempt] = []
-    split_tried = False
+    split_tried = 1.0  # the next split needs a network SPLIT_NMSE × this accurate
 
     def context(rung):
         return RungContext(rung, spaces[rung.space], rows, settings, budget)
@@ -127,10 +127,12 @@ def _run(spaces, settings, rows, budget, on_stage, var) -> list:
         last = k == len(settings.ladder) - 1 or budget.spent
         if attempt.numeric_nmse > SNAP_NMSE and not last:
             continue
-        if not split_tried and rows.X.shape[1] == 2 and attempt.numeric_nmse < SPLIT_NMSE:
-            split_tried = True  # the first accurate network is the oracle
+        if rows.X.shape[1] == 2 and attempt.numeric_nmse < SPLIT_NMSE * split_tried:
+            # the first accurate network is the oracle; a ten times more accurate one later, again
+            split_tried = attempt.numeric_nmse / SPLIT_NMSE / 10
             attempt.formulas += split_formulas(model, spaces[rung.space].transform, rows,
-                                               space_functions(settings.functions, "linear"), budget)
+                                               space_functions(settings.functions, "linear"), budget,
+                                               accuracy=attempt.numeric_nmse)
         best = snap(attempt, first)
         # Done when a formula reproduces the held-out data to round-off, or beats the
         # network it came from by a wide margin (then it has found structure the network

@@ -192,6 +192,7 @@ def user_formula(expr, symbols, names, formula, X: np.ndarray, y: np.ndarray, *,
         cf = ConstantFit(expr, symbols, X, y)
         cf.snap(time_limit=snap_time_limit, deadline=deadline)
         expr = clean_numbers(bounded_simplify(cf.expression(), max_ops, timeout, deadline))
+    expr = _without_hyperbolic_logs(expr, max_ops, timeout, deadline)
     plain = [sympy.Symbol(p.name) for p in symbols]
     expr = expr.xreplace(dict(zip(symbols, plain)))
     mapped = Formula(expr, plain, None, getattr(formula, "network", None), names=names)
@@ -202,6 +203,18 @@ def user_formula(expr, symbols, names, formula, X: np.ndarray, y: np.ndarray, *,
         return None
     mapped.loss = float(np.mean((pred - y) ** 2))
     return mapped
+
+
+def _without_hyperbolic_logs(expr, max_ops, timeout, deadline):
+    """tanh(log(r)/2)-type terms as the rational functions they are ((r − 1)/(r + 1)), when
+    that is shorter: the simplest exact form of a law found through a log-space sum node."""
+    hyperbolic = (sympy.tanh, sympy.sinh, sympy.cosh)
+    if not any(f.args[0].has(sympy.log) for f in expr.atoms(*hyperbolic)):
+        return expr
+    from ..symbolic.simplify import bounded_simplify
+
+    rewritten = bounded_simplify(sympy.powsimp(expr.rewrite(sympy.exp), force=True), max_ops, timeout, deadline)
+    return rewritten if sympy.count_ops(rewritten) < sympy.count_ops(expr) else expr
 
 
 def finite_mse(pred: np.ndarray, y: np.ndarray) -> float:

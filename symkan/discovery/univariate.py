@@ -1,4 +1,4 @@
-"""The univariate rung: a one-input problem fitted directly as y = c·f(a·g(x) + b) + d.
+"""The univariate rung: a one-input problem fitted directly as y = x^p·(c·f(a·g(x) + b) + d).
 
 A law of one variable (or of one dimensionless group, :mod:`.dimensionless`) is often
 one library function of a simple power or exponential of it: 1/√(1 − π²), 1/(1 + π),
@@ -7,8 +7,8 @@ only when training lands in the right basin; here every inner map g of
 ``INNER_MAPS`` × every library function f is fitted at once by the batched edge fitter
 (:func:`symkan.symbolic.fitting.fit_edges`), deterministically, in about a second. The
 best few are refit, their constants snapped, and scored on held-out rows like any
-formula. Each comes with the snapped [1, 1, 1] network that computes it (edge g, edge
-f), so it can be drawn and saved like the ladder's.
+formula. Each with p = 0 comes with the snapped [1, 1, 1] network that computes it
+(edge g, edge f), so it can be drawn and saved like the ladder's.
 """
 from __future__ import annotations
 
@@ -41,48 +41,67 @@ FIT_ROWS = 512
 KEPT = 4
 #: fits whose residual is within this factor of the best count as equally good
 TIE = 3.0
+#: normalised residual below which a fit is exact (no monomial is divided out then)
+EXACT_R = 1e-10
+#: powers of x divided out of y when no direct fit is exact
+PREFACTOR_POWERS = (1, -1, 2, -2)
 #: complexity an inner map adds (the identity adds nothing)
 _INNER_COST = {"x": 0, "x^2": 2, "x^3": 3, "1/x": 2, "1/x^2": 3, "sqrt": 2, "log": 2, "exp": 2}
 RUNG = Rung("linear", (1, 1, 1), frozenset({"univariate"}))
 
 
-def univariate_fits(x: np.ndarray, y: np.ndarray, functions=None, kept: int = KEPT) -> list:
-    """The ``kept`` best direct fits y ≈ c·f(a·g(x) + b) + d of samples x, y (n,), best
-    first, as (g, f, (a, b, c, d)) with g from ``INNER_MAPS`` and f from ``functions``
-    (None: the default library)."""
-    take = np.unique(np.linspace(0, len(y) - 1, min(FIT_ROWS, len(y))).astype(int))
+def _fit_table(x: np.ndarray, y: np.ndarray, take: np.ndarray, maps_tried, functions, power: int) -> list:
+    """(r, complexity, (g, f, params, power)) of every fit y/x^power ≈ c·f(a·g(x)+b)+d."""
     maps, inner = [], []
     with np.errstate(all="ignore"):
-        for name in INNER_MAPS:
+        target = y / x ** power if power else y
+        for name in maps_tried:
             g = get_function(name).torch_fn(torch.as_tensor(x, dtype=torch.float64)).numpy()
             if np.all(np.isfinite(g)) and np.ptp(g) > 0:
                 maps.append(name)
                 inner.append(g[take])
-    if not maps or not np.all(np.isfinite(y)):
+    if not maps or not np.all(np.isfinite(target)):
         return []
-    functions = [f for f in (functions or _default()) if f != "0"]
-    fits = fit_edges(torch.as_tensor(np.stack(inner)), torch.as_tensor(np.tile(y[take], (len(maps), 1))),
+    fits = fit_edges(torch.as_tensor(np.stack(inner)), torch.as_tensor(np.tile(target[take], (len(maps), 1))),
                      functions)
-    r = (fits.residual_variance() / fits.variance.clamp_min(1e-300)[:, None]).flatten()
-    inner_cost = torch.tensor([_INNER_COST[m] for m in maps], dtype=torch.float64)
-    complexity = fits.complexity.repeat(len(maps)) + inner_cost.repeat_interleave(len(fits.functions))
+    r = fits.residual_variance() / fits.variance.clamp_min(1e-300)[:, None]
+    rows = []
+    for gi, name in enumerate(maps):
+        for fi, fn in enumerate(fits.functions):
+            if torch.isfinite(r[gi, fi]):
+                cost = float(fits.complexity[fi]) + _INNER_COST[name] + (2 if power else 0)
+                rows.append((float(r[gi, fi]), cost, (name, fn.name, tuple(fits.params[gi, fi].tolist()), power)))
+    return rows
+
+
+def univariate_fits(x: np.ndarray, y: np.ndarray, functions=None, kept: int = KEPT, tolerance: float = 1e-12) -> list:
+    """The ``kept`` best direct fits y ≈ x^p·(c·f(a·g(x) + b) + d) of samples x, y (n,),
+    best first, as (g, f, (a, b, c, d), p): g from ``INNER_MAPS``, f from ``functions``
+    (None: the default library), p = 0 — or, when none of those is exact, a power of
+    ``PREFACTOR_POWERS`` divided out first (1/(x²·√(1 − x²)), Keplearn's reduction by a
+    monomial). Fits whose normalised residual is within ``TIE``× the best, or within
+    ``tolerance`` of it (the accuracy of samples read off a network), are ranked by
+    complexity."""
+    take = np.unique(np.linspace(0, len(y) - 1, min(FIT_ROWS, len(y))).astype(int))
+    functions = [f for f in (functions or _default()) if f != "0"]
+    table = _fit_table(x, y, take, INNER_MAPS, functions, 0)
+    if table and min(r for r, _, _ in table) > EXACT_R and np.all(x != 0):
+        for power in PREFACTOR_POWERS:
+            table += _fit_table(x, y, take, ("x", "x^2"), functions, power)
+    if not table:
+        return []
     # fits within a factor TIE of the best are equally good (the samples may be a network's
     # values, accurate to ~1e-5): the simplest of them first, x before sin(εx)
-    tied = r <= torch.clamp(TIE * r.min(), min=r.min() + 1e-12)
-    order = sorted(range(len(r)), key=lambda k: (not bool(tied[k]), float(complexity[k]) if tied[k] else 0.0,
-                                                 float(r[k])))
-    out = []
-    for flat in order[:kept]:
-        gi, fi = divmod(flat, len(fits.functions))
-        if torch.isfinite(r[flat]):
-            out.append((maps[gi], fits.functions[fi].name, tuple(fits.params[gi, fi].tolist())))
-    return out
+    best = min(r for r, _, _ in table)
+    limit = max(TIE * best, best + tolerance)
+    table.sort(key=lambda row: (row[0] > limit, row[1] if row[0] <= limit else 0.0, row[0]))
+    return [fit for _, _, fit in table[:kept]]
 
 
-def univariate_expr(inner: str, outer: str, params, x: sympy.Symbol) -> sympy.Expr:
-    """c·f(a·g(x) + b) + d as a sympy expression."""
+def univariate_expr(inner: str, outer: str, params, power: int, x: sympy.Symbol) -> sympy.Expr:
+    """x^power·(c·f(a·g(x) + b) + d) as a sympy expression."""
     a, b, c, d = params
-    return c * get_function(outer).sympy_fn(a * get_function(inner).sympy_fn(x) + b) + d
+    return x ** power * (c * get_function(outer).sympy_fn(a * get_function(inner).sympy_fn(x) + b) + d)
 
 
 def univariate_attempt(space: Space, rows: UserRows, settings: SearchSettings, budget: Budget) -> Attempt | None:
@@ -92,18 +111,19 @@ def univariate_attempt(space: Space, rows: UserRows, settings: SearchSettings, b
     t0 = time.perf_counter()
     symbols = variable_symbols(rows.names)
     formulas = []
-    for inner, outer, params in univariate_fits(rows.X[:, 0], rows.y, space_functions(settings.functions, "linear")):
+    for fit in univariate_fits(rows.X[:, 0], rows.y, space_functions(settings.functions, "linear")):
         if budget.spent and formulas:
             break
-        formula = _formula(inner, outer, params, symbols, space, rows, budget)
+        formula = _formula(*fit, symbols, space, rows, budget)
         if formula is not None:
             formulas.append(formula)
-    if not formulas:
+    networks = [f.network for f in formulas if f.network is not None]
+    if not networks:
         return None
     best = min(f.loss for f in formulas) / (float(np.var(rows.y_val)) or 1.0)
     log.info("univariate rung: %d formulas, best held-out nmse %.3g, %.1f s", len(formulas), best,
              time.perf_counter() - t0)
-    return Attempt(RUNG, formulas[0].network, formulas, best, time.perf_counter() - t0, transform=space.transform)
+    return Attempt(RUNG, networks[0], formulas, best, time.perf_counter() - t0, transform=space.transform)
 
 
 def _default() -> list:
@@ -112,12 +132,13 @@ def _default() -> list:
     return default_functions()
 
 
-def _formula(inner: str, outer: str, params, symbols, space: Space, rows: UserRows, budget: Budget):
-    """c·f(a·g(x)+b)+d as a refit, snapped, scored formula with its network (None if it fails)."""
-    expr = univariate_expr(inner, outer, params, symbols[0])
+def _formula(inner: str, outer: str, params, power: int, symbols, space: Space, rows: UserRows, budget: Budget):
+    """x^p·(c·f(a·g(x)+b)+d) as a refit, snapped, scored formula, with its [1, 1, 1]
+    network when p = 0 (None if it fails)."""
+    expr = univariate_expr(inner, outer, params, power, symbols[0])
     limit = budget.snap_seconds()
     try:
-        network = _network(inner, outer, params, space)
+        network = None if power else _network(inner, outer, params, space)
         mapped = user_formula(expr, symbols, rows.names, None, rows.X, rows.y, timeout=min(3.0, limit),
                               snap_time_limit=limit, deadline=budget.cutoff)
     except ASSEMBLY_ERRORS as err:

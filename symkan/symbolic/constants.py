@@ -124,7 +124,8 @@ def parametrize(expr: sympy.Expr):
 
 def snap_candidates(v: float, window: float = 0.05) -> list[sympy.Expr]:
     """Simple values near v, simplest first: integers, rationals p/q (q ≤ 6, |p| ≤ 12),
-    π·p/q and p/(q·π) (q ≤ 4, |p| ≤ 8; ħ = h/(2π) puts 1/(2π) into many laws).
+    π·p/q and p/(q·π) (q ≤ 4, |p| ≤ 8; ħ = h/(2π) puts 1/(2π) into many laws), then
+    π²·p/q and p/(q·π²) (4π², π²/d² of a box's modes).
     (0 is tried separately, as a term drop.)"""
     out: list[sympy.Expr] = []
     tol = window * max(abs(v), 1e-3)
@@ -145,6 +146,10 @@ def snap_candidates(v: float, window: float = 0.05) -> list[sympy.Expr]:
     fr = Fraction(v * math.pi).limit_denominator(4)
     if fr != 0 and abs(fr.numerator) <= 8:
         add(sympy.Rational(fr.numerator, fr.denominator) / sympy.pi)
+    for power in (2, -2):
+        fr = Fraction(v / math.pi ** power).limit_denominator(4)
+        if fr != 0 and abs(fr.numerator) <= 8:
+            add(sympy.pi ** power * sympy.Rational(fr.numerator, fr.denominator))
     return out
 
 
