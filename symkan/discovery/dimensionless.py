@@ -28,8 +28,7 @@ from .errors import DiscoveryError
 from .final import refit_and_score
 from .sampling import RowSplit
 from .searching import SearchResult, front_of, held_out_variance
-from .snapping import ASSEMBLY_ERRORS, skipped
-from .spaces import finite_mse, user_formula
+from .snapping import checked_formula
 from .table_search import search_table
 
 log = logging.getLogger(__name__)
@@ -105,7 +104,7 @@ def search_groups(analysis: DimensionalAnalysis, X: np.ndarray, y: np.ndarray, n
     symbols = [sympy.Symbol(s.name, positive=True) if np.all(X[:, j] > 0) else s
                for j, s in enumerate(variable_symbols(names))]
     for attempt in found.attempts:
-        attempt.formulas = [f for f in (_mapped(f, reduction, symbols, names, rows, budget)
+        attempt.formulas = [f for f in (_mapped(f, reduction, symbols, rows, budget)
                                         for f in attempt.formulas) if f is not None]
         attempt.transform = replace(attempt.transform, groups=reduction.exponents,
                                     reference=analysis.reference if reduction.scaled else None)
@@ -120,17 +119,8 @@ def search_groups(analysis: DimensionalAnalysis, X: np.ndarray, y: np.ndarray, n
     return result
 
 
-def _mapped(formula, reduction: Reduction, symbols, names, rows, budget: Budget):
+def _mapped(formula, reduction: Reduction, symbols, rows, budget: Budget):
     """One reduced formula in the user's columns, refit and scored (None if it fails)."""
     expr = reduction.user_expression(formula.expr, formula.variables, symbols)
-    limit = budget.snap_seconds()
-    try:
-        mapped = user_formula(expr, symbols, names, formula, rows.X, rows.y, timeout=min(3.0, limit),
-                              snap_time_limit=limit, deadline=budget.cutoff)
-    except ASSEMBLY_ERRORS as err:
-        skipped(err, f"mapping {formula} from the dimensionless groups")
-        return None
-    if mapped is not None:
-        with np.errstate(all="ignore"):
-            mapped.loss = finite_mse(mapped.evaluate(rows.X_val), rows.y_val)
-    return mapped
+    return checked_formula(expr, symbols, rows, budget, f"mapping {formula} from the dimensionless groups",
+                           getattr(formula, "network", None))

@@ -32,8 +32,8 @@ import torch
 from ..symbolic.names import variable_symbols
 from .budget import Budget
 from .context import UserRows
-from .snapping import ASSEMBLY_ERRORS, skipped
-from .spaces import SpaceTransform, finite_mse, user_formula
+from .snapping import checked_formula
+from .spaces import SpaceTransform
 from .univariate import univariate_expr, univariate_fits
 
 log = logging.getLogger(__name__)
@@ -141,21 +141,7 @@ def split_formulas(model, transform: SpaceTransform, rows: UserRows, functions, 
             if budget.spent and found:
                 return found
             expr = e1 + e2 - H0 if kind == "sum" else shift + e1 * e2 / (H0 - shift)
-            formula = _checked(inverse(expr), symbols, rows, budget)
+            formula = checked_formula(inverse(expr), symbols, rows, budget, f"the split formula {expr}")
             if formula is not None:
                 found.append(formula)
     return found
-
-
-def _checked(expr, symbols, rows: UserRows, budget: Budget):
-    limit = budget.snap_seconds()
-    try:
-        formula = user_formula(expr, symbols, rows.names, None, rows.X, rows.y, timeout=min(3.0, limit),
-                               snap_time_limit=limit, deadline=budget.cutoff)
-    except ASSEMBLY_ERRORS as err:
-        skipped(err, f"the split formula {expr}")
-        return None
-    if formula is not None:
-        with np.errstate(all="ignore"):
-            formula.loss = finite_mse(formula.evaluate(rows.X_val), rows.y_val)
-    return formula

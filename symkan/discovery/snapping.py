@@ -12,7 +12,7 @@ import numpy as np
 
 from ..symbolic import formula_candidates
 from .context import RungContext
-from .spaces import finite_mse, space_functions, to_user_formula
+from .spaces import finite_mse, space_functions, to_user_formula, user_formula
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +27,26 @@ def skipped(err: Exception, what: str) -> str:
     error = f"{type(err).__name__}: {err}"
     log.warning("%s failed: %s", what, error, exc_info=log.isEnabledFor(logging.DEBUG))
     return error
+
+
+def checked_formula(expr, symbols, rows, budget, what: str, network=None):
+    """A formula ``expr`` of the user's ``symbols`` (sympy, assumptions allowed) made a
+    :class:`~symkan.symbolic.Formula` of ``rows.names``: simplified, its constants refit
+    and snapped on the training rows of ``rows`` within ``budget``, its ``loss`` the
+    held-out MSE, its ``network`` the given one. None when it fails (``what`` names it
+    in the log) or is not finite on the data."""
+    limit = budget.snap_seconds()
+    try:
+        formula = user_formula(expr, symbols, rows.names, None, rows.X, rows.y, timeout=min(3.0, limit),
+                               snap_time_limit=limit, deadline=budget.cutoff)
+    except ASSEMBLY_ERRORS as err:
+        skipped(err, what)
+        return None
+    if formula is not None:
+        formula.network = network
+        with np.errstate(all="ignore"):
+            formula.loss = finite_mse(formula.evaluate(rows.X_val), rows.y_val)
+    return formula
 
 
 def snap(ctx: RungContext, net, weight: float, errors: list) -> list:

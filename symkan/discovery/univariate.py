@@ -24,12 +24,12 @@ from ..nn import KAN
 from ..symbolic.fitting import fit_edges
 from ..symbolic.names import variable_symbols
 from ..symbolic.snap import fix
+from .attempt import Attempt
 from .budget import Budget
 from .context import SearchSettings, UserRows
 from .ladder import Rung
-from .attempt import Attempt
-from .snapping import ASSEMBLY_ERRORS, skipped
-from .spaces import Space, finite_mse, space_functions, user_formula
+from .snapping import checked_formula
+from .spaces import Space, space_functions
 
 log = logging.getLogger(__name__)
 
@@ -136,20 +136,8 @@ def _formula(inner: str, outer: str, params, power: int, symbols, space: Space, 
     """x^p·(c·f(a·g(x)+b)+d) as a refit, snapped, scored formula, with its [1, 1, 1]
     network when p = 0 (None if it fails)."""
     expr = univariate_expr(inner, outer, params, power, symbols[0])
-    limit = budget.snap_seconds()
-    try:
-        network = None if power else _network(inner, outer, params, space)
-        mapped = user_formula(expr, symbols, rows.names, None, rows.X, rows.y, timeout=min(3.0, limit),
-                              snap_time_limit=limit, deadline=budget.cutoff)
-    except ASSEMBLY_ERRORS as err:
-        skipped(err, f"the univariate formula {outer}({inner})")
-        return None
-    if mapped is None:
-        return None
-    mapped.network = network
-    with np.errstate(all="ignore"):
-        mapped.loss = finite_mse(mapped.evaluate(rows.X_val), rows.y_val)
-    return mapped
+    network = None if power else _network(inner, outer, params, space)
+    return checked_formula(expr, symbols, rows, budget, f"the univariate formula {outer}({inner})", network)
 
 
 def _network(inner: str, outer: str, params, space: Space) -> KAN:
