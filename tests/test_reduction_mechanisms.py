@@ -114,3 +114,13 @@ def test_a_product_of_compositions_of_two_inputs_is_split_and_found():
     model = SymKANRegressor(steps=30, log_space=False).fit(X, y)
     a, b = model.symbols_
     assert _exact(model, (1 - b) / sympy.sqrt(1 - a ** 2))
+
+
+def test_a_law_of_one_product_of_powers_is_recognised():
+    from symkan.discovery.oracle_split import COMBINED_TOL, combination_errors
+
+    rng = np.random.default_rng(3)
+    P = rng.uniform(0.5, 2.0, size=(300, 2))
+    errors = combination_errors(_oracle(lambda n, a: n * a / (1 - n * a / 5)), P)
+    assert errors[(1, 1)] < 1e-10
+    assert all(e > COMBINED_TOL for c, e in errors.items() if c != (1, 1))

@@ -1,4 +1,5 @@
-"""Separability of a two-input law, read off a trained network used as an oracle.
+"""Structure of a two-input law, read off a trained network used as an oracle:
+separability and dependence on one product of powers.
 
 AI Feynman's test: f(x₁, x₂) is a product g₁(x₁)·g₂(x₂) exactly when
 f(x₁, x₂)·f(x₁⁰, x₂⁰) = f(x₁, x₂⁰)·f(x₁⁰, x₂) for a reference point x⁰, and a sum when
@@ -19,6 +20,10 @@ sin f is a product; ``OUTER``): every identity is checked for f and for h(f), th
 
 This finds products such as (1 − π₂)/√(1 − π₁²) whose factors are compositions an edge
 of a separable network cannot snap to.
+
+A law may instead depend on its inputs only through z = x₁^a·x₂^b (AI Feynman's
+symmetry test): then the network barely changes along z's level sets. For the small
+exponents of ``COMBINATIONS`` that pass, y = G(z) is fitted directly on the data.
 """
 from __future__ import annotations
 
@@ -107,6 +112,55 @@ OUTER = {
 TRIED_SPLITS = 2
 
 
+#: exponents (a, b) of the combinations z = x₁^a·x₂^b a law may depend on alone
+COMBINATIONS = ((1, 1), (1, -1), (1, 2), (2, 1), (1, -2), (2, -1))
+#: a law depends on z alone when moving along z's level sets changes it this little,
+#: relative to moving x₁ alone
+COMBINED_TOL = 0.05
+#: relative step along the level sets
+STEP = 1.05
+
+
+def combination_errors(f, X_val: np.ndarray) -> dict:
+    """{(a, b): how much f changes along the level sets of x₁^a·x₂^b, relative to a move
+    of x₁ alone} at the rows X_val (m, 2) of positive inputs (steps toward the box's
+    middle keep the oracle inside the data)."""
+    F = f(X_val)
+    middle = np.median(X_val, axis=0)
+    s = np.where(X_val < middle, STEP, 1 / STEP)
+    out = {}
+    for a, b in COMBINATIONS:
+        moved, alone = X_val.copy(), X_val.copy()
+        moved[:, 0] *= s[:, 0] ** b
+        moved[:, 1] *= s[:, 0] ** (-a)
+        alone[:, 0] *= s[:, 0] ** b
+        with np.errstate(all="ignore"):
+            change = float(np.median(np.abs(f(alone) - F))) or 1e-300
+            out[(a, b)] = float(np.median(np.abs(f(moved) - F))) / change
+    return out
+
+
+def combined_formulas(f, rows: UserRows, functions, budget: Budget) -> list:
+    """Formulas y = G(x₁^a·x₂^b) of a two-input table whose network changes only across
+    the level sets of such a product (n·α in nα/(1 − nα/3)): G fitted directly on the
+    data (:mod:`.univariate`)."""
+    if not (np.all(rows.X > 0) and np.all(rows.X_val > 0)):
+        return []
+    errors = combination_errors(f, rows.X_val)
+    log.info("combinations: %s", ", ".join(f"x1^{a}*x2^{b} {e:.2g}" for (a, b), e in errors.items()))
+    symbols = variable_symbols(rows.names)
+    found = []
+    for a, b in sorted((c for c in errors if errors[c] < COMBINED_TOL), key=errors.get)[:TRIED_SPLITS]:
+        z = symbols[0] ** a * symbols[1] ** b
+        t = sympy.Symbol("t")
+        for fit in univariate_fits(rows.X[:, 0] ** a * rows.X[:, 1] ** b, rows.y, functions, PER_FACTOR):
+            formula = checked_formula(univariate_expr(*fit, t).xreplace({t: z}), symbols, rows, budget,
+                                      f"a formula of {z}")
+            if formula is not None:
+                found.append(formula)
+    return found
+
+
 def split_formulas(model, transform: SpaceTransform, rows: UserRows, functions, budget: Budget,
                    accuracy: float = 0.0) -> list:
     """Formulas of a two-input table found by splitting it, or an outer function of it,
@@ -123,9 +177,9 @@ def split_formulas(model, transform: SpaceTransform, rows: UserRows, functions, 
                 errors = split_errors(*(h(np.asarray(v)) for v in values[:3]), float(h(values[3])))
             options += [(e, name, kind, shift) for kind, (e, shift) in errors.items() if e < SPLIT_TOL]
     options.sort(key=lambda o: (o[0] > 1e-6, bool(o[1]), o[0]))  # exact splits of f itself first
+    found = [] if options and options[0][0] < 1e-6 else combined_formulas(f, rows, functions, budget)
     log.info("separability at %s: %s", x0, ", ".join(f"{h or 'f'} {k} {e:.2g}" for e, h, k, _ in options) or "none")
     symbols = variable_symbols(rows.names)
-    found = []
     for _, name, kind, shift in options[:TRIED_SPLITS]:
         h, inverse, _ = OUTER[name]
         with np.errstate(all="ignore"):

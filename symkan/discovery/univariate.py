@@ -93,7 +93,7 @@ def univariate_fits(x: np.ndarray, y: np.ndarray, functions=None, kept: int = KE
     # fits within a factor TIE of the best are equally good (the samples may be a network's
     # values, accurate to ~1e-5): the simplest of them first, x before sin(εx)
     best = min(r for r, _, _ in table)
-    limit = max(TIE * best, best + tolerance)
+    limit = max(TIE * best, best + tolerance, EXACT_R if best < EXACT_R else 0.0)  # exact fits all tie
     table.sort(key=lambda row: (row[0] > limit, row[1] if row[0] <= limit else 0.0, row[0]))
     return [fit for _, _, fit in table[:kept]]
 
