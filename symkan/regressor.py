@@ -29,6 +29,7 @@ from .model_file import load_model, save_model
 from .progress import StageProgress
 from .symbolic.names import safe_names, variable_symbols
 from .units.columns import fit_units
+from .units.parsing import latex_dimension
 
 log = logging.getLogger(__name__)
 
@@ -355,9 +356,13 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
         symbols ``symbols_`` (its text parses back with ``sympy.sympify``)."""
         return self._entry(index).formula.expr
 
-    def latex(self, index=None) -> str:
-        """LaTeX of :meth:`sympy`, with the column names (:meth:`Formula.latex`)."""
-        return self._entry(index).formula.latex()
+    def latex(self, index=None, units: bool = False) -> str:
+        """LaTeX of :meth:`sympy`, with the column names (:meth:`Formula.latex`); with
+        ``units`` (a fit with units), followed by the target's units in brackets."""
+        text = self._entry(index).formula.latex()
+        if units and getattr(self, "y_units_", None) is not None:
+            text += rf" \quad \left[{latex_dimension(self.y_units_)}\right]"
+        return text
 
     def plot(self, X=None, beta: float = 3.0, **kwargs):
         """Diagram of the pruned, snapped network of the best formula (a matplotlib Figure).

@@ -171,7 +171,7 @@ def _summary(model) -> dict:
 def _write_outputs(model, out: Path) -> list[str]:
     out.mkdir(parents=True, exist_ok=True)
     (out / "formula.txt").write_text(str(model.sympy()) + "\n")
-    (out / "formula.tex").write_text(model.latex() + "\n")
+    (out / "formula.tex").write_text(model.latex(units=True) + "\n")
     model.equations_.to_csv(out / "equations.csv")
     model.save(out / "model")
     fig = model.plot()

@@ -178,11 +178,20 @@ def parse_unit(unit, column: str = "the column") -> Dimension:
         raise UnitError(f"the unit {unit!r} of {column!r} does not parse: {err}") from None
 
 
+def _ordered(dim: Mapping) -> list:
+    """Bases with positive powers first, then alphabetical."""
+    return sorted(dim.items(), key=lambda kv: (kv[1] < 0, kv[0]))
+
+
 def format_dimension(dim: Mapping) -> str:
     """{m: 1, s: -1} → ``"m s^-1"`` (``"1"`` when dimensionless)."""
     if not dim:
         return "1"
-    parts = []
-    for base, power in sorted(dim.items(), key=lambda kv: (kv[1] < 0, kv[0])):
-        parts.append(base if power == 1 else f"{base}^{power}")
-    return " ".join(parts)
+    return " ".join(base if power == 1 else f"{base}^{power}" for base, power in _ordered(dim))
+
+
+def latex_dimension(dim: Mapping) -> str:
+    """{m: 1, s: -1} → ``\\mathrm{m}\\,\\mathrm{s}^{-1}`` (``1`` when dimensionless)."""
+    if not dim:
+        return "1"
+    return r"\,".join(rf"\mathrm{{{base}}}" + ("" if power == 1 else f"^{{{power}}}") for base, power in _ordered(dim))
