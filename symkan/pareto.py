@@ -21,6 +21,10 @@ from .symbolic.names import rename_note
 #: loss is ~0).
 BEST_RTOL = 1.5
 BEST_ATOL = 1e-9
+#: a normalised loss below this is exact to float64 round-off: when the front has such a
+#: formula, only those qualify (a stand-in at 1e-11, tan near its pole for 1/(1 − x),
+#: is accurate but not the law)
+ROUND_OFF = 1e-18
 
 
 @dataclass
@@ -77,13 +81,15 @@ class ParetoFront:
 
     def best_index(self) -> int:
         """The simplest formula whose normalised held-out loss is within ``BEST_RTOL``×
-        (or ``BEST_ATOL``) of the lowest on the front: accuracy first, then parsimony,
+        (or ``BEST_ATOL``) of the lowest on the front — or, when a formula is exact to
+        round-off (``ROUND_OFF``), the simplest of those: accuracy first, then parsimony,
         so a tiny loss gain never buys a much longer formula. With units, a dimensionally
         consistent formula among those qualifies first."""
         if not self.entries:
             raise ValueError("the Pareto front is empty")
         lowest = min(e.nmse for e in self.entries)
-        good = [k for k, e in enumerate(self.entries) if e.nmse <= max(BEST_RTOL * lowest, lowest + BEST_ATOL)]
+        limit = ROUND_OFF if lowest < ROUND_OFF else max(BEST_RTOL * lowest, lowest + BEST_ATOL)
+        good = [k for k, e in enumerate(self.entries) if e.nmse <= limit]
         consistent = [k for k in good if self.entries[k].consistent]
         return (consistent or good)[0]  # sorted by complexity; the lowest entry qualifies
 

@@ -37,6 +37,8 @@ def test_pareto_front_keeps_only_formulas_better_than_every_simpler_one():
     ([1e-3, 5e-10, 1e-12], 1),          # noise-free: within 1e-9 of the lowest counts as exact
     ([3e-9, 2e-9, 1e-15], 2),           # 2e-9 is more than 1e-9 above the lowest
     ([3e-9, 0.9e-9, 1e-15], 1),
+    ([1e-3, 1e-11, 1e-30], 2),          # a formula exact to round-off: only such formulas qualify
+    ([1e-11, 1e-25, 1e-30], 1),         # (a stand-in at 1e-11, tan near its pole for 1/(1 - x), is not)
 ])
 def test_best_index_rule(nmses, best):
     from symkan.pareto import ParetoFront

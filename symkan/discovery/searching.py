@@ -127,13 +127,15 @@ def _run(spaces, settings, rows, budget, on_stage, var) -> list:
         last = k == len(settings.ladder) - 1 or budget.spent
         if attempt.numeric_nmse > SNAP_NMSE and not last:
             continue
-        if rows.X.shape[1] == 2 and attempt.numeric_nmse < SPLIT_NMSE * split_tried:
-            # the first accurate network is the oracle; a ten times more accurate one later, again
-            split_tried = attempt.numeric_nmse / SPLIT_NMSE / 10
-            attempt.formulas += split_formulas(model, spaces[rung.space].transform, rows,
-                                               space_functions(settings.functions, "linear"), budget,
-                                               accuracy=attempt.numeric_nmse)
         best = snap(attempt, first)
+        if best >= EXACT_NMSE and rows.X.shape[1] == 2 and attempt.numeric_nmse < SPLIT_NMSE * split_tried:
+            # the snap is not exact: the first accurate network is the oracle of a split
+            # (a ten times more accurate one later, again)
+            split_tried = attempt.numeric_nmse / SPLIT_NMSE / 10
+            split = split_formulas(model, spaces[rung.space].transform, rows,
+                                   space_functions(settings.functions, "linear"), budget, accuracy=attempt.numeric_nmse)
+            attempt.formulas += split
+            best = min([best, *(f.loss / var for f in split)])
         # Done when a formula reproduces the held-out data to round-off, or beats the
         # network it came from by a wide margin (then it has found structure the network
         # only approximates: a wider network has nothing more to offer). A formula merely
