@@ -226,7 +226,7 @@ def test_progress_bar_quiet_and_verbose(tmp_path, capsys, fast_fits):
     assert "best formula:  2*a + b" in out and err == ""
     assert main(["fit", str(csv), "--target", "y", "--verbose", "--quiet"]) == 0
     out, err = capsys.readouterr()
-    assert "symkan.regressor: stage: train" in err and "symkan: done" not in err
+    assert "symkan.progress: stage: train" in err and "symkan: done" not in err
 
 
 @pytest.mark.slow

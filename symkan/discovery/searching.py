@@ -36,6 +36,9 @@ STOP_FACTOR = 1e-2
 SNAP_NMSE = 1e-2
 #: ... and below which a two-input network is accurate enough to test for separability
 SPLIT_NMSE = 1e-2
+#: a snapped formula with no float left and within this factor of its network's loss
+#: (2π·√(L/g) on noisy data) has nothing for a split to improve
+SPLIT_GAIN = 1.5
 
 
 @dataclass
@@ -128,7 +131,8 @@ def _run(spaces, settings, rows, budget, on_stage, var) -> list:
         if attempt.numeric_nmse > SNAP_NMSE and not last:
             continue
         best = snap(attempt, first)
-        if best >= EXACT_NMSE and rows.X.shape[1] == 2 and attempt.numeric_nmse < SPLIT_NMSE * split_tried:
+        if (best >= EXACT_NMSE and rows.X.shape[1] == 2 and attempt.numeric_nmse < SPLIT_NMSE * split_tried
+                and not _closed_and_accurate(attempt, best)):
             # the snap is not exact: the first accurate network is the oracle of a split
             # (a ten times more accurate one later, again)
             split_tried = attempt.numeric_nmse / SPLIT_NMSE / 10
@@ -156,6 +160,13 @@ def _run(spaces, settings, rows, budget, on_stage, var) -> list:
     if rest and not budget.skip(f"complexity weights {rest}"):
         snap(best_attempt, rest)
     return attempts
+
+
+def _closed_and_accurate(attempt: Attempt, best_nmse: float) -> bool:
+    """Whether the attempt's best formula has every constant snapped and is about as
+    accurate as its network (then a split is not tried)."""
+    formula = min(attempt.formulas, key=lambda f: f.loss, default=None)
+    return formula is not None and not formula.constants and best_nmse <= SPLIT_GAIN * attempt.numeric_nmse
 
 
 def front_of(attempts: list, var: float) -> SearchResult:

@@ -193,6 +193,9 @@ def user_formula(expr, symbols, names, formula, X: np.ndarray, y: np.ndarray, *,
         cf.snap(time_limit=snap_time_limit, deadline=deadline)
         expr = clean_numbers(bounded_simplify(cf.expression(), max_ops, timeout, deadline))
     expr = _without_hyperbolic_logs(expr, max_ops, timeout, deadline)
+    if expr.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):  # a division by an exact zero
+        log.debug("mapped formula %s is not finite", expr)
+        return None
     plain = [sympy.Symbol(p.name) for p in symbols]
     expr = expr.xreplace(dict(zip(symbols, plain)))
     mapped = Formula(expr, plain, None, getattr(formula, "network", None), names=names)
