@@ -74,7 +74,7 @@ def reduce(analysis: DimensionalAnalysis, X: np.ndarray, y: np.ndarray) -> Reduc
     with np.errstate(all="ignore"):
         flipped = groups ** flip
     flip = np.where(np.all(np.isfinite(flipped), axis=0), flip, 1)  # a zero stays in the numerator
-    groups, exponents = groups ** flip, (analysis.groups * flip[:, None])[varies]
+    groups, exponents = np.where(flip < 0, flipped, groups), (analysis.groups * flip[:, None])[varies]
     target = y / ref
     if not varies or np.ptp(target) <= CONSTANT_RTOL * np.max(np.abs(target)):  # y = C·y_ref
         return Reduction(analysis, ref[:, None], y, ["ref"], analysis.reference[None, :], False)
