@@ -11,23 +11,39 @@ learned by :meth:`fit` ends with an underscore; ``get_params``/``set_params``,
 from __future__ import annotations
 
 import logging
-from numbers import Integral, Real
 
 import numpy as np
 import sympy
 import torch
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.exceptions import NotFittedError
-from sklearn.utils._param_validation import (Interval, InvalidParameterError, StrOptions,
-                                             validate_parameter_constraints)
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .bases import get_basis
-from .checks import numeric_table, numeric_target
-from .discovery import Budget, DiscoveryError, SearchSettings, default_widths, discover, mark_consistency, split_rows
+from .checks import numeric_table
+from .discovery import (
+    Budget,
+    DiscoveryError,
+    SearchSettings,
+    default_widths,
+    discover,
+    mark_consistency,
+    split_rows,
+)
 from .model_file import load_model, save_model
 from .progress import StageProgress
-from .symbolic.names import safe_names, variable_symbols
+from .regressor_checks import (
+    PARAMETER_CONSTRAINTS,
+    as_array,
+    check_values,
+    checked_types,
+    column_names,
+    plain,
+    seed_of,
+    target_label,
+    validate_params,
+)
+from .symbolic.names import variable_symbols
 from .units.columns import fit_units
 from .units.parsing import latex_dimension
 
@@ -35,46 +51,11 @@ log = logging.getLogger(__name__)
 
 #: rows of training inputs kept in a fitted model, for diagrams (``plot``)
 PLOT_SAMPLE_ROWS = 500
-MIN_ROWS = 5
-#: data are fitted in float64: squares of values beyond this overflow, and values below
-#: its inverse underflow, in the losses and variances of the search
-MAX_MAGNITUDE = 1e100
-#: random_state must be below this (seeds of numpy and torch generators)
-MAX_SEED = 2 ** 63
 
 
 class FitError(DiscoveryError):
     """The search ran but found no usable formula (e.g. training diverged everywhere);
     its ``__cause__`` is the :mod:`symkan.discovery.errors` error that says why."""
-
-
-class _Range(Interval):
-    """A scikit-learn ``Interval`` that refuses bools (True is an int to Python, not a
-    number of steps)."""
-
-    def is_satisfied_by(self, val):
-        return not isinstance(val, (bool, np.bool_)) and super().is_satisfied_by(val)
-
-
-def _invalid(name: str, must: str, value) -> None:
-    """Raise scikit-learn's parameter error, worded as its declarative checks word theirs."""
-    raise InvalidParameterError(f"The {name!r} parameter of SymKANRegressor must be {must}. Got {value!r} instead.")
-
-
-def _plain(v):
-    """numpy scalars as plain Python numbers, for error messages (3.0, not np.float64(3.0))."""
-    return v.item() if isinstance(v, np.generic) else v
-
-
-def _num(v) -> str:
-    return f"{float(v):.6g}"
-
-
-def _as_array(data):
-    """torch tensors -> numpy (CPU); anything else unchanged (validate_data handles it)."""
-    if isinstance(data, torch.Tensor):
-        return data.detach().cpu().numpy()
-    return data
 
 
 class SymKANRegressor(RegressorMixin, BaseEstimator):
@@ -166,67 +147,10 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
         tags.regressor_tags.poor_score = False
         return tags
 
-    _parameter_constraints = {
-        "basis": [str],
-        "hidden": [None, _Range(Integral, 1, None, closed="left"), list, tuple],
-        "grid_size": [_Range(Integral, 1, None, closed="left")],
-        "steps": [_Range(Integral, 1, None, closed="left")],
-        "lamb": [_Range(Real, 0, None, closed="left")],
-        "node_th": [_Range(Real, 0, None, closed="left")],
-        "edge_th": [_Range(Real, 0, None, closed="left")],
-        "functions": [None, "array-like"],
-        "complexity_weights": ["array-like"],
-        "log_space": [StrOptions({"auto"}), "boolean"],
-        "val_fraction": [_Range(Real, 0, 0.9, closed="neither")],
-        "time_budget": [None, _Range(Real, 0, None, closed="right")],
-        "variable_names": [None, "array-like"],
-        "random_state": [None, _Range(Integral, 0, MAX_SEED, closed="left"), np.random.RandomState,
-                         np.random.Generator],
-        "n_threads": [None, _Range(Integral, 1, None, closed="left")],
-        "progress": ["boolean"],
-        "basis_options": [None, dict],
-        "target_name": [None, str],
-    }
+    _parameter_constraints = PARAMETER_CONSTRAINTS
 
     def _validate_params(self):
-        """scikit-learn's declarative checks (numpy scalars shown as plain numbers in
-        their messages), then what they cannot say: the basis and the functions exist,
-        every complexity weight is a number, the target's name is not blank."""
-        params = {k: _plain(v) for k, v in self.get_params(deep=False).items()}
-        validate_parameter_constraints(self._parameter_constraints, params, caller_name=type(self).__name__)
-        get_basis(self.basis)
-        weights = list(self.complexity_weights)
-        if not weights or not all(_Range(Real, 0, None, closed="left").is_satisfied_by(w) for w in weights):
-            _invalid("complexity_weights", "a non-empty list of non-negative numbers", [_plain(w) for w in weights])
-        if self.target_name is not None and not self.target_name.strip():
-            _invalid("target_name", "a non-empty string or None", self.target_name)
-        if self.functions is not None:
-            from .functions.library import resolve_functions
-
-            resolve_functions(list(self.functions))
-
-    def _seed(self) -> int:
-        """The integer seed of one fit, from random_state (checked)."""
-        rs = self.random_state
-        if rs is None:
-            return int(np.random.SeedSequence().generate_state(1, np.uint64)[0] % MAX_SEED)
-        if isinstance(rs, np.random.RandomState):
-            return int(rs.randint(0, 2 ** 31 - 1))
-        if isinstance(rs, np.random.Generator):
-            return int(rs.integers(0, MAX_SEED))
-        return int(rs)
-
-    def _names(self, n_features: int) -> list[str]:
-        if self.variable_names is not None:
-            names = [str(n) for n in self.variable_names]
-            if len(names) != n_features:
-                raise ValueError(f"variable_names has {len(names)} entries but X has {n_features} columns")
-        elif hasattr(self, "feature_names_in_"):
-            names = [str(n) for n in self.feature_names_in_]
-        else:
-            names = [f"x{k}" for k in range(n_features)]
-        safe_names(names)  # raises for repeated or empty names
-        return names
+        validate_params(self)
 
     # --- fitting -------------------------------------------------------------------------
     def fit(self, X, y, X_units=None, y_units=None):
@@ -241,20 +165,14 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
         self._validate_params()
         if y is None:
             raise ValueError("SymKANRegressor requires y to be passed, but the target y is None")
-        y_name = getattr(y, "name", None)
-        X, y = self._checked_types(X, y)
-        X, y = validate_data(self, _as_array(X), _as_array(y), y_numeric=True, dtype=np.float64,
-                             ensure_min_samples=2)
-        if X.shape[0] < MIN_ROWS:
-            raise ValueError(f"X has {X.shape[0]} rows; at least {MIN_ROWS} are needed to fit a formula")
-        if np.ptp(y) == 0:
-            raise ValueError(f"y is constant (every value is {_num(y[0])}): there is no relationship to discover")
-        names = self._names(X.shape[1])
-        target = self.target_name or (y_name if isinstance(y_name, str) and y_name.strip() else "y")
-        self._check_values(X, y, names, target)
+        target = target_label(self.target_name, y)
+        X, y = checked_types(X, y, self.variable_names, target)
+        X, y = validate_data(self, as_array(X), as_array(y), y_numeric=True, dtype=np.float64, ensure_min_samples=2)
+        names = column_names(self.variable_names, getattr(self, "feature_names_in_", None), X.shape[1])
+        check_values(X, y, names, target)
         units = fit_units(X_units, y_units, names, target)
         budget = Budget(None if self.time_budget is None else float(self.time_budget))
-        seed = self._seed()
+        seed = seed_of(self.random_state)
 
         split = split_rows(X.shape[0], self.val_fraction, seed, budget.seconds)  # a large table: a subsample
         opts = dict(self.basis_options or {})
@@ -303,35 +221,6 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
     output_scale_ = property(lambda self: self.space_.output_scale)
     symbols_ = property(lambda self: variable_symbols(self.names_), doc="the formulas' Symbols of the columns")
 
-    def _checked_types(self, X, y):
-        """X and y after checking that every column and the target hold real numbers,
-        before any training (:func:`symkan.checks.numeric_table`, :func:`~symkan.checks.numeric_target`)."""
-        y_name = getattr(y, "name", None)
-        label = self.target_name or (y_name if isinstance(y_name, str) and y_name.strip() else "y")
-        names = None if self.variable_names is None else [str(n) for n in self.variable_names]
-        return numeric_table(_as_array(X), names), numeric_target(_as_array(y), label)
-
-    @staticmethod
-    def _check_values(X, y, names, target) -> None:
-        """Magnitudes the float64 search can handle, and inputs that vary."""
-        for col, name in [(y, target), *((X[:, k], names[k]) for k in range(X.shape[1]))]:
-            big = float(np.max(np.abs(col)))
-            if big > MAX_MAGNITUDE:
-                raise ValueError(f"column {name!r} has values up to {big:.3g} in magnitude; symkan needs values "
-                                 f"below {MAX_MAGNITUDE:g} (their squares overflow) — rescale it, e.g. by changing "
-                                 f"its units")
-            if 0 < big < 1 / MAX_MAGNITUDE:
-                raise ValueError(f"column {name!r} has values of at most {big:.3g} in magnitude; symkan needs values "
-                                 f"above {1 / MAX_MAGNITUDE:g} (their squares underflow) — rescale it, e.g. by "
-                                 f"changing its units")
-        constant = [names[k] for k in range(X.shape[1]) if np.ptp(X[:, k]) == 0]
-        if len(constant) == X.shape[1]:
-            which = "the input column" if len(constant) == 1 else "every input column"
-            values = ", ".join(f"{n} = {_num(X[0, k])}" for k, n in enumerate(names))
-            raise ValueError(f"{which} is constant ({values}): there is nothing to explain {target} with")
-        if constant:
-            log.warning("input column(s) %s are constant; a formula cannot depend on them", ", ".join(constant))
-
     def _build_predictor(self):
         self._predict_fn = self.best_.formula.to_callable("numpy")
 
@@ -339,7 +228,7 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
     def predict(self, X) -> np.ndarray:
         """Evaluate the best formula. X: (n, d) -> (n,)."""
         check_is_fitted(self, "best_")
-        X = validate_data(self, numeric_table(_as_array(X), self.names_), reset=False, dtype=np.float64)
+        X = validate_data(self, numeric_table(as_array(X), self.names_), reset=False, dtype=np.float64)
         return self._predict_fn(X)
 
     def _entry(self, index):
@@ -348,7 +237,7 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
             return self.best_
         if (isinstance(index, (bool, np.bool_)) or not isinstance(index, (int, np.integer))
                 or not -len(self.equations_) <= index < len(self.equations_)):
-            raise ValueError(f"index must be an integer in [0, {len(self.equations_)}) or None, got {_plain(index)!r}")
+            raise ValueError(f"index must be an integer in [0, {len(self.equations_)}) or None, got {plain(index)!r}")
         return self.equations_[int(index)]
 
     def sympy(self, index=None) -> sympy.Expr:
@@ -373,7 +262,7 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
         if X is None:
             Xn = self.plot_sample_
         else:
-            Xn = self.space_.inputs(validate_data(self, _as_array(X), reset=False, dtype=np.float64))
+            Xn = self.space_.inputs(validate_data(self, as_array(X), reset=False, dtype=np.float64))
         # "$" would start matplotlib's mathtext (a column "cost $x_$" fails to draw)
         names, target = [n.replace("$", r"\$") for n in self.names_], self.target_name_.replace("$", r"\$")
         for key, value in self.space_.labels(names, target).items():
@@ -399,7 +288,7 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
         save_model(self, path)
 
     @classmethod
-    def load(cls, path) -> "SymKANRegressor":
+    def load(cls, path) -> SymKANRegressor:
         """Read a model written by :meth:`save` (onto the CPU).
 
         Raises ValueError for a missing, truncated, foreign, corrupt or incompatible file
@@ -408,4 +297,4 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
         return load_model(cls, path)
 
 
-__all__ = ["SymKANRegressor", "FitError", "NotFittedError"]
+__all__ = ["FitError", "NotFittedError", "SymKANRegressor"]

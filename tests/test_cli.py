@@ -122,10 +122,10 @@ def small_model(tmp_path_factory):
 @pytest.fixture
 def fast_fits(monkeypatch):
     """The CLI's regressor, with small settings (the wiring of --seed, --quiet... is kept)."""
-    import symkan.cli as cli
+    import symkan.cli.commands as cli
 
-    original = cli._regressor
-    monkeypatch.setattr(cli, "_regressor", lambda args, **kw: original(args, **kw).set_params(**FAST))
+    original = cli.regressor
+    monkeypatch.setattr(cli, "regressor", lambda args, **kw: original(args, **kw).set_params(**FAST))
 
 
 @pytest.mark.slow
@@ -198,7 +198,7 @@ def test_corrupt_model_file_gives_one_line(small_model, tmp_path, capsys):
 
 
 def test_verbose_adds_the_traceback_and_bugs_keep_theirs(tmp_path, capsys, monkeypatch):
-    import symkan.cli as cli
+    import symkan.cli.commands as cli
 
     code = main(["fit", str(tmp_path / "nope.csv"), "--target", "y", "--verbose"])
     err = capsys.readouterr().err

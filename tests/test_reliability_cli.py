@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import sympy
 
-import symkan.cli as cli
+import symkan.cli.commands as cli
 from symkan.cli import main
 from symkan.cli.tabular import read_csv
 
@@ -93,7 +93,7 @@ class _StubModel:
     (1, [1.5], None),
 ])
 def test_predict_json_writes_null_for_values_that_are_not_finite(tmp_path, capsys, monkeypatch, rows, want, warning):
-    monkeypatch.setattr(cli, "_load", lambda path: _StubModel())
+    monkeypatch.setattr(cli, "load", lambda path: _StubModel())
     path = tmp_path / "in.csv"
     path.write_text("a\n" + "".join(f"{k}\n" for k in range(rows)))
     assert main(["predict", "model", str(path), "--json"]) == 0
@@ -149,8 +149,8 @@ def test_out_made_for_a_failed_command_is_removed(tmp_path, capsys):
 # --- a fit whose columns are not names ---------------------------------------------------
 @pytest.mark.slow
 def test_fit_with_headers_that_are_not_names_writes_every_file(tmp_path, capsys, monkeypatch):
-    regressor = cli._regressor  # small settings; the wiring of the options is kept
-    monkeypatch.setattr(cli, "_regressor", lambda args, **kw: regressor(args, **kw).set_params(**FAST))
+    regressor = cli.regressor  # small settings; the wiring of the options is kept
+    monkeypatch.setattr(cli, "regressor", lambda args, **kw: regressor(args, **kw).set_params(**FAST))
     g = np.random.default_rng(0)
     X = g.uniform(0.5, 2.0, size=(60, 2))
     y = 2 * X[:, 0] + X[:, 1] ** 2

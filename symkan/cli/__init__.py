@@ -20,35 +20,22 @@ text, which ``sympy.sympify`` reads back as the same function. ``--json`` output
 strict JSON: a value that is not finite (a prediction of inf or nan) is written as null,
 with a warning on stderr.
 
-``python -m symkan.cli`` runs the same command (``__main__.py``); the CSV reader is
-:mod:`symkan.cli.tabular`.
+``python -m symkan.cli`` runs the same command (``__main__.py``); the commands are in
+:mod:`symkan.cli.commands`, the report and result files in :mod:`symkan.cli.report`, the
+CSV reader is :mod:`symkan.cli.tabular`.
 """
 from __future__ import annotations
 
 import argparse
-import contextlib
-import json
 import logging
-import math
 import os
 import sys
-import tempfile
 import traceback
-from pathlib import Path
 
-from ..checks import existing_file
-from ..units.parsing import format_dimension
-
-EXIT_BAD_INPUT = 2
+from .commands import COMMANDS, DEMO_EQUATION
+from .errors import EXIT_BAD_INPUT, CLIError
 
 log = logging.getLogger(__name__)
-
-#: the built-in dataset of ``symkan demo``: name, rows, seed
-DEMO_EQUATION = "exp_sin"
-
-
-class CLIError(Exception):
-    """A problem to report in one line."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -92,206 +79,6 @@ def _add_fit_options(p):
     p.add_argument("--basis", default="bspline", help="KAN basis (default: bspline)")
     p.add_argument("--time-budget", type=float, default=None, help="seconds for the search (default: no limit)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-
-
-def _regressor(args, target_name=None):
-    from ..regressor import SymKANRegressor
-
-    return SymKANRegressor(basis=args.basis, time_budget=args.time_budget, random_state=args.seed,
-                           progress=not (args.quiet or args.json), target_name=target_name)
-
-
-@contextlib.contextmanager
-def _output_dir(out):
-    """The ``--out`` directory (None without one), checked before a long fit: created
-    (with missing parents) and written to (a probe file created and removed), since
-    permission bits can lie (root passes ``os.access`` on /proc). Directories made here
-    are removed again if they stay empty because the check or the command fails."""
-    if not out:
-        yield None
-        return
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise CLIError(f"--out {str(out)!r} exists and is not a directory")
-    created = [p for p in (out, *out.parents) if not p.exists()]  # deepest first
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".symkan-probe-", dir=out)
-        os.close(fd)
-        os.remove(probe)
-    except OSError as err:
-        _remove_empty(created)
-        raise CLIError(f"--out {str(out)!r} is not a writable directory: {err.strerror or err}") from None
-    try:
-        yield out
-    except BaseException:
-        _remove_empty(created)
-        raise
-
-
-def _remove_empty(dirs) -> None:
-    for d in dirs:
-        try:
-            d.rmdir()  # only if empty
-        except OSError:
-            pass
-
-
-def _json(info, indent=None) -> str:
-    """info as strict JSON: floats that are not finite become null (with a warning)."""
-    bad = []
-
-    def clean(v):
-        if isinstance(v, float) and not math.isfinite(v):
-            bad.append(v)
-            return None
-        if isinstance(v, dict):
-            return {k: clean(x) for k, x in v.items()}
-        if isinstance(v, (list, tuple)):
-            return [clean(x) for x in v]
-        return v
-
-    text = json.dumps(clean(info), indent=indent, allow_nan=False)
-    if bad:
-        log.warning("%d value(s) are not finite (inf or nan); written as null in the JSON output", len(bad))
-    return text
-
-
-def _summary(model) -> dict:
-    return {"formula": str(model.sympy()), "latex": model.latex(),
-            "symbols": {n: str(s) for n, s in zip(model.names_, model.symbols_)},
-            "complexity": int(model.best_.complexity),
-            "loss": float(model.best_.loss), "r2_validation": float(model.best_.r2),
-            "equations": model.equations_.rows(), "seconds": round(float(model.fit_seconds_), 2),
-            **({} if getattr(model, "y_units_", None) is None else {"units": {
-                **{n: format_dimension(u) for n, u in zip(model.names_, model.X_units_)},
-                model.target_name_: format_dimension(model.y_units_)}})}
-
-
-def _write_outputs(model, out: Path) -> list[str]:
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "formula.txt").write_text(str(model.sympy()) + "\n")
-    (out / "formula.tex").write_text(model.latex(units=True) + "\n")
-    model.equations_.to_csv(out / "equations.csv")
-    model.save(out / "model")
-    fig = model.plot()
-    fig.savefig(out / "network.png", dpi=150)
-    return [str(out / n) for n in ("formula.txt", "formula.tex", "equations.csv", "model", "network.png")]
-
-
-def _report_fit(model, args, files, true_formula=None):
-    from ..symbolic.names import rename_note, renamed
-
-    if args.json:
-        info = _summary(model)
-        if files:
-            info["files"] = files
-        if true_formula is not None:
-            info["true_formula"] = true_formula
-        print(_json(info, indent=2))
-        return
-    if true_formula is not None:
-        print(f"true formula:  {true_formula}")
-    print(f"best formula:  {model.sympy()}")
-    note = rename_note(renamed(model.names_, model.symbols_))
-    if note:
-        print(note)
-    print(f"validation R²: {model.best_.r2:.9f}   complexity: {model.best_.complexity}   "
-          f"time: {model.fit_seconds_:.1f} s")
-    if getattr(model, "y_units_", None) is not None:
-        units = ", ".join(f"{n} [{format_dimension(u)}]" for n, u in zip(model.names_, model.X_units_))
-        print(f"units:         {model.target_name_} [{format_dimension(model.y_units_)}] from {units}; "
-              f"the best formula is {'' if model.best_.consistent else 'NOT '}dimensionally consistent")
-    print("\nPareto front (held-out loss vs complexity):")
-    print(model.equations_.table())
-    if files:
-        print("\nwrote: " + ", ".join(files))
-
-
-def _column_units(spec, names, target):
-    """(X_units, y_units) of ``--units`` (a units CSV file or inline text), or (None, None)."""
-    from ..units import column_units, parse_inline, read_units
-
-    if spec is None:
-        return None, None
-    looks_like_file = "=" not in spec or Path(spec).suffix.lower() in (".csv", ".tsv", ".txt")
-    units = read_units(existing_file(spec, "units file", "a units CSV file")) if looks_like_file else parse_inline(spec)
-    return column_units(units, names, target)
-
-
-def cmd_fit(args) -> int:
-    from .tabular import read_csv
-
-    with _output_dir(args.out) as out:
-        table = read_csv(args.csv, min_rows=2)
-        X, y, names = table.split_target(args.target)
-        X_units, y_units = _column_units(args.units, names, args.target)
-        model = _regressor(args, target_name=args.target).set_params(variable_names=names).fit(
-            X, y, X_units=X_units, y_units=y_units)
-        files = _write_outputs(model, out) if out else []
-    _report_fit(model, args, files)
-    return 0
-
-
-def cmd_demo(args) -> int:
-    from ..datasets import make_dataset
-
-    with _output_dir(args.out) as out:
-        ds = make_dataset(DEMO_EQUATION, n=1000, seed=args.seed)
-        if not args.json:
-            print(f"demo: {len(ds.y)} noise-free samples of an unknown function of {', '.join(ds.names)} "
-                  f"on [-1, 1]²; discovering its formula...\n", flush=True)
-        model = _regressor(args, target_name="f").set_params(variable_names=ds.names).fit(ds.X, ds.y)
-        files = _write_outputs(model, out) if out else []
-    _report_fit(model, args, files, true_formula=str(ds.expr))
-    return 0
-
-
-def _load(path):
-    from ..regressor import SymKANRegressor
-
-    return SymKANRegressor.load(path)
-
-
-def cmd_predict(args) -> int:
-    import numpy as np
-
-    from .tabular import read_csv, write_csv
-
-    model = _load(args.model)
-    table = read_csv(args.csv)
-    missing = [n for n in model.names_ if n not in table.columns]
-    if missing:
-        raise CLIError(f"{args.csv}: missing input column(s) {missing}; the model needs {model.names_}")
-    X = np.column_stack([table.column(n) for n in model.names_])
-    pred = model.predict(X)
-    if args.out:
-        write_csv(args.out, ["prediction"], pred[:, None])
-        if args.json:
-            print(_json({"rows": int(len(pred)), "file": args.out}))
-    elif args.json:
-        print(_json({"predictions": [float(v) for v in pred]}))
-    else:
-        print("prediction")
-        for v in pred:
-            print(repr(float(v)))
-    return 0
-
-
-def cmd_plot(args) -> int:
-    model = _load(args.model)
-    out = Path(args.out) if args.out else Path(args.model).with_name("network.png")
-    fig = model.plot(beta=args.beta)
-    fig.savefig(out, dpi=150)
-    if args.json:
-        print(_json({"file": str(out)}))
-    else:
-        print(f"wrote {out}")
-    return 0
-
-
-COMMANDS = {"fit": cmd_fit, "predict": cmd_predict, "plot": cmd_plot, "demo": cmd_demo}
-
 
 def _expected_errors() -> tuple:
     """Failures that are the input's or the environment's, not symkan's: reported in one

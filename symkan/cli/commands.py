@@ -1,0 +1,141 @@
+"""The ``symkan`` commands: fit, demo, predict, plot (argument parsing and error
+reporting are in :mod:`symkan.cli`)."""
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+from ..checks import existing_file
+from .errors import CLIError
+from .report import report_fit, to_json, write_outputs
+
+#: the built-in dataset of ``symkan demo``: name, rows, seed
+DEMO_EQUATION = "exp_sin"
+
+
+def regressor(args, target_name=None):
+    from ..regressor import SymKANRegressor
+
+    return SymKANRegressor(basis=args.basis, time_budget=args.time_budget, random_state=args.seed,
+                           progress=not (args.quiet or args.json), target_name=target_name)
+
+
+@contextlib.contextmanager
+def output_dir(out):
+    """The ``--out`` directory (None without one), checked before a long fit: created
+    (with missing parents) and written to (a probe file created and removed), since
+    permission bits can lie (root passes ``os.access`` on /proc). Directories made here
+    are removed again if they stay empty because the check or the command fails."""
+    if not out:
+        yield None
+        return
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise CLIError(f"--out {str(out)!r} exists and is not a directory")
+    created = [p for p in (out, *out.parents) if not p.exists()]  # deepest first
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".symkan-probe-", dir=out)
+        os.close(fd)
+        os.remove(probe)
+    except OSError as err:
+        _remove_empty(created)
+        raise CLIError(f"--out {str(out)!r} is not a writable directory: {err.strerror or err}") from None
+    try:
+        yield out
+    except BaseException:
+        _remove_empty(created)
+        raise
+
+
+def _remove_empty(dirs) -> None:
+    for d in dirs:
+        try:
+            d.rmdir()  # only if empty
+        except OSError:
+            pass
+
+def column_units_of(spec, names, target):
+    """(X_units, y_units) of ``--units`` (a units CSV file or inline text), or (None, None)."""
+    from ..units import column_units, parse_inline, read_units
+
+    if spec is None:
+        return None, None
+    looks_like_file = "=" not in spec or Path(spec).suffix.lower() in (".csv", ".tsv", ".txt")
+    units = read_units(existing_file(spec, "units file", "a units CSV file")) if looks_like_file else parse_inline(spec)
+    return column_units(units, names, target)
+
+
+def cmd_fit(args) -> int:
+    from .tabular import read_csv
+
+    with output_dir(args.out) as out:
+        table = read_csv(args.csv, min_rows=2)
+        X, y, names = table.split_target(args.target)
+        X_units, y_units = column_units_of(args.units, names, args.target)
+        model = regressor(args, target_name=args.target).set_params(variable_names=names).fit(
+            X, y, X_units=X_units, y_units=y_units)
+        files = write_outputs(model, out) if out else []
+    report_fit(model, args, files)
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from ..datasets import make_dataset
+
+    with output_dir(args.out) as out:
+        ds = make_dataset(DEMO_EQUATION, n=1000, seed=args.seed)
+        if not args.json:
+            print(f"demo: {len(ds.y)} noise-free samples of an unknown function of {', '.join(ds.names)} "
+                  f"on [-1, 1]²; discovering its formula...\n", flush=True)
+        model = regressor(args, target_name="f").set_params(variable_names=ds.names).fit(ds.X, ds.y)
+        files = write_outputs(model, out) if out else []
+    report_fit(model, args, files, true_formula=str(ds.expr))
+    return 0
+
+
+def load(path):
+    from ..regressor import SymKANRegressor
+
+    return SymKANRegressor.load(path)
+
+
+def cmd_predict(args) -> int:
+    import numpy as np
+
+    from .tabular import read_csv, write_csv
+
+    model = load(args.model)
+    table = read_csv(args.csv)
+    missing = [n for n in model.names_ if n not in table.columns]
+    if missing:
+        raise CLIError(f"{args.csv}: missing input column(s) {missing}; the model needs {model.names_}")
+    X = np.column_stack([table.column(n) for n in model.names_])
+    pred = model.predict(X)
+    if args.out:
+        write_csv(args.out, ["prediction"], pred[:, None])
+        if args.json:
+            print(to_json({"rows": len(pred), "file": args.out}))
+    elif args.json:
+        print(to_json({"predictions": [float(v) for v in pred]}))
+    else:
+        print("prediction")
+        for v in pred:
+            print(repr(float(v)))
+    return 0
+
+
+def cmd_plot(args) -> int:
+    model = load(args.model)
+    out = Path(args.out) if args.out else Path(args.model).with_name("network.png")
+    fig = model.plot(beta=args.beta)
+    fig.savefig(out, dpi=150)
+    if args.json:
+        print(to_json({"file": str(out)}))
+    else:
+        print(f"wrote {out}")
+    return 0
+
+COMMANDS = {"fit": cmd_fit, "predict": cmd_predict, "plot": cmd_plot, "demo": cmd_demo}
