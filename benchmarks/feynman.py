@@ -53,7 +53,7 @@ def _run_symkan(ds, budget, seed, units=None):
         ds.X, ds.y, X_units=X_units, y_units=y_units)
     # the formula in the dataset's names (columns such as I or beta get safe symbols I_, beta_)
     found = model.sympy().xreplace({s: sympy.Symbol(n) for s, n in zip(model.symbols_, model.names_)})
-    return found, model.predict, {"front_size": len(model.equations_), "consistent": model.best_.consistent,
+    return found, model.predict, {"front_size": len(model.front_), "consistent": model.best_.consistent,
                                   "architectures": [a["pruned_width"] for a in model.attempts_]}
 
 

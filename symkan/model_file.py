@@ -50,7 +50,7 @@ def save_model(est, path) -> Path:
                         for k, v in model.state_dict().items()},
         "model_dtype": str(next(iter(model.parameters())).dtype).replace("torch.", ""),
         "equations": [{"complexity": int(e.complexity), "loss": float(e.loss), "nmse": float(e.nmse),
-                       "expr": _storable(e.formula.expr), "consistent": e.consistent} for e in est.equations_],
+                       "expr": _storable(e.formula.expr), "consistent": e.consistent} for e in est.front_],
         "best_index": int(est.best_index_),
         "custom_functions": custom_functions(),
         "plot_sample": torch.as_tensor(est.plot_sample_),
@@ -167,7 +167,7 @@ def _check_network_size(config: dict, state: dict) -> None:
 
 
 def _fitted_state(data: dict, params: dict) -> dict:
-    """The fitted attributes (``names_``, ``model_``, ``equations_`` ...) a payload holds."""
+    """The fitted attributes (``names_``, ``model_``, ``front_`` ...) a payload holds."""
     import numpy as np
 
     from .discovery.spaces import SpaceTransform
@@ -211,7 +211,7 @@ def _fitted_state(data: dict, params: dict) -> dict:
         "space_": SpaceTransform(str(data.get("network_space", "linear")), t["input_shift"].numpy(),
                                  t["input_scale"].numpy(), float(t["output_shift"]), float(t["output_scale"]),
                                  float(data.get("output_sign", 1.0)), groups, reference),
-        "equations_": front, "best_index_": int(data["best_index"]), "model_": model,
+        "front_": front, "best_index_": int(data["best_index"]), "model_": model,
         "attempts_": list(data["attempts"]), "plot_sample_": data["plot_sample"].numpy(),
         "fit_seconds_": float(data["fit_seconds"]), **_units_state(data.get("units")),
     }

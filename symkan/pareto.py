@@ -119,9 +119,14 @@ class ParetoFront:
         return text
 
     def to_pandas(self):
+        """The front as a DataFrame: :meth:`rows` plus ``sympy_format`` (the expressions)."""
         import pandas as pd
 
-        return pd.DataFrame(self.rows())
+        rows = self.rows()
+        for row, entry in zip(rows, self.entries):
+            row["sympy_format"] = entry.formula.expr
+        return pd.DataFrame(rows, columns=None if rows else ["complexity", "loss", "r2", "equation", "best",
+                                                               "sympy_format"])
 
     def table(self) -> str:
         """The front as a text table (the best formula marked ``->``)."""

@@ -5,7 +5,7 @@ learned by :meth:`fit` ends with an underscore; ``get_params``/``set_params``,
 ``clone`` and ``Pipeline`` work.
 
 >>> m = SymKANRegressor().fit(X, y)      # X: array (n, d), DataFrame or tensor
->>> m.sympy(), m.latex(), m.equations_   # best formula, LaTeX, Pareto front
+>>> m.sympy(), m.latex(), m.equations_   # best formula, LaTeX, Pareto front (DataFrame)
 >>> m.predict(X_new); m.score(X, y); m.save("model.skan")
 """
 from __future__ import annotations
@@ -105,7 +105,8 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
         progress: show a progress bar over the stages.
         basis_options: extra keyword options for the basis.
 
-    Attributes (after fit): ``equations_`` (:class:`symkan.pareto.ParetoFront`), ``best_``
+    Attributes (after fit): ``front_`` (:class:`symkan.pareto.ParetoFront`), ``equations_``
+    (the front as a pandas DataFrame), ``best_``
     (the chosen entry, see :meth:`ParetoFront.best_index`), ``best_index_``,
     ``model_`` (the pruned, snapped KAN of the best formula, in standardised units),
     ``space_`` (:class:`symkan.discovery.SpaceTransform`: how ``model_``'s space maps
@@ -121,7 +122,8 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
                  edge_th=3e-2, functions=None, complexity_weights=(0.3, 1.0, 3.0), log_space="auto",
                  val_fraction=0.2,
                  time_budget=None, variable_names=None, random_state=0, n_threads=1, progress=False,
-                 basis_options=None, target_name=None):
+                 basis_options=None, target_name=None, model_selection="best", loss="mse", max_evaluations=None,
+                 warm_start=False):
         self.basis = basis
         self.hidden = hidden
         self.grid_size = grid_size
@@ -140,6 +142,10 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
         self.progress = progress
         self.basis_options = basis_options
         self.target_name = target_name
+        self.model_selection = model_selection
+        self.loss = loss
+        self.max_evaluations = max_evaluations
+        self.warm_start = warm_start
 
     # --- scikit-learn plumbing -----------------------------------------------------------
     def __sklearn_tags__(self):
@@ -198,7 +204,7 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
             problems = mark_consistency(result.front, units.inputs, units.target)
             log.info("%d of %d formulas are not dimensionally consistent: %s", len(problems), len(result.front),
                      "; ".join(problems))
-        self.equations_ = result.front
+        self.front_ = result.front
         self.best_index_ = result.front.best_index()
         self.best_ = result.front[self.best_index_]
         attempt = result.attempt_of(self.best_.formula)
@@ -221,6 +227,14 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
     output_scale_ = property(lambda self: self.space_.output_scale)
     symbols_ = property(lambda self: variable_symbols(self.names_), doc="the formulas' Symbols of the columns")
 
+    @property
+    def equations_(self):
+        """The Pareto front as a pandas DataFrame, one row per formula from the simplest
+        (PySR's ``equations_``): ``complexity``, ``loss``, ``r2``, ``equation`` (text),
+        ``sympy_format`` (the expression), ``best`` and, with units, ``consistent``. The
+        formula objects are in ``front_``."""
+        return self.front_.to_pandas()
+
     def _build_predictor(self):
         self._predict_fn = self.best_.formula.to_callable("numpy")
 
@@ -236,12 +250,12 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
         if index is None:
             return self.best_
         if (isinstance(index, (bool, np.bool_)) or not isinstance(index, (int, np.integer))
-                or not -len(self.equations_) <= index < len(self.equations_)):
-            raise ValueError(f"index must be an integer in [0, {len(self.equations_)}) or None, got {plain(index)!r}")
-        return self.equations_[int(index)]
+                or not -len(self.front_) <= index < len(self.front_)):
+            raise ValueError(f"index must be an integer in [0, {len(self.front_)}) or None, got {plain(index)!r}")
+        return self.front_[int(index)]
 
     def sympy(self, index=None) -> sympy.Expr:
-        """The best formula (or ``equations_[index]``) as a sympy expression in the
+        """The best formula (or ``front_[index]``) as a sympy expression in the
         symbols ``symbols_`` (its text parses back with ``sympy.sympify``)."""
         return self._entry(index).formula.expr
 

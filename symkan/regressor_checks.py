@@ -78,6 +78,10 @@ PARAMETER_CONSTRAINTS = {
     "progress": ["boolean"],
     "basis_options": [None, dict],
     "target_name": [None, str],
+    "model_selection": [StrOptions({"best", "accuracy", "score"})],
+    "loss": [StrOptions({"mse", "relative"})],
+    "max_evaluations": [None, Range(Integral, 1, None, closed="left")],
+    "warm_start": ["boolean"],
 }
 
 

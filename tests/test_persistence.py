@@ -20,7 +20,7 @@ def test_save_load_gives_identical_predictions(fitted, tmp_path):
     np.testing.assert_array_equal(again.predict(X), model.predict(X))
     assert again.sympy() == model.sympy()
     assert again.get_params() == model.get_params()
-    assert [str(e.expr) for e in again.equations_] == [str(e.expr) for e in model.equations_]
+    assert [str(e.expr) for e in again.front_] == [str(e.expr) for e in model.front_]
     with torch.no_grad():
         xs = torch.as_tensor(model.plot_sample_, dtype=next(model.model_.parameters()).dtype)
         assert torch.equal(again.model_(xs), model.model_(xs))

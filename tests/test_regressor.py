@@ -67,8 +67,8 @@ def test_fit_learns_a_simple_formula(trained):
     model, X, y = trained
     assert model.score(X, y) > 0.999
     assert model.names_ == ["x0", "x1"]
-    assert len(model.equations_) >= 1
-    assert model.best_ is model.equations_[model.best_index_]
+    assert len(model.front_) >= 1
+    assert model.best_ is model.front_[model.best_index_]
     assert model.latex() == "2 x_{0} + x_{1}^{2}"
     # the stored network is the snapped one behind the best formula
     assert all(layer.symbolic.fixed[layer.mask > 0].all() for layer in model.model_.layers)
@@ -206,7 +206,7 @@ def test_sympy_index_must_be_an_integer(fitted):
     for bad in (True, False, 0.0, "0"):
         with pytest.raises(ValueError, match="index must be an integer"):
             model.sympy(index=bad)
-    assert model.sympy(index=0) == model.equations_[0].expr
+    assert model.sympy(index=0) == model.front_[0].expr
 
 
 @pytest.mark.slow
@@ -215,7 +215,7 @@ def test_random_state_conventions():
     a = SymKANRegressor(**FAST, random_state=7).fit(X, y)
     b = SymKANRegressor(**FAST, random_state=7).fit(X, y)
     assert a.seed_ == b.seed_ == 7 and str(a.sympy()) == str(b.sympy())
-    assert [e.loss for e in a.equations_] == [e.loss for e in b.equations_]
+    assert [e.loss for e in a.front_] == [e.loss for e in b.front_]
     fresh = [SymKANRegressor(**FAST, random_state=None).fit(X, y).seed_ for _ in range(2)]
     assert fresh[0] != fresh[1]  # fresh entropy on every fit
     for make in (lambda: np.random.RandomState(3), lambda: np.random.default_rng(3)):

@@ -48,7 +48,7 @@ def _handmade_model() -> SymKANRegressor:
     front = ParetoFront.from_ordered(entries)
     state = {"names_": ["x0", "x1"], "n_features_in_": 2, "target_name_": "y", "seed_": 0,
              "space_": SpaceTransform("linear", np.zeros(2), np.ones(2), 0.0, 1.0),
-             "equations_": front, "best_index_": 1, "best_": front[1],
+             "front_": front, "best_index_": 1, "best_": front[1],
              "model_": KAN([2, 1, 1], seed=0).to(torch.float64).eval(), "attempts_": [],
              "plot_sample_": X_TEST.copy(), "fit_seconds_": 0.5}
     est = SymKANRegressor(**FAST)
@@ -157,7 +157,7 @@ def test_a_formula_symkan_cannot_read_back_is_never_saved(tmp_path):
         expr = sympy.sin(expr)
     with pytest.raises(ValueError):
         check_expression_cost(expr)
-    model.equations_[0].formula.expr = expr
+    model.front_[0].formula.expr = expr
     with pytest.raises(ValueError, match="cannot save the formula"):
         model.save(tmp_path / "deep.skan")
     assert list(tmp_path.iterdir()) == []

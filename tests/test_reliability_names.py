@@ -206,11 +206,11 @@ def test_fitted_model_with_E_and_pi_prints_parseable_formulas(tmp_path):
     m = SymKANRegressor(**FAST, variable_names=["E", "pi"]).fit(X, y)
     assert m.names_ == ["E", "pi"] and [s.name for s in m.symbols_] == ["E_", "pi_"]
     assert _parsed_back_r2(str(m.sympy()), m.symbols_, X, y) == pytest.approx(m.score(X, y), abs=1e-9)
-    for k in range(len(m.equations_)):
+    for k in range(len(m.front_)):
         assert _parsed_back_r2(str(m.sympy(k)), m.symbols_, X, y) == pytest.approx(
-            _r2(m.equations_[k].formula.evaluate(X), y), abs=1e-9)
+            _r2(m.front_[k].formula.evaluate(X), y), abs=1e-9)
     assert m.score(X, y) > 0.999 and "E" in m.latex() and r"\pi" not in m.latex()
-    assert "variables renamed in formulas: E_ = 'E', pi_ = 'pi'" in repr(m.equations_)
+    assert "variables renamed in formulas: E_ = 'E', pi_ = 'pi'" in repr(m.front_)
 
     m.save(tmp_path / "model")
     again = SymKANRegressor.load(tmp_path / "model")
@@ -221,7 +221,7 @@ def test_fitted_model_with_E_and_pi_prints_parseable_formulas(tmp_path):
     data = load_payload(tmp_path / "model")
     del data["symbols"]
     old = {s: sympy.Symbol(n) for s, n in zip(m.symbols_, m.names_)}
-    for row, entry in zip(data["equations"], m.equations_):
+    for row, entry in zip(data["equations"], m.front_):
         row["expr"] = expr_to_data(entry.formula.expr.xreplace(old))
     save_payload(tmp_path / "old", data)
     old_model = SymKANRegressor.load(tmp_path / "old")

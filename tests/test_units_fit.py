@@ -24,7 +24,7 @@ def test_relativistic_momentum_is_found_exactly_with_units(tmp_path):
     m0, v, c = sympy.symbols("m0 v c", positive=True)
     found = model.sympy().xreplace({s: sympy.Symbol(s.name, positive=True) for s in model.symbols_})
     assert sympy.simplify(found - m0 * v / sympy.sqrt(1 - v ** 2 / c ** 2)) == 0
-    assert model.best_.consistent is True and "ok" in repr(model.equations_)
+    assert model.best_.consistent is True and "ok" in repr(model.front_)
     assert model.latex(units=True).endswith(r"\quad \left[\mathrm{kg}\,\mathrm{m}\,\mathrm{s}^{-1}\right]")
     assert model.latex(units=True).startswith(model.latex())
     assert model.space_.groups is not None and model.space_.groups.shape == (1, 3)

@@ -37,7 +37,7 @@ def summary(model) -> dict:
             "symbols": {n: str(s) for n, s in zip(model.names_, model.symbols_)},
             "complexity": int(model.best_.complexity),
             "loss": float(model.best_.loss), "r2_validation": float(model.best_.r2),
-            "equations": model.equations_.rows(), "seconds": round(float(model.fit_seconds_), 2),
+            "equations": model.front_.rows(), "seconds": round(float(model.fit_seconds_), 2),
             **({} if getattr(model, "y_units_", None) is None else {"units": {
                 **{n: format_dimension(u) for n, u in zip(model.names_, model.X_units_)},
                 model.target_name_: format_dimension(model.y_units_)}})}
@@ -47,7 +47,7 @@ def write_outputs(model, out: Path) -> list[str]:
     out.mkdir(parents=True, exist_ok=True)
     (out / "formula.txt").write_text(str(model.sympy()) + "\n")
     (out / "formula.tex").write_text(model.latex(units=True) + "\n")
-    model.equations_.to_csv(out / "equations.csv")
+    model.front_.to_csv(out / "equations.csv")
     model.save(out / "model")
     fig = model.plot()
     fig.savefig(out / "network.png", dpi=150)
@@ -78,6 +78,6 @@ def report_fit(model, args, files, true_formula=None):
         print(f"units:         {model.target_name_} [{format_dimension(model.y_units_)}] from {units}; "
               f"the best formula is {'' if model.best_.consistent else 'NOT '}dimensionally consistent")
     print("\nPareto front (held-out loss vs complexity):")
-    print(model.equations_.table())
+    print(model.front_.table())
     if files:
         print("\nwrote: " + ", ".join(files))
