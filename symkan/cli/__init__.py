@@ -1,7 +1,9 @@
 """The ``symkan`` command line.
 
-    symkan fit data.csv --target y [--out DIR] [--basis B] [--time-budget S] [--seed N]
-    symkan predict DIR/model data.csv [--out predictions.csv]
+    symkan fit data.csv --target y [--features A,B | --drop C,D] [--sep SEP] [--out DIR]
+               [--basis B] [--time-budget S] [--seed N]
+    symkan predict DIR/model data.csv [--sep SEP] [--out predictions.csv]
+    symkan --version
     symkan plot DIR/model [--out network.png]
     symkan demo
 
@@ -22,7 +24,8 @@ with a warning on stderr.
 
 ``python -m symkan.cli`` runs the same command (``__main__.py``); the commands are in
 :mod:`symkan.cli.commands`, the report and result files in :mod:`symkan.cli.report`, the
-CSV reader is :mod:`symkan.cli.tabular`.
+table reader (CSV/TSV/TXT with a detected separator, .xlsx, .parquet) is
+:mod:`symkan.cli.tabular`, the checked option values :mod:`symkan.cli.options`.
 """
 from __future__ import annotations
 
@@ -32,6 +35,7 @@ import os
 import sys
 import traceback
 
+from . import options
 from .commands import COMMANDS, DEMO_EQUATION
 from .errors import EXIT_BAD_INPUT, CLIError
 
@@ -45,12 +49,15 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--verbose", action="store_true", help="log the stages (to stderr)")
 
     p = argparse.ArgumentParser(prog="symkan", description="Symbolic regression with Kolmogorov-Arnold Networks.")
+    p.add_argument("--version", action="version", version=f"%(prog)s {options.version()}")
     sub = p.add_subparsers(dest="command", required=True, metavar="{fit,predict,plot,demo}")
 
-    f = sub.add_parser("fit", parents=[common], help="discover a formula for one column of a CSV file",
+    f = sub.add_parser("fit", parents=[common], help="discover a formula for one column of a table file",
                        description="Fit y = f(other columns) and print the best formula and the Pareto front.")
-    f.add_argument("csv", help="CSV file with a header row and numeric columns")
+    f.add_argument("csv", metavar="table", help="table with a header row: CSV, TSV or TXT (separator detected), "
+                                                ".xlsx or .parquet; the target and input columns must be numeric")
     f.add_argument("--target", required=True, help="name of the column to explain")
+    options.add_table_options(f, choose_columns=True)
     f.add_argument("--out", help="directory for formula.txt, formula.tex, equations.csv, model, network.png")
     f.add_argument("--units", metavar="FILE|SPEC",
                    help="units of the columns: a units CSV (first column the variable, numeric columns the "
@@ -60,13 +67,15 @@ def _parser() -> argparse.ArgumentParser:
 
     pr = sub.add_parser("predict", parents=[common], help="evaluate a saved model on a CSV file")
     pr.add_argument("model", help="model file written by 'symkan fit --out DIR' (DIR/model)")
-    pr.add_argument("csv", help="CSV file with the model's input columns (extra columns are ignored)")
+    pr.add_argument("csv", metavar="table", help="table file (as for fit) with the model's input columns "
+                                                 "(extra columns, text included, are ignored)")
+    options.add_table_options(pr, choose_columns=False)
     pr.add_argument("--out", help="write predictions to this CSV file instead of stdout")
 
     pl = sub.add_parser("plot", parents=[common], help="draw the network diagram of a saved model")
     pl.add_argument("model", help="model file (DIR/model)")
     pl.add_argument("--out", help="PNG/SVG/PDF file (default: network.png next to the model)")
-    pl.add_argument("--beta", type=float, default=3.0, help="edge opacity = tanh(beta * score)")
+    pl.add_argument("--beta", type=options.positive_number, default=3.0, help="edge opacity = tanh(beta * score)")
 
     d = sub.add_parser("demo", parents=[common], help=f"run the whole pipeline on a built-in dataset "
                                                       f"({DEMO_EQUATION})")
@@ -76,9 +85,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _add_fit_options(p):
-    p.add_argument("--basis", default="bspline", help="KAN basis (default: bspline)")
-    p.add_argument("--time-budget", type=float, default=None, help="seconds for the search (default: no limit)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--basis", type=options.basis, default="bspline", help="KAN basis (default: bspline)")
+    p.add_argument("--time-budget", type=options.positive_seconds, default=None, metavar="SECONDS",
+                   help="seconds for the search (default: no limit)")
+    p.add_argument("--seed", type=options.seed, default=0, help="random seed, a whole number (default: 0)")
 
 def _expected_errors() -> tuple:
     """Failures that are the input's or the environment's, not symkan's: reported in one

@@ -72,8 +72,8 @@ def cmd_fit(args) -> int:
     from .tabular import read_csv
 
     with output_dir(args.out) as out:
-        table = read_csv(args.csv, min_rows=2)
-        X, y, names = table.split_target(args.target)
+        table = read_csv(args.csv, min_rows=2, sep=args.sep)
+        X, y, names = table.split_target(args.target, features=args.features, drop=args.drop)
         X_units, y_units = column_units_of(args.units, names, args.target)
         model = regressor(args, target_name=args.target).set_params(variable_names=names).fit(
             X, y, X_units=X_units, y_units=y_units)
@@ -103,16 +103,14 @@ def load(path):
 
 
 def cmd_predict(args) -> int:
-    import numpy as np
-
     from .tabular import read_csv, write_csv
 
     model = load(args.model)
-    table = read_csv(args.csv)
+    table = read_csv(args.csv, sep=args.sep)
     missing = [n for n in model.names_ if n not in table.columns]
     if missing:
         raise CLIError(f"{args.csv}: missing input column(s) {missing}; the model needs {model.names_}")
-    X = np.column_stack([table.column(n) for n in model.names_])
+    X = table.numeric(model.names_)  # only the model's inputs: other columns may hold anything
     pred = model.predict(X)
     if args.out:
         write_csv(args.out, ["prediction"], pred[:, None])

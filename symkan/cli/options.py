@@ -1,0 +1,95 @@
+"""The command line's option values, checked by argparse as they are parsed (a bad value
+is a usage error in the option's own words, before any file is read or model fitted),
+and the options for reading tables (``--sep``, ``--features``, ``--drop``)."""
+from __future__ import annotations
+
+import argparse
+import math
+
+from .table_files import WHITESPACE
+
+#: --sep names for separators a shell makes awkward to type
+SEPARATOR_NAMES = {"comma": ",", "semicolon": ";", "tab": "\t", "\\t": "\t", "space": WHITESPACE,
+                   "whitespace": WHITESPACE}
+#: --seed must be below this (the regressor's seeds feed numpy and torch generators)
+SEED_LIMIT = 2 ** 63
+
+
+def version() -> str:
+    """symkan's version: the installed distribution's, else the package's own."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("symkan")
+    except PackageNotFoundError:
+        from .. import __version__
+
+        return __version__
+
+
+def positive_seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not seconds > 0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text!r}")
+    return seconds
+
+
+def positive_number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(f"must be a positive number, not {text!r}")
+    return value
+
+
+def seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value < SEED_LIMIT:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 0 to {SEED_LIMIT - 1}, not {text!r}")
+    return value
+
+
+def basis(text: str) -> str:
+    from ..bases import available_bases
+
+    if text not in available_bases():
+        raise argparse.ArgumentTypeError(f"unknown basis {text!r}; choose one of: {', '.join(available_bases())}")
+    return text
+
+
+def separator(text: str) -> str:
+    sep = SEPARATOR_NAMES.get(text.lower(), text)
+    if len(sep) != 1 and sep != WHITESPACE or sep in "\"'\n\r":
+        raise argparse.ArgumentTypeError(f"must be one character (like ';') or comma, semicolon, tab, space or "
+                                         f"whitespace; not {text!r}")
+    return sep
+
+
+def column_names(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",")]
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"must be column names separated by commas, not {text!r}")
+    return names
+
+
+def add_table_options(parser: argparse.ArgumentParser, choose_columns: bool) -> None:
+    """``--sep`` and, where columns are chosen (``fit``), ``--features`` / ``--drop``."""
+    parser.add_argument("--sep", type=separator, metavar="SEP",
+                        help="separator of a text table: one character, or comma, semicolon, tab, whitespace "
+                             "(default: detected)")
+    if not choose_columns:
+        return
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--features", type=column_names, action="extend", metavar="A,B,...",
+                       help="the input columns (default: every column but the target)")
+    which.add_argument("--drop", type=column_names, action="extend", metavar="A,B,...",
+                       help="columns to ignore, e.g. text columns or identifiers")
