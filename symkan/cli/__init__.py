@@ -1,6 +1,7 @@
 """The ``symkan`` command line.
 
     symkan fit data.csv --target y [--out DIR] [--basis B] [--time-budget S] [--seed N]
+               [--model-selection {best,accuracy,score}]
     symkan predict DIR/model data.csv [--out predictions.csv]
     symkan plot DIR/model [--out network.png]
     symkan demo
@@ -79,6 +80,10 @@ def _add_fit_options(p):
     p.add_argument("--basis", default="bspline", help="KAN basis (default: bspline)")
     p.add_argument("--time-budget", type=float, default=None, help="seconds for the search (default: no limit)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--model-selection", choices=("best", "accuracy", "score"), default="best",
+                   help="which formula of the Pareto front is reported: best (the simplest within 1.5x of the "
+                        "lowest loss, the default), accuracy (the lowest loss) or score (the largest drop of "
+                        "log loss per unit of complexity)")
 
 def _expected_errors() -> tuple:
     """Failures that are the input's or the environment's, not symkan's: reported in one
