@@ -6,7 +6,8 @@ learned by :meth:`fit` ends with an underscore; ``get_params``/``set_params``,
 
 >>> m = SymKANRegressor().fit(X, y)      # X: array (n, d), DataFrame or tensor
 >>> m.sympy(), m.latex(), m.equations_   # best formula, LaTeX, Pareto front (DataFrame)
->>> m.predict(X_new); m.score(X, y); m.save("model.skan")
+>>> m.predict(X_new); m.predict(X_new, index=2); m.latex_table()  # best or the front's 3rd formula
+>>> m.score(X, y); m.save("model.skan")
 """
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ from .discovery import (
     split_rows,
 )
 from .model_file import load_model, save_model
+from .pareto import SELECTION_RULES
 from .progress import StageProgress
 from .regressor_checks import (
     PARAMETER_CONSTRAINTS,
@@ -104,10 +106,15 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
             for the small networks of a formula search. None leaves torch's setting.
         progress: show a progress bar over the stages.
         basis_options: extra keyword options for the basis.
+        model_selection: which formula of the front is ``best_`` (what ``predict``,
+            ``sympy`` and ``latex`` give by default): "best" (the simplest formula
+            within 1.5× of the lowest held-out loss, exact formulas first), "accuracy"
+            (the lowest loss) or "score" (PySR's score: the largest drop of log loss per
+            unit of complexity); :meth:`symkan.pareto.ParetoFront.best_index`.
 
     Attributes (after fit): ``front_`` (:class:`symkan.pareto.ParetoFront`), ``equations_``
     (the front as a pandas DataFrame), ``best_``
-    (the chosen entry, see :meth:`ParetoFront.best_index`), ``best_index_``,
+    (the entry ``model_selection`` chooses, see :meth:`ParetoFront.best_index`), ``best_index_``,
     ``model_`` (the pruned, snapped KAN of the best formula, in standardised units),
     ``space_`` (:class:`symkan.discovery.SpaceTransform`: how ``model_``'s space maps
     the user's data to its units; its parts are also ``network_space_`` — "linear" or
@@ -205,6 +212,7 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
             log.info("%d of %d formulas are not dimensionally consistent: %s", len(problems), len(result.front),
                      "; ".join(problems))
         self.front_ = result.front
+        self.front_.model_selection = self.model_selection  # marks the chosen row of its tables
         self.best_index_ = result.front.best_index()
         self.best_ = result.front[self.best_index_]
         attempt = result.attempt_of(self.best_.formula)
@@ -230,29 +238,40 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
     @property
     def equations_(self):
         """The Pareto front as a pandas DataFrame, one row per formula from the simplest
-        (PySR's ``equations_``): ``complexity``, ``loss``, ``r2``, ``equation`` (text),
-        ``sympy_format`` (the expression), ``best`` and, with units, ``consistent``. The
-        formula objects are in ``front_``."""
+        (PySR's ``equations_``): ``complexity``, ``loss``, ``r2``, ``score`` (PySR's:
+        −Δlog loss / Δcomplexity against the previous row), ``equation`` (text), ``best``
+        (the row of ``best_index_``), with units ``consistent``, and ``sympy_format`` (the
+        expression). The formula objects are in ``front_``."""
         return self.front_.to_pandas()
 
     def _build_predictor(self):
-        self._predict_fn = self.best_.formula.to_callable("numpy")
+        # numpy callables of the front's formulas by front position, built when first used
+        # (lambdify costs ~ms per formula); the dict is created here so that predict
+        # fills it without adding attributes
+        self._callables = {self.best_index_: self.best_.formula.to_callable("numpy")}
 
     # --- using the result ----------------------------------------------------------------
-    def predict(self, X) -> np.ndarray:
-        """Evaluate the best formula. X: (n, d) -> (n,)."""
-        check_is_fitted(self, "best_")
+    def predict(self, X, index=None) -> np.ndarray:
+        """Evaluate the best formula, or ``front_[index]`` (an int; negative ones count
+        from the end, as in a list). X: (n, d) -> (n,)."""
+        position = self._position(index)
         X = validate_data(self, numeric_table(as_array(X), self.names_), reset=False, dtype=np.float64)
-        return self._predict_fn(X)
+        if position not in self._callables:
+            self._callables[position] = self.front_[position].formula.to_callable("numpy")
+        return self._callables[position](X)
 
-    def _entry(self, index):
+    def _position(self, index) -> int:
+        """The front position of ``index`` (None: the best formula's), checked."""
         check_is_fitted(self, "best_")
         if index is None:
-            return self.best_
-        if (isinstance(index, (bool, np.bool_)) or not isinstance(index, (int, np.integer))
-                or not -len(self.front_) <= index < len(self.front_)):
-            raise ValueError(f"index must be an integer in [0, {len(self.front_)}) or None, got {plain(index)!r}")
-        return self.front_[int(index)]
+            return self.best_index_
+        n = len(self.front_)
+        if isinstance(index, (bool, np.bool_)) or not isinstance(index, (int, np.integer)) or not -n <= index < n:
+            raise ValueError(f"index must be an integer in [-{n}, {n}) or None, got {plain(index)!r}")
+        return int(index) % n
+
+    def _entry(self, index):
+        return self.front_[self._position(index)]
 
     def sympy(self, index=None) -> sympy.Expr:
         """The best formula (or ``front_[index]``) as a sympy expression in the
@@ -266,6 +285,12 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
         if units and getattr(self, "y_units_", None) is not None:
             text += rf" \quad \left[{latex_dimension(self.y_units_)}\right]"
         return text
+
+    def latex_table(self, indices=None, precision: int = 3, columns=("equation", "complexity", "loss")) -> str:
+        """The front (or the formulas at ``indices``) as a complete LaTeX table, the chosen
+        formula marked ``$\\star$``: :meth:`symkan.pareto.ParetoFront.latex_table`."""
+        check_is_fitted(self, "best_")
+        return self.front_.latex_table(indices, precision, columns)
 
     def plot(self, X=None, beta: float = 3.0, **kwargs):
         """Diagram of the pruned, snapped network of the best formula (a matplotlib Figure).
@@ -287,12 +312,20 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
     # --- persistence ---------------------------------------------------------------------
     def __getstate__(self):
         state = dict(self.__dict__)
-        state.pop("_predict_fn", None)  # a lambdified function: rebuilt on unpickling
+        state.pop("_callables", None)  # lambdified functions: rebuilt on unpickling
         return state
 
     def __setstate__(self, state):
         self.__dict__.update(state)
         if "best_" in state:
+            # a model file's front comes back under the default rule, and set_params after
+            # the fit may have changed the estimator's: the front's tables must mark
+            # best_index_, so it takes the first rule that gives it — the estimator's, its
+            # own, any
+            rules = (getattr(self, "model_selection", None), self.front_.model_selection, *SELECTION_RULES)
+            self.front_.model_selection = next((r for r in rules if r in SELECTION_RULES and
+                                                self.front_.best_index(r) == self.best_index_),
+                                               self.front_.model_selection)
             self._build_predictor()
 
     def save(self, path) -> None:

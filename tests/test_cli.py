@@ -40,7 +40,7 @@ def test_fit_recovers_the_formula_and_writes_every_file(fitted_dir):
         assert (out / name).is_file() and (out / name).stat().st_size > 0, name
     assert (out / "formula.txt").read_text().strip() == info["formula"]
     header = (out / "equations.csv").read_text().splitlines()[0]
-    assert header == "complexity,loss,r2,equation,best"
+    assert header == "complexity,loss,r2,score,equation,best"
     assert any(row["best"] for row in info["equations"])
 
 

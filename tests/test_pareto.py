@@ -21,7 +21,7 @@ def test_pareto_front_keeps_only_formulas_better_than_every_simpler_one():
     front = ParetoFront(entries)
     assert [(e.complexity, e.formula.expr) for e in front] == [(3, "c"), (5, "a"), (9, "e")]
     assert [row["best"] for row in front.rows()] == [False, False, True]
-    assert front.to_csv().splitlines()[0] == "complexity,loss,r2,equation,best"
+    assert front.to_csv().splitlines()[0] == "complexity,loss,r2,score,equation,best"
     assert len(ParetoFront()) == 0 and repr(ParetoFront()) == "ParetoFront(empty)"
     with pytest.raises(ValueError, match="empty"):
         ParetoFront().best_index()

@@ -2,6 +2,7 @@
 
     symkan fit data.csv --target y [--features A,B | --drop C,D] [--sep SEP] [--out DIR]
                [--basis B] [--time-budget S] [--seed N]
+               [--model-selection {best,accuracy,score}]
     symkan predict DIR/model data.csv [--sep SEP] [--out predictions.csv]
     symkan --version
     symkan plot DIR/model [--out network.png]
@@ -89,6 +90,11 @@ def _add_fit_options(p):
     p.add_argument("--time-budget", type=options.positive_seconds, default=None, metavar="SECONDS",
                    help="seconds for the search (default: no limit)")
     p.add_argument("--seed", type=options.seed, default=0, help="random seed, a whole number (default: 0)")
+    p.add_argument("--model-selection", choices=("best", "accuracy", "score"), default="best",
+                   help="which formula of the Pareto front is reported: best (the simplest within 1.5x of the "
+                        "lowest loss, the default), accuracy (the lowest loss) or score (the largest drop of "
+                        "log loss per unit of complexity)")
+
 
 def _expected_errors() -> tuple:
     """Failures that are the input's or the environment's, not symkan's: reported in one

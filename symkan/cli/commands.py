@@ -19,7 +19,8 @@ def regressor(args, target_name=None):
     from ..regressor import SymKANRegressor
 
     return SymKANRegressor(basis=args.basis, time_budget=args.time_budget, random_state=args.seed,
-                           progress=not (args.quiet or args.json), target_name=target_name)
+                           progress=not (args.quiet or args.json), target_name=target_name,
+                           model_selection=args.model_selection)
 
 
 @contextlib.contextmanager
