@@ -256,6 +256,7 @@ def test_bad_option_values_are_usage_errors_in_cli_words(capsys, argv, message):
     with pytest.raises(SystemExit) as stop:
         main(argv)
     err = capsys.readouterr().err
-    assert stop.value.code == 2 and message in err.strip().splitlines()[-1]
+    assert stop.value.code == 2 and len(err.strip().splitlines()) == 1 and err.startswith("error: ")
+    assert message in err
     for python_word in ("None", "SymKANRegressor", "parameter", "Traceback"):
         assert python_word not in err

@@ -43,13 +43,21 @@ from .errors import EXIT_BAD_INPUT, CLIError
 log = logging.getLogger(__name__)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with usage errors in symkan's one-line form (``error: ...``, exit code 2)
+    and a pointer to the command's ``--help`` instead of the usage block."""
+
+    def error(self, message):
+        self.exit(EXIT_BAD_INPUT, f"error: {message} (see '{self.prog} --help')\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("--json", action="store_true", help="print machine-readable JSON on stdout")
     common.add_argument("--quiet", action="store_true", help="no progress bar")
     common.add_argument("--verbose", action="store_true", help="log the stages (to stderr)")
 
-    p = argparse.ArgumentParser(prog="symkan", description="Symbolic regression with Kolmogorov-Arnold Networks.")
+    p = _Parser(prog="symkan", description="Symbolic regression with Kolmogorov-Arnold Networks.")
     p.add_argument("--version", action="version", version=f"%(prog)s {options.version()}")
     sub = p.add_subparsers(dest="command", required=True, metavar="{fit,predict,plot,demo}")
 
