@@ -1,6 +1,6 @@
 """The ``symkan`` command line.
 
-    symkan fit data.csv --target y [--out DIR] [--basis B] [--time-budget S] [--seed N]
+    symkan fit data.csv --target y [--out DIR] [--basis B] [--time-budget S] [--seed N] [--precision N]
     symkan predict DIR/model data.csv [--out predictions.csv]
     symkan plot DIR/model [--out network.png]
     symkan demo
@@ -51,7 +51,8 @@ def _parser() -> argparse.ArgumentParser:
                        description="Fit y = f(other columns) and print the best formula and the Pareto front.")
     f.add_argument("csv", help="CSV file with a header row and numeric columns")
     f.add_argument("--target", required=True, help="name of the column to explain")
-    f.add_argument("--out", help="directory for formula.txt, formula.tex, equations.csv, model, network.png")
+    f.add_argument("--out", help="directory for formula.txt, formula.tex, equations.csv, model, network.png, "
+                                 "result.json")
     f.add_argument("--units", metavar="FILE|SPEC",
                    help="units of the columns: a units CSV (first column the variable, numeric columns the "
                         "exponents of base dimensions, as in the AI-Feynman units.csv) or inline text like "
@@ -79,6 +80,10 @@ def _add_fit_options(p):
     p.add_argument("--basis", default="bspline", help="KAN basis (default: bspline)")
     p.add_argument("--time-budget", type=float, default=None, help="seconds for the search (default: no limit)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--precision", type=int, default=None, metavar="N",
+                   help="significant digits of the float constants in the printed equation, formula.tex and the "
+                        "JSON's equation texts, 1 to 15 (default: the digits the held-out data support); "
+                        "formula.txt and the JSON's \"formula\" keep every digit")
 
 def _expected_errors() -> tuple:
     """Failures that are the input's or the environment's, not symkan's: reported in one
