@@ -7,8 +7,6 @@ the target's name; rounding the constants first is :mod:`.precision`'s job.
 """
 from __future__ import annotations
 
-import keyword
-
 import sympy
 import torch
 from sympy.printing.c import C99CodePrinter, get_math_macros
@@ -84,10 +82,14 @@ def _macro_values() -> dict[str, float]:
 
 
 def _check_function_name(name: str, variables) -> None:
-    if not (isinstance(name, str) and name.isidentifier() and name.isascii() and not keyword.iskeyword(name)
-            and name not in {"math", "double"} | {v.name for v in variables}):
-        raise ValueError(f"the function name must be an ASCII identifier, not a keyword nor a variable's name, "
-                         f"got {name!r}")
+    """A function name both languages accept and nothing in the code means otherwise: a
+    safe name (no Python keyword, builtin or name of math/numpy/sympy: ``abs`` would
+    hide the builtin the code calls), ASCII, not a C keyword or function, no variable's."""
+    c_printer = _CPrinter()
+    if not (is_safe_name(name) and name.isascii() and name not in c_printer.reserved_words
+            and name not in _c_function_names(c_printer) and name not in {v.name for v in variables}):
+        raise ValueError(f"the function name must be an ASCII identifier that is no keyword, builtin, library "
+                         f"function or variable's name, got {name!r}")
 
 
 def _printed(printer, expr, language: str) -> str:
@@ -139,14 +141,15 @@ class FormulaModule(torch.nn.Module):
         super().__init__()
         floats = sorted(expr.atoms(sympy.Float), key=float)
         self.variables = tuple(variables)
-        self.args = [sympy.Symbol(f"v{k}_") for k in range(len(self.variables))]
-        self.slots = [sympy.Symbol(f"c{k}_") for k in range(len(floats))]
-        self.template = expr.xreplace({**dict(zip(self.variables, self.args)), **dict(zip(floats, self.slots))})
+        self.arg_symbols = [sympy.Symbol(f"v{k}_") for k in range(len(self.variables))]
+        self.constant_symbols = [sympy.Symbol(f"c{k}_") for k in range(len(floats))]
+        self.template = expr.xreplace({**dict(zip(self.variables, self.arg_symbols)),
+                                       **dict(zip(floats, self.constant_symbols))})
         self.constants = torch.nn.Parameter(torch.tensor([float(f) for f in floats], dtype=dtype))
         self._build()
 
     def _build(self):
-        self.fn = sympy.lambdify(self.args + self.slots, self.template, modules="torch")
+        self.fn = sympy.lambdify(self.arg_symbols + self.constant_symbols, self.template, modules="torch")
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
         X = torch.as_tensor(X, dtype=self.constants.dtype, device=self.constants.device)
@@ -160,10 +163,11 @@ class FormulaModule(torch.nn.Module):
     def expression(self) -> sympy.Expr:
         """The formula with the constants' current values (in the variables' Symbols)."""
         values = [sympy.Float(float(c)) for c in self.constants.detach().cpu()]
-        return self.template.xreplace({**dict(zip(self.args, self.variables)), **dict(zip(self.slots, values))})
+        return self.template.xreplace({**dict(zip(self.arg_symbols, self.variables)),
+                                       **dict(zip(self.constant_symbols, values))})
 
     def extra_repr(self) -> str:
-        return f"variables={[v.name for v in self.variables]}, constants={len(self.slots)}"
+        return f"variables={[v.name for v in self.variables]}, constants={len(self.constant_symbols)}"
 
     def __getstate__(self):
         state = dict(self.__dict__)
