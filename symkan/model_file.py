@@ -13,6 +13,7 @@ import torch
 from .functions.bounds import check_expression_cost
 from .functions.expression_data import expr_from_data, expr_to_data
 from .persistence import load_payload, save_payload, verify_checksum
+from .symbolic.precision import digits_from_data, digits_to_data
 
 #: what a payload of the wrong shape raises while it is read back
 _LAYOUT_ERRORS = (KeyError, TypeError, ValueError, RuntimeError, AttributeError, IndexError, ArithmeticError,
@@ -50,7 +51,8 @@ def save_model(est, path) -> Path:
                         for k, v in model.state_dict().items()},
         "model_dtype": str(next(iter(model.parameters())).dtype).replace("torch.", ""),
         "equations": [{"complexity": int(e.complexity), "loss": float(e.loss), "nmse": float(e.nmse),
-                       "expr": _storable(e.formula.expr), "consistent": e.consistent} for e in est.front_],
+                       "expr": _storable(e.formula.expr), "consistent": e.consistent,
+                       "digits": digits_to_data(e.formula.digits)} for e in est.front_],
         "best_index": int(est.best_index_),
         "custom_functions": custom_functions(),
         "plot_sample": torch.as_tensor(est.plot_sample_),
@@ -186,7 +188,8 @@ def _fitted_state(data: dict, params: dict) -> dict:
     to_safe = dict(zip(map(sympy.Symbol, stored), symbols))
     entries = [ParetoEntry(int(row["complexity"]), float(row["loss"]), float(row["nmse"]),
                            Formula(expr_from_data(row["expr"], stored).xreplace(to_safe), symbols,
-                                   float(row["loss"]), names=names), row.get("consistent"))
+                                   float(row["loss"]), names=names, digits=digits_from_data(row.get("digits"))),
+                           row.get("consistent"))
                for row in data["equations"]]
     if not entries:
         raise ValueError("the model has no formulas")

@@ -7,6 +7,7 @@ learned by :meth:`fit` ends with an underscore; ``get_params``/``set_params``,
 >>> m = SymKANRegressor().fit(X, y)      # X: array (n, d), DataFrame or tensor
 >>> m.sympy(), m.latex(), m.equations_   # best formula, LaTeX, Pareto front (DataFrame)
 >>> m.predict(X_new); m.predict(X_new, index=2); m.latex_table()  # best or the front's 3rd formula
+>>> m.equation(), m.code("c"), m.pytorch()  # "y = ...", source code, a trainable nn.Module
 >>> m.score(X, y); m.save("model.skan")
 """
 from __future__ import annotations
@@ -45,7 +46,9 @@ from .regressor_checks import (
     target_label,
     validate_params,
 )
+from .symbolic.export import FormulaModule, equation_text, expression_latex, formula_code, target_latex
 from .symbolic.names import variable_symbols
+from .symbolic.precision import annotate_digits, rounded
 from .units.columns import fit_units
 from .units.parsing import latex_dimension
 
@@ -213,6 +216,7 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
                      "; ".join(problems))
         self.front_ = result.front
         self.front_.model_selection = self.model_selection  # marks the chosen row of its tables
+        annotate_digits([e.formula for e in result.front], result.rows.X_val, result.rows.y_val)
         self.best_index_ = result.front.best_index()
         self.best_ = result.front[self.best_index_]
         attempt = result.attempt_of(self.best_.formula)
@@ -273,15 +277,28 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
     def _entry(self, index):
         return self.front_[self._position(index)]
 
-    def sympy(self, index=None) -> sympy.Expr:
+    def sympy(self, index=None, precision=None) -> sympy.Expr:
         """The best formula (or ``front_[index]``) as a sympy expression in the
-        symbols ``symbols_`` (its text parses back with ``sympy.sympify``)."""
-        return self._entry(index).formula.expr
+        symbols ``symbols_`` (its text parses back with ``sympy.sympify``). ``precision``
+        rounds its float constants: None keeps every digit (what ``predict`` evaluates),
+        N gives N significant digits (1 to 15), "auto" the digits the held-out data
+        support (:mod:`symkan.symbolic.precision`)."""
+        formula = self._entry(index).formula
+        return rounded(formula.expr, precision, formula.digits)
 
-    def latex(self, index=None, units: bool = False) -> str:
-        """LaTeX of :meth:`sympy`, with the column names (:meth:`Formula.latex`); with
-        ``units`` (a fit with units), followed by the target's units in brackets."""
-        text = self._entry(index).formula.latex()
+    def equation(self, index=None, precision="auto") -> str:
+        """The formula as text ``y = ...`` (the target's name on the left), its constants
+        rounded as ``precision`` says (:meth:`sympy`)."""
+        return equation_text(self.target_name_, self.sympy(index, precision))
+
+    def latex(self, index=None, units: bool = False, precision="auto", rhs_only: bool = False) -> str:
+        """The equation ``y = ...`` in LaTeX, with the column names (:meth:`Formula.latex`)
+        and constants rounded as ``precision`` says (:meth:`sympy`); ``rhs_only``: the
+        right-hand side alone. With ``units`` (a fit with units), followed by the target's
+        units in brackets."""
+        formula = self._entry(index).formula
+        text = expression_latex(self.sympy(index, precision), formula.names, formula.variables)
+        text = text if rhs_only else f"{target_latex(self.target_name_)} = {text}"
         if units and getattr(self, "y_units_", None) is not None:
             text += rf" \quad \left[{latex_dimension(self.y_units_)}\right]"
         return text
@@ -291,6 +308,21 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
         formula marked ``$\\star$``: :meth:`symkan.pareto.ParetoFront.latex_table`."""
         check_is_fitted(self, "best_")
         return self.front_.latex_table(indices, precision, columns)
+
+    def code(self, index=None, language: str = "python", precision=None, name: str = "formula") -> str:
+        """Source of a function ``name(x0, x1, ...)`` (the columns' symbols, in order) that
+        computes the formula: ``language`` "python" (``math``) or "c" (``<math.h>``); every
+        digit of its constants unless ``precision`` says otherwise (:meth:`sympy`)."""
+        formula = self._entry(index).formula
+        return formula_code(self.sympy(index, precision), formula.variables, language, name,
+                            comment=self.equation(index, precision))
+
+    def pytorch(self, index=None) -> FormulaModule:
+        """The formula as a ``torch.nn.Module`` (X (n, d) -> (n,), float64) whose float
+        constants are a trainable ``nn.Parameter`` (``.constants``), to fine-tune with any
+        optimizer; ``.expression()`` is the formula with their current values."""
+        formula = self._entry(index).formula
+        return FormulaModule(formula.expr, formula.variables)
 
     def plot(self, X=None, beta: float = 3.0, **kwargs):
         """Diagram of the pruned, snapped network of the best formula (a matplotlib Figure).

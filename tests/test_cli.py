@@ -219,11 +219,11 @@ def test_progress_bar_quiet_and_verbose(tmp_path, capsys, fast_fits):
     csv = _write_csv(tmp_path / "d.csv", ["a", "b", "y"], np.column_stack([X, 2 * X[:, 0] + X[:, 1]]))
     assert main(["fit", str(csv), "--target", "y"]) == 0
     out, err = capsys.readouterr()
-    assert "best formula:  2*a + b" in out
+    assert "best formula:  y = 2*a + b" in out
     assert "symkan: done" in err  # the bar, on stderr, ends at its total
     assert main(["fit", str(csv), "--target", "y", "--quiet"]) == 0
     out, err = capsys.readouterr()
-    assert "best formula:  2*a + b" in out and err == ""
+    assert "best formula:  y = 2*a + b" in out and err == ""
     assert main(["fit", str(csv), "--target", "y", "--verbose", "--quiet"]) == 0
     out, err = capsys.readouterr()
     assert "symkan.progress: stage: train" in err and "symkan: done" not in err
@@ -234,6 +234,6 @@ def test_demo_runs_end_to_end_and_finds_the_true_formula(capsys):
     assert main(["demo", "--quiet"]) == 0
     out = capsys.readouterr().out
     lines = {line.split(":", 1)[0]: line.split(":", 1)[1].strip() for line in out.splitlines() if ":" in line}
-    assert lines["true formula"] == "exp(y**2 + sin(pi*x))"
+    assert lines["true formula"] == "f = exp(y**2 + sin(pi*x))"
     assert lines["best formula"] == lines["true formula"]
     assert "Pareto front" in out and "->" in out

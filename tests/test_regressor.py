@@ -69,7 +69,7 @@ def test_fit_learns_a_simple_formula(trained):
     assert model.names_ == ["x0", "x1"]
     assert len(model.front_) >= 1
     assert model.best_ is model.front_[model.best_index_]
-    assert model.latex() == "2 x_{0} + x_{1}^{2}"
+    assert model.latex() == "y = 2 x_{0} + x_{1}^{2}" and model.latex(rhs_only=True) == "2 x_{0} + x_{1}^{2}"
     # the stored network is the snapped one behind the best formula
     assert all(layer.symbolic.fixed[layer.mask > 0].all() for layer in model.model_.layers)
 

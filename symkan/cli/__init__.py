@@ -1,7 +1,7 @@
 """The ``symkan`` command line.
 
     symkan fit data.csv --target y [--features A,B | --drop C,D] [--sep SEP] [--out DIR]
-               [--basis B] [--time-budget S] [--seed N]
+               [--basis B] [--time-budget S] [--seed N] [--precision N]
                [--model-selection {best,accuracy,score}]
     symkan predict DIR/model data.csv [--sep SEP] [--out predictions.csv]
     symkan --version
@@ -67,7 +67,8 @@ def _parser() -> argparse.ArgumentParser:
                                                 ".xlsx or .parquet; the target and input columns must be numeric")
     f.add_argument("--target", required=True, help="name of the column to explain")
     options.add_table_options(f, choose_columns=True)
-    f.add_argument("--out", help="directory for formula.txt, formula.tex, equations.csv, model, network.png")
+    f.add_argument("--out", help="directory for formula.txt, formula.tex, equations.csv, model, network.png, "
+                                 "result.json")
     f.add_argument("--units", metavar="FILE|SPEC",
                    help="units of the columns: a units CSV (first column the variable, numeric columns the "
                         "exponents of base dimensions, as in the AI-Feynman units.csv) or inline text like "
@@ -102,6 +103,10 @@ def _add_fit_options(p):
                    help="which formula of the Pareto front is reported: best (the simplest within 1.5x of the "
                         "lowest loss, the default), accuracy (the lowest loss) or score (the largest drop of "
                         "log loss per unit of complexity)")
+    p.add_argument("--precision", type=int, default=None, metavar="N",
+                   help="significant digits of the float constants in the printed equation, formula.tex and the "
+                        "JSON's equation texts, 1 to 15 (default: the digits the held-out data support); "
+                        "formula.txt and the JSON's \"formula\" keep every digit")
 
 
 def _expected_errors() -> tuple:

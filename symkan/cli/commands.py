@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..checks import existing_file
 from .errors import CLIError
-from .report import report_fit, to_json, write_outputs
+from .report import precision_of, report_fit, to_json, write_outputs
 
 #: the built-in dataset of ``symkan demo``: name, rows, seed
 DEMO_EQUATION = "exp_sin"
@@ -72,13 +72,14 @@ def column_units_of(spec, names, target):
 def cmd_fit(args) -> int:
     from .tabular import read_csv
 
+    precision = precision_of(args)  # checked before a long fit
     with output_dir(args.out) as out:
         table = read_csv(args.csv, min_rows=2, sep=args.sep)
         X, y, names = table.split_target(args.target, features=args.features, drop=args.drop)
         X_units, y_units = column_units_of(args.units, names, args.target)
         model = regressor(args, target_name=args.target).set_params(variable_names=names).fit(
             X, y, X_units=X_units, y_units=y_units)
-        files = write_outputs(model, out) if out else []
+        files = write_outputs(model, out, precision) if out else []
     report_fit(model, args, files)
     return 0
 
@@ -86,13 +87,14 @@ def cmd_fit(args) -> int:
 def cmd_demo(args) -> int:
     from ..datasets import make_dataset
 
+    precision = precision_of(args)
     with output_dir(args.out) as out:
         ds = make_dataset(DEMO_EQUATION, n=1000, seed=args.seed)
         if not args.json:
             print(f"demo: {len(ds.y)} noise-free samples of an unknown function of {', '.join(ds.names)} "
                   f"on [-1, 1]²; discovering its formula...\n", flush=True)
         model = regressor(args, target_name="f").set_params(variable_names=ds.names).fit(ds.X, ds.y)
-        files = write_outputs(model, out) if out else []
+        files = write_outputs(model, out, precision) if out else []
     report_fit(model, args, files, true_formula=str(ds.expr))
     return 0
 

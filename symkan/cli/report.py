@@ -2,11 +2,16 @@
 result files of ``--out``."""
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import logging
 import math
 from pathlib import Path
 
+import numpy as np
+
+from ..symbolic.export import equation_latex, equation_text, target_text
+from ..symbolic.precision import check_precision, rounded
 from ..units.parsing import format_dimension
 
 log = logging.getLogger("symkan.cli")
@@ -32,33 +37,90 @@ def to_json(info, indent=None) -> str:
     return text
 
 
-def summary(model) -> dict:
-    return {"formula": str(model.sympy()), "latex": model.latex(),
+def precision_of(args):
+    """The digits of the printed formulas: ``--precision N`` (checked: ValueError for a
+    number out of range), else "auto" (the digits the held-out data support)."""
+    return "auto" if getattr(args, "precision", None) is None else check_precision(args.precision)
+
+
+def symkan_version() -> str:
+    try:
+        return importlib.metadata.version("symkan")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree
+        from .. import __version__
+
+        return __version__
+
+
+def plain_data(value):
+    """value as JSON data: containers and numbers as themselves, numpy scalars as Python's,
+    any other object (a ``RandomState``) as its repr."""
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, dict):
+        return {str(k): plain_data(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain_data(v) for v in value]
+    return repr(value)
+
+
+def front_rows(model, precision="auto") -> list[dict]:
+    """The front's rows (:meth:`ParetoFront.rows`: complexity, loss, r2, equation — every
+    digit —, best, consistent with units), each with ``text`` and ``latex``: the equation
+    ``y = ...`` with its constants rounded as ``precision`` says."""
+    rows = model.front_.rows()
+    for row, entry in zip(rows, model.front_):
+        formula = entry.formula
+        expr = rounded(formula.expr, precision, formula.digits)
+        row["text"] = equation_text(model.target_name_, expr)
+        row["latex"] = equation_latex(model.target_name_, expr, formula.names, formula.variables)
+    return rows
+
+
+def summary(model, precision="auto") -> dict:
+    """What ``--json`` prints and ``result.json`` holds: the best formula (``formula``:
+    every digit, as formula.txt; ``equation`` and ``latex``: ``y = ...`` rounded as
+    ``precision`` says), the variables, target, units, seed, symkan version, the
+    estimator's parameters and the whole front."""
+    return {"formula": str(model.sympy()), "equation": model.equation(precision=precision),
+            "latex": model.latex(precision=precision), "target": str(model.target_name_),
+            "variables": [str(n) for n in model.names_],
             "symbols": {n: str(s) for n, s in zip(model.names_, model.symbols_)},
             "complexity": int(model.best_.complexity),
             "loss": float(model.best_.loss), "r2_validation": float(model.best_.r2),
-            "equations": model.front_.rows(), "seconds": round(float(model.fit_seconds_), 2),
+            "equations": front_rows(model, precision), "seconds": round(float(model.fit_seconds_), 2),
+            "precision": precision, "seed": plain_data(model.seed_), "version": symkan_version(),
+            "parameters": plain_data(model.get_params(deep=False)),
             **({} if getattr(model, "y_units_", None) is None else {"units": {
                 **{n: format_dimension(u) for n, u in zip(model.names_, model.X_units_)},
                 model.target_name_: format_dimension(model.y_units_)}})}
 
 
-def write_outputs(model, out: Path) -> list[str]:
+def write_outputs(model, out: Path, precision="auto") -> list[str]:
+    """The result files of ``--out``: formula.txt (the best formula, every digit),
+    formula.tex (its equation, rounded as ``precision`` says, with units), equations.csv,
+    model, network.png and result.json (:func:`summary` with the file list)."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "formula.txt").write_text(str(model.sympy()) + "\n")
-    (out / "formula.tex").write_text(model.latex(units=True) + "\n")
+    (out / "formula.tex").write_text(model.latex(units=True, precision=precision) + "\n")
     model.front_.to_csv(out / "equations.csv")
     model.save(out / "model")
     fig = model.plot()
     fig.savefig(out / "network.png", dpi=150)
-    return [str(out / n) for n in ("formula.txt", "formula.tex", "equations.csv", "model", "network.png")]
+    files = [str(out / n) for n in ("formula.txt", "formula.tex", "equations.csv", "model", "network.png",
+                                    "result.json")]
+    (out / "result.json").write_text(to_json({**summary(model, precision), "files": files}, indent=2) + "\n")
+    return files
 
 
 def report_fit(model, args, files, true_formula=None):
     from ..symbolic.names import rename_note, renamed
 
+    precision = precision_of(args)
     if args.json:
-        info = summary(model)
+        info = summary(model, precision)
         if files:
             info["files"] = files
         if true_formula is not None:
@@ -66,8 +128,8 @@ def report_fit(model, args, files, true_formula=None):
         print(to_json(info, indent=2))
         return
     if true_formula is not None:
-        print(f"true formula:  {true_formula}")
-    print(f"best formula:  {model.sympy()}")
+        print(f"true formula:  {target_text(model.target_name_)} = {true_formula}")
+    print(f"best formula:  {model.equation(precision=precision)}")
     note = rename_note(renamed(model.names_, model.symbols_))
     if note:
         print(note)

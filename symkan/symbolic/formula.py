@@ -13,7 +13,7 @@ import torch
 
 from .names import is_safe_name, latex_symbol_names, renamed, variable_symbols
 
-BACKENDS = ("numpy", "torch")
+BACKENDS = ("numpy", "torch", "jax")
 
 
 def expression_complexity(expr: sympy.Expr) -> int:
@@ -30,11 +30,14 @@ class Formula:
     and checked on, None without data; :meth:`mse` scores held-out rows),
     ``complexity`` (tree nodes), ``constants`` (its floats), ``network`` (the snapped
     KAN it was read from, when it came from one; formulas made by dropping terms share
-    their parent's network).
+    their parent's network), ``digits`` ({constant: significant digits} the held-out
+    data support, :func:`symkan.symbolic.precision.supported_digits`; None when unknown).
     """
 
-    def __init__(self, expr: sympy.Expr, variables, loss: float | None = None, network=None, names=None):
+    def __init__(self, expr: sympy.Expr, variables, loss: float | None = None, network=None, names=None,
+                 digits: dict | None = None):
         self.expr = expr
+        self.digits = digits
         self.variables = tuple(variables)
         self.loss = loss
         self.network = network
@@ -65,9 +68,12 @@ class Formula:
         return sympy.latex(self.expr, symbol_names=latex_symbol_names(self.names, self.variables))
 
     def to_callable(self, backend: str = "numpy"):
-        """A function of X (n, d) -> (n,): numpy arrays (``"numpy"``) or tensors (``"torch"``)."""
+        """A function of X (n, d) -> (n,): numpy arrays (``"numpy"``), torch tensors
+        (``"torch"``) or JAX arrays (``"jax"``, jit-able; ImportError without jax)."""
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        if backend == "jax":
+            return _jax_callable(self.variables, self.expr)
         fn = _lambdify(self.variables, self.expr, backend)
         d = len(self.variables)
 
@@ -123,6 +129,24 @@ def _lambdify(variables, expr, backend: str):
         safe = variable_symbols([v.name for v in variables])
         expr, variables = expr.xreplace(dict(zip(variables, safe))), safe
     return sympy.lambdify(variables, expr, modules=backend)
+
+
+def _jax_callable(variables, expr):
+    """``to_callable("jax")``: jax is imported only here (it is not a dependency)."""
+    try:
+        import jax.numpy as jnp
+    except ImportError:
+        raise ImportError("the 'jax' backend needs JAX, which is not installed: pip install jax") from None
+    fn = _lambdify(variables, expr, "jax")
+    d = len(variables)
+
+    def call(X):
+        X = jnp.asarray(X)
+        if X.ndim != 2 or X.shape[1] != d:
+            raise ValueError(f"X must have shape (n, {d}); got {tuple(X.shape)}")
+        return jnp.broadcast_to(jnp.asarray(fn(*[X[:, k] for k in range(d)])), (X.shape[0],))
+
+    return call
 
 
 def evaluate_expression(expr, variables, X: np.ndarray) -> np.ndarray:
