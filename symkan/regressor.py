@@ -46,6 +46,7 @@ from .regressor_checks import (
 from .symbolic.names import variable_symbols
 from .units.columns import fit_units
 from .units.parsing import latex_dimension
+from .warm_start import continued, previous_fit, remember_owners
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +160,7 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
         validate_params(self)
 
     # --- fitting -------------------------------------------------------------------------
-    def fit(self, X, y, X_units=None, y_units=None):
+    def fit(self, X, y, X_units=None, y_units=None, on_formula=None):
         """Discover formulas for y ≈ f(X). X: (n, d) array, DataFrame or tensor; y: (n,).
 
         ``X_units``: the units of the columns — a list (one per column) or a mapping
@@ -167,7 +168,10 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
         mapping of base-dimension exponents ({"m": 1, "s": -1}); ``y_units``: the
         target's. With both, the search runs first in the dimensionless groups of the
         columns (Buckingham π, :mod:`symkan.units`), then in the columns as given while
-        time remains, and marks each formula's dimensional consistency (docs/units.md)."""
+        time remains, and marks each formula's dimensional consistency (docs/units.md).
+        ``on_formula(entries)``: called with each batch of formulas the search finds
+        (:class:`~symkan.pareto.ParetoEntry` objects, :mod:`symkan.discovery.streaming`).
+        With ``warm_start``, a refit continues from the last front (:mod:`symkan.warm_start`)."""
         self._validate_params()
         if y is None:
             raise ValueError("SymKANRegressor requires y to be passed, but the target y is None")
@@ -181,6 +185,8 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
         seed = seed_of(self.random_state)
 
         split = split_rows(X.shape[0], self.val_fraction, seed, budget.seconds)  # a large table: a subsample
+        previous = previous_fit(self, names)  # warm_start: the last front, continued with the next seed
+        seed = seed if previous is None else previous.next_seed
         opts = dict(self.basis_options or {})
         size_option = get_basis(self.basis).size_option  # the basis' own name for grid_size
         if size_option is not None:
@@ -194,9 +200,10 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
         with StageProgress(self.progress, 2 * len(default_widths(X.shape[1])) + 8) as on_stage:
             try:
                 result = discover(X, y, names, split, settings, hidden=self.hidden, log_space=self.log_space,
-                                  budget=budget, on_stage=on_stage, analysis=units.analysis)
+                                  budget=budget, on_stage=on_stage, analysis=units.analysis, on_formula=on_formula)
             except DiscoveryError as err:  # a search without a result is the user's FitError
                 raise FitError(str(err)) from err
+        result = continued(result, previous, split.final_rows(names, X, y) or split.search_rows(names, X, y))
 
         self.names_, self.target_name_, self.seed_ = names, target, seed
         self.X_units_, self.y_units_ = units.inputs, units.target
@@ -207,6 +214,7 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
         self.front_ = result.front
         self.best_index_ = result.front.best_index()
         self.best_ = result.front[self.best_index_]
+        remember_owners(self, result)
         attempt = result.attempt_of(self.best_.formula)
         # the snapped network behind the best formula (the numeric one if it has none),
         # and the transform of the data it works on

@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 
 from ..units.parsing import format_dimension
+from .streaming import write_text_atomic
 
 log = logging.getLogger("symkan.cli")
 
@@ -47,7 +48,7 @@ def write_outputs(model, out: Path) -> list[str]:
     out.mkdir(parents=True, exist_ok=True)
     (out / "formula.txt").write_text(str(model.sympy()) + "\n")
     (out / "formula.tex").write_text(model.latex(units=True) + "\n")
-    model.front_.to_csv(out / "equations.csv")
+    write_text_atomic(out / "equations.csv", model.front_.to_csv())  # over the front written as the search went
     model.save(out / "model")
     fig = model.plot()
     fig.savefig(out / "network.png", dpi=150)
