@@ -105,6 +105,9 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
             for the small networks of a formula search. None leaves torch's setting.
         progress: show a progress bar over the stages.
         basis_options: extra keyword options for the basis.
+        warm_start: a new ``fit`` continues from the last front: a new search with seed
+            ``seed_`` + 1, whose formulas join the previous ones re-scored on this fit's
+            held-out rows (:mod:`symkan.warm_start`; other columns: a fresh start).
 
     Attributes (after fit): ``front_`` (:class:`symkan.pareto.ParetoFront`), ``equations_``
     (the front as a pandas DataFrame), ``best_``

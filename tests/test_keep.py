@@ -267,3 +267,16 @@ def test_looks_standardised_needs_every_column_and_enough_rows():
     assert not looks_standardised(X)
     assert not looks_standardised(np.column_stack([Z[:, :2], X[:, 2]]))  # one raw column
     assert not looks_standardised(Z[: STANDARDISED_MIN_ROWS - 1] / Z[: STANDARDISED_MIN_ROWS - 1].std(axis=0))
+
+
+@pytest.mark.slow
+def test_a_fit_with_units_reports_formulas_in_the_users_columns():
+    g = np.random.default_rng(2)
+    X = g.uniform(1, 3, size=(100, 3))
+    y = 0.5 * X[:, 0] * X[:, 1] * X[:, 2] ** 2  # E = m·ω²·x²/2: C times the reference
+    batches = []
+    model = SymKANRegressor(steps=5, complexity_weights=(1.0,), variable_names=["m", "w2", "x"]).fit(
+        X, y, X_units=["kg", "1/s^2", "m"], y_units="kg*m^2/s^2", on_formula=batches.append)
+    reported = [e for batch in batches for e in batch]
+    assert reported and all({s.name for s in e.expr.free_symbols} <= {"m", "w2", "x"} for e in reported)
+    assert str(model.best_.expr) in {str(e.expr) for e in reported}

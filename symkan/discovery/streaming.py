@@ -16,6 +16,7 @@ user's columns (:mod:`.dimensionless`; the groups' own formulas are not reported
 """
 from __future__ import annotations
 
+import copy
 import logging
 import math
 
@@ -26,10 +27,12 @@ log = logging.getLogger(__name__)
 
 def report_formulas(on_formula, formulas: list, variance: float) -> None:
     """Call ``on_formula`` with the scored ``formulas`` as Pareto entries (nmse = loss /
-    ``variance``); nothing without a callback or a formula with a loss."""
+    ``variance``); nothing without a callback or a formula with a loss. Each entry holds
+    a copy of its formula as it is now: later stages that refit a formula's constants in
+    place do not change what was reported."""
     if on_formula is None:
         return
-    entries = [ParetoEntry(f.complexity, f.loss, f.loss / variance, f) for f in formulas
+    entries = [ParetoEntry(f.complexity, f.loss, f.loss / variance, copy.copy(f)) for f in formulas
                if f.loss is not None and math.isfinite(f.loss)]
     if entries:
         on_formula(entries)
