@@ -33,7 +33,7 @@ from .streaming import LiveFront, report_formulas
 from .table_search import search_table
 from .units_first import discover, mark_consistency
 
-__all__ = ["Attempt", "Budget", "DiscoveryError", "LiveFront", "NoFormulaFound", "RowSplit", "Rung", "RungContext", "SEPARABLE",
-           "SearchResult", "SearchSettings", "SpaceTransform", "TrainingDiverged", "UserRows", "build_ladder",
-           "build_width", "default_widths", "discover", "make_space", "mark_consistency", "report_formulas", "search", "search_table",
-           "space_names", "split_rows"]
+__all__ = ["Attempt", "Budget", "DiscoveryError", "LiveFront", "NoFormulaFound", "RowSplit", "Rung", "RungContext",
+           "SEPARABLE", "SearchResult", "SearchSettings", "SpaceTransform", "TrainingDiverged", "UserRows",
+           "build_ladder", "build_width", "default_widths", "discover", "make_space", "mark_consistency",
+           "report_formulas", "search", "search_table", "space_names", "split_rows"]
