@@ -51,6 +51,7 @@ from .symbolic.names import variable_symbols
 from .symbolic.precision import annotate_digits, rounded
 from .units.columns import fit_units
 from .units.parsing import latex_dimension
+from .warm_start import continued, previous_fit, remember_owners
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +115,9 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
             within 1.5× of the lowest held-out loss, exact formulas first), "accuracy"
             (the lowest loss) or "score" (PySR's score: the largest drop of log loss per
             unit of complexity); :meth:`symkan.pareto.ParetoFront.best_index`.
+        warm_start: a new ``fit`` continues from the last front: a new search with seed
+            ``seed_`` + 1, whose formulas join the previous ones re-scored on this fit's
+            held-out rows (:mod:`symkan.warm_start`; other columns: a fresh start).
 
     Attributes (after fit): ``front_`` (:class:`symkan.pareto.ParetoFront`), ``equations_``
     (the front as a pandas DataFrame), ``best_``
@@ -169,7 +173,7 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
         validate_params(self)
 
     # --- fitting -------------------------------------------------------------------------
-    def fit(self, X, y, X_units=None, y_units=None):
+    def fit(self, X, y, X_units=None, y_units=None, on_formula=None):
         """Discover formulas for y ≈ f(X). X: (n, d) array, DataFrame or tensor; y: (n,).
 
         ``X_units``: the units of the columns — a list (one per column) or a mapping
@@ -177,7 +181,10 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
         mapping of base-dimension exponents ({"m": 1, "s": -1}); ``y_units``: the
         target's. With both, the search runs first in the dimensionless groups of the
         columns (Buckingham π, :mod:`symkan.units`), then in the columns as given while
-        time remains, and marks each formula's dimensional consistency (docs/units.md)."""
+        time remains, and marks each formula's dimensional consistency (docs/units.md).
+        ``on_formula(entries)``: called with each batch of formulas the search finds
+        (:class:`~symkan.pareto.ParetoEntry` objects, :mod:`symkan.discovery.streaming`).
+        With ``warm_start``, a refit continues from the last front (:mod:`symkan.warm_start`)."""
         self._validate_params()
         if y is None:
             raise ValueError("SymKANRegressor requires y to be passed, but the target y is None")
@@ -191,6 +198,8 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
         seed = seed_of(self.random_state)
 
         split = split_rows(X.shape[0], self.val_fraction, seed, budget.seconds)  # a large table: a subsample
+        previous = previous_fit(self, names)  # warm_start: the last front, continued with the next seed
+        seed = seed if previous is None else previous.next_seed
         opts = dict(self.basis_options or {})
         size_option = get_basis(self.basis).size_option  # the basis' own name for grid_size
         if size_option is not None:
@@ -204,9 +213,10 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
         with StageProgress(self.progress, 2 * len(default_widths(X.shape[1])) + 8) as on_stage:
             try:
                 result = discover(X, y, names, split, settings, hidden=self.hidden, log_space=self.log_space,
-                                  budget=budget, on_stage=on_stage, analysis=units.analysis)
+                                  budget=budget, on_stage=on_stage, analysis=units.analysis, on_formula=on_formula)
             except DiscoveryError as err:  # a search without a result is the user's FitError
                 raise FitError(str(err)) from err
+        result = continued(result, previous, split.final_rows(names, X, y) or split.search_rows(names, X, y))
 
         self.names_, self.target_name_, self.seed_ = names, target, seed
         self.X_units_, self.y_units_ = units.inputs, units.target
@@ -219,6 +229,7 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
         annotate_digits([e.formula for e in result.front], result.rows.X_val, result.rows.y_val)
         self.best_index_ = result.front.best_index()
         self.best_ = result.front[self.best_index_]
+        remember_owners(self, result)
         attempt = result.attempt_of(self.best_.formula)
         # the snapped network behind the best formula (the numeric one if it has none),
         # and the transform of the data it works on

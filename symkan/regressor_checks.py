@@ -165,3 +165,33 @@ def check_values(X: np.ndarray, y: np.ndarray, names: list[str], target: str) ->
         raise ValueError(f"{which} is constant ({values}): there is nothing to explain {target} with")
     if constant:
         log.warning("input column(s) %s are constant; a formula cannot depend on them", ", ".join(constant))
+    warn_if_standardised(X)
+
+
+#: inputs look standardised when every column's mean is within this of 0 and its
+#: standard deviation (n or n − 1 in the denominator) within this of 1 ...
+STANDARDISED_TOL = 1e-3
+#: ... on at least this many rows (a few raw rows can look standardised by chance)
+STANDARDISED_MIN_ROWS = 20
+
+
+def looks_standardised(X: np.ndarray) -> bool:
+    """Whether every column of X (n, d) has mean ≈ 0 and standard deviation ≈ 1 (as
+    ``StandardScaler`` or ``(x − mean) / std`` leave them), on ``STANDARDISED_MIN_ROWS``
+    rows or more."""
+    if X.shape[0] < STANDARDISED_MIN_ROWS:
+        return False
+    means = np.mean(X, axis=0)
+    spread = np.minimum(np.abs(np.std(X, axis=0) - 1), np.abs(np.std(X, axis=0, ddof=1) - 1))
+    return bool(np.all(np.abs(means) <= STANDARDISED_TOL) and np.all(spread <= STANDARDISED_TOL))
+
+
+def warn_if_standardised(X: np.ndarray) -> None:
+    """A logged warning when the inputs look pre-standardised (docs/api.md, "Pipelines"):
+    symkan standardises internally, and a formula in standardised units is not the law
+    of the measured quantities."""
+    if looks_standardised(X):
+        log.warning("every input column has mean 0 and standard deviation 1: the inputs look standardised "
+                    "(e.g. by a StandardScaler in a pipeline). symkan standardises internally; a formula in "
+                    "standardised units is not the physical law (its constants mix the law with the scaler's "
+                    "means and deviations) — fit on the raw columns instead")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -70,6 +71,7 @@ def column_units_of(spec, names, target):
 
 
 def cmd_fit(args) -> int:
+    from .streaming import LiveEquations
     from .tabular import read_csv
 
     precision = precision_of(args)  # checked before a long fit
@@ -77,8 +79,15 @@ def cmd_fit(args) -> int:
         table = read_csv(args.csv, min_rows=2, sep=args.sep)
         X, y, names = table.split_target(args.target, features=args.features, drop=args.drop)
         X_units, y_units = column_units_of(args.units, names, args.target)
-        model = regressor(args, target_name=args.target).set_params(variable_names=names).fit(
-            X, y, X_units=X_units, y_units=y_units)
+        live = LiveEquations(out) if out else None  # the front so far, on disk as the search goes
+        try:
+            model = regressor(args, target_name=args.target).set_params(variable_names=names).fit(
+                X, y, X_units=X_units, y_units=y_units, on_formula=live)
+        except KeyboardInterrupt:
+            if live is not None and len(live.front):
+                print(f"interrupted: the {len(live.front)} formula(s) found so far are in {live.path}",
+                      file=sys.stderr)
+            raise
         files = write_outputs(model, out, precision) if out else []
     report_fit(model, args, files)
     return 0

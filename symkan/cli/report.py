@@ -13,6 +13,7 @@ import numpy as np
 from ..symbolic.export import equation_latex, equation_text, target_text
 from ..symbolic.precision import check_precision, rounded
 from ..units.parsing import format_dimension
+from .streaming import write_text_atomic
 
 log = logging.getLogger("symkan.cli")
 
@@ -105,7 +106,7 @@ def write_outputs(model, out: Path, precision="auto") -> list[str]:
     out.mkdir(parents=True, exist_ok=True)
     (out / "formula.txt").write_text(str(model.sympy()) + "\n")
     (out / "formula.tex").write_text(model.latex(units=True, precision=precision) + "\n")
-    model.front_.to_csv(out / "equations.csv")
+    write_text_atomic(out / "equations.csv", model.front_.to_csv())  # over the front written as the search went
     model.save(out / "model")
     fig = model.plot()
     fig.savefig(out / "network.png", dpi=150)

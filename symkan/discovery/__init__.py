@@ -20,7 +20,7 @@ stage sees), :mod:`.training` and :mod:`.snapping` (the stages), :mod:`.separabl
 :mod:`.final` (the constants refit on all rows afterwards), :mod:`.table_search` (one
 search on one table), :mod:`.dimensionless` (the search in the Buckingham π groups of
 columns with units) and :mod:`.units_first` (both searches, one front), :mod:`.errors`,
-:mod:`.threads`.
+:mod:`.threads`, :mod:`.streaming` (formulas reported as they are found).
 """
 from .budget import Budget
 from .context import RungContext, SearchSettings, UserRows
@@ -29,10 +29,11 @@ from .ladder import SEPARABLE, Rung, build_ladder, build_width, default_widths
 from .sampling import RowSplit, split_rows
 from .searching import Attempt, SearchResult, search
 from .spaces import SpaceTransform, make_space, space_names
+from .streaming import LiveFront, report_formulas
 from .table_search import search_table
 from .units_first import discover, mark_consistency
 
-__all__ = ["Attempt", "Budget", "DiscoveryError", "NoFormulaFound", "RowSplit", "Rung", "RungContext", "SEPARABLE",
-           "SearchResult", "SearchSettings", "SpaceTransform", "TrainingDiverged", "UserRows", "build_ladder",
-           "build_width", "default_widths", "discover", "make_space", "mark_consistency", "search", "search_table",
-           "space_names", "split_rows"]
+__all__ = ["Attempt", "Budget", "DiscoveryError", "LiveFront", "NoFormulaFound", "RowSplit", "Rung", "RungContext",
+           "SEPARABLE", "SearchResult", "SearchSettings", "SpaceTransform", "TrainingDiverged", "UserRows",
+           "build_ladder", "build_width", "default_widths", "discover", "make_space", "mark_consistency",
+           "report_formulas", "search", "search_table", "space_names", "split_rows"]

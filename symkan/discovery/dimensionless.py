@@ -29,6 +29,7 @@ from .final import refit_and_score
 from .sampling import RowSplit
 from .searching import SearchResult, front_of, held_out_variance
 from .snapping import checked_formula
+from .streaming import report_formulas
 from .table_search import search_table
 
 log = logging.getLogger(__name__)
@@ -84,10 +85,11 @@ def reduce(analysis: DimensionalAnalysis, X: np.ndarray, y: np.ndarray) -> Reduc
 
 def search_groups(analysis: DimensionalAnalysis, X: np.ndarray, y: np.ndarray, names: list, split: RowSplit,
                   settings: SearchSettings, *, log_space="auto", budget: Budget | None = None,
-                  on_stage=None) -> SearchResult | None:
+                  on_stage=None, on_formula=None) -> SearchResult | None:
     """Formulas for y ≈ f(X) found in the dimensionless groups of ``analysis``, in the
     user's columns ``names`` and scored on their held-out rows; None when the reduction
-    does not apply or its search found nothing."""
+    does not apply or its search found nothing. ``on_formula(entries)`` hears of the
+    formulas once they are mapped to the user's columns (:mod:`.streaming`)."""
     reduction = reduce(analysis, X, y)
     if reduction is None:
         return None
@@ -116,6 +118,7 @@ def search_groups(analysis: DimensionalAnalysis, X: np.ndarray, y: np.ndarray, n
     except DiscoveryError:
         return None
     result.rows = rows
+    report_formulas(on_formula, [e.formula for e in result.front], held_out_variance(final_rows or rows))
     return result
 
 

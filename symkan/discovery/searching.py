@@ -25,6 +25,7 @@ from .final import refit_and_score
 from .oracle_split import split_formulas
 from .snapping import snap_weights
 from .spaces import space_functions
+from .streaming import report_formulas
 from .threads import torch_threads
 from .training import EXACT_NMSE, train_pruned, val_nmse
 
@@ -67,7 +68,7 @@ def _first_weight(weights) -> tuple:
 
 
 def search(spaces: dict, settings: SearchSettings, rows: UserRows, budget: Budget | None = None,
-           on_stage=None, final_rows: UserRows | None = None) -> SearchResult:
+           on_stage=None, final_rows: UserRows | None = None, on_formula=None) -> SearchResult:
     """Run the rungs of ``settings.ladder`` in order (see the module docstring).
 
     ``spaces``: name -> :class:`.spaces.Space` (standardised training and held-out
@@ -75,14 +76,15 @@ def search(spaces: dict, settings: SearchSettings, rows: UserRows, budget: Budge
     held-out MSE there. ``final_rows`` (when the search saw a subsample of the table,
     :mod:`.sampling`): the rows every formula's constants are refit on and its ``loss``
     scored on at the end (:mod:`.final`). ``on_stage(name)`` is called as each stage
-    starts (progress).
+    starts (progress); ``on_formula(entries)`` with the new formulas of each snap and split
+    (:mod:`.streaming`).
     Raises :class:`.errors.TrainingDiverged` when training diverged on every rung and
     :class:`.errors.NoFormulaFound` when no formula is finite on the held-out rows.
     """
     var = held_out_variance(rows)
     budget = budget or Budget()
     with torch_threads(settings.n_threads):
-        attempts = _run(spaces, settings, rows, budget, on_stage or (lambda name: None), var)
+        attempts = _run(spaces, settings, rows, budget, on_stage or (lambda name: None), var, on_formula)
     for attempt in attempts:
         attempt.transform = spaces[attempt.space].transform
     if final_rows is not None:
@@ -91,7 +93,7 @@ def search(spaces: dict, settings: SearchSettings, rows: UserRows, budget: Budge
     return front_of(attempts, var)
 
 
-def _run(spaces, settings, rows, budget, on_stage, var) -> list:
+def _run(spaces, settings, rows, budget, on_stage, var, on_formula=None) -> list:
     """The attempts of the rungs that ran (see :func:`search`); nmse = loss / ``var``."""
     first = _first_weight(settings.complexity_weights)
     attempts: list[Attempt] = []
@@ -105,7 +107,9 @@ def _run(spaces, settings, rows, budget, on_stage, var) -> list:
         t0 = time.perf_counter()
         formulas, error = snap_weights(context(attempt.rung), attempt.model, weights)
         known = {str(g.expr) for g in attempt.formulas}
-        attempt.formulas += [f for f in formulas if str(f.expr) not in known]
+        new = [f for f in formulas if str(f.expr) not in known]
+        attempt.formulas += new
+        report_formulas(on_formula, new, var)
         attempt.error = attempt.error or error if not attempt.formulas else None
         attempt.seconds += time.perf_counter() - t0
         best = min((f.loss for f in attempt.formulas), default=math.inf) / var
@@ -139,6 +143,7 @@ def _run(spaces, settings, rows, budget, on_stage, var) -> list:
             split = split_formulas(model, spaces[rung.space].transform, rows,
                                    space_functions(settings.functions, "linear"), budget, accuracy=attempt.numeric_nmse)
             attempt.formulas += split
+            report_formulas(on_formula, split, var)
             best = min([best, *(f.loss / var for f in split)])
         # Done when a formula reproduces the held-out data to round-off, or beats the
         # network it came from by a wide margin (then it has found structure the network

@@ -13,20 +13,22 @@ from .sampling import RowSplit
 from .final import refit_and_score
 from .searching import SearchResult, front_of, held_out_variance, search
 from .spaces import make_space, space_names
+from .streaming import report_formulas
 from .training import EXACT_NMSE
 from .univariate import univariate_attempt
 
 
 def search_table(X: np.ndarray, y: np.ndarray, names: list, split: RowSplit, settings: SearchSettings, *,
                  hidden=None, log_space="auto", budget: Budget | None = None, on_stage=None,
-                 final: bool = True) -> SearchResult:
+                 final: bool = True, on_formula=None) -> SearchResult:
     """Search formulas y ≈ f(X) (X (n, d), y (n,), columns ``names``) on the rows of
     ``split``: each space of ``log_space`` ("auto", True, False) standardised on its
     training rows, the ladder of ``hidden`` (None: :func:`.ladder.build_ladder`'s) in
     ``settings``. With ``final`` and a subsampled split, the formulas are refit and
     scored on all rows at the end (:mod:`.final`). The result's ``rows`` are the rows
     the search scored on. A one-input problem is first fitted directly
-    (:mod:`.univariate`); the ladder runs when that is not exact to round-off."""
+    (:mod:`.univariate`); the ladder runs when that is not exact to round-off.
+    ``on_formula(entries)`` hears of formulas as they are found (:mod:`.streaming`)."""
     spaces = {name: make_space(name, X, y, split.search_train, split.search_val)
               for name in space_names(log_space, X, y)}
     ladder = build_ladder(X.shape[1], log_space="log" in spaces, hidden=hidden,
@@ -39,6 +41,8 @@ def search_table(X: np.ndarray, y: np.ndarray, names: list, split: RowSplit, set
         if on_stage is not None:
             on_stage("univariate fit")
         direct = univariate_attempt(spaces["linear"], rows, settings, budget)
+        if direct is not None:
+            report_formulas(on_formula, direct.formulas, held_out_variance(rows))
         if direct is not None and direct.numeric_nmse < EXACT_NMSE:
             if final_rows is not None:
                 refit_and_score(direct.formulas, final_rows, budget.cutoff)
@@ -46,7 +50,7 @@ def search_table(X: np.ndarray, y: np.ndarray, names: list, split: RowSplit, set
             result.rows = rows
             return result
     result = search(spaces, replace(settings, ladder=ladder), rows, budget, on_stage=on_stage,
-                    final_rows=final_rows)
+                    final_rows=final_rows, on_formula=on_formula)
     if direct is not None:
         if final_rows is not None:
             refit_and_score(direct.formulas, final_rows, budget.cutoff)

@@ -28,20 +28,22 @@ GROUPS_SHARE = 0.75
 
 def discover(X: np.ndarray, y: np.ndarray, names: list, split: RowSplit, settings: SearchSettings, *,
              hidden=None, log_space="auto", budget: Budget | None = None, on_stage=None,
-             analysis: DimensionalAnalysis | None = None) -> SearchResult:
+             analysis: DimensionalAnalysis | None = None, on_formula=None) -> SearchResult:
     """Formulas y ≈ f(X): with ``analysis`` (the columns' units) first in its groups
     (:func:`.dimensionless.search_groups`); then in the raw inputs unless a formula of the
-    groups reproduces the held-out rows to round-off or the budget is spent."""
+    groups reproduces the held-out rows to round-off or the budget is spent.
+    ``on_formula(entries)`` hears of formulas as they are found (:mod:`.streaming`)."""
     budget = budget or Budget()
     grouped = None
     if analysis is not None and hidden is None:
         grouped = search_groups(analysis, X, y, names, split, settings, log_space=log_space,
-                                budget=groups_budget(budget, analysis.n_groups, X.shape[1]), on_stage=on_stage)
+                                budget=groups_budget(budget, analysis.n_groups, X.shape[1]), on_stage=on_stage,
+                                on_formula=on_formula)
     if grouped is not None and (min(e.nmse for e in grouped.front) < EXACT_NMSE or budget.spent):
         return grouped
     try:
         raw = search_table(X, y, names, split, settings, hidden=hidden, log_space=log_space, budget=budget,
-                           on_stage=on_stage)
+                           on_stage=on_stage, on_formula=on_formula)
     except DiscoveryError:
         if grouped is None:
             raise

@@ -1,0 +1,58 @@
+"""``symkan fit --out DIR`` keeps the front on disk as the search goes: DIR/equations.csv
+is rewritten atomically whenever the Pareto front of the formulas found so far changes,
+so that an interrupted fit (Ctrl-C, a killed job) leaves every formula it found in a
+complete, readable file. The finished fit then writes its final front (constants refit,
+units marked) over it with the other result files."""
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from pathlib import Path
+
+from ..discovery.streaming import LiveFront
+
+log = logging.getLogger("symkan.cli")
+
+EQUATIONS = "equations.csv"
+
+
+def write_text_atomic(path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same directory, flushed
+    to disk and renamed over ``path``: a reader sees the old file or the new one, never a
+    torn one. The temporary file is removed if the write fails."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
+    # created with mode 0666 less the umask, as any other output file (mkstemp's is 0600)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, "w", newline="") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.remove(tmp)
+        except OSError:
+            pass
+        raise
+
+
+class LiveEquations(LiveFront):
+    """The ``on_formula`` callback of a CLI fit with ``--out``: the front so far, written
+    to ``out/equations.csv`` whenever it changes. A failed write is logged once and the
+    fit goes on (the final write reports the problem if it remains)."""
+
+    def __init__(self, out: Path):
+        super().__init__(self.write)
+        self.path = Path(out) / EQUATIONS
+        self.failed = False
+
+    def write(self, front) -> None:
+        try:
+            write_text_atomic(self.path, front.to_csv())
+        except OSError as err:
+            if not self.failed:
+                log.warning("could not write the formulas found so far to %s: %s", self.path, err)
+            self.failed = True
