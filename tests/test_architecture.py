@@ -25,7 +25,8 @@ LAYERS = (
     ("symkan.nn",),
     ("symkan.train", "symkan.regularize", "symkan.scores", "symkan.distributed", "symkan.models",
      "symkan.conv_scores", "symkan.conv_plot"),
-    ("symkan.symbolic", "symkan.plot", "symkan.pruning"),
+    ("symkan.symbolic", "symkan.plot", "symkan.plot_units", "symkan.plot_insets", "symkan.plot_results",
+     "symkan.pruning"),
     ("symkan.discovery", "symkan.pareto", "symkan.datasets"),
     ("symkan.regressor", "symkan.regressor_checks", "symkan.persistence", "symkan.model_file", "symkan.cli", "symkan.progress"),
 )

@@ -2,7 +2,7 @@
 
     symkan fit data.csv --target y [--out DIR] [--basis B] [--time-budget S] [--seed N]
     symkan predict DIR/model data.csv [--out predictions.csv]
-    symkan plot DIR/model [--out network.png]
+    symkan plot DIR [--what network|front|residuals] [--data data.csv] [--out FILE]
     symkan demo
 
 Every command takes ``--json`` (machine-readable output on stdout), ``--quiet`` (no
@@ -32,7 +32,8 @@ import os
 import sys
 import traceback
 
-from .commands import COMMANDS, DEMO_EQUATION
+from .commands import COMMANDS, DEMO_EQUATION, PLOTS
+from .report import PNG_DPI
 from .errors import EXIT_BAD_INPUT, CLIError
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
                        description="Fit y = f(other columns) and print the best formula and the Pareto front.")
     f.add_argument("csv", help="CSV file with a header row and numeric columns")
     f.add_argument("--target", required=True, help="name of the column to explain")
-    f.add_argument("--out", help="directory for formula.txt, formula.tex, equations.csv, model, network.png")
+    f.add_argument("--out", help="directory for formula.txt, formula.tex, equations.csv, model, network.png, front.png")
     f.add_argument("--units", metavar="FILE|SPEC",
                    help="units of the columns: a units CSV (first column the variable, numeric columns the "
                         "exponents of base dimensions, as in the AI-Feynman units.csv) or inline text like "
@@ -63,10 +64,14 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("csv", help="CSV file with the model's input columns (extra columns are ignored)")
     pr.add_argument("--out", help="write predictions to this CSV file instead of stdout")
 
-    pl = sub.add_parser("plot", parents=[common], help="draw the network diagram of a saved model")
-    pl.add_argument("model", help="model file (DIR/model)")
-    pl.add_argument("--out", help="PNG/SVG/PDF file (default: network.png next to the model)")
-    pl.add_argument("--beta", type=float, default=3.0, help="edge opacity = tanh(beta * score)")
+    pl = sub.add_parser("plot", parents=[common], help="draw a saved model's network, Pareto front or residuals")
+    pl.add_argument("path", metavar="RESULTS_DIR|MODEL", help="a 'symkan fit --out' directory or its model file")
+    pl.add_argument("--what", choices=PLOTS, default="network",
+                    help="network diagram (default), Pareto front, or residuals on --data")
+    pl.add_argument("--out", help="PNG/SVG/PDF file (default: WHAT.png next to the model)")
+    pl.add_argument("--data", metavar="CSV", help="for --what residuals: rows with the model's inputs and target")
+    pl.add_argument("--dpi", type=float, default=PNG_DPI, help=f"resolution of a PNG (default: {PNG_DPI})")
+    pl.add_argument("--beta", type=float, default=3.0, help="network: edge opacity = tanh(beta * score)")
 
     d = sub.add_parser("demo", parents=[common], help=f"run the whole pipeline on a built-in dataset "
                                                       f"({DEMO_EQUATION})")

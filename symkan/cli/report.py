@@ -10,6 +10,8 @@ from pathlib import Path
 from ..units.parsing import format_dimension
 
 log = logging.getLogger("symkan.cli")
+#: resolution of every PNG the command writes
+PNG_DPI = 150
 
 
 def to_json(info, indent=None) -> str:
@@ -49,9 +51,9 @@ def write_outputs(model, out: Path) -> list[str]:
     (out / "formula.tex").write_text(model.latex(units=True) + "\n")
     model.front_.to_csv(out / "equations.csv")
     model.save(out / "model")
-    fig = model.plot()
-    fig.savefig(out / "network.png", dpi=150)
-    return [str(out / n) for n in ("formula.txt", "formula.tex", "equations.csv", "model", "network.png")]
+    model.plot().savefig(out / "network.png", dpi=PNG_DPI)
+    model.plot_front().savefig(out / "front.png", dpi=PNG_DPI)
+    return [str(out / n) for n in ("formula.txt", "formula.tex", "equations.csv", "model", "network.png", "front.png")]
 
 
 def report_fit(model, args, files, true_formula=None):
