@@ -129,7 +129,7 @@ def _canvas(ax, figsize, width: float, n_layers: int, slots, title):
     title_in = 0.45 if title else 0.0
     if ax is None:
         if figsize is None:
-            content = max(SLOT_IN * n / width for n in slots) * width if slots else 2.0 + 1.1 * width
+            content = SLOT_IN * max(slots) if slots else 2.0 + 1.1 * width
             fig_w = min(max(content + 2 * MARGIN_IN, FIG_W_IN[0]), FIG_W_IN[1])
             fig_h = 0.9 + LAYER_IN * n_layers + title_in
             figsize = (fig_w, fig_h if slots else max(fig_h, 0.4 * fig_w))

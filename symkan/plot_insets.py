@@ -19,6 +19,8 @@ from matplotlib.textpath import TextToPath
 LABEL_PT, TICK_PT, NAME_PT, LEGEND_PT = 10.0, 9.0, 12.0, 9.0
 #: positions along an edge (0 = its input node, 1 = its output) tried for a box or label
 SLIDE = (0.5, 0.42, 0.58, 0.34, 0.66, 0.27, 0.73, 0.2, 0.8)
+#: a box fainter than this gets no range ticks (its edge barely matters)
+MIN_TICK_ALPHA = 0.15
 _TEXT_PATHS = TextToPath()
 _LABEL_BOX = dict(boxstyle="round,pad=0.18", facecolor="white", edgecolor="none", alpha=0.92)
 
@@ -52,7 +54,8 @@ def fmt(v: float) -> str:
 def draw_inset(ax, box, xs, ys, alpha, color, gid, scale: Scale, left_room: float | None):
     """Box (cx, cy, w, h) with the curve ys(xs) normalised into it, the x range under its
     bottom corners where both numbers fit in the box's width, and the y range left of its
-    top and bottom where they fit in ``left_room`` inches (None: no ranges at all).
+    top and bottom where they fit in ``left_room`` inches (None: no ranges at all). The
+ranges fade with the box (alpha), and a box fainter than ``MIN_TICK_ALPHA`` has none.
     xs, ys: (n,) in display units (xs need not be increasing: a mirrored axis)."""
     cx, cy, w, h = box
     ax.add_patch(Rectangle((cx - w / 2, cy - h / 2), w, h, facecolor="white", edgecolor=color,
@@ -64,9 +67,9 @@ def draw_inset(ax, box, xs, ys, alpha, color, gid, scale: Scale, left_room: floa
     v = np.full_like(ys, 0.5) if flat else (ys - y_lo) / span_y
     px, py = cx - w / 2 + w * (0.08 + 0.84 * u), cy - h / 2 + h * (0.1 + 0.8 * v)
     ax.add_line(Line2D(px, py, color=color, linewidth=1.1, alpha=alpha, zorder=4, gid=f"inset:{gid}"))
-    if left_room is None:
+    if left_room is None or alpha < MIN_TICK_ALPHA:
         return
-    style = dict(fontsize=TICK_PT, color="0.3", alpha=max(alpha, 0.5), zorder=5)
+    style = dict(fontsize=TICK_PT, color="0.3", alpha=alpha, zorder=5)  # they fade with their box
     pad_x, pad_y = 0.04 / scale.x, 0.03 / scale.y
     bottom, left = cy - h / 2 - pad_y, cx - w / 2 - pad_x
     x_text = (fmt(x_lo), fmt(x_hi))

@@ -71,7 +71,10 @@ def _affine(pair, n: int, what: str):
     """(shift, scale) -> arrays (n,) each; None -> (0, 1)."""
     if pair is None:
         return np.zeros(n), np.ones(n)
-    shift, scale = (np.broadcast_to(np.asarray(v, dtype=np.float64).reshape(-1), (n,)) for v in pair)
+    try:
+        shift, scale = (np.broadcast_to(np.asarray(v, dtype=np.float64).reshape(-1), (n,)) for v in pair)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} must be (shift, scale), each a number or {n} numbers, got {pair!r}") from None
     if not np.all(np.isfinite(scale)) or np.any(scale == 0) or not np.all(np.isfinite(shift)):
         raise ValueError(f"{what} must be (shift, scale) with finite shifts and non-zero finite scales")
     return shift.astype(np.float64), scale.astype(np.float64)
