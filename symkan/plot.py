@@ -61,7 +61,7 @@ from .scores import EDGE_METHODS, attribution_scores, inout_scores, magnitude_sc
 COLORS = {"numeric": "black", "symbolic": "tab:red", "mixed": "tab:purple"}
 _SUB_DROP = 0.16  # how far below a product node its factors sit (layer units)
 #: default figure: inches per inset slot of the widest layer, per node layer, and its width limits
-SLOT_IN, LAYER_IN, FIG_W_IN = 2.4, 2.6, (8.0, 30.0)
+SLOT_IN, LAYER_IN, FIG_W_IN = 2.7, 2.6, (8.0, 30.0)
 #: largest inset box (inches) and the side margin kept for range ticks (inches)
 BOX_IN, MARGIN_IN = (1.4, 0.85), 0.7
 #: a thinned-out inset's box (data units)
@@ -152,7 +152,7 @@ def _label_text(layer, maps, o: int, i: int, xs, ys, room_in: float) -> str:
     a, b, c, d = (float(v) for v in layer.symbolic.affine[o, i].detach().cpu())
     form = snapped_form(name, *maps.constants(a, b, c, d, o, i), x_range=(float(xs.min()), float(xs.max())),
                         y_span=float(np.ptp(ys)))
-    return form if text_inches(form, LABEL_PT) + 0.15 <= room_in else name
+    return form if text_inches(form, LABEL_PT) + 0.08 <= room_in else name
 
 
 def plot_network(model, X, beta: float = 3.0, in_names: Sequence[str] | None = None,
