@@ -14,8 +14,8 @@ drawn with alpha 0.
 
 Insets: each alive edge passes through a box showing its curve, sampled on a grid over
 the min..max of that edge's input under X, with both axes' ranges written at the box's
-ends (3 significant digits) when the box is large enough. The units of the curves are
-:mod:`symkan.plot_units`': with ``input_affine`` the first layer's x axes are the
+ends (3 significant digits) where they fit. The units of the curves are those of
+:mod:`symkan.plot_units`: with ``input_affine`` the first layer's x axes are the
 inputs as the user gave them (or their logs, for a log-space network: what the input
 labels say); with ``output_affine`` the last layer's y axes are contributions to the
 user's y (a lone edge into an output shows y itself); hidden nodes have no user units
