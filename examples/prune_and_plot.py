@@ -62,10 +62,10 @@ def main(argv=None) -> dict:
 
     fig = plot_network(model, Xtr, in_names=names, out_names=["f"],
                        title=f"trained [2, 5, 1] with L1+entropy: test RMSE {before:.2e}")
-    fig.savefig(out / "before_prune.png", dpi=130)
+    fig.savefig(out / "before_prune.png", dpi=150)
     fig = plot_network(small, Xtr, in_names=names, out_names=["f"],
                        title=f"pruned to {small.width} and refit: test RMSE {after:.2e}")
-    fig.savefig(out / "after_prune.png", dpi=130)
+    fig.savefig(out / "after_prune.png", dpi=150)
     if args.products:
         result_products = products_demo(out)
     result = {"width_before": model.width, "widths_after_each_round": widths, "rmse_trained": before,
@@ -100,7 +100,7 @@ def products_demo(out: Path) -> dict:
     err = rmse(small, X, y)
     fig = plot_network(small, X, in_names=["x", "y"], out_names=["f"],
                        title=f"x·y + sin(πx), factors snapped\ntrain RMSE {err:.1e}")
-    fig.savefig(out / "products.png", dpi=130)
+    fig.savefig(out / "products.png", dpi=150)
     return {"width": small.width, "snapped": snapped, "rmse_train": err}
 
 

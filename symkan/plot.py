@@ -6,23 +6,35 @@ factors (small dots, the sub-nodes its incoming edges end on).
 
 Edges: one ``Line2D`` per edge with alpha = tanh(β·score) and ``gid =
 "edge:{l}:{i}:{o}"`` (layer l, input node i, sub-node o: the edge order of the API, see
-:class:`symkan.nn.KANLayer`), so the drawn opacities can be read back; its inset, box
-and label have the same key. Colours: black = numeric edge, red = symbolic edge (labelled with its
-function name), purple = numeric edge in a layer where other edges are already
-symbolic (snapping unfinished there). Masked edges are drawn with alpha 0.
+:class:`symkan.nn.KANLayer`), so the drawn opacities can be read back; its inset, box,
+label and range ticks (``xmin``, ``xmax``, ``ymin``, ``ymax``) have the same key.
+Colours: black = numeric edge, red = symbolic edge, purple = numeric edge in a layer
+where other edges are already symbolic (snapping unfinished there). Masked edges are
+drawn with alpha 0.
 
-Insets: each alive edge passes through a small box showing its learned curve φ(x),
-sampled on a grid over the min..max of that edge's input under X. Above ``max_insets``
-alive edges, edges are drawn as straight lines and only the ``max_insets`` strongest
-get an inset, placed on the edge (at its midpoint, or slid along it — strongest edges
-first — to the nearest spot where it does not overlap an inset already placed); a
-legend entry says how many edges have insets. Symbolic edges without an inset still
-get their function label, on the edge. Everything is vector artists in one figure;
-nothing is written to disk.
+Insets: each alive edge passes through a box showing its curve, sampled on a grid over
+the min..max of that edge's input under X, with both axes' ranges written at the box's
+ends (3 significant digits) where they fit. The units of the curves are those of
+:mod:`symkan.plot_units`: with ``input_affine`` the first layer's x axes are the
+inputs as the user gave them (or their logs, for a log-space network: what the input
+labels say); with ``output_affine`` the last layer's y axes are contributions to the
+user's y (a lone edge into an output shows y itself); hidden nodes have no user units
+and are drawn in network units, each oriented so that its outgoing curves increase.
+A snapped edge is labelled with its form c·f(a·x + b) + d in the same units (x is the
+inset's horizontal axis), its constants rounded to 3 significant digits, on a white
+box above its inset; where that text is wider than the room an edge has, the label is
+the function's name. Text is at least 9 pt; the default figure is at least 8 inches
+wide (1 200 px at the 150 dpi of the CLI's PNGs) and grows with the widest layer.
+
+Above ``max_insets`` alive edges, edges are drawn as straight lines and only the
+``max_insets`` strongest get an inset, placed on the edge (at its midpoint, or slid
+along it — strongest edges first — to the nearest spot where it does not overlap an
+inset already placed); a legend entry says how many edges have insets. Symbolic edges
+without an inset still get their label, on the edge. Everything is vector artists in
+one figure; nothing is written to disk.
 """
 from __future__ import annotations
 
-import math
 from typing import Sequence
 
 import networkx as nx
@@ -30,15 +42,30 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.patches import Patch, Rectangle
+from matplotlib.patches import Patch
 
 from .checks import check_choice, check_int, check_kan, check_names, check_number, eval_mode
+from .plot_insets import (
+    LABEL_PT,
+    LEGEND_PT,
+    NAME_PT,
+    Scale,
+    draw_inset,
+    draw_label,
+    place_on_edge,
+    text_inches,
+)
+from .plot_units import edge_maps, snapped_form
 from .scores import EDGE_METHODS, attribution_scores, inout_scores, magnitude_scores, subnode_owner, trace
 
 COLORS = {"numeric": "black", "symbolic": "tab:red", "mixed": "tab:purple"}
 _SUB_DROP = 0.16  # how far below a product node its factors sit (layer units)
-#: positions along an edge (0 = its input node, 1 = its output) tried for a thinned-out inset
-_SLIDE = (0.5, 0.42, 0.58, 0.34, 0.66, 0.27, 0.73, 0.2, 0.8)
+#: default figure: inches per inset slot of the widest layer, per node layer, and its width limits
+SLOT_IN, LAYER_IN, FIG_W_IN = 2.7, 2.6, (8.0, 30.0)
+#: largest inset box (inches) and the side margin kept for range ticks (inches)
+BOX_IN, MARGIN_IN = (1.4, 0.85), 0.7
+#: a thinned-out inset's box (data units)
+THIN_H = 0.22
 
 
 def _scores(model, tr, method: str):
@@ -90,45 +117,48 @@ def _curves(model, tr, n_grid: int):
     return out
 
 
-def _draw_inset(ax, cx, cy, w, h, xs, ys, alpha, color, gid):
-    box = Rectangle((cx - w / 2, cy - h / 2), w, h, facecolor="white", edgecolor=color, linewidth=0.6,
-                    alpha=alpha, zorder=3, gid=f"box:{gid}")
-    ax.add_patch(box)
-    span_y = ys.max() - ys.min()
-    u = (xs - xs.min()) / max(xs.max() - xs.min(), 1e-12)
-    v = (ys - ys.min()) / span_y if span_y > 1e-9 * max(1.0, abs(ys).max()) else np.full_like(ys, 0.5)
-    px, py = cx - w / 2 + w * (0.1 + 0.8 * u), cy - h / 2 + h * (0.12 + 0.76 * v)
-    ax.add_line(Line2D(px, py, color=color, linewidth=0.9, alpha=alpha, zorder=4, gid=f"inset:{gid}"))
+def _thin_box_w(width: float, in_features: int) -> float:
+    return min(0.5, 0.35 * width / max(in_features, 1))
 
 
-def _overlap(a, b) -> float:
-    """Overlap area of two boxes (cx, cy, w, h)."""
-    dx = min(a[0] + a[2] / 2, b[0] + b[2] / 2) - max(a[0] - a[2] / 2, b[0] - b[2] / 2)
-    dy = min(a[1] + a[3] / 2, b[1] + b[3] / 2) - max(a[1] - a[3] / 2, b[1] - b[3] / 2)
-    return dx * dy if dx > 0 and dy > 0 else 0.0
+def _canvas(ax, figsize, width: float, n_layers: int, slots, title):
+    """(figure, Axes, Scale, x margin): a new constrained-layout Figure sized for the
+    diagram (``slots``: alive edges per layer when every edge has an inset, else None)
+    unless ``ax`` or ``figsize`` is given. The x margin (data units) leaves room for the
+    range ticks left of the first inset."""
+    title_in = 0.45 if title else 0.0
+    if ax is None:
+        if figsize is None:
+            content = SLOT_IN * max(slots) if slots else 2.0 + 1.1 * width
+            fig_w = min(max(content + 2 * MARGIN_IN, FIG_W_IN[0]), FIG_W_IN[1])
+            fig_h = 0.9 + LAYER_IN * n_layers + title_in
+            figsize = (fig_w, fig_h if slots else max(fig_h, 0.4 * fig_w))
+        fig = Figure(figsize=figsize, layout="constrained")
+        ax = fig.add_subplot()
+        ax_w, ax_h = figsize[0] - 0.15, figsize[1] - 0.15 - title_in
+    else:
+        fig = ax.figure
+        pos = ax.get_position()
+        ax_w, ax_h = pos.width * fig.get_figwidth(), pos.height * fig.get_figheight()
+    ax_w, ax_h = max(ax_w, 0.5), max(ax_h, 0.5)
+    margin = max(0.1, MARGIN_IN * width / max(ax_w - 2 * MARGIN_IN, 0.3 * ax_w))
+    return fig, ax, Scale(ax_w / (width + 2 * margin), ax_h / (n_layers + 0.9)), margin
 
 
-def _place_on_edge(p0, p1, w: float, h: float, placed: list) -> tuple[float, float]:
-    """Centre of a (w, h) box on the segment p0 -> p1 that overlaps the boxes in ``placed``
-    least (the midpoint if it is free; otherwise the free position nearest to it; without a
-    free one, the least overlapping). Greedy and O(len(placed)) per try: cheap for the
-    few dozen insets a thinned diagram has. The chosen box is appended to ``placed``."""
-    best, best_cost = None, math.inf
-    for t in _SLIDE:
-        c = (p0[0] + t * (p1[0] - p0[0]), p0[1] + t * (p1[1] - p0[1]))
-        cost = sum(_overlap((c[0], c[1], w, h), b) for b in placed)
-        if cost < best_cost:
-            best, best_cost = c, cost
-        if cost == 0.0:
-            break
-    placed.append((best[0], best[1], w, h))
-    return best
+def _label_text(layer, maps, o: int, i: int, xs, ys, room_in: float) -> str:
+    """A snapped edge's form in display units (its curve: xs, ys (n,)), or its
+    function's name when the form is wider than ``room_in`` inches."""
+    name = layer.symbolic.function_name(o, i)
+    a, b, c, d = (float(v) for v in layer.symbolic.affine[o, i].detach().cpu())
+    form = snapped_form(name, *maps.constants(a, b, c, d, o, i), x_range=(float(xs.min()), float(xs.max())),
+                        y_span=float(np.ptp(ys)))
+    return form if text_inches(form, LABEL_PT) + 0.08 <= room_in else name
 
 
 def plot_network(model, X, beta: float = 3.0, in_names: Sequence[str] | None = None,
                  out_names: Sequence[str] | None = None, ax=None, *, method: str = "attribution",
                  max_insets: int = 64, n_grid: int = 48, title: str | None = None,
-                 figsize: tuple[float, float] | None = None) -> Figure:
+                 figsize: tuple[float, float] | None = None, input_affine=None, output_affine=None) -> Figure:
     """Draw the network; returns the matplotlib Figure (nothing is shown or saved).
 
     Args:
@@ -142,6 +172,15 @@ def plot_network(model, X, beta: float = 3.0, in_names: Sequence[str] | None = N
             a curve inset (0: none), placed on their edges without overlapping where
             possible; a legend entry says so, and symbolic edges keep their labels.
         n_grid: points per inset curve.
+        title: drawn above the diagram (wrapped to the figure's width).
+        figsize: (width, height) inches of a new figure; default: sized for the diagram.
+        input_affine: (shift, scale), scalars or (n_inputs,) each, of the inputs'
+            standardisation (the network takes (x − shift) / scale): the first layer's
+            curves and labels are then in the units of x. Edges of later layers stay in
+            network units (hidden nodes have no user units).
+        output_affine: (shift, scale), scalars or (n_outputs,), of the output's
+            standardisation (y = shift + scale · network output): edges into a sum
+            output node then show their contribution to y in y's units.
     """
     check_kan(model)
     check_choice("method", method, EDGE_METHODS)
@@ -152,102 +191,112 @@ def plot_network(model, X, beta: float = 3.0, in_names: Sequence[str] | None = N
     out_names = check_names(out_names, model.n_outputs, "out_names", of="outputs")
     tr = trace(model, X)
     edge_sc, node_sc = _scores(model, tr, method)
+    maps = edge_maps(model, tr, input_affine, output_affine)
     curves = _curves(model, tr, n_grid)
     nodes, subs, width = _layout(model)
     n_layers = len(model.layers)
 
-    if ax is None:
-        if figsize is None:
-            fig_w = min(2.0 + 1.1 * width, 24.0)
-            figsize = (fig_w, max(1.0 + 2.4 * n_layers, 0.4 * fig_w))
-        fig = Figure(figsize=figsize, layout="constrained")
-        ax = fig.add_subplot()
-    else:
-        fig = ax.figure
-
     alive_edges = []  # (score, l, o, i)
     for l, layer in enumerate(model.layers):
-        m = layer.mask.cpu() > 0
         s = edge_sc[l].cpu()
-        alive_edges += [(float(s[o, i]), l, o, i) for o, i in torch.nonzero(m).tolist()]
+        alive_edges += [(float(s[o, i]), l, o, i) for o, i in torch.nonzero(layer.mask.cpu() > 0).tolist()]
     full = len(alive_edges) <= max_insets
-    thin_pos = {}  # thinned mode: (l, o, i) -> inset centre on the edge
+    slots = [max(int((layer.mask > 0).sum()), 1) for layer in model.layers] if full else None
+    fig, ax, scale, margin = _canvas(ax, figsize, width, n_layers, slots, title)
     if full:
         with_inset = {(l, o, i) for _, l, o, i in alive_edges}
     else:
-        ranked = sorted(alive_edges, key=lambda e: -e[0])[:max_insets]
-        with_inset = {(l, o, i) for _, l, o, i in ranked}
-        placed = []
-        for _, l, o, i in ranked:  # strongest first: they get the midpoints
-            w = min(0.5, 0.35 * width / max(model.layers[l].in_features, 1))
-            thin_pos[(l, o, i)] = _place_on_edge(nodes[l][i], subs[l + 1][o], w, 0.22, placed)
+        with_inset = {(l, o, i) for _, l, o, i in sorted(alive_edges, key=lambda e: -e[0])[:max_insets]}
+    kinds_used = _draw_edges(ax, model, edge_sc, maps, curves, nodes, subs, width, beta, scale, with_inset,
+                             full, [e for e in sorted(alive_edges, key=lambda e: -e[0])
+                                    if (e[1], e[2], e[3]) in with_inset])
+    node_kinds_used = _draw_nodes(ax, model, nodes, subs, node_sc, beta)
+    if in_names:
+        for j, name in enumerate(in_names):
+            ax.text(nodes[0][j][0], -0.14, name, ha="center", va="top", fontsize=NAME_PT)
+    if out_names:
+        for j, name in enumerate(out_names):
+            ax.text(nodes[-1][j][0], n_layers + 0.12, name, ha="center", va="bottom", fontsize=NAME_PT)
+    has_legend = _legend(ax, kinds_used, node_kinds_used, full, len(with_inset), len(alive_edges))
+    ax.set_xlim(-margin, width + margin)
+    ax.set_ylim(-0.45, n_layers + (0.7 if has_legend else 0.45))
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title, fontsize=NAME_PT, wrap=True)
+    return fig
 
-    kinds_used, node_kinds_used = set(), set()
-    no_inset_labels = []  # symbolic edges drawn without an inset: (l, o, i, name, alpha)
+
+def _draw_edges(ax, model, edge_sc, maps, curves, nodes, subs, width, beta, scale, with_inset, full, ranked):
+    """Every edge's line, and for alive edges its inset and label. Returns the kinds of
+    the alive edges ("numeric", "symbolic", "mixed")."""
+    thin_pos, placed = {}, []  # thinned mode: (l, o, i) -> inset centre on the edge
+    if not full:
+        for _, l, o, i in ranked:  # strongest first: they get the midpoints
+            w = _thin_box_w(width, model.layers[l].in_features)
+            thin_pos[(l, o, i)] = place_on_edge(nodes[l][i], subs[l + 1][o], w, THIN_H, placed)
+    kinds_used, no_inset_labels = set(), []  # symbolic edges drawn without an inset
     for l, layer in enumerate(model.layers):
-        fixed = layer.symbolic.fixed.cpu() & (layer.mask.cpu() > 0)
-        layer_mixed = bool(fixed.any()) and bool(((layer.mask.cpu() > 0) & ~fixed).any())
-        alive = (layer.mask.cpu() > 0)
+        alive = layer.mask.cpu() > 0
+        fixed = layer.symbolic.fixed.cpu() & alive
+        layer_mixed = bool(fixed.any()) and bool((alive & ~fixed).any())
         # pykan-style row of boxes between the layers, one slot per alive edge ordered by (in, out)
-        order = sorted(((i, o) for o, i in torch.nonzero(alive).tolist()))
+        order = sorted((i, o) for o, i in torch.nonzero(alive).tolist())
         slot = {(o, i): k for k, (i, o) in enumerate(order)}
-        n_slots = max(len(order), 1)
-        bw = min(0.8 * width / n_slots, 0.45)
-        bh = min(0.32, 2.2 * bw) if full else 0.22
+        slot_w = width / max(len(order), 1)
+        if full:
+            bw = min(0.62 * slot_w * scale.x, BOX_IN[0]) / scale.x
+            bh = min(BOX_IN[1], 0.33 * scale.y) / scale.y
+            room_in = slot_w * scale.x - 0.1
+            tick_room = (slot_w - bw) * scale.x  # the gap to the box on the left
+        else:  # thinned insets sit anywhere on their edges: no room kept for range ticks
+            bw, bh, room_in, tick_room = _thin_box_w(width, layer.in_features), THIN_H, 2.4, None
         grid, vals = curves[l]
         for o in range(layer.out_features):
             for i in range(layer.in_features):
-                score = float(edge_sc[l][o, i])
-                alpha = float(np.tanh(beta * score)) if bool(alive[o, i]) else 0.0
+                is_alive = bool(alive[o, i])
+                alpha = float(np.tanh(beta * float(edge_sc[l][o, i]))) if is_alive else 0.0
                 kind = _edge_kind(layer, o, i, layer_mixed)
                 color = COLORS[kind]
                 (x0, y0), (x1, y1) = nodes[l][i], subs[l + 1][o]
                 gid = f"{l}:{i}:{o}"
-                if full and bool(alive[o, i]):
-                    cx, cy = (slot[(o, i)] + 0.5) * width / n_slots, l + 0.5
+                if full and is_alive:
+                    cx, cy = (slot[(o, i)] + 0.5) * slot_w, l + 0.5
                     # broken at the box (NaN) so the line does not show through it
                     px, py = [x0, cx, np.nan, cx, x1], [y0, cy - bh / 2, np.nan, cy + bh / 2, y1]
                 else:
-                    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+                    cx, cy = thin_pos.get((l, o, i), ((x0 + x1) / 2, (y0 + y1) / 2))
                     px, py = [x0, x1], [y0, y1]
                 ax.add_line(Line2D(px, py, color=color, linewidth=1.0, alpha=alpha, zorder=1,
                                    gid=f"edge:{gid}", solid_capstyle="round"))
-                if not bool(alive[o, i]):
+                if not is_alive:
                     continue
                 kinds_used.add(kind)
-                label = layer.symbolic.function_name(o, i) if kind == "symbolic" else None
+                xs, ys = maps[l].curve(grid[:, i], vals[:, o, i], o, i)
+                label = _label_text(layer, maps[l], o, i, xs, ys, room_in) if kind == "symbolic" else None
                 if (l, o, i) in with_inset:
-                    w, h = (bw, bh) if full else (min(0.5, 0.35 * width / max(layer.in_features, 1)), bh)
-                    if not full:
-                        cx, cy = thin_pos[(l, o, i)]
-                    _draw_inset(ax, cx, cy, w, h, grid[:, i], vals[:, o, i], alpha, color, gid)
+                    draw_inset(ax, (cx, cy, bw, bh), xs, ys, alpha, color, gid, scale, tick_room)
                     if label:
-                        ax.text(cx, cy + h / 2 + 0.01, label, fontsize=7, color=COLORS["symbolic"],
-                                alpha=max(alpha, 0.35), ha="center", va="bottom", zorder=5, gid=f"label:{gid}")
+                        draw_label(ax, cx, cy + bh / 2 + 0.05 / scale.y, label, alpha, COLORS["symbolic"], gid)
                 elif label:  # no room for a curve, but a snapped edge always says what it is
                     no_inset_labels.append((l, o, i, label, alpha))
-
     # labels of symbolic edges without an inset: on the edge, clear of the insets if possible
-    label_boxes = [(x, y, w, 0.22) for (l, o, i), (x, y) in thin_pos.items()
-                   for w in [min(0.5, 0.35 * width / max(model.layers[l].in_features, 1))]]
-    # rough text size in data units: 7 pt characters ≈ 0.06 in wide, 0.1 in tall
-    ax_w_in = max(ax.get_position().width * fig.get_figwidth(), 1e-3)
-    ax_h_in = max(ax.get_position().height * fig.get_figheight(), 1e-3)
-    per_in_x, per_in_y = (width + 0.2) / ax_w_in, (n_layers + 0.9) / ax_h_in
-    for l, o, i, name, alpha in no_inset_labels:
-        lw, lh = 0.06 * (len(name) + 1) * per_in_x, 0.12 * per_in_y
-        x, y = _place_on_edge(nodes[l][i], subs[l + 1][o], lw, lh, label_boxes)
-        ax.text(x, y, name, fontsize=7, color=COLORS["symbolic"], alpha=max(alpha, 0.35), ha="center",
-                va="center", zorder=5, gid=f"label:{l}:{i}:{o}",
-                bbox=dict(boxstyle="square,pad=0.1", facecolor="white", edgecolor="none", alpha=0.8))
+    for l, o, i, text, alpha in no_inset_labels:
+        x, y = place_on_edge(nodes[l][i], subs[l + 1][o], scale.text_width(text + "  ", LABEL_PT),
+                             scale.text_height(LABEL_PT), placed)
+        draw_label(ax, x, y, text, alpha, COLORS["symbolic"], f"{l}:{i}:{o}", va="center")
+    return kinds_used
 
-    # nodes and product factors
+
+def _draw_nodes(ax, model, nodes, subs, node_sc, beta) -> set:
+    """Node markers (sum: dot, product: circled ×) and product factors; returns the
+    node kinds drawn."""
+    used = set()
     for l, spec in enumerate(model.specs):
         for j in range(spec.n_nodes):
             x, y = nodes[l][j]
             is_prod = j >= spec.n_sum
             kind = "input" if l == 0 else ("product" if is_prod else "sum")
-            node_kinds_used.add("product" if is_prod else "sum")
+            used.add("product" if is_prod else "sum")
             # unimportant nodes fade (never fully: the structure stays visible)
             n_alpha = max(float(np.tanh(beta * float(node_sc[l][j]))), 0.2)
             if is_prod:
@@ -267,13 +316,11 @@ def plot_network(model, X, beta: float = 3.0, in_names: Sequence[str] | None = N
                 ax.add_line(Line2D([sx, nx_], [sy, ny], color="0.4", linewidth=0.8, zorder=5))
                 ax.add_line(Line2D([sx], [sy], marker="o", markersize=3, color="0.3", linestyle="none",
                                    zorder=6, gid=f"subnode:{l}:{o}"))
-    if in_names:
-        for j, name in enumerate(in_names):
-            ax.text(nodes[0][j][0], -0.14, name, ha="center", va="top", fontsize=11)
-    if out_names:
-        for j, name in enumerate(out_names):
-            ax.text(nodes[-1][j][0], n_layers + 0.12, name, ha="center", va="bottom", fontsize=11)
+    return used
 
+
+def _legend(ax, kinds_used, node_kinds_used, full: bool, n_insets: int, n_alive: int) -> bool:
+    """The legend of edge colours, node kinds and thinned insets; whether one was drawn."""
     handles = [Line2D([], [], color=COLORS[k], label=k if k != "mixed" else "numeric (layer partly symbolic)")
                for k in ("numeric", "symbolic", "mixed") if k in kinds_used]
     if "product" in node_kinds_used:
@@ -282,19 +329,15 @@ def plot_network(model, X, beta: float = 3.0, in_names: Sequence[str] | None = N
                            label="product node")]
     note = None
     if not full:  # say in the legend that insets were thinned out
-        note = (f"insets thinned: curves for the {len(with_inset)} strongest of {len(alive_edges)} edges"
-                if with_inset else f"insets off: {len(alive_edges)} edges (max_insets=0)")
+        note = (f"insets thinned: curves for the {n_insets} strongest of {n_alive} edges"
+                if n_insets else f"insets off: {n_alive} edges (max_insets=0)")
         handles.append(Patch(facecolor="white", edgecolor="0.4", linewidth=0.6, label=note))
-    if len(handles) > 1 or note:
-        leg = ax.legend(handles=handles, loc="upper left", fontsize=7, frameon=False)
-        if note:
-            leg.get_texts()[-1].set_gid("note")
-    ax.set_xlim(-0.1, width + 0.1)
-    ax.set_ylim(-0.45, n_layers + 0.45)
-    ax.set_axis_off()
-    if title:
-        ax.set_title(title)
-    return fig
+    if len(handles) <= 1 and not note:
+        return False
+    leg = ax.legend(handles=handles, loc="upper left", fontsize=LEGEND_PT, frameon=False)
+    if note:
+        leg.get_texts()[-1].set_gid("note")
+    return True
 
 
 def to_networkx(model, X, method: str = "attribution", in_names: Sequence[str] | None = None,

@@ -349,8 +349,28 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
         names, target = [n.replace("$", r"\$") for n in self.names_], self.target_name_.replace("$", r"\$")
         for key, value in self.space_.labels(names, target).items():
             kwargs.setdefault(key, value)
+        # first-layer curves in the inputs' units, last-layer curves in y's (docs: plot_network)
+        kwargs.setdefault("input_affine", self.space_.input_transform)
+        kwargs.setdefault("output_affine", self.space_.output_transform)
         p = next(iter(self.model_.parameters()))
         return plot_network(self.model_, torch.as_tensor(Xn, dtype=p.dtype), beta=beta, **kwargs)
+
+    def plot_front(self, ax=None):
+        """The Pareto front, loss against complexity, the chosen formula marked (a Figure;
+        :func:`symkan.plot_results.plot_front`)."""
+        check_is_fitted(self, "best_")
+        from .plot_results import plot_front
+
+        return plot_front(self.front_, self.best_index_, ax=ax)
+
+    def plot_residuals(self, X, y):
+        """Residuals of the best formula on (X, y): against the prediction, a histogram and
+        against each input (a Figure; :func:`symkan.plot_results.plot_residuals`)."""
+        from .plot_results import plot_residuals
+
+        pred = self.predict(X)
+        X = validate_data(self, numeric_table(as_array(X), self.names_), reset=False, dtype=np.float64)
+        return plot_residuals(as_array(y), pred, X=X, names=self.names_, target=self.target_name_)
 
     # --- persistence ---------------------------------------------------------------------
     def __getstate__(self):

@@ -5,7 +5,7 @@
                [--model-selection {best,accuracy,score}]
     symkan predict DIR/model data.csv [--sep SEP] [--out predictions.csv]
     symkan --version
-    symkan plot DIR/model [--out network.png]
+    symkan plot DIR [--what network|front|residuals] [--data data.csv] [--out FILE]
     symkan demo
 
 Every command takes ``--json`` (machine-readable output on stdout), ``--quiet`` (no
@@ -37,7 +37,8 @@ import sys
 import traceback
 
 from . import options
-from .commands import COMMANDS, DEMO_EQUATION
+from .commands import COMMANDS, DEMO_EQUATION, PLOTS
+from .report import PNG_DPI
 from .errors import EXIT_BAD_INPUT, CLIError
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--target", required=True, help="name of the column to explain")
     options.add_table_options(f, choose_columns=True)
     f.add_argument("--out", help="directory for formula.txt, formula.tex, equations.csv, model, network.png, "
-                                 "result.json")
+                                 "front.png, result.json")
     f.add_argument("--units", metavar="FILE|SPEC",
                    help="units of the columns: a units CSV (first column the variable, numeric columns the "
                         "exponents of base dimensions, as in the AI-Feynman units.csv) or inline text like "
@@ -82,10 +83,14 @@ def _parser() -> argparse.ArgumentParser:
     options.add_table_options(pr, choose_columns=False)
     pr.add_argument("--out", help="write predictions to this CSV file instead of stdout")
 
-    pl = sub.add_parser("plot", parents=[common], help="draw the network diagram of a saved model")
-    pl.add_argument("model", help="model file (DIR/model)")
-    pl.add_argument("--out", help="PNG/SVG/PDF file (default: network.png next to the model)")
-    pl.add_argument("--beta", type=options.positive_number, default=3.0, help="edge opacity = tanh(beta * score)")
+    pl = sub.add_parser("plot", parents=[common], help="draw a saved model's network, Pareto front or residuals")
+    pl.add_argument("path", metavar="RESULTS_DIR|MODEL", help="a 'symkan fit --out' directory or its model file")
+    pl.add_argument("--what", choices=PLOTS, default="network",
+                    help="network diagram (default), Pareto front, or residuals on --data")
+    pl.add_argument("--out", help="PNG/SVG/PDF file (default: WHAT.png next to the model)")
+    pl.add_argument("--data", metavar="CSV", help="for --what residuals: rows with the model's inputs and target")
+    pl.add_argument("--dpi", type=options.positive_number, default=PNG_DPI, help=f"resolution of a PNG (default: {PNG_DPI})")
+    pl.add_argument("--beta", type=options.positive_number, default=3.0, help="network: edge opacity = tanh(beta * score)")
 
     d = sub.add_parser("demo", parents=[common], help=f"run the whole pipeline on a built-in dataset "
                                                       f"({DEMO_EQUATION})")

@@ -137,15 +137,53 @@ def cmd_predict(args) -> int:
     return 0
 
 
+#: what ``symkan plot --what`` draws
+PLOTS = ("network", "front", "residuals")
+
+
+def model_path(path) -> Path:
+    """The model file of ``symkan plot PATH``: PATH itself, or PATH/model for a
+    ``symkan fit --out`` directory."""
+    path = Path(path)
+    if not path.is_dir():
+        return path
+    if not (path / "model").is_file():
+        raise CLIError(f"{str(path)!r} has no model file: give a 'symkan fit --out' directory or its model file")
+    return path / "model"
+
+
+def residual_data(model, csv):
+    """(X, y) of ``--data`` for a residual plot: the model's input columns and its target."""
+    import numpy as np
+
+    from .tabular import read_csv
+
+    if csv is None:
+        raise CLIError("--what residuals needs --data CSV (the model's input columns and its target)")
+    table = read_csv(csv)
+    needed = [*model.names_, model.target_name_]
+    missing = [n for n in needed if n not in table.columns]
+    if missing:
+        raise CLIError(f"{csv}: missing column(s) {missing}; residuals need {needed}")
+    return np.column_stack([table.column(n) for n in model.names_]), table.column(model.target_name_)
+
+
 def cmd_plot(args) -> int:
-    model = load(args.model)
-    out = Path(args.out) if args.out else Path(args.model).with_name("network.png")
-    fig = model.plot(beta=args.beta)
-    fig.savefig(out, dpi=150)
+    path = model_path(args.path)
+    model = load(path)
+    out = Path(args.out) if args.out else path.with_name(f"{args.what}.png")
+    if args.what == "network":
+        fig = model.plot(beta=args.beta)
+    elif args.what == "front":
+        fig = model.plot_front()
+    else:
+        fig = model.plot_residuals(*residual_data(model, args.data))
+    fig.savefig(out, dpi=args.dpi)
     if args.json:
         print(to_json({"file": str(out)}))
     else:
         print(f"wrote {out}")
     return 0
+
 
 COMMANDS = {"fit": cmd_fit, "predict": cmd_predict, "plot": cmd_plot, "demo": cmd_demo}

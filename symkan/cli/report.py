@@ -16,6 +16,8 @@ from ..units.parsing import format_dimension
 from .streaming import write_text_atomic
 
 log = logging.getLogger("symkan.cli")
+#: resolution of every PNG the command writes
+PNG_DPI = 150
 
 
 def to_json(info, indent=None) -> str:
@@ -108,10 +110,10 @@ def write_outputs(model, out: Path, precision="auto") -> list[str]:
     (out / "formula.tex").write_text(model.latex(units=True, precision=precision) + "\n")
     write_text_atomic(out / "equations.csv", model.front_.to_csv())  # over the front written as the search went
     model.save(out / "model")
-    fig = model.plot()
-    fig.savefig(out / "network.png", dpi=150)
+    model.plot().savefig(out / "network.png", dpi=PNG_DPI)
+    model.plot_front().savefig(out / "front.png", dpi=PNG_DPI)
     files = [str(out / n) for n in ("formula.txt", "formula.tex", "equations.csv", "model", "network.png",
-                                    "result.json")]
+                                    "front.png", "result.json")]
     (out / "result.json").write_text(to_json({**summary(model, precision), "files": files}, indent=2) + "\n")
     return files
 
