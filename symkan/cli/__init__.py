@@ -1,6 +1,6 @@
 """The ``symkan`` command line.
 
-    symkan fit data.csv --target y [--out DIR] [--basis B] [--time-budget S] [--seed N]
+    symkan fit data.csv --target y [--out DIR] [--basis B] [--time-budget S] [--max-evaluations N] [--seed N]
     symkan predict DIR/model data.csv [--out predictions.csv]
     symkan plot DIR/model [--out network.png]
     symkan demo
@@ -78,6 +78,9 @@ def _parser() -> argparse.ArgumentParser:
 def _add_fit_options(p):
     p.add_argument("--basis", default="bspline", help="KAN basis (default: bspline)")
     p.add_argument("--time-budget", type=float, default=None, help="seconds for the search (default: no limit)")
+    p.add_argument("--max-evaluations", type=int, default=None, metavar="N",
+                   help="loss evaluations for the search: a work budget that stops it at the same point on "
+                        "every machine (default: no limit)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
 
 def _expected_errors() -> tuple:

@@ -38,6 +38,7 @@ def summary(model) -> dict:
             "complexity": int(model.best_.complexity),
             "loss": float(model.best_.loss), "r2_validation": float(model.best_.r2),
             "equations": model.front_.rows(), "seconds": round(float(model.fit_seconds_), 2),
+            "evaluations": getattr(model, "fit_evaluations_", None),
             **({} if getattr(model, "y_units_", None) is None else {"units": {
                 **{n: format_dimension(u) for n, u in zip(model.names_, model.X_units_)},
                 model.target_name_: format_dimension(model.y_units_)}})}
