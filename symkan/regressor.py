@@ -89,12 +89,12 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
             machine speed; None = fixed work). Tables above 50 rows per second of it (at
             least 2 000; 10 000 without a budget) are searched on a random subsample, their
             formulas' constants then refit on all rows (``symkan.discovery.sampling``).
-        max_evaluations: a work budget: the loss evaluations the whole search may spend
-            (forward + backward passes of training and joint refits, evaluations of a
-            formula in its constant refits; ``symkan.work``). It stops the search like
+        max_evaluations: a work budget: the loss evaluations the whole search may spend,
+            each step charged up front what it may evaluate (an LBFGS training step 25,
+            a constant refit 30·(k + 1), ...; ``symkan.work``). It stops the search like
             ``time_budget`` but at the same point on every machine, so a seed gives the
             same front anywhere; with both, whichever runs out first. None = no limit.
-            ``fit_evaluations_`` says how many a fit used.
+            ``fit_evaluations_`` says what a fit was charged.
         variable_names: names of the columns (default: DataFrame columns or x0, x1, ...),
             any text: names that would print ambiguously (``E``, ``pi``, ``x-1``, ``c d``)
             get safe symbols (``E_``, ``pi_``, ``x_1``, ``c_d``; :func:`~symkan.symbolic.names.safe_names`).
