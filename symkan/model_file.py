@@ -58,6 +58,7 @@ def save_model(est, path) -> Path:
         "plot_sample": torch.as_tensor(est.plot_sample_),
         "attempts": est.attempts_,
         "fit_seconds": float(est.fit_seconds_),
+        "fit_evaluations": getattr(est, "fit_evaluations_", None),
     }
     return save_payload(path, payload)
 
@@ -216,7 +217,8 @@ def _fitted_state(data: dict, params: dict) -> dict:
                                  float(data.get("output_sign", 1.0)), groups, reference),
         "front_": front, "best_index_": int(data["best_index"]), "model_": model,
         "attempts_": list(data["attempts"]), "plot_sample_": data["plot_sample"].numpy(),
-        "fit_seconds_": float(data["fit_seconds"]), **_units_state(data.get("units")),
+        "fit_seconds_": float(data["fit_seconds"]), "fit_evaluations_": data.get("fit_evaluations"),
+        **_units_state(data.get("units")),
     }
     state["best_"] = front[state["best_index_"]]
     if data["feature_names_in"] is not None:

@@ -95,6 +95,12 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
             machine speed; None = fixed work). Tables above 50 rows per second of it (at
             least 2 000; 10 000 without a budget) are searched on a random subsample, their
             formulas' constants then refit on all rows (``symkan.discovery.sampling``).
+        max_evaluations: a work budget: the loss evaluations the whole search may spend,
+            each step charged up front what it may evaluate (an LBFGS training step 25,
+            a constant refit 30·(k + 1), ...; ``symkan.work``). It stops the search like
+            ``time_budget`` but at the same point on every machine, so a seed gives the
+            same front anywhere; with both, whichever runs out first. None = no limit.
+            ``fit_evaluations_`` says what a fit was charged.
         variable_names: names of the columns (default: DataFrame columns or x0, x1, ...),
             any text: names that would print ambiguously (``E``, ``pi``, ``x-1``, ``c d``)
             get safe symbols (``E_``, ``pi_``, ``x_1``, ``c_d``; :func:`~symkan.symbolic.names.safe_names`).
@@ -129,7 +135,7 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
     ``output_scale_``), ``names_``, ``symbols_`` (the formulas' Symbols of the columns,
     named as :mod:`symkan.symbolic.names` says), ``target_name_``, ``seed_``, ``n_features_in_``,
     ``attempts_`` (per-architecture summary), ``plot_sample_`` (up to 500 training
-    rows in network units, for ``plot``), ``fit_seconds_``.
+    rows in network units, for ``plot``), ``fit_seconds_``, ``fit_evaluations_``.
     """
 
     def __init__(self, basis="bspline", hidden=None, grid_size=5, steps=50, lamb=1e-3, node_th=1e-2,
@@ -194,7 +200,8 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
         names = column_names(self.variable_names, getattr(self, "feature_names_in_", None), X.shape[1])
         check_values(X, y, names, target)
         units = fit_units(X_units, y_units, names, target)
-        budget = Budget(None if self.time_budget is None else float(self.time_budget))
+        budget = Budget(None if self.time_budget is None else float(self.time_budget),
+                        None if self.max_evaluations is None else int(self.max_evaluations))
         seed = seed_of(self.random_state)
 
         split = split_rows(X.shape[0], self.val_fraction, seed, budget.seconds)  # a large table: a subsample
@@ -237,7 +244,7 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
         self.space_ = attempt.transform
         self.attempts_ = [a.summary() for a in result.attempts]
         self.plot_sample_ = self.space_.inputs(result.rows.X[:PLOT_SAMPLE_ROWS])
-        self.fit_seconds_ = budget.elapsed()
+        self.fit_seconds_, self.fit_evaluations_ = budget.elapsed(), budget.evaluations_used
         self._build_predictor()
         return self
 

@@ -19,6 +19,7 @@ import torch
 
 from .checks import check_choice, check_int, check_model_data, check_number
 from .regularize import sparsity_penalty
+from . import work
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +121,10 @@ def fit(model, X, y, *, steps: int = 100, optimizer: str = "lbfgs", lr: float | 
         callbacks: ``cb(step, history, model)`` after every step (all of them, in order);
             any returning True stops training after that step.
 
+    Each step is charged on the active work meter (:mod:`symkan.work`), if any, the
+    forward + backward passes it may make: an LBFGS step its ``max_eval`` (25 with
+    ``lbfgs_max_iter=20``), an Adam step 1.
+
     Returns: :class:`History`.
     """
     steps = check_int("steps", steps, minimum=0)
@@ -217,6 +222,9 @@ def fit(model, X, y, *, steps: int = 100, optimizer: str = "lbfgs", lr: float | 
                 record["mse"], record["pen"] = mse.detach(), pen
                 return total
 
+            # a step is charged what it may evaluate, not what it did: the count stays
+            # the same on every machine (the line search's evaluations depend on round-off)
+            work.record(opt.param_groups[0]["max_eval"] if optimizer == "lbfgs" else 1)
             if optimizer == "lbfgs":
                 try:
                     opt.step(closure)

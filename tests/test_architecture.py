@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = "symkan"
 #: the layers, bottom first: a module may import its own layer and the ones below
 LAYERS = (
-    ("symkan.functions", "symkan.checks", "symkan.tensor_memo", "symkan.units"),
+    ("symkan.functions", "symkan.checks", "symkan.tensor_memo", "symkan.units", "symkan.work"),
     ("symkan.kernels", "symkan.bases"),
     ("symkan.nn",),
     ("symkan.train", "symkan.regularize", "symkan.scores", "symkan.distributed", "symkan.models",

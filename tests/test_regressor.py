@@ -26,13 +26,18 @@ def trained():
     return SymKANRegressor(**FAST).fit(X, y), X, y
 
 
+#: a work budget for the dozens of fits of check_estimator: the same (short) search on
+#: every machine, however loaded (FAST alone charges about 1 500 evaluations)
+CHECK_EVALUATIONS = 300
+
+
 @pytest.mark.slow
 def test_check_estimator():
     from sklearn.utils.estimator_checks import check_estimator
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        results = check_estimator(SymKANRegressor(**FAST), on_fail=None)
+        results = check_estimator(SymKANRegressor(**FAST, max_evaluations=CHECK_EVALUATIONS), on_fail=None)
     failed = [(r["check_name"], str(r["exception"])[:200]) for r in results if r["status"] == "failed"]
     assert not failed
     # only the array-API check may be skipped (it needs SCIPY_ARRAY_API at interpreter start)

@@ -1,7 +1,7 @@
 """The ``symkan`` command line.
 
     symkan fit data.csv --target y [--features A,B | --drop C,D] [--sep SEP] [--out DIR]
-               [--basis B] [--time-budget S] [--seed N] [--precision N]
+               [--basis B] [--time-budget S] [--max-evaluations N] [--seed N] [--precision N]
                [--model-selection {best,accuracy,score}]
     symkan predict DIR/model data.csv [--sep SEP] [--out predictions.csv]
     symkan --version
@@ -103,6 +103,9 @@ def _add_fit_options(p):
     p.add_argument("--basis", type=options.basis, default="bspline", help="KAN basis (default: bspline)")
     p.add_argument("--time-budget", type=options.positive_seconds, default=None, metavar="SECONDS",
                    help="seconds for the search (default: no limit)")
+    p.add_argument("--max-evaluations", type=options.positive_count, default=None, metavar="N",
+                   help="loss evaluations for the search: a work budget that stops it at the same point on "
+                        "every machine (default: no limit)")
     p.add_argument("--seed", type=options.seed, default=0, help="random seed, a whole number (default: 0)")
     p.add_argument("--model-selection", choices=("best", "accuracy", "score"), default="best",
                    help="which formula of the Pareto front is reported: best (the simplest within 1.5x of the "

@@ -19,8 +19,8 @@ DEMO_EQUATION = "exp_sin"
 def regressor(args, target_name=None):
     from ..regressor import SymKANRegressor
 
-    return SymKANRegressor(basis=args.basis, time_budget=args.time_budget, random_state=args.seed,
-                           progress=not (args.quiet or args.json), target_name=target_name,
+    return SymKANRegressor(basis=args.basis, time_budget=args.time_budget, max_evaluations=args.max_evaluations,
+                           random_state=args.seed, progress=not (args.quiet or args.json), target_name=target_name,
                            model_selection=args.model_selection)
 
 

@@ -48,6 +48,16 @@ def positive_number(text: str) -> float:
     return value
 
 
+def positive_count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
+    return value
+
+
 def seed(text: str) -> int:
     try:
         value = int(text)

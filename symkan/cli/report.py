@@ -96,6 +96,7 @@ def summary(model, precision="auto") -> dict:
             "equations": front_rows(model, precision), "seconds": round(float(model.fit_seconds_), 2),
             "precision": precision, "seed": plain_data(model.seed_), "version": symkan_version(),
             "parameters": plain_data(model.get_params(deep=False)),
+            "evaluations": getattr(model, "fit_evaluations_", None),
             **({} if getattr(model, "y_units_", None) is None else {"units": {
                 **{n: format_dimension(u) for n, u in zip(model.names_, model.X_units_)},
                 model.target_name_: format_dimension(model.y_units_)}})}

@@ -105,14 +105,15 @@ def search_groups(analysis: DimensionalAnalysis, X: np.ndarray, y: np.ndarray, n
     rows = split.search_rows(names, X, y)
     symbols = [sympy.Symbol(s.name, positive=True) if np.all(X[:, j] > 0) else s
                for j, s in enumerate(variable_symbols(names))]
-    for attempt in found.attempts:
-        attempt.formulas = [f for f in (_mapped(f, reduction, symbols, rows, budget)
-                                        for f in attempt.formulas) if f is not None]
-        attempt.transform = replace(attempt.transform, groups=reduction.exponents,
-                                    reference=analysis.reference if reduction.scaled else None)
     final_rows = split.final_rows(names, X, y)
-    if final_rows is not None:
-        refit_and_score([f for a in found.attempts for f in a.formulas], final_rows, budget.cutoff)
+    with budget.metering():  # the refits of the mapped formulas count on the budget
+        for attempt in found.attempts:
+            attempt.formulas = [f for f in (_mapped(f, reduction, symbols, rows, budget)
+                                            for f in attempt.formulas) if f is not None]
+            attempt.transform = replace(attempt.transform, groups=reduction.exponents,
+                                        reference=analysis.reference if reduction.scaled else None)
+        if final_rows is not None:
+            refit_and_score([f for a in found.attempts for f in a.formulas], final_rows, budget.cutoff)
     try:
         result = front_of(found.attempts, held_out_variance(final_rows or rows))
     except DiscoveryError:

@@ -15,6 +15,7 @@ import time
 import numpy as np
 import sympy
 
+from .. import work
 from ..symbolic.constants import MAX_REFIT_CONSTANTS, ConstantFit
 from .context import UserRows
 from .spaces import finite_mse
@@ -40,12 +41,13 @@ def refit_constants(formula, rows: UserRows, deadline: float | None = None) -> b
 
 def refit_and_score(formulas: list, rows: UserRows, deadline: float | None = None) -> None:
     """Refit every formula's constants on all training rows (best held-out loss first,
-    until ``deadline``), then set each one's ``loss`` to its MSE on the held-out rows."""
+    until ``deadline`` or the active work meter's cutoff, :mod:`symkan.work`), then set
+    each one's ``loss`` to its MSE on the held-out rows."""
     t0 = time.perf_counter()
     refit = 0
     for f in sorted(formulas, key=lambda f: f.loss):
-        if deadline is not None and time.monotonic() > deadline:
-            log.info("time budget spent: %d of %d formulas refit on all rows", refit, len(formulas))
+        if (deadline is not None and time.monotonic() > deadline) or work.past_cutoff():
+            log.info("budget spent: %d of %d formulas refit on all rows", refit, len(formulas))
             break
         refit += refit_constants(f, rows, deadline)
     for f in formulas:

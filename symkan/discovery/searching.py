@@ -83,13 +83,13 @@ def search(spaces: dict, settings: SearchSettings, rows: UserRows, budget: Budge
     """
     var = held_out_variance(rows)
     budget = budget or Budget()
-    with torch_threads(settings.n_threads):
+    with torch_threads(settings.n_threads), budget.metering():
         attempts = _run(spaces, settings, rows, budget, on_stage or (lambda name: None), var, on_formula)
-    for attempt in attempts:
-        attempt.transform = spaces[attempt.space].transform
-    if final_rows is not None:
-        refit_and_score([f for a in attempts for f in a.formulas], final_rows, budget.cutoff)
-        var = held_out_variance(final_rows)
+        for attempt in attempts:
+            attempt.transform = spaces[attempt.space].transform
+        if final_rows is not None:
+            refit_and_score([f for a in attempts for f in a.formulas], final_rows, budget.cutoff)
+            var = held_out_variance(final_rows)
     return front_of(attempts, var)
 
 

@@ -17,6 +17,7 @@ import time
 import torch
 import torch.nn.functional as F
 
+from .. import work
 from ..bases.base import FeatureBasis
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,12 @@ def _past(deadline: float | None) -> bool:
     return deadline is not None and time.monotonic() > deadline
 
 
+def _spent(deadline: float | None) -> str | None:
+    """Which budget is spent: "time" (past ``deadline``), "work" (the active work
+    meter's limit, :mod:`symkan.work`) or None."""
+    return "time" if _past(deadline) else "work" if work.spent() else None
+
+
 def _als(designs, target, factors, sweeps, ridge, tol, deadline=None):
     """ALS sweeps from ``factors`` (list of (n,) values), the first always, the others
     until ``deadline`` (a ``time.monotonic()`` value); -> (weights, α, normalised loss)."""
@@ -115,8 +122,9 @@ def als_init(model, X: torch.Tensor, y: torch.Tensor, restarts: int = 4, sweeps:
     at a saddle (II.15.4: normalised MSE 0.23, where two of three random starts reach
     2e-7), so it runs from constant factors and ``restarts`` − 1 random ones (drawn
     from a private generator seeded with ``seed``) and keeps the best. Past ``deadline``
-    (a ``time.monotonic()`` value) no further sweep or start is begun: the best factors
-    so far are kept (the first start always does one sweep). Returns the
+    (a ``time.monotonic()`` value) no further sweep or start is begun, past the active
+    work meter's limit (:mod:`symkan.work`; each start is charged ``sweeps``) no further
+    start: the best factors so far are kept (the first start always does one sweep). Returns the
     normalised MSE of the network afterwards. Raises ValueError for networks
     :func:`is_separable_product` rejects.
     """
@@ -134,14 +142,16 @@ def als_init(model, X: torch.Tensor, y: torch.Tensor, restarts: int = 4, sweeps:
     gen = torch.Generator().manual_seed(int(seed))
     best = None
     for r in range(max(1, int(restarts))):
-        if r and _past(deadline):
-            log.info("ALS: time budget spent; skipping %d random start(s)", int(restarts) - r)
+        spent = _spent(deadline) if r else None
+        if spent:
+            log.info("ALS: %s budget spent; skipping %d random start(s)", spent, int(restarts) - r)
             break
         if r == 0:
             start = [torch.ones_like(target) for _ in range(d)]
         else:
             start = [designs[j] @ torch.randn(designs[j].shape[1], generator=gen, dtype=torch.float64)
                      for j in range(d)]
+        work.record(int(sweeps))  # a start is charged the sweeps it may make (see symkan.work)
         weights, _, loss = _als(designs, target, start, sweeps, ridge, tol, deadline)
         log.debug("ALS start %d: normalised MSE %.3g", r, loss)
         if best is None or loss < best[1]:

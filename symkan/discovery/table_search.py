@@ -36,24 +36,25 @@ def search_table(X: np.ndarray, y: np.ndarray, names: list, split: RowSplit, set
     rows = split.search_rows(names, X, y)
     final_rows = split.final_rows(names, X, y) if final else None
     budget = budget or Budget()
-    direct = None
-    if X.shape[1] == 1 and hidden is None:  # one input: fit it directly first
-        if on_stage is not None:
-            on_stage("univariate fit")
-        direct = univariate_attempt(spaces["linear"], rows, settings, budget)
+    with budget.metering():
+        direct = None
+        if X.shape[1] == 1 and hidden is None:  # one input: fit it directly first
+            if on_stage is not None:
+                on_stage("univariate fit")
+            direct = univariate_attempt(spaces["linear"], rows, settings, budget)
+            if direct is not None:
+                report_formulas(on_formula, direct.formulas, held_out_variance(rows))
+            if direct is not None and direct.numeric_nmse < EXACT_NMSE:
+                if final_rows is not None:
+                    refit_and_score(direct.formulas, final_rows, budget.cutoff)
+                result = front_of([direct], held_out_variance(final_rows or rows))
+                result.rows = rows
+                return result
+        result = search(spaces, replace(settings, ladder=ladder), rows, budget, on_stage=on_stage,
+                        final_rows=final_rows, on_formula=on_formula)
         if direct is not None:
-            report_formulas(on_formula, direct.formulas, held_out_variance(rows))
-        if direct is not None and direct.numeric_nmse < EXACT_NMSE:
             if final_rows is not None:
                 refit_and_score(direct.formulas, final_rows, budget.cutoff)
-            result = front_of([direct], held_out_variance(final_rows or rows))
-            result.rows = rows
-            return result
-    result = search(spaces, replace(settings, ladder=ladder), rows, budget, on_stage=on_stage,
-                    final_rows=final_rows, on_formula=on_formula)
-    if direct is not None:
-        if final_rows is not None:
-            refit_and_score(direct.formulas, final_rows, budget.cutoff)
-        result = front_of([direct, *result.attempts], held_out_variance(final_rows or rows))
-    result.rows = rows
-    return result
+            result = front_of([direct, *result.attempts], held_out_variance(final_rows or rows))
+        result.rows = rows
+        return result

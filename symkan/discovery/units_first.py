@@ -22,7 +22,7 @@ from .training import EXACT_NMSE
 
 log = logging.getLogger(__name__)
 
-#: share of a time budget the search in dimensionless groups may use when they reduce the problem
+#: share of a budget (time and work) the search in dimensionless groups may use when they reduce the problem
 GROUPS_SHARE = 0.75
 
 
@@ -56,10 +56,10 @@ def groups_budget(budget: Budget, n_groups: int, n_inputs: int) -> Budget:
     ``GROUPS_SHARE`` when the groups make the problem smaller by at least two inputs
     (or leave at most two), else half — with as many groups as inputs the raw inputs are
     as promising (x₁y₁ + x₂y₂ + x₃y₃ is simpler than its ratios)."""
-    if budget.seconds is None:
+    if budget.seconds is None and budget.evaluations is None:
         return budget
     share = GROUPS_SHARE if n_groups <= max(2, n_inputs - 2) else 0.5
-    return Budget(budget.seconds * share, start=budget.start)
+    return budget.share(share)
 
 
 def merged(first: SearchResult, second: SearchResult) -> SearchResult:

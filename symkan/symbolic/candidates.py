@@ -22,6 +22,7 @@ import time
 import numpy as np
 import sympy
 
+from .. import work
 from .constants import ConstantFit, clean_numbers
 from .formula import Formula
 
@@ -53,8 +54,9 @@ def prune_terms(formula: Formula, X: np.ndarray, y: np.ndarray, *, max_steps: in
     any sum in the expression (greedy: the deletion with the lowest loss after refitting
     a new overall scale and offset and the remaining constants). X, y in the formula's
     units. Returns the new formulas, simplest last; after ``time_limit`` seconds or past
-    ``deadline`` (a ``time.monotonic()`` value, which also stops a refit under way),
-    those found so far (each step refits every removal, so a long sum costs many refits)."""
+    ``deadline`` (a ``time.monotonic()`` value, which also stops a refit under way) or
+    the active work meter's cutoff (:mod:`symkan.work`), those found so far (each step
+    refits every removal, so a long sum costs many refits)."""
     stop = math.inf if time_limit is None else time.monotonic() + float(time_limit)
     stop = stop if deadline is None else min(stop, deadline)
     X = np.asarray(X, dtype=np.float64)
@@ -65,8 +67,8 @@ def prune_terms(formula: Formula, X: np.ndarray, y: np.ndarray, *, max_steps: in
     for _ in range(int(max_steps)):
         best = None
         for rest in _removals(expr):
-            if time.monotonic() > stop:
-                log.info("prune_terms: time limit reached after %d formulas", len(out))
+            if time.monotonic() > stop or work.past_cutoff():
+                log.info("prune_terms: time or work limit reached after %d formulas", len(out))
                 return out
             if not rest.free_symbols:
                 continue
@@ -98,7 +100,9 @@ def formula_candidates(model, X, y=None, *, complexity_weights=(0.3, 1.0, 3.0), 
     after the first are skipped once it has passed, and term pruning gets the time left
     (at least ``MIN_PRUNE_SECONDS``, at most 10 s per formula). ``cutoff`` (likewise):
     where every step under way stops with what it has — the joint refits, simplification
-    and constant snapping of :func:`auto_snap` and term pruning.
+    and constant snapping of :func:`auto_snap` and term pruning. The active work meter
+    (:mod:`symkan.work`) stops the same steps: its limit skips the later weights, its
+    cutoff stops the steps under way.
     """
     from .compose import to_user_units
     from .snap import auto_snap
@@ -110,8 +114,8 @@ def formula_candidates(model, X, y=None, *, complexity_weights=(0.3, 1.0, 3.0), 
         raise ValueError("complexity_weights must not be empty")
     found: dict[str, Formula] = {}
     for k, w in enumerate(weights):
-        if k and deadline is not None and time.monotonic() > deadline:
-            log.info("time budget spent; skipping complexity weights %s", tuple(weights[k:]))
+        if k and ((deadline is not None and time.monotonic() > deadline) or work.spent()):
+            log.info("budget spent; skipping complexity weights %s", tuple(weights[k:]))
             break
         res = auto_snap(model, X, y, complexity_weight=w, names=names, input_transform=input_transform,
                         output_transform=output_transform, **{"deadline": cutoff, **snap_options})

@@ -22,6 +22,8 @@ from fractions import Fraction
 import numpy as np
 import sympy
 
+from .. import work
+
 log = logging.getLogger(__name__)
 
 #: constants larger than this in magnitude are never snapped (a rounded 3.2e16 says nothing)
@@ -161,6 +163,14 @@ def _past(deadline: float | None) -> bool:
     return deadline is not None and time.monotonic() > deadline
 
 
+def snap_charge(k: int, refit: bool = True) -> int:
+    """Evaluations a snap of ``k`` constants is charged on the work meter
+    (:mod:`symkan.work`), up front: its first and last refit (30·(k + 1) each) and one
+    attempt with a refit (10·(k + 1)) per constant; without refits, k + 1. How many of
+    its attempts run depends on round-off, so it is not charged per attempt."""
+    return (k + 1) * (60 + 10 * k) if refit else k + 1
+
+
 class ConstantFit:
     """Refit and snap the float constants of ``expr`` on data X (n, d) -> y (n,)."""
 
@@ -189,17 +199,22 @@ class ConstantFit:
         return val if math.isfinite(val) else math.inf
 
     def refit(self, values: np.ndarray, free: np.ndarray, max_nfev: int = 30,
-              deadline: float | None = None) -> tuple[np.ndarray, float]:
+              deadline: float | None = None, charge: bool = True) -> tuple[np.ndarray, float]:
         """Least squares over the ``free`` entries of values; returns (values, loss).
         ``max_nfev`` bounds the work: about that many Levenberg–Marquardt iterations;
         ``deadline`` (a ``time.monotonic()`` value) bounds the time: no residual is
-        evaluated after it, and the best values evaluated so far are kept."""
+        evaluated after it, and the best values evaluated so far are kept. The refit is
+        charged ``max_nfev·(k + 1)`` evaluations (k free constants) on the active work
+        meter (unless ``charge`` is False: a snap pays for its refits up front), and does
+        not start past its cutoff (:mod:`symkan.work`)."""
         from scipy.optimize import least_squares
 
         start = self.loss(values)
         idx = np.flatnonzero(free)
-        if idx.size == 0 or not math.isfinite(start) or _past(deadline):
+        if idx.size == 0 or not math.isfinite(start) or _past(deadline) or work.past_cutoff():
             return values, start
+        if charge:
+            work.record(max_nfev * (idx.size + 1))
         best = [math.inf, values[idx]]  # with a deadline: the lowest cost evaluated and its point
 
         def resid(p):
@@ -237,17 +252,21 @@ class ConstantFit:
         """Greedy snapping, then one joint attempt (see the module doc). Updates
         ``values``/``exact``; returns the loss. After ``time_limit`` seconds no further
         snap is tried (the constants left free keep their refit values); past
-        ``deadline`` (a ``time.monotonic()`` value) neither snap nor refit goes on."""
+        ``deadline`` (a ``time.monotonic()`` value) or the active work meter's cutoff
+        (:mod:`symkan.work`) neither snap nor refit goes on. The snap is charged
+        :func:`snap_charge` evaluations on that meter up front."""
         stop = math.inf if time_limit is None else time.monotonic() + float(time_limit)
         if deadline is not None:
             stop = min(stop, deadline)
         k = len(self.syms)
         refit = refit and 0 < k <= max_refit
+        if not work.past_cutoff():  # past it the snap tries nothing: nothing to charge
+            work.record(snap_charge(k, refit))
         free = np.ones(k, dtype=bool)
         values = self.values.copy()
         loss = self.loss(values)
         if refit:
-            values, loss = self.refit(values, free, deadline=deadline)
+            values, loss = self.refit(values, free, deadline=deadline, charge=False)
         base = loss
 
         def threshold(n_snapped: int) -> float:
@@ -260,7 +279,7 @@ class ConstantFit:
 
         def attempt(targets: dict) -> bool:
             nonlocal values, loss
-            if time.monotonic() > stop:
+            if time.monotonic() > stop or work.past_cutoff():
                 return False
             trial = values.copy()
             mask = free.copy()
@@ -270,7 +289,7 @@ class ConstantFit:
             limit = threshold(int((~mask).sum()))
             new = self.loss(trial)
             if refit and new > limit:
-                trial, new = self.refit(trial, mask, max_nfev=10, deadline=deadline)
+                trial, new = self.refit(trial, mask, max_nfev=10, deadline=deadline, charge=False)
             if new <= limit:
                 values, loss = trial, new
                 for j, target in targets.items():
@@ -313,7 +332,7 @@ class ConstantFit:
             else:
                 attempt(joint)
         if refit and free.any():
-            values, loss = self.refit(values, free, deadline=deadline)
+            values, loss = self.refit(values, free, deadline=deadline, charge=False)
         self.values = values
         return loss
 

@@ -7,7 +7,8 @@ bias carries it (see :func:`fold_offsets`). Optionally the numeric parameters of
 layers are refitted too, so numeric edges adapt to their new, snapped inputs.
 
 A refit given a ``deadline`` stops at the first loss evaluation after it and keeps
-the best parameters evaluated so far.
+the best parameters evaluated so far. Each LBFGS run is charged its evaluation
+allowance on the active work meter (:mod:`symkan.work`); none starts past its cutoff.
 
 After a refit every domain-restricted edge (log, √, 1/x, ...) is checked on the data;
 a refit that pushed some argument out of its domain is undone and repeated with the
@@ -22,6 +23,7 @@ import time
 
 import torch
 
+from .. import work
 from ..functions.library import get_function
 from ..nn.kan import combine_nodes
 
@@ -108,7 +110,8 @@ def joint_refit(model, X: torch.Tensor, y: torch.Tensor, *, numeric_layers=(), m
     X: (n, in), y: (n, out) in the model's dtype (float64 recommended).
     ``numeric_layers``: indices of layers whose numeric edge parameters are refitted.
     ``deadline``: a ``time.monotonic()`` value after which no further loss is evaluated
-    (the best parameters so far are kept; past it already, nothing is refitted).
+    (the best parameters so far are kept; past it already, nothing is refitted); past
+    the active work meter's cutoff (:mod:`symkan.work`) nothing is refitted either.
     Returns the final mean squared error; a refit that does not lower the loss, or
     breaks a domain, is undone.
     """
@@ -116,8 +119,8 @@ def joint_refit(model, X: torch.Tensor, y: torch.Tensor, *, numeric_layers=(), m
         else [f.clone() for f in frozen_ab]
     start_loss = mse(model, X, y)
     for attempt in range(3):
-        if _past(deadline):
-            log.debug("joint refit: time budget spent")
+        if _past(deadline) or work.past_cutoff():
+            log.debug("joint refit: budget spent")
             return start_loss
         saved = copy.deepcopy(model.state_dict())
         loss = _lbfgs(model, X, y, numeric_layers, max_iter, frozen, deadline)
@@ -176,6 +179,7 @@ def _run_lbfgs(model, X, y, params, masks, max_iter, scale, deadline=None) -> fl
                 layer.symbolic.affine.grad.mul_(m)
         return loss
 
+    work.record(opt.param_groups[0]["max_eval"])  # what this run may evaluate (see symkan.work)
     try:
         opt.step(closure)
     except _TimeUp:  # the parameters may be a line-search trial: go back to the best seen
