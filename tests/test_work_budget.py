@@ -155,12 +155,23 @@ def test_a_tiny_time_budget_with_a_work_budget_still_returns_a_formula():
     assert model.fit_evaluations_ < 10 ** 6  # the time ran out first
 
 
-def test_the_cli_passes_max_evaluations_to_the_estimator(tmp_path, capsys):
+def test_the_cli_passes_max_evaluations_to_the_estimator(tmp_path, capsys, monkeypatch):
     from symkan.cli import main
+    from symkan.regressor import SymKANRegressor
 
     csv = tmp_path / "data.csv"
     csv.write_text("x,y\n" + "".join(f"{i},{2 * i}\n" for i in range(10)))
-    # the estimator's own check rejects 0: the option reached it
-    assert main(["fit", str(csv), "--target", "y", "--quiet", "--max-evaluations", "0"]) == 2
+    seen = []
+
+    def stop(self, X, y, **kwargs):  # records what reached the estimator, fits nothing
+        seen.append(self.max_evaluations)
+        raise ValueError("stopped by the test")
+
+    monkeypatch.setattr(SymKANRegressor, "fit", stop)
+    assert main(["fit", str(csv), "--target", "y", "--quiet", "--max-evaluations", "123"]) == 2
+    assert seen == [123] and "stopped by the test" in capsys.readouterr().err
+    # a value the estimator would refuse is a usage error of the option itself
+    with pytest.raises(SystemExit) as stop_code:
+        main(["fit", str(csv), "--target", "y", "--quiet", "--max-evaluations", "0"])
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("error: ") and "max_evaluations" in err[0]
+    assert stop_code.value.code == 2 and len(err) == 1 and "--max-evaluations" in err[0]
