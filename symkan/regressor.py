@@ -22,6 +22,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .bases import get_basis
 from .checks import numeric_table
 from .discovery import (
+    SMALL_DATA_ROWS,
     Budget,
     DiscoveryError,
     SearchSettings,
@@ -180,7 +181,8 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
         budget = Budget(None if self.time_budget is None else float(self.time_budget))
         seed = seed_of(self.random_state)
 
-        split = split_rows(X.shape[0], self.val_fraction, seed, budget.seconds)  # a large table: a subsample
+        # a large table: a subsample; a small one (< SMALL_DATA_ROWS): every row, cross-validated
+        split = split_rows(X.shape[0], self.val_fraction, seed, budget.seconds, small_data_rows=SMALL_DATA_ROWS)
         opts = dict(self.basis_options or {})
         size_option = get_basis(self.basis).size_option  # the basis' own name for grid_size
         if size_option is not None:
