@@ -84,7 +84,12 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
         log_space: also train networks on (log x, log|y|) — where products of powers
             are sums — when every input is positive and y never changes sign ("auto"),
             always (True; an error if the data do not allow it) or never (False).
-        val_fraction: held-out share of rows used to score formulas.
+        val_fraction: held-out share of rows used to score formulas. A table of fewer
+            than ``symkan.discovery.SMALL_DATA_ROWS`` (100) rows is small data
+            (:mod:`symkan.discovery.small_data`): the held-out rows only steer the search;
+            every formula is then refit on all rows, its constants snapped to simple values
+            the table's noise cannot tell apart from the fitted ones (an F-test), and it is
+            scored by K-fold cross-validation, so its ``loss`` and R² are cross-validated.
         time_budget: seconds: nothing starts and training stops once it runs out, the
             formula steps under way stop 15 % of it later (a budget makes results depend on
             machine speed; None = fixed work). Tables above 50 rows per second of it (at

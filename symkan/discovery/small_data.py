@@ -13,7 +13,8 @@ hold-out of eight rows is two rows: a loss on them ranks formulas by chance. So
   residual sum of squares significant against the noise of the data
   (:class:`symkan.symbolic.constants.NoiseTest`). The noise is estimated once per
   table (:func:`estimate_noise`): σ̂² = RSS/(n − k) of the formula that fits best, among
-  those with at most half as many free constants k as rows, under the noise model of
+  those with at most n/2 numbers k read off the data (free or snapped,
+  :func:`fitted_numbers`), under the noise model of
   higher likelihood — absolute errors (fixed decimals) or, for a target that is never
   zero, relative ones (values rounded to significant digits: residuals r/|y|). Under
   relative errors the constants left free are then refit on plain residuals.
@@ -79,6 +80,19 @@ def _free_fit(formula, X, y, weights, deadline):
     return fit
 
 
+def fitted_numbers(expr: sympy.Expr) -> int:
+    """How many numbers of ``expr`` were read off the data: every float, and every exact
+    number snapped from one (72, 2/3 in 2π/3, 3/2) — not 0, ±1, ±2, ±1/2, which the
+    expression's form writes (x/y, x², √x)."""
+    count = 0
+    for node in sympy.preorder_traversal(expr):
+        if isinstance(node, sympy.Float):
+            count += 1
+        elif isinstance(node, sympy.Rational) and not (abs(node.p) <= 2 and node.q <= 2):
+            count += 1
+    return count
+
+
 def estimate_noise(formulas: list, X: np.ndarray, y: np.ndarray, deadline: float | None = None,
                    significance: float = SNAP_SIGNIFICANCE):
     """(weights, :class:`NoiseTest`) of the noise of X (n, d), y (n,) as the ``formulas``
@@ -90,9 +104,11 @@ def estimate_noise(formulas: list, X: np.ndarray, y: np.ndarray, deadline: float
         jacobian = 0.0 if weights is None else float(np.sum(np.log(weights)))  # σ_i = σ·|y_i|
         lowest = None
         for f in formulas:
+            k = fitted_numbers(f.expr)
+            if n - k < max(1, n / 2):
+                continue
             fit = _free_fit(f, X, y, weights, deadline) if f.expr.atoms(sympy.Float) else None
-            k = len(fit.syms) if fit is not None else 0
-            if f.expr.atoms(sympy.Float) and fit is None or n - k < max(1, n / 2):
+            if fit is None and f.expr.atoms(sympy.Float):
                 continue
             if fit is None:
                 with np.errstate(all="ignore"):
