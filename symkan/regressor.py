@@ -121,7 +121,8 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
     ``output_scale_``), ``names_``, ``symbols_`` (the formulas' Symbols of the columns,
     named as :mod:`symkan.symbolic.names` says), ``target_name_``, ``seed_``, ``n_features_in_``,
     ``attempts_`` (per-architecture summary), ``plot_sample_`` (up to 500 training
-    rows in network units, for ``plot``), ``fit_seconds_``.
+    rows in network units, for ``plot``), ``fit_seconds_``, ``validation_`` (what the front's
+    losses and R² measure: ``"held-out"`` rows, or ``"cross-validated"`` on small data).
     """
 
     def __init__(self, basis="bspline", hidden=None, grid_size=5, steps=50, lamb=1e-3, node_th=1e-2,
@@ -212,6 +213,7 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
             log.info("%d of %d formulas are not dimensionally consistent: %s", len(problems), len(result.front),
                      "; ".join(problems))
         self.front_ = result.front
+        self.validation_ = "cross-validated" if split.small_data else "held-out"  # what loss and R² measure
         self.best_index_ = result.front.best_index()
         self.best_ = result.front[self.best_index_]
         attempt = result.attempt_of(self.best_.formula)
