@@ -5,8 +5,7 @@ import pytest
 import sympy
 
 from symkan import SymKANRegressor
-from symkan.discovery import SMALL_DATA_ROWS, split_rows
-from symkan.discovery import small_data
+from symkan.discovery import SMALL_DATA_ROWS, small_data, split_rows
 from symkan.discovery.small_data import (
     cross_validated_mse,
     estimate_noise,
@@ -20,7 +19,7 @@ from symkan.symbolic.formula import Formula
 PLANET_A = np.array([0.387, 0.723, 1.000, 1.524, 5.203, 9.537, 19.19, 30.07])
 PLANET_T = np.array([0.241, 0.615, 1.000, 1.881, 11.862, 29.457, 84.02, 164.8])
 A = sympy.Symbol("a")
-FAST = dict(hidden=[1], steps=3, complexity_weights=(1.0,), functions=["x", "x^2", "0"])
+FAST = {"hidden": [1], "steps": 3, "complexity_weights": (1.0,), "functions": ["x", "x^2", "0"]}
 
 
 def _formula(text: str, symbol=A) -> Formula:
@@ -140,3 +139,15 @@ def test_the_small_data_step_runs_only_below_the_threshold(monkeypatch):
         model = SymKANRegressor(**FAST).fit(X, 2.0 * X[:, 0] + X[:, 1] ** 2)
         assert np.isfinite(model.best_.loss)
     assert calls == [SMALL_DATA_ROWS - 1]
+
+
+def test_the_front_keeps_a_more_complex_formula_only_when_it_is_significantly_better():
+    simple, stand_in, better = (_formula("a**(3/2)"), _formula("exp(8.4587*asin(sin(0.1773*log(a))))"),
+                                _formula("a**(3/2) + 0.5*sin(a)**2 + 0.25"))
+    for f, loss in ((simple, 1e-3), (stand_in, 4e-4), (better, 1e-5)):
+        f.loss = loss
+    noise = NoiseTest(variance=1.0, dof=6, significance=0.01)  # F(1, 6) = 13.7: a margin of 13.7
+    kept = small_data.significant_entries([stand_in, simple, better], [20.0, 30.0, 5.0], noise, 1.0, 1.0)
+    assert [e.formula for e in kept] == [simple, better]  # 30 − 20 is noise, 30 − 5 is not
+    everything = small_data.significant_entries([stand_in, simple, better], [20.0, 30.0, 5.0], None, 1.0, 1.0)
+    assert len(everything) == 3 and everything[0].nmse == simple.loss

@@ -40,8 +40,14 @@ import numpy as np
 import sympy
 
 from ..pareto import ParetoEntry, ParetoFront
-from ..symbolic.constants import MAX_REFIT_CONSTANTS, ConstantFit, NoiseTest, clean_numbers
-from ..symbolic.formula import evaluate_expression
+from ..symbolic.constants import (
+    MAX_REFIT_CONSTANTS,
+    ConstantFit,
+    NoiseTest,
+    clean_numbers,
+)
+from ..symbolic.formula import Formula, evaluate_expression
+from ..symbolic.names import variable_symbols
 from ..symbolic.simplify import bounded_simplify
 from .budget import Budget
 from .sampling import RowSplit
@@ -84,13 +90,12 @@ def fitted_numbers(expr: sympy.Expr) -> int:
     """How many numbers of ``expr`` were read off the data: every float, and every exact
     number snapped from one (72, 2/3 in 2π/3, 3/2) — not 0, ±1, ±2, ±1/2, which the
     expression's form writes (x/y, x², √x)."""
-    count = 0
-    for node in sympy.preorder_traversal(expr):
+    def read_off(node) -> bool:
         if isinstance(node, sympy.Float):
-            count += 1
-        elif isinstance(node, sympy.Rational) and not (abs(node.p) <= 2 and node.q <= 2):
-            count += 1
-    return count
+            return True
+        return isinstance(node, sympy.Rational) and not (abs(node.p) <= 2 and node.q <= 2)
+
+    return sum(read_off(node) for node in sympy.preorder_traversal(expr))
 
 
 def estimate_noise(formulas: list, X: np.ndarray, y: np.ndarray, deadline: float | None = None,
@@ -213,8 +218,9 @@ def significant_entries(formulas: list, residual_ss: list, noise: NoiseTest | No
     supports: by complexity, each kept only when its cross-validated residual sum of
     squares (``residual_ss``, weighted as the noise model says) is below that of every
     simpler kept formula by more than the noise explains — F(1, dof)·σ̂², plus round-off
-    (``ROUND_OFF``·``scale``, the weighted target's sum of squares) — so that a stand-in no better than a simpler law within the noise (exp(c·asin(sin(ε·log
-    a))) for a^(3/2)) does not displace it. Without ``noise``: every finite formula."""
+    (``ROUND_OFF``·``scale``, the weighted target's sum of squares) — so that a stand-in
+    no better than a simpler law within the noise (exp(c·asin(sin(ε·log a))) for
+    a^(3/2)) does not displace it. Without ``noise``: every finite formula."""
     order = sorted(range(len(formulas)), key=lambda j: (formulas[j].complexity, residual_ss[j]))
     kept = []
     for j in order:
@@ -233,9 +239,6 @@ def significant_entries(formulas: list, residual_ss: list, noise: NoiseTest | No
 def baselines(names: list, X: np.ndarray, y: np.ndarray) -> list:
     """The formulas a small table's front starts from: the constant mean(y) and the
     linear least-squares fit c₀ + Σ cᵢ·xᵢ of the columns ``names`` of X (n, d)."""
-    from ..symbolic.formula import Formula
-    from ..symbolic.names import variable_symbols
-
     symbols = variable_symbols(names)
     design = np.column_stack([np.ones(len(y)), X])
     coef = np.linalg.lstsq(design, y, rcond=None)[0]

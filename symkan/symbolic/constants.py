@@ -220,7 +220,7 @@ class ConstantFit:
         else:
             self.var_y = float(np.mean((y * weights) ** 2)) if self.n else 1.0
 
-    def on_rows(self, rows: np.ndarray, X: np.ndarray, y: np.ndarray) -> "ConstantFit":
+    def on_rows(self, rows: np.ndarray, X: np.ndarray, y: np.ndarray) -> ConstantFit:
         """A copy that fits and evaluates the rows ``rows`` (indices) of X (n, d), y (n,)
         (the same expression, values and snaps; nothing is compiled again)."""
         other = copy.copy(self)
