@@ -110,8 +110,9 @@ def test_noisy_data_snap_an_exponent_within_their_noise_but_not_a_distinct_one()
 
 
 @pytest.mark.slow
-def test_an_eight_row_power_law_with_4_digit_rounded_values_gives_the_exact_rational_exponent():
+def test_an_eight_row_power_law_with_4_digit_rounded_values_gives_the_exact_rational_exponent(tmp_path):
     model = SymKANRegressor(variable_names=["a"], steps=20).fit(PLANET_A[:, None], PLANET_T)
+    assert model.validation_ == "cross-validated"
     expr = model.sympy()
     ratio = sympy.simplify(expr / A ** sympy.Rational(3, 2))
     assert ratio.is_number and abs(float(ratio) - 1) < 1e-2, expr  # T = c·a^(3/2), c ≈ 1
@@ -121,6 +122,11 @@ def test_an_eight_row_power_law_with_4_digit_rounded_values_gives_the_exact_rati
     assert best.nmse == pytest.approx(best.loss / np.var(PLANET_T))
     order = np.random.default_rng(model.seed_).permutation(8)
     assert best.loss == pytest.approx(cross_validated_mse(best.formula, PLANET_A[:, None], PLANET_T, order))
+    # the front (baselines without a network of their own included) is saved and read back
+    model.save(tmp_path / "kepler.skan")
+    again = SymKANRegressor.load(tmp_path / "kepler.skan")
+    assert again.sympy() == expr and len(again.front_) == len(model.front_)
+    np.testing.assert_allclose(again.predict(PLANET_A[:, None]), model.predict(PLANET_A[:, None]))
 
 
 @pytest.mark.slow
