@@ -14,8 +14,7 @@ hold-out of eight rows is two rows: a loss on them ranks formulas by chance. So
   (:class:`symkan.symbolic.constants.NoiseTest`). The noise is estimated once per
   table (:func:`estimate_noise`): σ̂² = RSS/(n − k) of the formula that fits best, among
   those with at most n/2 numbers k read off the data (free or snapped,
-  :func:`fitted_numbers`), under the noise model of
-  higher likelihood — absolute errors (fixed decimals) or, for a target that is never
+  :func:`fitted_numbers`), under the noise model of higher likelihood — absolute errors (fixed decimals) or, for a target that is never
   zero, relative ones (values rounded to significant digits: residuals r/|y|). Under
   relative errors the constants left free are then refit on plain residuals.
   Noise-free data have round-off residuals: no simple value is within that noise unless
@@ -27,8 +26,10 @@ hold-out of eight rows is two rows: a loss on them ranks formulas by chance. So
   mean squared error of those predictions, so 1 − loss/Var(y), the R² the front reports,
   is a cross-validated R²; a free constant that fits noise costs accuracy there.
 
-The Pareto front is then rebuilt from these losses. Tables of ``SMALL_DATA_ROWS`` rows
-or more never come here: their search and scoring are unchanged.
+The Pareto front is then rebuilt from these losses, with two baselines (the constant
+mean and the linear fit, :func:`baselines`), keeping only formulas significantly better
+than every simpler kept one (:func:`significant_entries`). Tables of
+``SMALL_DATA_ROWS`` rows or more never come here: their search and scoring are unchanged.
 """
 from __future__ import annotations
 
