@@ -24,6 +24,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .bases import get_basis
 from .checks import numeric_table
 from .discovery import (
+    SMALL_DATA_ROWS,
     Budget,
     DiscoveryError,
     SearchSettings,
@@ -89,7 +90,12 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
         log_space: also train networks on (log x, log|y|) — where products of powers
             are sums — when every input is positive and y never changes sign ("auto"),
             always (True; an error if the data do not allow it) or never (False).
-        val_fraction: held-out share of rows used to score formulas.
+        val_fraction: held-out share of rows used to score formulas. A table of fewer
+            than ``symkan.discovery.SMALL_DATA_ROWS`` (100) rows is small data
+            (:mod:`symkan.discovery.small_data`): the held-out rows only steer the search;
+            every formula is then refit on all rows, its constants snapped to simple values
+            the table's noise cannot tell apart from the fitted ones (an F-test), and it is
+            scored by K-fold cross-validation, so its ``loss`` and R² are cross-validated.
         time_budget: seconds: nothing starts and training stops once it runs out, the
             formula steps under way stop 15 % of it later (a budget makes results depend on
             machine speed; None = fixed work). Tables above 50 rows per second of it (at
@@ -135,7 +141,9 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
     ``output_scale_``), ``names_``, ``symbols_`` (the formulas' Symbols of the columns,
     named as :mod:`symkan.symbolic.names` says), ``target_name_``, ``seed_``, ``n_features_in_``,
     ``attempts_`` (per-architecture summary), ``plot_sample_`` (up to 500 training
-    rows in network units, for ``plot``), ``fit_seconds_``, ``fit_evaluations_``.
+    rows in network units, for ``plot``), ``fit_seconds_``, ``fit_evaluations_``,
+    ``validation_`` (what the front's losses and R² measure: ``"held-out"`` rows, or
+    ``"cross-validated"`` on small data).
     """
 
     def __init__(self, basis="bspline", hidden=None, grid_size=5, steps=50, lamb=1e-3, node_th=1e-2,
@@ -204,7 +212,8 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
                         None if self.max_evaluations is None else int(self.max_evaluations))
         seed = seed_of(self.random_state)
 
-        split = split_rows(X.shape[0], self.val_fraction, seed, budget.seconds)  # a large table: a subsample
+        # a large table: a subsample; a small one (< SMALL_DATA_ROWS): every row, cross-validated
+        split = split_rows(X.shape[0], self.val_fraction, seed, budget.seconds, small_data_rows=SMALL_DATA_ROWS)
         previous = previous_fit(self, names)  # warm_start: the last front, continued with the next seed
         seed = seed if previous is None else previous.next_seed
         opts = dict(self.basis_options or {})
@@ -234,6 +243,7 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
         self.front_ = result.front
         self.front_.model_selection = self.model_selection  # marks the chosen row of its tables
         annotate_digits([e.formula for e in result.front], result.rows.X_val, result.rows.y_val)
+        self.validation_ = "cross-validated" if split.small_data else "held-out"  # what loss and R² measure
         self.best_index_ = result.front.best_index()
         self.best_ = result.front[self.best_index_]
         remember_owners(self, result)

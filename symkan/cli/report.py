@@ -93,6 +93,7 @@ def summary(model, precision="auto") -> dict:
             "symbols": {n: str(s) for n, s in zip(model.names_, model.symbols_)},
             "complexity": int(model.best_.complexity),
             "loss": float(model.best_.loss), "r2_validation": float(model.best_.r2),
+            "validation": getattr(model, "validation_", "held-out"),
             "equations": front_rows(model, precision), "seconds": round(float(model.fit_seconds_), 2),
             "precision": precision, "seed": plain_data(model.seed_), "version": symkan_version(),
             "parameters": plain_data(model.get_params(deep=False)),
@@ -137,13 +138,15 @@ def report_fit(model, args, files, true_formula=None):
     note = rename_note(renamed(model.names_, model.symbols_))
     if note:
         print(note)
-    print(f"validation R²: {model.best_.r2:.9f}   complexity: {model.best_.complexity}   "
+    validation = getattr(model, "validation_", "held-out")  # small data: cross-validated
+    label = "validation R²:" if validation == "held-out" else "cross-validated R²:"
+    print(f"{label} {model.best_.r2:.9f}   complexity: {model.best_.complexity}   "
           f"time: {model.fit_seconds_:.1f} s")
     if getattr(model, "y_units_", None) is not None:
         units = ", ".join(f"{n} [{format_dimension(u)}]" for n, u in zip(model.names_, model.X_units_))
         print(f"units:         {model.target_name_} [{format_dimension(model.y_units_)}] from {units}; "
               f"the best formula is {'' if model.best_.consistent else 'NOT '}dimensionally consistent")
-    print("\nPareto front (held-out loss vs complexity):")
+    print(f"\nPareto front ({validation} loss vs complexity):")
     print(model.front_.table())
     if files:
         print("\nwrote: " + ", ".join(files))

@@ -17,16 +17,17 @@ transforms), :mod:`.budget` (the time budget), :mod:`.context` (settings and wha
 stage sees), :mod:`.training` and :mod:`.snapping` (the stages), :mod:`.separable`
 (the ALS start of separable rungs), :mod:`.searching` (the loop and its stopping rules),
 :mod:`.sampling` (the rows a search works on: a subsample of a large table) and
-:mod:`.final` (the constants refit on all rows afterwards), :mod:`.table_search` (one
-search on one table), :mod:`.dimensionless` (the search in the Buckingham π groups of
-columns with units) and :mod:`.units_first` (both searches, one front), :mod:`.errors`,
+:mod:`.final` (the constants refit on all rows afterwards), :mod:`.small_data` (tables of
+fewer than ``SMALL_DATA_ROWS`` rows: snapping within the noise, cross-validated scores),
+:mod:`.table_search` (one search on one table), :mod:`.dimensionless` (the search in the
+Buckingham π groups of columns with units) and :mod:`.units_first` (both searches, one front), :mod:`.errors`,
 :mod:`.threads`, :mod:`.streaming` (formulas reported as they are found).
 """
 from .budget import Budget
 from .context import RungContext, SearchSettings, UserRows
 from .errors import DiscoveryError, NoFormulaFound, TrainingDiverged
 from .ladder import SEPARABLE, Rung, build_ladder, build_width, default_widths
-from .sampling import RowSplit, split_rows
+from .sampling import SMALL_DATA_ROWS, RowSplit, split_rows
 from .searching import Attempt, SearchResult, search
 from .spaces import SpaceTransform, make_space, space_names
 from .streaming import LiveFront, report_formulas
@@ -34,6 +35,6 @@ from .table_search import search_table
 from .units_first import discover, mark_consistency
 
 __all__ = ["Attempt", "Budget", "DiscoveryError", "LiveFront", "NoFormulaFound", "RowSplit", "Rung", "RungContext",
-           "SEPARABLE", "SearchResult", "SearchSettings", "SpaceTransform", "TrainingDiverged", "UserRows",
-           "build_ladder", "build_width", "default_widths", "discover", "make_space", "mark_consistency",
+           "SEPARABLE", "SMALL_DATA_ROWS", "SearchResult", "SearchSettings", "SpaceTransform", "TrainingDiverged",
+           "UserRows", "build_ladder", "build_width", "default_widths", "discover", "make_space", "mark_consistency",
            "report_formulas", "search", "search_table", "space_names", "split_rows"]

@@ -10,6 +10,12 @@ its rows, and a few thousand rows pin down the formula of a simple law as well a
 hundred thousand. The constants of the formulas found are then refit on the training
 rows and the formulas scored on the held-out rows, each up to :data:`FINAL_ROWS`
 (:mod:`.final`).
+
+A table of fewer than ``small_data_rows`` rows (the regressor passes
+:data:`SMALL_DATA_ROWS`) is split and searched exactly the same way, but marked
+``small_data``: its formulas are then refit on all rows and scored by cross-validation
+(:mod:`.small_data`) — a 20 % hold-out of eight rows is two rows, too few to rank
+formulas by.
 """
 from __future__ import annotations
 
@@ -32,6 +38,9 @@ MIN_SEARCH_ROWS = 2_000
 #: training rows of the final constant refit, and held-out rows of the final scoring:
 #: a float64 Jacobian of 30 constants on 10⁶ rows takes 240 MB
 FINAL_ROWS = 1_000_000
+#: tables with fewer rows than this are small data (when the caller asks for it, as the
+#: regressor does): formulas refit on all rows and cross-validated (:mod:`.small_data`)
+SMALL_DATA_ROWS = 100
 
 
 def search_rows(budget_seconds: float | None) -> int:
@@ -47,12 +56,14 @@ def search_rows(budget_seconds: float | None) -> int:
 class RowSplit:
     """Row indices of one fit: ``train`` and ``val`` (all training and held-out rows, in
     random order), ``search_train`` and ``search_val`` (the rows the search works on:
-    the first of each, or all of them for a small table)."""
+    the first of each, or all of them for a small table). ``small_data``: the formulas
+    are refit on all rows and cross-validated at the end (:mod:`.small_data`)."""
 
     train: np.ndarray
     val: np.ndarray
     search_train: np.ndarray
     search_val: np.ndarray
+    small_data: bool = False
 
     @property
     def subsampled(self) -> bool:
@@ -71,14 +82,18 @@ class RowSplit:
         return UserRows(names, X[train], y[train], X[val], y[val])
 
 
-def split_rows(n_rows: int, val_fraction: float, seed: int, budget_seconds: float | None = None) -> RowSplit:
+def split_rows(n_rows: int, val_fraction: float, seed: int, budget_seconds: float | None = None,
+               small_data_rows: int = 0) -> RowSplit:
     """Split ``n_rows`` rows into training and held-out rows (a share ``val_fraction``,
     at least one), and choose the rows the search works on (see the module docstring).
     Deterministic for a seed; tables of at most ``search_rows(budget_seconds)`` rows are
-    searched whole."""
+    searched whole. Fewer than ``small_data_rows`` rows (0: never) are small data: the
+    same split, marked ``small_data``."""
     perm = np.random.default_rng(seed).permutation(int(n_rows))
     n_val = max(1, int(round(val_fraction * n_rows)))
     val, train = perm[:n_val], perm[n_val:]
+    if n_rows < small_data_rows:
+        return RowSplit(train, val, train, val, small_data=True)
     cap = search_rows(budget_seconds)
     if n_rows <= cap:
         return RowSplit(train, val, train, val)

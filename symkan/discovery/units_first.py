@@ -17,6 +17,7 @@ from .dimensionless import search_groups
 from .errors import DiscoveryError
 from .sampling import RowSplit
 from .searching import SearchResult
+from .small_data import small_data_result
 from .table_search import search_table
 from .training import EXACT_NMSE
 
@@ -31,9 +32,17 @@ def discover(X: np.ndarray, y: np.ndarray, names: list, split: RowSplit, setting
              analysis: DimensionalAnalysis | None = None, on_formula=None) -> SearchResult:
     """Formulas y ≈ f(X): with ``analysis`` (the columns' units) first in its groups
     (:func:`.dimensionless.search_groups`); then in the raw inputs unless a formula of the
-    groups reproduces the held-out rows to round-off or the budget is spent.
+    groups reproduces the held-out rows to round-off or the budget is spent. On a
+    ``split.small_data`` split the formulas are then snapped within the noise and
+    cross-validated (:mod:`.small_data`).
     ``on_formula(entries)`` hears of formulas as they are found (:mod:`.streaming`)."""
     budget = budget or Budget()
+    result = _search(X, y, names, split, settings, hidden, log_space, budget, on_stage, analysis)
+    return small_data_result(result, X, y, split, budget) if split.small_data else result
+
+
+def _search(X, y, names, split, settings, hidden, log_space, budget, on_stage, analysis) -> SearchResult:
+    """:func:`discover` before the small-data step."""
     grouped = None
     if analysis is not None and hidden is None:
         grouped = search_groups(analysis, X, y, names, split, settings, log_space=log_space,

@@ -11,13 +11,20 @@
   far and n the number of rows (the BIC's price of m parameters: on noisy data the free
   fit always wins a little by fitting noise). A final joint attempt snaps every
   remaining constant at once, for constants that compensate each other.
+  With a :class:`NoiseTest` (small tables, :mod:`symkan.discovery.small_data`) the
+  allowance is an F-test's instead: a snap is kept unless its loss is significantly
+  worse than the free fit's, given the noise variance of the data.
+  ``weights`` weigh the residuals (1/|y|: relative errors).
 """
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import time
+from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 
 import numpy as np
 import sympy
@@ -155,6 +162,35 @@ def snap_candidates(v: float, window: float = 0.05) -> list[sympy.Expr]:
     return out
 
 
+@lru_cache(maxsize=256)
+def f_critical(dfn: int, dfd: int, significance: float) -> float:
+    """The (1 − significance) quantile of the F distribution with (dfn, dfd) degrees of freedom."""
+    from scipy.stats import f
+
+    return float(f.ppf(1.0 - significance, dfn, dfd))
+
+
+@dataclass(frozen=True)
+class NoiseTest:
+    """An F-test of snaps against the noise of the data: ``variance`` is σ̂², the variance
+    of one (weighted) residual, estimated with ``dof`` degrees of freedom (the residuals
+    of a good fit: RSS/(n − k)); ``significance`` the test's level."""
+
+    variance: float
+    dof: int
+    significance: float = 0.05
+
+    def margin(self, n_snapped: int) -> float:
+        """The extra residual sum of squares ``n_snapped`` fixed constants may cost before
+        it is significant: m·F(m, dof)·σ̂²."""
+        return n_snapped * f_critical(n_snapped, max(int(self.dof), 1), self.significance) * self.variance
+
+    def limit(self, base: float, n_snapped: int, n_rows: int) -> float:
+        """The largest loss (mean squared residual on ``n_rows`` rows) a fit with
+        ``n_snapped`` constants fixed may have when the free fit's loss is ``base``."""
+        return base + self.margin(n_snapped) / n_rows if n_snapped > 0 else math.inf
+
+
 class _TimeUp(Exception):
     """Raised inside a refit's residuals once its deadline has passed."""
 
@@ -172,17 +208,36 @@ def snap_charge(k: int, refit: bool = True) -> int:
 
 
 class ConstantFit:
-    """Refit and snap the float constants of ``expr`` on data X (n, d) -> y (n,)."""
+    """Refit and snap the float constants of ``expr`` on data X (n, d) -> y (n,); the
+    residuals times ``weights`` (n,) when given (None: plain residuals)."""
 
-    def __init__(self, expr: sympy.Expr, variables, X: np.ndarray, y: np.ndarray):
+    def __init__(self, expr: sympy.Expr, variables, X: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None):
         self.expr_p, self.syms, self.values = parametrize(expr)
         self.variables = list(variables)
+        self.fn = sympy.lambdify(self.variables + self.syms, self.expr_p, modules="numpy")
+        self.exact: list[sympy.Expr | None] = [None] * len(self.syms)
+        self._set_rows(X, y, weights)
+
+    def _set_rows(self, X: np.ndarray, y: np.ndarray, weights: np.ndarray | None) -> None:
         self.cols = [X[:, k] for k in range(X.shape[1])]
         self.y = y
         self.n = y.shape[0]
-        self.fn = sympy.lambdify(self.variables + self.syms, self.expr_p, modules="numpy")
-        self.exact: list[sympy.Expr | None] = [None] * len(self.syms)
-        self.var_y = float(np.var(y)) if self.n > 1 else 1.0
+        self.weights = weights
+        # the scale round-off is measured on: Var(y), or the mean square of the weighted y
+        # (1 for relative residuals, whose weighted y is ±1)
+        if weights is None:
+            self.var_y = float(np.var(y)) if self.n > 1 else 1.0
+        else:
+            self.var_y = float(np.mean((y * weights) ** 2)) if self.n else 1.0
+
+    def on_rows(self, rows: np.ndarray, X: np.ndarray, y: np.ndarray) -> ConstantFit:
+        """A copy that fits and evaluates the rows ``rows`` (indices) of X (n, d), y (n,)
+        (the same expression, values and snaps; nothing is compiled again)."""
+        other = copy.copy(self)
+        other.values = self.values.copy()
+        other.exact = list(self.exact)
+        other._set_rows(X[rows], y[rows], None if self.weights is None else self.weights[rows])
+        return other
 
     # --- evaluation -------------------------------------------------------------------
     def predict(self, values: np.ndarray) -> np.ndarray:
@@ -193,8 +248,12 @@ class ConstantFit:
             out = np.where(np.abs(out.imag) > 1e-12 * (1 + np.abs(out.real)), np.nan, out.real)
         return np.broadcast_to(out.astype(np.float64), (self.n,))
 
-    def loss(self, values: np.ndarray) -> float:
+    def residuals(self, values: np.ndarray) -> np.ndarray:
         r = self.predict(values) - self.y
+        return r if self.weights is None else r * self.weights
+
+    def loss(self, values: np.ndarray) -> float:
+        r = self.residuals(values)
         val = float(np.mean(r * r))
         return val if math.isfinite(val) else math.inf
 
@@ -222,7 +281,7 @@ class ConstantFit:
                 raise _TimeUp
             v = values.copy()
             v[idx] = p
-            r = self.predict(v) - self.y
+            r = self.residuals(v)
             r = np.where(np.isfinite(r), r, 1e150)
             cost = float(r @ r) if deadline is not None else math.inf
             if cost < best[0]:
@@ -248,9 +307,12 @@ class ConstantFit:
     # --- snapping ---------------------------------------------------------------------
     def snap(self, rtol: float = 1e-2, atol: float = 1e-11, refit: bool = True,
              max_refit: int = MAX_REFIT_CONSTANTS, passes: int = 2,
-             time_limit: float | None = SNAP_TIME_LIMIT, deadline: float | None = None) -> float:
+             time_limit: float | None = SNAP_TIME_LIMIT, deadline: float | None = None,
+             noise: NoiseTest | None = None) -> float:
         """Greedy snapping, then one joint attempt (see the module doc). Updates
-        ``values``/``exact``; returns the loss. After ``time_limit`` seconds no further
+        ``values``/``exact``; returns the loss. With ``noise`` a snap is kept unless its
+        F-test finds it worse than the free fit (:class:`NoiseTest`; ``rtol`` is then
+        unused). After ``time_limit`` seconds no further
         snap is tried (the constants left free keep their refit values); past
         ``deadline`` (a ``time.monotonic()`` value) or the active work meter's cutoff
         (:mod:`symkan.work`) neither snap nor refit goes on. The snap is charged
@@ -270,6 +332,8 @@ class ConstantFit:
         base = loss
 
         def threshold(n_snapped: int) -> float:
+            if noise is not None:  # the noise of the data decides
+                return noise.limit(base, n_snapped, self.n) + atol * self.var_y
             # A snap removes a free parameter. On noisy data the free fit is always a
             # little better (it fits noise), so allow what the BIC allows for the
             # parameters removed — a factor n^(m/n) on the MSE — or rtol, whichever is
