@@ -92,7 +92,7 @@ def test_formula_api():
     with pytest.raises(ValueError, match="shape"):
         f.to_callable()(Xn[:, :1])
     with pytest.raises(ValueError, match="backend"):
-        f.to_callable("jax")
+        f.to_callable("matlab")
     const = Formula(sympy.Integer(3), [u, v])
     assert np.array_equal(const.evaluate(Xn), np.full(100, 3.0))
     assert const.to_callable("torch")(X).shape == (100,)

@@ -37,11 +37,12 @@ def discover(X: np.ndarray, y: np.ndarray, names: list, split: RowSplit, setting
     cross-validated (:mod:`.small_data`).
     ``on_formula(entries)`` hears of formulas as they are found (:mod:`.streaming`)."""
     budget = budget or Budget()
-    result = _search(X, y, names, split, settings, hidden, log_space, budget, on_stage, analysis)
+    result = _search(X, y, names, split, settings, hidden, log_space, budget, on_stage, analysis, on_formula)
     return small_data_result(result, X, y, split, budget) if split.small_data else result
 
 
-def _search(X, y, names, split, settings, hidden, log_space, budget, on_stage, analysis) -> SearchResult:
+def _search(X, y, names, split, settings, hidden, log_space, budget, on_stage, analysis,
+            on_formula) -> SearchResult:
     """:func:`discover` before the small-data step."""
     grouped = None
     if analysis is not None and hidden is None:
