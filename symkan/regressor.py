@@ -31,6 +31,14 @@ from .discovery import (
     split_rows,
 )
 from .model_file import load_model, save_model
+from .multi_target import (
+    MULTI_TARGET_STATE,
+    fit_targets,
+    has_several_targets,
+    is_multi_target,
+    predict_targets,
+    refuse_several,
+)
 from .progress import StageProgress
 from .regressor_checks import (
     PARAMETER_CONSTRAINTS,
@@ -43,6 +51,7 @@ from .regressor_checks import (
     target_label,
     validate_params,
 )
+from .sample_weights import fit_weights
 from .symbolic.names import variable_symbols
 from .units.columns import fit_units
 from .units.parsing import latex_dimension
@@ -104,6 +113,10 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
             for the small networks of a formula search. None leaves torch's setting.
         progress: show a progress bar over the stages.
         basis_options: extra keyword options for the basis.
+        loss: what the search minimises and scores formulas by: "mse" (mean squared error)
+            or "relative" (mean squared relative error Σ w·((f − y)/y)² / Σ w, for targets
+            spanning orders of magnitude: the same search with row weights 1/y² times
+            ``sample_weight``; y must not be 0 on a row that counts).
 
     Attributes (after fit): ``front_`` (:class:`symkan.pareto.ParetoFront`), ``equations_``
     (the front as a pandas DataFrame), ``best_``
@@ -116,6 +129,12 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
     named as :mod:`symkan.symbolic.names` says), ``target_name_``, ``seed_``, ``n_features_in_``,
     ``attempts_`` (per-architecture summary), ``plot_sample_`` (up to 500 training
     rows in network units, for ``plot``), ``fit_seconds_``.
+
+    Several targets (``fit(X, Y)``, Y (n, m), :mod:`symkan.multi_target`): one independent
+    search per column, kept as ``estimators_`` (fitted single-target clones, seed
+    ``seed_ + k`` and ``time_budget / m`` each), ``n_targets_``, ``target_names_``;
+    ``predict`` gives (n, m), ``sympy``/``latex``/``equations_`` lists; ``save`` and
+    ``plot`` raise a ValueError (use ``estimators_[k]``).
     """
 
     def __init__(self, basis="bspline", hidden=None, grid_size=5, steps=50, lamb=1e-3, node_th=1e-2,
@@ -151,6 +170,7 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.regressor_tags.poor_score = False
+        tags.target_tags.multi_output = True  # Y (n, m): one search per column (symkan.multi_target)
         return tags
 
     _parameter_constraints = PARAMETER_CONSTRAINTS
@@ -159,28 +179,40 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
         validate_params(self)
 
     # --- fitting -------------------------------------------------------------------------
-    def fit(self, X, y, X_units=None, y_units=None):
-        """Discover formulas for y ≈ f(X). X: (n, d) array, DataFrame or tensor; y: (n,).
+    def fit(self, X, y, X_units=None, y_units=None, sample_weight=None):
+        """Discover formulas for y ≈ f(X). X: (n, d) array, DataFrame or tensor; y: (n,),
+        or (n, m) for m targets (one search per column, :mod:`symkan.multi_target`).
 
         ``X_units``: the units of the columns — a list (one per column) or a mapping
         {column name: unit}, each unit text (``"kg*m/s^2"``, ``"m s-1"``, ``"1"``) or a
         mapping of base-dimension exponents ({"m": 1, "s": -1}); ``y_units``: the
         target's. With both, the search runs first in the dimensionless groups of the
         columns (Buckingham π, :mod:`symkan.units`), then in the columns as given while
-        time remains, and marks each formula's dimensional consistency (docs/units.md)."""
+        time remains, and marks each formula's dimensional consistency (docs/units.md).
+
+        ``sample_weight``: (n,) finite, non-negative weights of the rows, not all zero: every
+        error the search measures (training, constant refits, held-out scores, ``loss`` and
+        ``r2`` of ``equations_``) is weighted Σ w·r² / Σ w; rows of weight 0 are left out."""
         self._validate_params()
         if y is None:
             raise ValueError("SymKANRegressor requires y to be passed, but the target y is None")
+        if is_multi_target(y):
+            return fit_targets(self, X, y, X_units, y_units, sample_weight)
+        for key in MULTI_TARGET_STATE:
+            self.__dict__.pop(key, None)
         target = target_label(self.target_name, y)
         X, y = checked_types(X, y, self.variable_names, target)
         X, y = validate_data(self, as_array(X), as_array(y), y_numeric=True, dtype=np.float64, ensure_min_samples=2)
+        rows, weights = fit_weights(sample_weight, y, self.loss)  # loss="relative": weights 1/y²
+        if rows is not None:  # rows of weight 0 count nowhere
+            X, y = X[rows], y[rows]
         names = column_names(self.variable_names, getattr(self, "feature_names_in_", None), X.shape[1])
         check_values(X, y, names, target)
         units = fit_units(X_units, y_units, names, target)
         budget = Budget(None if self.time_budget is None else float(self.time_budget))
         seed = seed_of(self.random_state)
 
-        split = split_rows(X.shape[0], self.val_fraction, seed, budget.seconds)  # a large table: a subsample
+        split = split_rows(X.shape[0], self.val_fraction, seed, budget.seconds, weights)  # large: a subsample
         opts = dict(self.basis_options or {})
         size_option = get_basis(self.basis).size_option  # the basis' own name for grid_size
         if size_option is not None:
@@ -232,7 +264,9 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
         """The Pareto front as a pandas DataFrame, one row per formula from the simplest
         (PySR's ``equations_``): ``complexity``, ``loss``, ``r2``, ``equation`` (text),
         ``sympy_format`` (the expression), ``best`` and, with units, ``consistent``. The
-        formula objects are in ``front_``."""
+        formula objects are in ``front_``. Several targets: a list, one per target."""
+        if has_several_targets(self):
+            return [e.equations_ for e in self.estimators_]
         return self.front_.to_pandas()
 
     def _build_predictor(self):
@@ -240,7 +274,9 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
 
     # --- using the result ----------------------------------------------------------------
     def predict(self, X) -> np.ndarray:
-        """Evaluate the best formula. X: (n, d) -> (n,)."""
+        """Evaluate the best formula. X: (n, d) -> (n,); several targets: (n, m)."""
+        if has_several_targets(self):
+            return predict_targets(self, X)
         check_is_fitted(self, "best_")
         X = validate_data(self, numeric_table(as_array(X), self.names_), reset=False, dtype=np.float64)
         return self._predict_fn(X)
@@ -256,12 +292,18 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
 
     def sympy(self, index=None) -> sympy.Expr:
         """The best formula (or ``front_[index]``) as a sympy expression in the
-        symbols ``symbols_`` (its text parses back with ``sympy.sympify``)."""
+        symbols ``symbols_`` (its text parses back with ``sympy.sympify``); several
+        targets: a list, one per target."""
+        if has_several_targets(self):
+            return [e.sympy(index) for e in self.estimators_]
         return self._entry(index).formula.expr
 
     def latex(self, index=None, units: bool = False) -> str:
         """LaTeX of :meth:`sympy`, with the column names (:meth:`Formula.latex`); with
-        ``units`` (a fit with units), followed by the target's units in brackets."""
+        ``units`` (a fit with units), followed by the target's units in brackets; several
+        targets: a list."""
+        if has_several_targets(self):
+            return [e.latex(index, units) for e in self.estimators_]
         text = self._entry(index).formula.latex()
         if units and getattr(self, "y_units_", None) is not None:
             text += rf" \quad \left[{latex_dimension(self.y_units_)}\right]"
@@ -270,6 +312,7 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
     def plot(self, X=None, beta: float = 3.0, **kwargs):
         """Diagram of the pruned, snapped network of the best formula (a matplotlib Figure).
         X (user units) defaults to a sample of the training inputs."""
+        refuse_several(self, "a diagram")
         check_is_fitted(self, "best_")
         from .plot import plot_network
 
@@ -298,6 +341,7 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
     def save(self, path) -> None:
         """Write the fitted model (weights, config, symbolic state, custom functions,
         formulas) to ``path`` atomically; :meth:`load` reads it back on any device."""
+        refuse_several(self, "saving")
         check_is_fitted(self, "best_")
         save_model(self, path)
 

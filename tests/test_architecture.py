@@ -20,14 +20,14 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = "symkan"
 #: the layers, bottom first: a module may import its own layer and the ones below
 LAYERS = (
-    ("symkan.functions", "symkan.checks", "symkan.tensor_memo", "symkan.units"),
+    ("symkan.functions", "symkan.checks", "symkan.tensor_memo", "symkan.units", "symkan.sample_weights"),
     ("symkan.kernels", "symkan.bases"),
     ("symkan.nn",),
     ("symkan.train", "symkan.regularize", "symkan.scores", "symkan.distributed", "symkan.models",
      "symkan.conv_scores", "symkan.conv_plot"),
     ("symkan.symbolic", "symkan.plot", "symkan.pruning"),
     ("symkan.discovery", "symkan.pareto", "symkan.datasets"),
-    ("symkan.regressor", "symkan.regressor_checks", "symkan.persistence", "symkan.model_file", "symkan.cli", "symkan.progress"),
+    ("symkan.regressor", "symkan.regressor_checks", "symkan.multi_target", "symkan.persistence", "symkan.model_file", "symkan.cli", "symkan.progress"),
 )
 MAX_LINES = 450
 

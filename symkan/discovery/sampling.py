@@ -47,12 +47,18 @@ def search_rows(budget_seconds: float | None) -> int:
 class RowSplit:
     """Row indices of one fit: ``train`` and ``val`` (all training and held-out rows, in
     random order), ``search_train`` and ``search_val`` (the rows the search works on:
-    the first of each, or all of them for a small table)."""
+    the first of each, or all of them for a small table); ``weight`` (n_rows,): the weight
+    of every row of the table in each error the search measures, or None."""
 
     train: np.ndarray
     val: np.ndarray
     search_train: np.ndarray
     search_val: np.ndarray
+    weight: np.ndarray | None = None
+
+    def weights(self, rows: np.ndarray) -> np.ndarray | None:
+        """The weights of ``rows`` (an index array), or None for a fit without weights."""
+        return None if self.weight is None else self.weight[rows]
 
     @property
     def subsampled(self) -> bool:
@@ -60,7 +66,8 @@ class RowSplit:
 
     def search_rows(self, names: list, X: np.ndarray, y: np.ndarray) -> UserRows:
         """The rows the search works on, in the user's units (X (n, d), y (n,))."""
-        return UserRows(names, X[self.search_train], y[self.search_train], X[self.search_val], y[self.search_val])
+        train, val = self.search_train, self.search_val
+        return UserRows(names, X[train], y[train], X[val], y[val], self.weights(train), self.weights(val))
 
     def final_rows(self, names: list, X: np.ndarray, y: np.ndarray) -> UserRows | None:
         """The rows the constants are refit and the formulas scored on at the end (up to
@@ -68,19 +75,20 @@ class RowSplit:
         if not self.subsampled:
             return None
         train, val = self.train[:FINAL_ROWS], self.val[:FINAL_ROWS]
-        return UserRows(names, X[train], y[train], X[val], y[val])
+        return UserRows(names, X[train], y[train], X[val], y[val], self.weights(train), self.weights(val))
 
 
-def split_rows(n_rows: int, val_fraction: float, seed: int, budget_seconds: float | None = None) -> RowSplit:
+def split_rows(n_rows: int, val_fraction: float, seed: int, budget_seconds: float | None = None,
+               weight: np.ndarray | None = None) -> RowSplit:
     """Split ``n_rows`` rows into training and held-out rows (a share ``val_fraction``,
     at least one), and choose the rows the search works on (see the module docstring).
     Deterministic for a seed; tables of at most ``search_rows(budget_seconds)`` rows are
-    searched whole."""
+    searched whole. ``weight`` (n_rows,): the rows' weights, carried to every part."""
     perm = np.random.default_rng(seed).permutation(int(n_rows))
     n_val = max(1, int(round(val_fraction * n_rows)))
     val, train = perm[:n_val], perm[n_val:]
     cap = search_rows(budget_seconds)
     if n_rows <= cap:
-        return RowSplit(train, val, train, val)
+        return RowSplit(train, val, train, val, weight)
     m_val = max(1, int(round(val_fraction * cap)))
-    return RowSplit(train, val, train[: cap - m_val], val[:m_val])
+    return RowSplit(train, val, train[: cap - m_val], val[:m_val], weight)

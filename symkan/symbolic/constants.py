@@ -22,6 +22,8 @@ from fractions import Fraction
 import numpy as np
 import sympy
 
+from ..sample_weights import mean_square, weighted_var
+
 log = logging.getLogger(__name__)
 
 #: constants larger than this in magnitude are never snapped (a rounded 3.2e16 says nothing)
@@ -162,9 +164,11 @@ def _past(deadline: float | None) -> bool:
 
 
 class ConstantFit:
-    """Refit and snap the float constants of ``expr`` on data X (n, d) -> y (n,)."""
+    """Refit and snap the float constants of ``expr`` on data X (n, d) -> y (n,); with
+    ``weights`` (n,), every loss is the weighted mean square error (and Var(y) the
+    weighted variance, :mod:`symkan.sample_weights`)."""
 
-    def __init__(self, expr: sympy.Expr, variables, X: np.ndarray, y: np.ndarray):
+    def __init__(self, expr: sympy.Expr, variables, X: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None):
         self.expr_p, self.syms, self.values = parametrize(expr)
         self.variables = list(variables)
         self.cols = [X[:, k] for k in range(X.shape[1])]
@@ -172,7 +176,10 @@ class ConstantFit:
         self.n = y.shape[0]
         self.fn = sympy.lambdify(self.variables + self.syms, self.expr_p, modules="numpy")
         self.exact: list[sympy.Expr | None] = [None] * len(self.syms)
-        self.var_y = float(np.var(y)) if self.n > 1 else 1.0
+        self.weights = weights
+        # least squares of √w·r: residuals scaled by the weights relative to their mean
+        self.root_weights = None if weights is None else np.sqrt(weights / np.mean(weights))
+        self.var_y = weighted_var(y, weights) if self.n > 1 else 1.0
 
     # --- evaluation -------------------------------------------------------------------
     def predict(self, values: np.ndarray) -> np.ndarray:
@@ -185,7 +192,7 @@ class ConstantFit:
 
     def loss(self, values: np.ndarray) -> float:
         r = self.predict(values) - self.y
-        val = float(np.mean(r * r))
+        val = mean_square(r, self.weights)
         return val if math.isfinite(val) else math.inf
 
     def refit(self, values: np.ndarray, free: np.ndarray, max_nfev: int = 30,
@@ -208,6 +215,8 @@ class ConstantFit:
             v = values.copy()
             v[idx] = p
             r = self.predict(v) - self.y
+            if self.root_weights is not None:
+                r = r * self.root_weights
             r = np.where(np.isfinite(r), r, 1e150)
             cost = float(r @ r) if deadline is not None else math.inf
             if cost < best[0]:
