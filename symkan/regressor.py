@@ -51,7 +51,7 @@ from .regressor_checks import (
     target_label,
     validate_params,
 )
-from .sample_weights import fit_weights
+from .sample_weights import fit_weights, relative_loss_scale
 from .symbolic.names import variable_symbols
 from .units.columns import fit_units
 from .units.parsing import latex_dimension
@@ -205,7 +205,7 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
         X, y = validate_data(self, as_array(X), as_array(y), y_numeric=True, dtype=np.float64, ensure_min_samples=2)
         rows, weights = fit_weights(sample_weight, y, self.loss)  # loss="relative": weights 1/y²
         if rows is not None:  # rows of weight 0 count nowhere
-            X, y = X[rows], y[rows]
+            X, y, sample_weight = X[rows], y[rows], np.asarray(sample_weight, dtype=np.float64)[rows]
         names = column_names(self.variable_names, getattr(self, "feature_names_in_", None), X.shape[1])
         check_values(X, y, names, target)
         units = fit_units(X_units, y_units, names, target)
@@ -236,6 +236,11 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
             problems = mark_consistency(result.front, units.inputs, units.target)
             log.info("%d of %d formulas are not dimensionally consistent: %s", len(problems), len(result.front),
                      "; ".join(problems))
+        if self.loss == "relative":  # the front's losses as Σ s·((f − y)/y)² / Σ s
+            scale = relative_loss_scale(y, None if sample_weight is None else np.asarray(sample_weight, np.float64),
+                                        split.scored_val)
+            for entry in result.front:
+                entry.loss = entry.formula.loss = entry.loss * scale
         self.front_ = result.front
         self.best_index_ = result.front.best_index()
         self.best_ = result.front[self.best_index_]

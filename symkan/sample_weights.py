@@ -83,6 +83,14 @@ def weighted_sample(weights: np.ndarray, size: int) -> np.ndarray:
     return np.minimum(np.searchsorted(cumulative, points, side="right"), len(weights) - 1)
 
 
+def relative_loss_scale(y: np.ndarray, sample_weight: np.ndarray | None, rows: np.ndarray) -> float:
+    """The factor that turns the weighted MSE of a ``loss="relative"`` search on ``rows``
+    (weights ∝ s/y², normalised by their sum) into the mean squared relative error
+    Σ s·((f − y)/y)² / Σ s, with s the ``sample_weight`` (None: ones) of the rows."""
+    s = np.ones(len(rows)) if sample_weight is None else sample_weight[rows]
+    return float(np.sum(s / (y[rows] * y[rows])) / np.sum(s))
+
+
 def fit_weights(sample_weight, y: np.ndarray, loss: str = "mse") -> tuple[np.ndarray | None, np.ndarray | None]:
     """(rows, weights) of a fit on target y (n,): ``rows``, the index array of the rows
     that count (weight > 0; None: all of them), and their ``weights`` — ``sample_weight``

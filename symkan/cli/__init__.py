@@ -1,6 +1,6 @@
 """The ``symkan`` command line.
 
-    symkan fit data.csv --target y [--out DIR] [--basis B] [--time-budget S] [--seed N]
+    symkan fit data.csv --target y [--target y2 ...] [--out DIR] [--basis B] [--time-budget S] [--seed N]
     symkan predict DIR/model data.csv [--out predictions.csv]
     symkan plot DIR/model [--out network.png]
     symkan demo
@@ -50,7 +50,9 @@ def _parser() -> argparse.ArgumentParser:
     f = sub.add_parser("fit", parents=[common], help="discover a formula for one column of a CSV file",
                        description="Fit y = f(other columns) and print the best formula and the Pareto front.")
     f.add_argument("csv", help="CSV file with a header row and numeric columns")
-    f.add_argument("--target", required=True, help="name of the column to explain")
+    f.add_argument("--target", required=True, action="append",
+                   help="name of the column to explain; repeat it for several targets (one formula each, "
+                        "the time budget split evenly)")
     f.add_argument("--out", help="directory for formula.txt, formula.tex, equations.csv, model, network.png")
     f.add_argument("--units", metavar="FILE|SPEC",
                    help="units of the columns: a units CSV (first column the variable, numeric columns the "

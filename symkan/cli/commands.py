@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..checks import existing_file
 from .errors import CLIError
-from .report import report_fit, to_json, write_outputs
+from .report import report_fit, report_targets, to_json, write_outputs, write_target_outputs
 
 #: the built-in dataset of ``symkan demo``: name, rows, seed
 DEMO_EQUATION = "exp_sin"
@@ -71,14 +71,46 @@ def column_units_of(spec, names, target):
 def cmd_fit(args) -> int:
     from .tabular import read_csv
 
+    if len(args.target) > 1:
+        return fit_targets(args)
+    target = args.target[0]
     with output_dir(args.out) as out:
         table = read_csv(args.csv, min_rows=2)
-        X, y, names = table.split_target(args.target)
-        X_units, y_units = column_units_of(args.units, names, args.target)
-        model = regressor(args, target_name=args.target).set_params(variable_names=names).fit(
+        X, y, names = table.split_target(target)
+        X_units, y_units = column_units_of(args.units, names, target)
+        model = regressor(args, target_name=target).set_params(variable_names=names).fit(
             X, y, X_units=X_units, y_units=y_units)
         files = write_outputs(model, out) if out else []
     report_fit(model, args, files)
+    return 0
+
+
+def fit_targets(args) -> int:
+    """``symkan fit --target a --target b``: one search per target column, every other
+    column an input; the result files of target k go to ``--out``/<its name>/."""
+    import numpy as np
+    import pandas as pd
+
+    from .tabular import read_csv
+
+    targets = args.target
+    if len(set(targets)) != len(targets):
+        raise CLIError(f"--target names a column more than once: {targets}")
+    with output_dir(args.out) as out:
+        table = read_csv(args.csv, min_rows=2)
+        missing = [t for t in targets if t not in table.columns]
+        if missing:
+            raise CLIError(f"target column(s) {missing} not found; columns are: {', '.join(table.columns)}")
+        names = [c for c in table.columns if c not in targets]
+        if not names:
+            raise CLIError("every column is a target; no input columns to fit")
+        X = np.column_stack([table.column(n) for n in names])
+        Y = pd.DataFrame(np.column_stack([table.column(t) for t in targets]), columns=targets)
+        units = [column_units_of(args.units, names, t) for t in targets]
+        model = regressor(args).set_params(variable_names=names).fit(
+            X, Y, X_units=units[0][0], y_units=[u[1] for u in units])
+        files = write_target_outputs(model, out) if out else []
+    report_targets(model, args, files)
     return 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 from pathlib import Path
 
 from ..units.parsing import format_dimension
@@ -52,6 +53,35 @@ def write_outputs(model, out: Path) -> list[str]:
     fig = model.plot()
     fig.savefig(out / "network.png", dpi=150)
     return [str(out / n) for n in ("formula.txt", "formula.tex", "equations.csv", "model", "network.png")]
+
+
+def target_dir(out: Path, name: str, k: int) -> Path:
+    """The result folder of target k: its name when that is a plain file name, else target<k>."""
+    return out / (name if re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", name) else f"target{k}")
+
+
+def write_target_outputs(model, out: Path) -> list[str]:
+    """The result files of a fit of several targets, each target's in its own folder."""
+    return [f for k, (name, est) in enumerate(zip(model.target_names_, model.estimators_))
+            for f in write_outputs(est, target_dir(out, name, k))]
+
+
+def report_targets(model, args, files):
+    """The report of a fit of several targets: each target's report (JSON: under
+    ``"targets"``, by name)."""
+    if args.json:
+        info = {"targets": {name: summary(est) for name, est in zip(model.target_names_, model.estimators_)}}
+        if files:
+            info["files"] = files
+        print(to_json(info, indent=2))
+        return
+    for k, (name, est) in enumerate(zip(model.target_names_, model.estimators_)):
+        if k:
+            print()
+        print(f"=== target {name} ({k + 1} of {model.n_targets_}) ===")
+        report_fit(est, args, [])
+    if files:
+        print("\nwrote: " + ", ".join(files))
 
 
 def report_fit(model, args, files, true_formula=None):

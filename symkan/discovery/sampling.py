@@ -64,6 +64,11 @@ class RowSplit:
     def subsampled(self) -> bool:
         return len(self.search_train) < len(self.train) or len(self.search_val) < len(self.val)
 
+    @property
+    def scored_val(self) -> np.ndarray:
+        """The held-out rows the formulas of a search are finally scored on."""
+        return self.val[:FINAL_ROWS] if self.subsampled else self.search_val
+
     def search_rows(self, names: list, X: np.ndarray, y: np.ndarray) -> UserRows:
         """The rows the search works on, in the user's units (X (n, d), y (n,))."""
         train, val = self.search_train, self.search_val
