@@ -27,7 +27,8 @@ LAYERS = (
      "symkan.conv_scores", "symkan.conv_plot"),
     ("symkan.symbolic", "symkan.plot", "symkan.pruning"),
     ("symkan.discovery", "symkan.pareto", "symkan.datasets"),
-    ("symkan.regressor", "symkan.regressor_checks", "symkan.multi_target", "symkan.persistence", "symkan.model_file", "symkan.cli", "symkan.progress"),
+    ("symkan.regressor", "symkan.regressor_checks", "symkan.persistence", "symkan.model_file", "symkan.cli", "symkan.progress",
+     "symkan.multi_target"),
 )
 MAX_LINES = 450
 

@@ -13,7 +13,6 @@ from symkan import SymKANRegressor
 from symkan.discovery import split_rows
 from symkan.nn import KAN
 from symkan.sample_weights import (
-    check_sample_weight,
     fit_weights,
     mean_square,
     torch_mean_square,

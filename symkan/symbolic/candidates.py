@@ -115,8 +115,9 @@ def formula_candidates(model, X, y=None, *, complexity_weights=(0.3, 1.0, 3.0), 
         if k and deadline is not None and time.monotonic() > deadline:
             log.info("time budget spent; skipping complexity weights %s", tuple(weights[k:]))
             break
-        res = auto_snap(model, X, y, complexity_weight=w, sample_weight=sample_weight, names=names, input_transform=input_transform,
-                        output_transform=output_transform, **{"deadline": cutoff, **snap_options})
+        res = auto_snap(model, X, y, complexity_weight=w, names=names, input_transform=input_transform,
+                        output_transform=output_transform, sample_weight=sample_weight,
+                        **{"deadline": cutoff, **snap_options})
         f = res.formula
         f.network = res.model
         found.setdefault(str(f.expr), f)
