@@ -36,7 +36,12 @@ MULTI_TARGET_STATE = ("estimators_", "n_targets_", "target_names_")
 
 def is_multi_target(y) -> bool:
     """Whether y is a table of several target columns (shape (n, m), m > 1)."""
-    shape = np.shape(as_array(y))
+    shape = getattr(as_array(y), "shape", None)
+    if shape is None:  # a list, or an object that only converts to an array
+        try:
+            shape = np.asarray(y).shape
+        except (TypeError, ValueError):  # ragged: the single-target checks say what is wrong
+            return False
     return len(shape) == 2 and shape[1] > 1
 
 
