@@ -86,7 +86,8 @@ def test_fit_weights_drops_zero_rows_and_forgets_constant_weights():
 def test_weighted_means_reduce_to_the_plain_ones():
     g = np.random.default_rng(0)
     r, w = g.normal(size=50), g.uniform(0.5, 2, size=50)
-    assert mean_square(r) == float(np.mean(r ** 2))
+    # without weights: the very expressions of an unweighted fit (same bits)
+    assert mean_square(r) == float(np.mean(r ** 2)) and weighted_var(r) == float(np.var(r))
     assert np.isclose(mean_square(r, np.ones(50)), mean_square(r))
     assert np.isclose(mean_square(r, w), np.average(r ** 2, weights=w))
     assert np.isclose(weighted_var(r, 3 * np.ones(50)), np.var(r))
