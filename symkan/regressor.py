@@ -15,8 +15,6 @@ from __future__ import annotations
 import logging
 
 import numpy as np
-import sympy
-import torch
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -34,6 +32,14 @@ from .discovery import (
     split_rows,
 )
 from .model_file import load_model, save_model
+from .multi_target import (
+    MULTI_TARGET_STATE,
+    fit_targets,
+    has_several_targets,
+    is_multi_target,
+    predict_targets,
+    refuse_several,
+)
 from .pareto import SELECTION_RULES
 from .progress import StageProgress
 from .regressor_checks import (
@@ -47,11 +53,11 @@ from .regressor_checks import (
     target_label,
     validate_params,
 )
-from .symbolic.export import FormulaModule, equation_text, expression_latex, formula_code, target_latex
+from .regressor_output import ResultViews
+from .sample_weights import fit_weights, relative_loss_scale
 from .symbolic.names import variable_symbols
-from .symbolic.precision import annotate_digits, rounded
+from .symbolic.precision import annotate_digits
 from .units.columns import fit_units
-from .units.parsing import latex_dimension
 from .warm_start import continued, previous_fit, remember_owners
 
 log = logging.getLogger(__name__)
@@ -65,7 +71,7 @@ class FitError(DiscoveryError):
     its ``__cause__`` is the :mod:`symkan.discovery.errors` error that says why."""
 
 
-class SymKANRegressor(RegressorMixin, BaseEstimator):
+class SymKANRegressor(ResultViews, RegressorMixin, BaseEstimator):
     """Symbolic regression with Kolmogorov–Arnold Networks.
 
     ``fit`` standardises the data, tries architectures from small to large (train →
@@ -122,6 +128,10 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
             for the small networks of a formula search. None leaves torch's setting.
         progress: show a progress bar over the stages.
         basis_options: extra keyword options for the basis.
+        loss: what the search minimises and scores formulas by: "mse" (mean squared error)
+            or "relative" (mean squared relative error Σ w·((f − y)/y)² / Σ w, for targets
+            spanning orders of magnitude: the same search with row weights 1/y² times
+            ``sample_weight``; y must not be 0 on a row that counts).
         model_selection: which formula of the front is ``best_`` (what ``predict``,
             ``sympy`` and ``latex`` give by default): "best" (the simplest formula
             within 1.5× of the lowest held-out loss, exact formulas first), "accuracy"
@@ -144,6 +154,12 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
     rows in network units, for ``plot``), ``fit_seconds_``, ``fit_evaluations_``,
     ``validation_`` (what the front's losses and R² measure: ``"held-out"`` rows, or
     ``"cross-validated"`` on small data).
+
+    Several targets (``fit(X, Y)``, Y (n, m), :mod:`symkan.multi_target`): one independent
+    search per column, kept as ``estimators_`` (fitted single-target clones, seed
+    ``seed_ + k`` and ``time_budget / m`` each), ``n_targets_``, ``target_names_``;
+    ``predict`` gives (n, m), ``sympy``/``latex``/``equations_`` lists; ``save`` and
+    ``plot`` raise a ValueError (use ``estimators_[k]``).
     """
 
     def __init__(self, basis="bspline", hidden=None, grid_size=5, steps=50, lamb=1e-3, node_th=1e-2,
@@ -179,6 +195,7 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.regressor_tags.poor_score = False
+        tags.target_tags.multi_output = True  # Y (n, m): one search per column (symkan.multi_target)
         return tags
 
     _parameter_constraints = PARAMETER_CONSTRAINTS
@@ -187,8 +204,9 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
         validate_params(self)
 
     # --- fitting -------------------------------------------------------------------------
-    def fit(self, X, y, X_units=None, y_units=None, on_formula=None):
-        """Discover formulas for y ≈ f(X). X: (n, d) array, DataFrame or tensor; y: (n,).
+    def fit(self, X, y, X_units=None, y_units=None, sample_weight=None, on_formula=None):
+        """Discover formulas for y ≈ f(X). X: (n, d) array, DataFrame or tensor; y: (n,),
+        or (n, m) for m targets (one search per column, :mod:`symkan.multi_target`).
 
         ``X_units``: the units of the columns — a list (one per column) or a mapping
         {column name: unit}, each unit text (``"kg*m/s^2"``, ``"m s-1"``, ``"1"``) or a
@@ -196,15 +214,26 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
         target's. With both, the search runs first in the dimensionless groups of the
         columns (Buckingham π, :mod:`symkan.units`), then in the columns as given while
         time remains, and marks each formula's dimensional consistency (docs/units.md).
+
+        ``sample_weight``: (n,) finite, non-negative weights of the rows, not all zero: every
+        error the search measures (training, constant refits, held-out scores, ``loss`` and
+        ``r2`` of ``equations_``) is weighted Σ w·r² / Σ w; rows of weight 0 are left out.
         ``on_formula(entries)``: called with each batch of formulas the search finds
         (:class:`~symkan.pareto.ParetoEntry` objects, :mod:`symkan.discovery.streaming`).
         With ``warm_start``, a refit continues from the last front (:mod:`symkan.warm_start`)."""
         self._validate_params()
         if y is None:
             raise ValueError("SymKANRegressor requires y to be passed, but the target y is None")
+        if is_multi_target(y):
+            return fit_targets(self, X, y, X_units, y_units, sample_weight)
+        for key in MULTI_TARGET_STATE:
+            self.__dict__.pop(key, None)
         target = target_label(self.target_name, y)
         X, y = checked_types(X, y, self.variable_names, target)
         X, y = validate_data(self, as_array(X), as_array(y), y_numeric=True, dtype=np.float64, ensure_min_samples=2)
+        rows, weights = fit_weights(sample_weight, y, self.loss)  # loss="relative": weights 1/y²
+        if rows is not None:  # rows of weight 0 count nowhere
+            X, y, sample_weight = X[rows], y[rows], np.asarray(sample_weight, dtype=np.float64)[rows]
         names = column_names(self.variable_names, getattr(self, "feature_names_in_", None), X.shape[1])
         check_values(X, y, names, target)
         units = fit_units(X_units, y_units, names, target)
@@ -213,7 +242,8 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
         seed = seed_of(self.random_state)
 
         # a large table: a subsample; a small one (< SMALL_DATA_ROWS): every row, cross-validated
-        split = split_rows(X.shape[0], self.val_fraction, seed, budget.seconds, small_data_rows=SMALL_DATA_ROWS)
+        split = split_rows(X.shape[0], self.val_fraction, seed, budget.seconds, small_data_rows=SMALL_DATA_ROWS,
+                           weight=weights)
         previous = previous_fit(self, names)  # warm_start: the last front, continued with the next seed
         seed = seed if previous is None else previous.next_seed
         opts = dict(self.basis_options or {})
@@ -240,6 +270,11 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
             problems = mark_consistency(result.front, units.inputs, units.target)
             log.info("%d of %d formulas are not dimensionally consistent: %s", len(problems), len(result.front),
                      "; ".join(problems))
+        if self.loss == "relative":  # the front's losses as Σ s·((f − y)/y)² / Σ s
+            scale = relative_loss_scale(y, None if sample_weight is None else np.asarray(sample_weight, np.float64),
+                                        split.scored_val)
+            for entry in result.front:
+                entry.loss = entry.formula.loss = entry.loss * scale
         self.front_ = result.front
         self.front_.model_selection = self.model_selection  # marks the chosen row of its tables
         annotate_digits([e.formula for e in result.front], result.rows.X_val, result.rows.y_val)
@@ -273,7 +308,9 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
         (PySR's ``equations_``): ``complexity``, ``loss``, ``r2``, ``score`` (PySR's:
         −Δlog loss / Δcomplexity against the previous row), ``equation`` (text), ``best``
         (the row of ``best_index_``), with units ``consistent``, and ``sympy_format`` (the
-        expression). The formula objects are in ``front_``."""
+        expression). The formula objects are in ``front_``. Several targets: a list, one per target."""
+        if has_several_targets(self):
+            return [e.equations_ for e in self.estimators_]
         return self.front_.to_pandas()
 
     def _build_predictor(self):
@@ -285,7 +322,9 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
     # --- using the result ----------------------------------------------------------------
     def predict(self, X, index=None) -> np.ndarray:
         """Evaluate the best formula, or ``front_[index]`` (an int; negative ones count
-        from the end, as in a list). X: (n, d) -> (n,)."""
+        from the end, as in a list). X: (n, d) -> (n,); several targets: (n, m)."""
+        if has_several_targets(self):
+            return predict_targets(self, X, index)
         position = self._position(index)
         X = validate_data(self, numeric_table(as_array(X), self.names_), reset=False, dtype=np.float64)
         if position not in self._callables:
@@ -304,90 +343,6 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
 
     def _entry(self, index):
         return self.front_[self._position(index)]
-
-    def sympy(self, index=None, precision=None) -> sympy.Expr:
-        """The best formula (or ``front_[index]``) as a sympy expression in the
-        symbols ``symbols_`` (its text parses back with ``sympy.sympify``). ``precision``
-        rounds its float constants: None keeps every digit (what ``predict`` evaluates),
-        N gives N significant digits (1 to 15), "auto" the digits the held-out data
-        support (:mod:`symkan.symbolic.precision`)."""
-        formula = self._entry(index).formula
-        return rounded(formula.expr, precision, formula.digits)
-
-    def equation(self, index=None, precision="auto") -> str:
-        """The formula as text ``y = ...`` (the target's name on the left), its constants
-        rounded as ``precision`` says (:meth:`sympy`)."""
-        return equation_text(self.target_name_, self.sympy(index, precision))
-
-    def latex(self, index=None, units: bool = False, precision="auto", rhs_only: bool = False) -> str:
-        """The equation ``y = ...`` in LaTeX, with the column names (:meth:`Formula.latex`)
-        and constants rounded as ``precision`` says (:meth:`sympy`); ``rhs_only``: the
-        right-hand side alone. With ``units`` (a fit with units), followed by the target's
-        units in brackets."""
-        formula = self._entry(index).formula
-        text = expression_latex(self.sympy(index, precision), formula.names, formula.variables)
-        text = text if rhs_only else f"{target_latex(self.target_name_)} = {text}"
-        if units and getattr(self, "y_units_", None) is not None:
-            text += rf" \quad \left[{latex_dimension(self.y_units_)}\right]"
-        return text
-
-    def latex_table(self, indices=None, precision: int = 3, columns=("equation", "complexity", "loss")) -> str:
-        """The front (or the formulas at ``indices``) as a complete LaTeX table, the chosen
-        formula marked ``$\\star$``: :meth:`symkan.pareto.ParetoFront.latex_table`."""
-        check_is_fitted(self, "best_")
-        return self.front_.latex_table(indices, precision, columns)
-
-    def code(self, index=None, language: str = "python", precision=None, name: str = "formula") -> str:
-        """Source of a function ``name(x0, x1, ...)`` (the columns' symbols, in order) that
-        computes the formula: ``language`` "python" (``math``) or "c" (``<math.h>``); every
-        digit of its constants unless ``precision`` says otherwise (:meth:`sympy`)."""
-        formula = self._entry(index).formula
-        return formula_code(self.sympy(index, precision), formula.variables, language, name,
-                            comment=self.equation(index, precision))
-
-    def pytorch(self, index=None) -> FormulaModule:
-        """The formula as a ``torch.nn.Module`` (X (n, d) -> (n,), float64) whose float
-        constants are a trainable ``nn.Parameter`` (``.constants``), to fine-tune with any
-        optimizer; ``.expression()`` is the formula with their current values."""
-        formula = self._entry(index).formula
-        return FormulaModule(formula.expr, formula.variables)
-
-    def plot(self, X=None, beta: float = 3.0, **kwargs):
-        """Diagram of the pruned, snapped network of the best formula (a matplotlib Figure).
-        X (user units) defaults to a sample of the training inputs."""
-        check_is_fitted(self, "best_")
-        from .plot import plot_network
-
-        if X is None:
-            Xn = self.plot_sample_
-        else:
-            Xn = self.space_.inputs(validate_data(self, as_array(X), reset=False, dtype=np.float64))
-        # "$" would start matplotlib's mathtext (a column "cost $x_$" fails to draw)
-        names, target = [n.replace("$", r"\$") for n in self.names_], self.target_name_.replace("$", r"\$")
-        for key, value in self.space_.labels(names, target).items():
-            kwargs.setdefault(key, value)
-        # first-layer curves in the inputs' units, last-layer curves in y's (docs: plot_network)
-        kwargs.setdefault("input_affine", self.space_.input_transform)
-        kwargs.setdefault("output_affine", self.space_.output_transform)
-        p = next(iter(self.model_.parameters()))
-        return plot_network(self.model_, torch.as_tensor(Xn, dtype=p.dtype), beta=beta, **kwargs)
-
-    def plot_front(self, ax=None):
-        """The Pareto front, loss against complexity, the chosen formula marked (a Figure;
-        :func:`symkan.plot_results.plot_front`)."""
-        check_is_fitted(self, "best_")
-        from .plot_results import plot_front
-
-        return plot_front(self.front_, self.best_index_, ax=ax)
-
-    def plot_residuals(self, X, y):
-        """Residuals of the best formula on (X, y): against the prediction, a histogram and
-        against each input (a Figure; :func:`symkan.plot_results.plot_residuals`)."""
-        from .plot_results import plot_residuals
-
-        pred = self.predict(X)
-        X = validate_data(self, numeric_table(as_array(X), self.names_), reset=False, dtype=np.float64)
-        return plot_residuals(as_array(y), pred, X=X, names=self.names_, target=self.target_name_)
 
     # --- persistence ---------------------------------------------------------------------
     def __getstate__(self):
@@ -411,6 +366,7 @@ class SymKANRegressor(RegressorMixin, BaseEstimator):
     def save(self, path) -> None:
         """Write the fitted model (weights, config, symbolic state, custom functions,
         formulas) to ``path`` atomically; :meth:`load` reads it back on any device."""
+        refuse_several(self, "saving")
         check_is_fitted(self, "best_")
         save_model(self, path)
 

@@ -20,6 +20,7 @@ import torch
 from .checks import check_choice, check_int, check_model_data, check_number
 from .regularize import sparsity_penalty
 from . import work
+from .sample_weights import check_sample_weight, torch_mean_square
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,7 @@ def fit(model, X, y, *, steps: int = 100, optimizer: str = "lbfgs", lr: float | 
         val_fraction: float = 0.0, X_val=None, y_val=None, early_stopping: int | None = None,
         update_grid_every: int | None = None, stop_grid_update_step: int | None = None,
         lbfgs_max_iter: int = 20, weight_decay: float = 0.0, seed: int = 0, progress: bool = False,
-        callbacks: Iterable[Callback] = ()) -> History:
+        callbacks: Iterable[Callback] = (), sample_weight=None) -> History:
     """Train ``model`` in place to map X -> y with the mean squared error.
 
     Args:
@@ -120,6 +121,10 @@ def fit(model, X, y, *, steps: int = 100, optimizer: str = "lbfgs", lr: float | 
         progress: show a tqdm progress bar.
         callbacks: ``cb(step, history, model)`` after every step (all of them, in order);
             any returning True stops training after that step.
+        sample_weight: (n,) non-negative weights of the rows of X: every loss (training,
+            and validation on rows split off by ``val_fraction``) is the weighted mean
+            Σ w·r² / Σ w (:mod:`symkan.sample_weights`); ``X_val``/``y_val`` rows count
+            equally. None: the plain mean, as without weights.
 
     Each step is charged on the active work meter (:mod:`symkan.work`), if any, the
     forward + backward passes it may make: an LBFGS step its ``max_eval`` (25 with
@@ -136,6 +141,11 @@ def fit(model, X, y, *, steps: int = 100, optimizer: str = "lbfgs", lr: float | 
         raise ValueError(f"val_fraction must lie in [0, 1), got {val_fraction!r}")
     X, y = check_model_data(model, X, y)
     device = X.device
+    w = w_val = None
+    if sample_weight is not None:
+        if isinstance(sample_weight, torch.Tensor):
+            sample_weight = sample_weight.detach().cpu().numpy()
+        w = torch.as_tensor(check_sample_weight(sample_weight, X.shape[0]), dtype=X.dtype, device=device)
     gen = torch.Generator().manual_seed(int(seed))
 
     if X_val is not None or y_val is not None:
@@ -150,6 +160,8 @@ def fit(model, X, y, *, steps: int = 100, optimizer: str = "lbfgs", lr: float | 
         perm = torch.randperm(X.shape[0], generator=gen).to(device)
         X_val, y_val = X[perm[:n_val]], y[perm[:n_val]]
         X, y = X[perm[n_val:]], y[perm[n_val:]]
+        if w is not None:
+            w, w_val = w[perm[n_val:]], w[perm[:n_val]]
     if early_stopping is not None and X_val is None:
         raise ValueError("early_stopping needs validation data (val_fraction > 0 or X_val/y_val)")
     if batch_size is not None:
@@ -184,13 +196,13 @@ def fit(model, X, y, *, steps: int = 100, optimizer: str = "lbfgs", lr: float | 
     n = X.shape[0]
     use_batches = batch_size is not None and int(batch_size) < n
 
-    def objective(xb, yb):
+    def objective(xb, yb, wb):
         if lamb > 0:
             tr = model.trace(xb)
-            mse = torch.mean((tr.output - yb) ** 2)
+            mse = torch_mean_square(tr.output - yb, wb)
             pen = sparsity_penalty(tr, lamb_l1=lamb_l1, lamb_entropy=lamb_entropy)
             return mse + lamb * pen, mse, pen
-        mse = torch.mean((model(xb) - yb) ** 2)
+        mse = torch_mean_square(model(xb) - yb, wb)
         return mse, mse, None
 
     bar = None
@@ -207,9 +219,9 @@ def fit(model, X, y, *, steps: int = 100, optimizer: str = "lbfgs", lr: float | 
                 opt = make_optimizer()  # the old curvature/moments refer to the old knots
             if use_batches:
                 idx = torch.randperm(n, generator=gen)[: int(batch_size)].to(device)
-                xb, yb = X[idx], y[idx]
+                xb, yb, wb = X[idx], y[idx], None if w is None else w[idx]
             else:
-                xb, yb = X, y
+                xb, yb, wb = X, y, w
             record = {}
 
             def closure():
@@ -217,7 +229,7 @@ def fit(model, X, y, *, steps: int = 100, optimizer: str = "lbfgs", lr: float | 
                     flat.zero_grad()
                 else:
                     opt.zero_grad(set_to_none=True)
-                total, mse, pen = objective(xb, yb)
+                total, mse, pen = objective(xb, yb, wb)
                 total.backward()
                 record["mse"], record["pen"] = mse.detach(), pen
                 return total
@@ -235,14 +247,14 @@ def fit(model, X, y, *, steps: int = 100, optimizer: str = "lbfgs", lr: float | 
                 closure()
                 opt.step()
             with torch.no_grad():
-                train_mse = float(torch.mean((model(X) - y) ** 2)) if use_batches else float(record["mse"])
+                train_mse = float(torch_mean_square(model(X) - y, w)) if use_batches else float(record["mse"])
                 if not math.isfinite(train_mse):
                     raise FloatingPointError(
                         f"training diverged at step {step} (loss is {train_mse}); lower lr or use optimizer='lbfgs'")
                 history.train_loss.append(train_mse)
                 history.penalty.append(float(record["pen"]) if record.get("pen") is not None else 0.0)
                 if X_val is not None:
-                    val = float(torch.mean((model(X_val) - y_val) ** 2))
+                    val = float(torch_mean_square(model(X_val) - y_val, w_val))
                     history.val_loss.append(val)
                     if val < best[0]:
                         best, since_best = (val, copy.deepcopy(model.state_dict()) if early_stopping else None), 0

@@ -20,7 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = "symkan"
 #: the layers, bottom first: a module may import its own layer and the ones below
 LAYERS = (
-    ("symkan.functions", "symkan.checks", "symkan.tensor_memo", "symkan.units", "symkan.work"),
+    ("symkan.functions", "symkan.checks", "symkan.tensor_memo", "symkan.units", "symkan.work",
+     "symkan.sample_weights"),
     ("symkan.kernels", "symkan.bases"),
     ("symkan.nn",),
     ("symkan.train", "symkan.regularize", "symkan.scores", "symkan.distributed", "symkan.models",
@@ -28,8 +29,8 @@ LAYERS = (
     ("symkan.symbolic", "symkan.plot", "symkan.plot_units", "symkan.plot_insets", "symkan.plot_results",
      "symkan.pruning"),
     ("symkan.discovery", "symkan.pareto", "symkan.datasets"),
-    ("symkan.regressor", "symkan.regressor_checks", "symkan.persistence", "symkan.model_file", "symkan.cli", "symkan.progress",
-     "symkan.warm_start"),
+    ("symkan.regressor", "symkan.regressor_checks", "symkan.regressor_output", "symkan.persistence", "symkan.model_file", "symkan.cli", "symkan.progress",
+     "symkan.warm_start", "symkan.multi_target"),
 )
 MAX_LINES = 450
 

@@ -37,7 +37,11 @@ def test_check_estimator():
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        results = check_estimator(SymKANRegressor(**FAST, max_evaluations=CHECK_EVALUATIONS), on_fail=None)
+        results = check_estimator(SymKANRegressor(**FAST, max_evaluations=CHECK_EVALUATIONS), on_fail=None,
+                                  expected_failed_checks={
+            # the held-out rows are a random share of the rows: a repeated row can land on
+            # both sides of the split, a row of weight 2 on one only (tests/test_weights.py)
+            "check_sample_weight_equivalence_on_dense_data": "a random held-out split of the rows"})
     failed = [(r["check_name"], str(r["exception"])[:200]) for r in results if r["status"] == "failed"]
     assert not failed
     # only the array-API check may be skipped (it needs SCIPY_ARRAY_API at interpreter start)

@@ -1,6 +1,6 @@
 """The ``symkan`` command line.
 
-    symkan fit data.csv --target y [--features A,B | --drop C,D] [--sep SEP] [--out DIR]
+    symkan fit data.csv --target y [--target y2 ...] [--features A,B | --drop C,D] [--sep SEP] [--out DIR]
                [--basis B] [--time-budget S] [--max-evaluations N] [--seed N] [--precision N]
                [--model-selection {best,accuracy,score}]
     symkan predict DIR/model data.csv [--sep SEP] [--out predictions.csv]
@@ -66,7 +66,9 @@ def _parser() -> argparse.ArgumentParser:
                        description="Fit y = f(other columns) and print the best formula and the Pareto front.")
     f.add_argument("csv", metavar="table", help="table with a header row: CSV, TSV or TXT (separator detected), "
                                                 ".xlsx or .parquet; the target and input columns must be numeric")
-    f.add_argument("--target", required=True, help="name of the column to explain")
+    f.add_argument("--target", required=True, action="append",
+                   help="name of the column to explain; repeat it for several targets (one formula each, "
+                        "the time budget split evenly)")
     options.add_table_options(f, choose_columns=True)
     f.add_argument("--out", help="directory for formula.txt, formula.tex, equations.csv, model, network.png, "
                                  "front.png, result.json")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..checks import existing_file
 from .errors import CLIError
-from .report import precision_of, report_fit, to_json, write_outputs
+from .report import precision_of, report_fit, report_targets, to_json, write_outputs, write_target_outputs
 
 #: the built-in dataset of ``symkan demo``: name, rows, seed
 DEMO_EQUATION = "exp_sin"
@@ -75,13 +75,16 @@ def cmd_fit(args) -> int:
     from .tabular import read_csv
 
     precision = precision_of(args)  # checked before a long fit
+    if len(args.target) > 1:
+        return fit_targets(args, precision)
+    target = args.target[0]
     with output_dir(args.out) as out:
         table = read_csv(args.csv, min_rows=2, sep=args.sep)
-        X, y, names = table.split_target(args.target, features=args.features, drop=args.drop)
-        X_units, y_units = column_units_of(args.units, names, args.target)
+        X, y, names = table.split_target(target, features=args.features, drop=args.drop)
+        X_units, y_units = column_units_of(args.units, names, target)
         live = LiveEquations(out) if out else None  # the front so far, on disk as the search goes
         try:
-            model = regressor(args, target_name=args.target).set_params(variable_names=names).fit(
+            model = regressor(args, target_name=target).set_params(variable_names=names).fit(
                 X, y, X_units=X_units, y_units=y_units, on_formula=live)
         except KeyboardInterrupt:
             if live is not None and len(live.front):
@@ -90,6 +93,38 @@ def cmd_fit(args) -> int:
             raise
         files = write_outputs(model, out, precision) if out else []
     report_fit(model, args, files)
+    return 0
+
+
+def fit_targets(args, precision) -> int:
+    """``symkan fit --target a --target b``: one search per target column, the inputs as
+    for one target (every other column, or ``--features``, minus ``--drop``); the result
+    files of target k go to ``--out``/<its name>/."""
+    import pandas as pd
+
+    from .tabular import read_csv
+
+    targets = args.target
+    if len(set(targets)) != len(targets):
+        raise CLIError(f"--target names a column more than once: {targets}")
+    with output_dir(args.out) as out:
+        table = read_csv(args.csv, min_rows=2, sep=args.sep)
+        for t in targets:
+            if t not in table.columns:
+                raise CLIError(f"target column {t!r} not found; columns are: {', '.join(table.columns)}")
+        if args.features and set(args.features) & set(targets):
+            raise CLIError(f"--features names a target column ({', '.join(set(args.features) & set(targets))}); "
+                           f"list only the input columns")
+        drop = None if args.features else [*(args.drop or []), *targets[1:]]
+        X, _, names = table.split_target(targets[0], features=args.features, drop=drop)
+        if not names:
+            raise CLIError("every column is a target; no input columns to fit")
+        Y = pd.DataFrame(table.numeric(targets), columns=targets)
+        units = [column_units_of(args.units, names, t) for t in targets]
+        model = regressor(args).set_params(variable_names=names).fit(
+            X, Y, X_units=units[0][0], y_units=[u[1] for u in units])
+        files = write_target_outputs(model, out, precision) if out else []
+    report_targets(model, args, files)
     return 0
 
 

@@ -6,6 +6,7 @@ import importlib.metadata
 import json
 import logging
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -118,6 +119,37 @@ def write_outputs(model, out: Path, precision="auto") -> list[str]:
                                     "front.png", "result.json")]
     (out / "result.json").write_text(to_json({**summary(model, precision), "files": files}, indent=2) + "\n")
     return files
+
+
+def target_dir(out: Path, name: str, k: int) -> Path:
+    """The result folder of target k: its name when that is a plain file name, else target<k>."""
+    return out / (name if re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", name) else f"target{k}")
+
+
+def write_target_outputs(model, out: Path, precision="auto") -> list[str]:
+    """The result files of a fit of several targets, each target's in its own folder."""
+    return [f for k, (name, est) in enumerate(zip(model.target_names_, model.estimators_))
+            for f in write_outputs(est, target_dir(out, name, k), precision)]
+
+
+def report_targets(model, args, files):
+    """The report of a fit of several targets: each target's report (JSON: under
+    ``"targets"``, by name)."""
+    if args.json:
+        precision = precision_of(args)
+        info = {"targets": {name: summary(est, precision) for name, est in zip(model.target_names_,
+                                                                                model.estimators_)}}
+        if files:
+            info["files"] = files
+        print(to_json(info, indent=2))
+        return
+    for k, (name, est) in enumerate(zip(model.target_names_, model.estimators_)):
+        if k:
+            print()
+        print(f"=== target {name} ({k + 1} of {model.n_targets_}) ===")
+        report_fit(est, args, [])
+    if files:
+        print("\nwrote: " + ", ".join(files))
 
 
 def report_fit(model, args, files, true_formula=None):

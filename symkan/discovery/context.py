@@ -38,13 +38,16 @@ class SearchSettings:
 class UserRows:
     """The training rows ``X`` (n, d), ``y`` (n,) and held-out rows ``X_val``, ``y_val`` in
     the user's units, with the variables' ``names``: formulas come out in these, and
-    their ``loss`` is the held-out MSE here."""
+    their ``loss`` is the held-out MSE here — weighted by ``w`` (n,) and ``w_val`` on the
+    held-out rows when the fit has weights (None: every row counts the same)."""
 
     names: list
     X: np.ndarray
     y: np.ndarray
     X_val: np.ndarray
     y_val: np.ndarray
+    w: np.ndarray | None = None
+    w_val: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ def refit_constants(formula, rows: UserRows, deadline: float | None = None) -> b
     ``deadline`` (a ``time.monotonic()`` value). Returns whether its expression changed."""
     if not formula.expr.atoms(sympy.Float):
         return False
-    cf = ConstantFit(formula.expr, formula.variables, rows.X, rows.y)
+    cf = ConstantFit(formula.expr, formula.variables, rows.X, rows.y, rows.w)
     if not 0 < len(cf.syms) <= MAX_REFIT_CONSTANTS:
         return False
     values, loss = cf.refit(cf.values, np.ones(len(cf.syms), dtype=bool), deadline=deadline)
@@ -42,7 +42,8 @@ def refit_constants(formula, rows: UserRows, deadline: float | None = None) -> b
 def refit_and_score(formulas: list, rows: UserRows, deadline: float | None = None) -> None:
     """Refit every formula's constants on all training rows (best held-out loss first,
     until ``deadline`` or the active work meter's cutoff, :mod:`symkan.work`), then set
-    each one's ``loss`` to its MSE on the held-out rows."""
+    each one's ``loss`` to its MSE on the held-out rows (both weighted by the rows'
+    weights, if any)."""
     t0 = time.perf_counter()
     refit = 0
     for f in sorted(formulas, key=lambda f: f.loss):
@@ -52,6 +53,6 @@ def refit_and_score(formulas: list, rows: UserRows, deadline: float | None = Non
         refit += refit_constants(f, rows, deadline)
     for f in formulas:
         with np.errstate(all="ignore"):
-            f.loss = finite_mse(f.evaluate(rows.X_val), rows.y_val)
+            f.loss = finite_mse(f.evaluate(rows.X_val), rows.y_val, rows.w_val)
     log.info("%d formulas refit on %d rows and scored on %d held-out rows in %.2f s", refit, len(rows.y),
              len(rows.y_val), time.perf_counter() - t0)

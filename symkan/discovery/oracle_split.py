@@ -153,7 +153,8 @@ def combined_formulas(f, rows: UserRows, functions, budget: Budget) -> list:
     for a, b in sorted((c for c in errors if errors[c] < COMBINED_TOL), key=errors.get)[:TRIED_SPLITS]:
         z = symbols[0] ** a * symbols[1] ** b
         t = sympy.Symbol("t")
-        for fit in univariate_fits(rows.X[:, 0] ** a * rows.X[:, 1] ** b, rows.y, functions, PER_FACTOR):
+        for fit in univariate_fits(rows.X[:, 0] ** a * rows.X[:, 1] ** b, rows.y, functions, PER_FACTOR,
+                                   weights=rows.w):
             formula = checked_formula(univariate_expr(*fit, t).xreplace({t: z}), symbols, rows, budget,
                                       f"a formula of {z}")
             if formula is not None:
@@ -190,7 +191,7 @@ def split_formulas(model, transform: SpaceTransform, rows: UserRows, functions, 
                 pts[:, j] = rows.X[:, j]
                 cuts.append([univariate_expr(*fit, symbols[j])
                              for fit in univariate_fits(rows.X[:, j], h(f(pts)) - shift, functions, PER_FACTOR,
-                                                        tolerance=3 * accuracy)])
+                                                        tolerance=3 * accuracy, weights=rows.w)])
         for e1, e2 in product(*cuts):
             if budget.spent and found:
                 return found

@@ -56,22 +56,34 @@ def search_rows(budget_seconds: float | None) -> int:
 class RowSplit:
     """Row indices of one fit: ``train`` and ``val`` (all training and held-out rows, in
     random order), ``search_train`` and ``search_val`` (the rows the search works on:
-    the first of each, or all of them for a small table). ``small_data``: the formulas
-    are refit on all rows and cross-validated at the end (:mod:`.small_data`)."""
+    the first of each, or all of them for a small table); ``weight`` (n_rows,): the weight
+    of every row of the table in each error the search measures, or None. ``small_data``:
+    the formulas are refit on all rows and cross-validated at the end (:mod:`.small_data`)."""
 
     train: np.ndarray
     val: np.ndarray
     search_train: np.ndarray
     search_val: np.ndarray
     small_data: bool = False
+    weight: np.ndarray | None = None
+
+    def weights(self, rows: np.ndarray) -> np.ndarray | None:
+        """The weights of ``rows`` (an index array), or None for a fit without weights."""
+        return None if self.weight is None else self.weight[rows]
 
     @property
     def subsampled(self) -> bool:
         return len(self.search_train) < len(self.train) or len(self.search_val) < len(self.val)
 
+    @property
+    def scored_val(self) -> np.ndarray:
+        """The held-out rows the formulas of a search are finally scored on."""
+        return self.val[:FINAL_ROWS] if self.subsampled else self.search_val
+
     def search_rows(self, names: list, X: np.ndarray, y: np.ndarray) -> UserRows:
         """The rows the search works on, in the user's units (X (n, d), y (n,))."""
-        return UserRows(names, X[self.search_train], y[self.search_train], X[self.search_val], y[self.search_val])
+        train, val = self.search_train, self.search_val
+        return UserRows(names, X[train], y[train], X[val], y[val], self.weights(train), self.weights(val))
 
     def final_rows(self, names: list, X: np.ndarray, y: np.ndarray) -> UserRows | None:
         """The rows the constants are refit and the formulas scored on at the end (up to
@@ -79,23 +91,24 @@ class RowSplit:
         if not self.subsampled:
             return None
         train, val = self.train[:FINAL_ROWS], self.val[:FINAL_ROWS]
-        return UserRows(names, X[train], y[train], X[val], y[val])
+        return UserRows(names, X[train], y[train], X[val], y[val], self.weights(train), self.weights(val))
 
 
 def split_rows(n_rows: int, val_fraction: float, seed: int, budget_seconds: float | None = None,
-               small_data_rows: int = 0) -> RowSplit:
+               small_data_rows: int = 0, weight: np.ndarray | None = None) -> RowSplit:
     """Split ``n_rows`` rows into training and held-out rows (a share ``val_fraction``,
     at least one), and choose the rows the search works on (see the module docstring).
     Deterministic for a seed; tables of at most ``search_rows(budget_seconds)`` rows are
     searched whole. Fewer than ``small_data_rows`` rows (0: never) are small data: the
-    same split, marked ``small_data``."""
+    same split, marked ``small_data``. ``weight`` (n_rows,): the rows' weights, carried to
+    every part."""
     perm = np.random.default_rng(seed).permutation(int(n_rows))
     n_val = max(1, int(round(val_fraction * n_rows)))
     val, train = perm[:n_val], perm[n_val:]
     if n_rows < small_data_rows:
-        return RowSplit(train, val, train, val, small_data=True)
+        return RowSplit(train, val, train, val, small_data=True, weight=weight)
     cap = search_rows(budget_seconds)
     if n_rows <= cap:
-        return RowSplit(train, val, train, val)
+        return RowSplit(train, val, train, val, weight=weight)
     m_val = max(1, int(round(val_fraction * cap)))
-    return RowSplit(train, val, train[: cap - m_val], val[:m_val])
+    return RowSplit(train, val, train[: cap - m_val], val[:m_val], weight=weight)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..pareto import ParetoEntry, ParetoFront
+from ..sample_weights import weighted_var
 from .attempt import Attempt
 from .budget import Budget
 from .context import RungContext, SearchSettings, UserRows
@@ -57,8 +58,10 @@ class SearchResult:
 
 
 def held_out_variance(rows: UserRows) -> float:
-    """Variance of the held-out target (of all rows if it is constant): nmse = loss / this."""
-    return float(np.var(rows.y_val)) or float(np.var(np.concatenate([rows.y, rows.y_val]))) or 1.0
+    """Variance of the held-out target (of all rows if it is constant), weighted as the
+    rows are: nmse = loss / this."""
+    every = None if rows.w is None else np.concatenate([rows.w, rows.w_val])
+    return weighted_var(rows.y_val, rows.w_val) or weighted_var(np.concatenate([rows.y, rows.y_val]), every) or 1.0
 
 
 def _first_weight(weights) -> tuple:

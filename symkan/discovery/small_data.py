@@ -77,10 +77,16 @@ def noise_weights(y: np.ndarray) -> dict:
     return models
 
 
+def _row_weights(weights):
+    """The rows' weights in a :class:`ConstantFit`'s loss (Σw·r²/Σw) of residual weights
+    (residuals times ``weights``): their squares."""
+    return None if weights is None else weights ** 2
+
+
 def _free_fit(formula, X, y, weights, deadline):
-    """A ConstantFit of ``formula`` with every float refit under ``weights`` (None when it
-    has none, or too many to refit)."""
-    fit = ConstantFit(formula.expr, formula.variables, X, y, weights)
+    """A ConstantFit of ``formula`` with every float refit under residual ``weights`` (None
+    when it has none, or too many to refit)."""
+    fit = ConstantFit(formula.expr, formula.variables, X, y, _row_weights(weights))
     if not 0 < len(fit.syms) <= MAX_REFIT_CONSTANTS:
         return None
     fit.values, _ = fit.refit(fit.values, np.ones(len(fit.syms), dtype=bool), deadline=deadline)
@@ -116,12 +122,9 @@ def estimate_noise(formulas: list, X: np.ndarray, y: np.ndarray, deadline: float
             fit = _free_fit(f, X, y, weights, deadline) if f.expr.atoms(sympy.Float) else None
             if fit is None and f.expr.atoms(sympy.Float):
                 continue
-            if fit is None:
-                with np.errstate(all="ignore"):
-                    r = evaluate_expression(f.expr, f.variables, X) - y
-                rss = float(np.sum((r if weights is None else r * weights) ** 2))
-            else:
-                rss = n * fit.loss(fit.values)
+            with np.errstate(all="ignore"):
+                r = (evaluate_expression(f.expr, f.variables, X) if fit is None else fit.predict(fit.values)) - y
+            rss = float(np.sum((r if weights is None else r * weights) ** 2))
             if math.isfinite(rss) and (lowest is None or rss / (n - k) < lowest[0]):
                 lowest = (rss / (n - k), n - k)
         if lowest is None:
@@ -134,7 +137,10 @@ def estimate_noise(formulas: list, X: np.ndarray, y: np.ndarray, deadline: float
             best = (loglik, weights, variance, dof)
     if best is None:
         return None
-    return best[1], NoiseTest(best[2], best[3], significance)
+    loglik, weights, variance, dof = best
+    # the test compares ConstantFit losses, whose weighted mean divides by mean(weights²)
+    scale = 1.0 if weights is None else float(np.mean(weights ** 2))
+    return weights, NoiseTest(variance / scale, dof, significance)
 
 
 def snap_within_noise(formula, X: np.ndarray, y: np.ndarray, weights, noise: NoiseTest,
@@ -145,7 +151,7 @@ def snap_within_noise(formula, X: np.ndarray, y: np.ndarray, weights, noise: Noi
     it changed."""
     if not formula.expr.atoms(sympy.Float):
         return False
-    fit = ConstantFit(formula.expr, formula.variables, X, y, weights)
+    fit = ConstantFit(formula.expr, formula.variables, X, y, _row_weights(weights))
     if not 0 < len(fit.syms) <= MAX_REFIT_CONSTANTS:
         return False
     fit.snap(time_limit=SNAP_SECONDS, deadline=deadline, noise=noise)

@@ -38,14 +38,14 @@ def checked_formula(expr, symbols, rows, budget, what: str, network=None):
     limit = budget.snap_seconds()
     try:
         formula = user_formula(expr, symbols, rows.names, None, rows.X, rows.y, timeout=min(3.0, limit),
-                               snap_time_limit=limit, deadline=budget.cutoff)
+                               snap_time_limit=limit, deadline=budget.cutoff, weights=rows.w)
     except ASSEMBLY_ERRORS as err:
         skipped(err, what)
         return None
     if formula is not None:
         formula.network = network
         with np.errstate(all="ignore"):
-            formula.loss = finite_mse(formula.evaluate(rows.X_val), rows.y_val)
+            formula.loss = finite_mse(formula.evaluate(rows.X_val), rows.y_val, rows.w_val)
     return formula
 
 
@@ -60,11 +60,11 @@ def snap(ctx: RungContext, net, weight: float, errors: list) -> list:
                                 input_transform=space.transform.input_transform,
                                 output_transform=space.transform.output_transform,
                                 functions=space_functions(ctx.settings.functions, space.name),
-                                deadline=ctx.budget.deadline, cutoff=ctx.budget.cutoff):
+                                deadline=ctx.budget.deadline, cutoff=ctx.budget.cutoff, sample_weight=space.w):
         limit = ctx.budget.snap_seconds()
         try:
             f = to_user_formula(f, space, rows.X, rows.y, timeout=min(3.0, limit), snap_time_limit=limit,
-                                deadline=ctx.budget.cutoff)
+                                deadline=ctx.budget.cutoff, weights=rows.w)
         except ASSEMBLY_ERRORS as err:  # one formula that cannot be mapped: skip it
             errors.append(skipped(err, f"mapping {f} from the {space.name} space"))
             continue
@@ -74,10 +74,10 @@ def snap(ctx: RungContext, net, weight: float, errors: list) -> list:
 
 
 def score(ctx: RungContext, formulas: list) -> list:
-    """Set each formula's ``loss`` to its MSE on the held-out rows (user's units)."""
+    """Set each formula's ``loss`` to its (weighted) MSE on the held-out rows (user's units)."""
     for f in formulas:
         with np.errstate(all="ignore"):
-            f.loss = finite_mse(f.evaluate(ctx.rows.X_val), ctx.rows.y_val)
+            f.loss = finite_mse(f.evaluate(ctx.rows.X_val), ctx.rows.y_val, ctx.rows.w_val)
     return formulas
 
 

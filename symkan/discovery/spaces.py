@@ -18,6 +18,7 @@ import numpy as np
 import sympy
 import torch
 
+from ..sample_weights import mean_square
 from ..units.analysis import power_product, power_values
 
 log = logging.getLogger(__name__)
@@ -87,13 +88,16 @@ class SpaceTransform:
 @dataclass
 class Space:
     """Training data of one space in network units: ``X`` (n, d), ``y`` (n, 1), ``X_val``,
-    ``y_val``; ``transform`` maps the user's data to them."""
+    ``y_val``; ``transform`` maps the user's data to them. ``w`` (n,) and ``w_val``: the
+    rows' weights (a tensor for training, an array for held-out scores), or None."""
 
     transform: SpaceTransform
     X: torch.Tensor
     y: torch.Tensor
     X_val: torch.Tensor
     y_val: torch.Tensor
+    w: torch.Tensor | None = None
+    w_val: np.ndarray | None = None
 
     @property
     def name(self) -> str:
@@ -124,10 +128,12 @@ def space_names(log_space, X: np.ndarray, y: np.ndarray) -> tuple:
     return ("linear", "log") if use_log else ("linear",)
 
 
-def make_space(name: str, X: np.ndarray, y: np.ndarray, train: np.ndarray, val: np.ndarray) -> Space:
+def make_space(name: str, X: np.ndarray, y: np.ndarray, train: np.ndarray, val: np.ndarray,
+               weight: np.ndarray | None = None) -> Space:
     """Standardised training/held-out tensors of ``name`` from user data X (n, d), y (n,):
     of the rows ``train`` and ``val`` only (index arrays; the rest of a large table is
-    never copied)."""
+    never copied), with their weights when ``weight`` (n,) is given. The standardisation
+    itself is unweighted: weights change what the losses count, not the units."""
     if name not in SPACES:
         raise ValueError(f"space must be one of {SPACES}, got {name!r}")
     sign = 1.0
@@ -141,8 +147,9 @@ def make_space(name: str, X: np.ndarray, y: np.ndarray, train: np.ndarray, val: 
     x_shift, x_scale = _scaling(X_train)
     y_shift, y_scale = float(y_train.mean()), float(y_train.std()) or 1.0
     transform = SpaceTransform(name, x_shift, x_scale, y_shift, y_scale, sign)
+    w, w_val = (None, None) if weight is None else (_tensor(weight[train]), weight[val])
     return Space(transform, _tensor((X_train - x_shift) / x_scale), _tensor((y_train[:, None] - y_shift) / y_scale),
-                 _tensor((X_val - x_shift) / x_scale), _tensor((y_val[:, None] - y_shift) / y_scale))
+                 _tensor((X_val - x_shift) / x_scale), _tensor((y_val[:, None] - y_shift) / y_scale), w, w_val)
 
 
 def space_functions(functions, space_name: str):
@@ -157,8 +164,10 @@ def space_functions(functions, space_name: str):
 
 
 def to_user_formula(formula, space: Space, X: np.ndarray, y: np.ndarray, *, max_ops: int = 150,
-                    timeout: float | None = 3.0, snap_time_limit: float | None = 10.0, deadline: float | None = None):
-    """A formula found in ``space`` (in its units) as a formula of the user's x and y.
+                    timeout: float | None = 3.0, snap_time_limit: float | None = 10.0, deadline: float | None = None,
+                    weights: np.ndarray | None = None):
+    """A formula found in ``space`` (in its units) as a formula of the user's x and y
+    (``weights`` (n,) of the rows of X in the constants' refit and the loss, or None).
 
     For the log space: y = s·exp(F(log x)), simplified with every variable positive, then
     its constants refit and snapped on the user's training rows X (n, d), y (n,) (for at
@@ -173,23 +182,24 @@ def to_user_formula(formula, space: Space, X: np.ndarray, y: np.ndarray, *, max_
     expr = formula.expr.xreplace({v: sympy.log(p) for v, p in zip(formula.variables, positive)})
     expr = sympy.powsimp(sympy.expand_log(space.transform.sign * sympy.exp(expr), force=True))
     return user_formula(expr, positive, formula.names, formula, X, y, max_ops=max_ops, timeout=timeout,
-                        snap_time_limit=snap_time_limit, deadline=deadline)
+                        snap_time_limit=snap_time_limit, deadline=deadline, weights=weights)
 
 
 def user_formula(expr, symbols, names, formula, X: np.ndarray, y: np.ndarray, *, max_ops: int = 150,
-                 timeout: float | None = 3.0, snap_time_limit: float | None = 10.0, deadline: float | None = None):
+                 timeout: float | None = 3.0, snap_time_limit: float | None = 10.0, deadline: float | None = None,
+                 weights: np.ndarray | None = None):
     """``expr`` (a formula mapped to the user's variables ``symbols``, which may carry
     assumptions such as positive=True) simplified, its constants refit and snapped on X
     (n, d), y (n,), as a :class:`~symkan.symbolic.Formula` in plain symbols of the same
-    names (the columns' ``names``, the ``network`` of ``formula``, ``loss`` on X, y); None
-    when it is not finite there."""
+    names (the columns' ``names``, the ``network`` of ``formula``, ``loss`` on X, y, both
+    weighted by ``weights`` (n,) when given); None when it is not finite there."""
     from ..symbolic.constants import ConstantFit, clean_numbers
     from ..symbolic.formula import Formula
     from ..symbolic.simplify import bounded_simplify
 
     expr = clean_numbers(bounded_simplify(expr, max_ops, timeout, deadline))
     if expr.atoms(sympy.Float):
-        cf = ConstantFit(expr, symbols, X, y)
+        cf = ConstantFit(expr, symbols, X, y, weights)
         cf.snap(time_limit=snap_time_limit, deadline=deadline)
         expr = clean_numbers(bounded_simplify(cf.expression(), max_ops, timeout, deadline))
     expr = _without_hyperbolic_logs(expr, max_ops, timeout, deadline)
@@ -204,7 +214,7 @@ def user_formula(expr, symbols, names, formula, X: np.ndarray, y: np.ndarray, *,
     if not np.all(np.isfinite(pred)):
         log.debug("mapped formula %s is not finite on the data", expr)
         return None
-    mapped.loss = float(np.mean((pred - y) ** 2))
+    mapped.loss = mean_square(pred - y, weights)
     return mapped
 
 
@@ -220,5 +230,7 @@ def _without_hyperbolic_logs(expr, max_ops, timeout, deadline):
     return rewritten if sympy.count_ops(rewritten) < sympy.count_ops(expr) else expr
 
 
-def finite_mse(pred: np.ndarray, y: np.ndarray) -> float:
-    return float(np.mean((pred - y) ** 2)) if np.all(np.isfinite(pred)) else math.inf
+def finite_mse(pred: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None) -> float:
+    """MSE of pred against y (n,), weighted by ``weights`` (n,) when given; inf if pred is
+    not finite."""
+    return mean_square(pred - y, weights) if np.all(np.isfinite(pred)) else math.inf

@@ -29,7 +29,7 @@ def search_table(X: np.ndarray, y: np.ndarray, names: list, split: RowSplit, set
     the search scored on. A one-input problem is first fitted directly
     (:mod:`.univariate`); the ladder runs when that is not exact to round-off.
     ``on_formula(entries)`` hears of formulas as they are found (:mod:`.streaming`)."""
-    spaces = {name: make_space(name, X, y, split.search_train, split.search_val)
+    spaces = {name: make_space(name, X, y, split.search_train, split.search_val, split.weight)
               for name in space_names(log_space, X, y)}
     ladder = build_ladder(X.shape[1], log_space="log" in spaces, hidden=hidden,
                           hidden_space="log" if log_space is True else "linear")

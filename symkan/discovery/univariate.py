@@ -21,6 +21,7 @@ import torch
 
 from ..functions.library import get_function
 from ..nn import KAN
+from ..sample_weights import weighted_sample, weighted_var
 from ..symbolic.fitting import fit_edges
 from ..symbolic.names import variable_symbols
 from ..symbolic.snap import fix
@@ -74,15 +75,21 @@ def _fit_table(x: np.ndarray, y: np.ndarray, take: np.ndarray, maps_tried, funct
     return rows
 
 
-def univariate_fits(x: np.ndarray, y: np.ndarray, functions=None, kept: int = KEPT, tolerance: float = 1e-12) -> list:
+def univariate_fits(x: np.ndarray, y: np.ndarray, functions=None, kept: int = KEPT, tolerance: float = 1e-12,
+                    weights: np.ndarray | None = None) -> list:
     """The ``kept`` best direct fits y ≈ x^p·(c·f(a·g(x) + b) + d) of samples x, y (n,),
     best first, as (g, f, (a, b, c, d), p): g from ``INNER_MAPS``, f from ``functions``
     (None: the default library), p = 0 — or, when none of those is exact, a power of
     ``PREFACTOR_POWERS`` divided out first (1/(x²·√(1 − x²)), Keplearn's reduction by a
     monomial). Fits whose normalised residual is within ``TIE``× the best, or within
     ``tolerance`` of it (the accuracy of samples read off a network), are ranked by
-    complexity."""
-    take = np.unique(np.linspace(0, len(y) - 1, min(FIT_ROWS, len(y))).astype(int))
+    complexity. With ``weights`` (n,), the fits use rows drawn in proportion to them
+    (:func:`symkan.sample_weights.weighted_sample`: the batched fitter takes no weights);
+    the kept fits are refit with the weights by their callers."""
+    if weights is None:
+        take = np.unique(np.linspace(0, len(y) - 1, min(FIT_ROWS, len(y))).astype(int))
+    else:
+        take = weighted_sample(weights, min(FIT_ROWS, len(y)))
     functions = [f for f in (functions or _default()) if f != "0"]
     table = _fit_table(x, y, take, INNER_MAPS, functions, 0)
     if table and min(r for r, _, _ in table) > EXACT_R and np.all(x != 0):
@@ -111,7 +118,7 @@ def univariate_attempt(space: Space, rows: UserRows, settings: SearchSettings, b
     t0 = time.perf_counter()
     symbols = variable_symbols(rows.names)
     formulas = []
-    for fit in univariate_fits(rows.X[:, 0], rows.y, space_functions(settings.functions, "linear")):
+    for fit in univariate_fits(rows.X[:, 0], rows.y, space_functions(settings.functions, "linear"), weights=rows.w):
         if budget.spent and formulas:
             break
         formula = _formula(*fit, symbols, space, rows, budget)
@@ -120,7 +127,7 @@ def univariate_attempt(space: Space, rows: UserRows, settings: SearchSettings, b
     networks = [f.network for f in formulas if f.network is not None]
     if not networks:
         return None
-    best = min(f.loss for f in formulas) / (float(np.var(rows.y_val)) or 1.0)
+    best = min(f.loss for f in formulas) / (weighted_var(rows.y_val, rows.w_val) or 1.0)
     log.info("univariate rung: %d formulas, best held-out nmse %.3g, %.1f s", len(formulas), best,
              time.perf_counter() - t0)
     return Attempt(RUNG, networks[0], formulas, best, time.perf_counter() - t0, transform=space.transform)

@@ -49,14 +49,15 @@ def _removals(expr: sympy.Expr):
 
 def prune_terms(formula: Formula, X: np.ndarray, y: np.ndarray, *, max_steps: int = 10,
                 refit: bool = True, max_refit: int = 20, time_limit: float | None = 10.0,
-                deadline: float | None = None) -> list[Formula]:
+                deadline: float | None = None, weights: np.ndarray | None = None) -> list[Formula]:
     """Successively simpler formulas made by deleting one additive term at a time from
     any sum in the expression (greedy: the deletion with the lowest loss after refitting
     a new overall scale and offset and the remaining constants). X, y in the formula's
     units. Returns the new formulas, simplest last; after ``time_limit`` seconds or past
     ``deadline`` (a ``time.monotonic()`` value, which also stops a refit under way) or
     the active work meter's cutoff (:mod:`symkan.work`), those found so far (each step
-    refits every removal, so a long sum costs many refits)."""
+    refits every removal, so a long sum costs many refits).
+    ``weights`` (n,): the rows' weights in the losses (:mod:`symkan.sample_weights`)."""
     stop = math.inf if time_limit is None else time.monotonic() + float(time_limit)
     stop = stop if deadline is None else min(stop, deadline)
     X = np.asarray(X, dtype=np.float64)
@@ -73,7 +74,7 @@ def prune_terms(formula: Formula, X: np.ndarray, y: np.ndarray, *, max_steps: in
             if not rest.free_symbols:
                 continue
             cand = sympy.Float(1.0) * rest + sympy.Float(0.25)  # scale and offset, refitted below
-            cf = ConstantFit(cand, variables, X, y)
+            cf = ConstantFit(cand, variables, X, y, weights)
             if refit and 0 < len(cf.syms) <= max_refit:
                 cf.values, loss = cf.refit(cf.values, np.ones(len(cf.syms), dtype=bool), deadline=deadline)
             else:
@@ -89,7 +90,7 @@ def prune_terms(formula: Formula, X: np.ndarray, y: np.ndarray, *, max_steps: in
 
 def formula_candidates(model, X, y=None, *, complexity_weights=(0.3, 1.0, 3.0), names=None,
                        input_transform=None, output_transform=None, prune: bool = True,
-                       deadline: float | None = None, cutoff: float | None = None,
+                       deadline: float | None = None, cutoff: float | None = None, sample_weight=None,
                        **snap_options) -> list[Formula]:
     """Formulas of several complexities from one trained network, simplest first.
 
@@ -102,7 +103,8 @@ def formula_candidates(model, X, y=None, *, complexity_weights=(0.3, 1.0, 3.0), 
     where every step under way stops with what it has — the joint refits, simplification
     and constant snapping of :func:`auto_snap` and term pruning. The active work meter
     (:mod:`symkan.work`) stops the same steps: its limit skips the later weights, its
-    cutoff stops the steps under way.
+    cutoff stops the steps under way. ``sample_weight`` (n,): the rows' weights in every
+    loss, of the snap and of term pruning.
     """
     from .compose import to_user_units
     from .snap import auto_snap
@@ -118,7 +120,8 @@ def formula_candidates(model, X, y=None, *, complexity_weights=(0.3, 1.0, 3.0), 
             log.info("budget spent; skipping complexity weights %s", tuple(weights[k:]))
             break
         res = auto_snap(model, X, y, complexity_weight=w, names=names, input_transform=input_transform,
-                        output_transform=output_transform, **{"deadline": cutoff, **snap_options})
+                        output_transform=output_transform, sample_weight=sample_weight,
+                        **{"deadline": cutoff, **snap_options})
         f = res.formula
         f.network = res.model
         found.setdefault(str(f.expr), f)
@@ -127,7 +130,8 @@ def formula_candidates(model, X, y=None, *, complexity_weights=(0.3, 1.0, 3.0), 
             Xu, yu = to_user_units(_as_np(Xd), _as_np(y if y is not None else _net_out(model, X)),
                                    input_transform, output_transform)
             limit = 10.0 if deadline is None else min(10.0, max(MIN_PRUNE_SECONDS, deadline - time.monotonic()))
-            for g in prune_terms(f, Xu, yu[:, 0], time_limit=limit, deadline=cutoff):
+            weights = None if sample_weight is None else _as_np(sample_weight).reshape(-1)
+            for g in prune_terms(f, Xu, yu[:, 0], time_limit=limit, deadline=cutoff, weights=weights):
                 g.network = res.model  # the network of the full formula it was cut from
                 found.setdefault(str(g.expr), g)
     return sorted(found.values(), key=lambda f: (f.complexity, f.loss if f.loss is not None else np.inf))

@@ -14,7 +14,8 @@
   With a :class:`NoiseTest` (small tables, :mod:`symkan.discovery.small_data`) the
   allowance is an F-test's instead: a snap is kept unless its loss is significantly
   worse than the free fit's, given the noise variance of the data.
-  ``weights`` weigh the residuals (1/|y|: relative errors).
+  ``weights`` are the rows' weights in every loss (:mod:`symkan.sample_weights`; 1/y²:
+  relative errors).
 """
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ import numpy as np
 import sympy
 
 from .. import work
+from ..sample_weights import mean_square, weighted_var
 
 log = logging.getLogger(__name__)
 
@@ -208,8 +210,9 @@ def snap_charge(k: int, refit: bool = True) -> int:
 
 
 class ConstantFit:
-    """Refit and snap the float constants of ``expr`` on data X (n, d) -> y (n,); the
-    residuals times ``weights`` (n,) when given (None: plain residuals)."""
+    """Refit and snap the float constants of ``expr`` on data X (n, d) -> y (n,); with
+    ``weights`` (n,), every loss is the weighted mean square error (and Var(y) the
+    weighted variance, :mod:`symkan.sample_weights`)."""
 
     def __init__(self, expr: sympy.Expr, variables, X: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None):
         self.expr_p, self.syms, self.values = parametrize(expr)
@@ -223,12 +226,9 @@ class ConstantFit:
         self.y = y
         self.n = y.shape[0]
         self.weights = weights
-        # the scale round-off is measured on: Var(y), or the mean square of the weighted y
-        # (1 for relative residuals, whose weighted y is ±1)
-        if weights is None:
-            self.var_y = float(np.var(y)) if self.n > 1 else 1.0
-        else:
-            self.var_y = float(np.mean((y * weights) ** 2)) if self.n else 1.0
+        # least squares of √w·r: residuals scaled by the weights relative to their mean
+        self.root_weights = None if weights is None else np.sqrt(weights / np.mean(weights))
+        self.var_y = weighted_var(y, weights) if self.n > 1 else 1.0
 
     def on_rows(self, rows: np.ndarray, X: np.ndarray, y: np.ndarray) -> ConstantFit:
         """A copy that fits and evaluates the rows ``rows`` (indices) of X (n, d), y (n,)
@@ -249,12 +249,12 @@ class ConstantFit:
         return np.broadcast_to(out.astype(np.float64), (self.n,))
 
     def residuals(self, values: np.ndarray) -> np.ndarray:
+        """(n,): predictions − y, times √(w / mean w) with weights (Σ residuals² = n·loss)."""
         r = self.predict(values) - self.y
-        return r if self.weights is None else r * self.weights
+        return r if self.root_weights is None else r * self.root_weights
 
     def loss(self, values: np.ndarray) -> float:
-        r = self.residuals(values)
-        val = float(np.mean(r * r))
+        val = mean_square(self.predict(values) - self.y, self.weights)
         return val if math.isfinite(val) else math.inf
 
     def refit(self, values: np.ndarray, free: np.ndarray, max_nfev: int = 30,

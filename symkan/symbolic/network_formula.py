@@ -37,6 +37,7 @@ import sympy
 import torch
 
 from ..checks import to_target, to_tensor_2d
+from ..sample_weights import mean_square
 from .compose import compose, transform_pair
 from .constants import MAX_REFIT_CONSTANTS, ConstantFit, clean_numbers, monic
 from .formula import Formula, evaluate_expression
@@ -90,7 +91,8 @@ def model_formula(model, names=None, input_transform=None, output_transform=None
                   simplify: bool = True, snap: bool = True, snap_rtol: float = 1e-2, snap_atol: float = 1e-11,
                   refit_constants: bool = True, max_refit_constants: int = MAX_REFIT_CONSTANTS,
                   max_simplify_ops: int = 150,
-                  simplify_timeout: float | None = 3.0, verify_rtol: float = 1e-6, deadline: float | None = None):
+                  simplify_timeout: float | None = 3.0, verify_rtol: float = 1e-6, deadline: float | None = None,
+                  sample_weight=None):
     """The formula of a fully snapped network (see the module doc for every step).
 
     Args:
@@ -106,6 +108,8 @@ def model_formula(model, names=None, input_transform=None, output_transform=None
             snap (skipped for formulas with more constants than this).
         deadline: a ``time.monotonic()`` value past which simplification and constant
             snapping stop (the formula is returned as far as it got).
+        sample_weight: (n,) weights of the rows of X in the constants' fits and the loss
+            (:mod:`symkan.sample_weights`); None: the plain mean.
 
     Returns: a :class:`Formula`, or a list of them for a model with several outputs.
     """
@@ -130,6 +134,7 @@ def model_formula(model, names=None, input_transform=None, output_transform=None
         if y is not None:
             yu = to_target(y, Xu.shape[0], "y", n_outputs=k_out, dtype=torch.float64).cpu().numpy()
         Xn = (Xu - s_in) / c_in
+        weights = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64).reshape(-1)
         bad = domain_violations(net, _tensor_like(Xn, net))
         if bad:
             desc = ", ".join(f"(l={l}, i={i}, j={j}) {name}" for l, i, j, name in bad[:5])
@@ -163,7 +168,7 @@ def model_formula(model, names=None, input_transform=None, output_transform=None
         if yu is not None:
             yk = yu[:, k]
             if snap and expr.atoms(sympy.Float):
-                cf = ConstantFit(expr, variables, Xu, yk)
+                cf = ConstantFit(expr, variables, Xu, yk, weights)
                 cf.snap(rtol=snap_rtol, atol=snap_atol, refit=refit_constants, max_refit=max_refit_constants,
                         deadline=deadline)
                 snapped = cf.expression()
@@ -174,16 +179,16 @@ def model_formula(model, names=None, input_transform=None, output_transform=None
                 if np.all(np.isfinite(new_vals)):
                     expr = snapped
             vals_final = evaluate_expression(expr, variables, Xu)
-            loss = float(np.mean((vals_final - yk) ** 2))
+            loss = mean_square(vals_final - yk, weights)
             if snap and expr.atoms(sympy.Float):
                 alt = expanded_alternative(expr, variables, Xu, yk, loss, snap_rtol=snap_rtol, snap_atol=snap_atol,
                                            max_refit=max_refit_constants, max_ops=max_simplify_ops,
-                                           timeout=simplify_timeout, deadline=deadline)
+                                           timeout=simplify_timeout, deadline=deadline, weights=weights)
                 if alt is not None:
                     expr, loss = alt
             if snap:
                 alt = linearized_alternative(expr, variables, Xu, yk, loss, snap_rtol=snap_rtol, snap_atol=snap_atol,
-                                             max_refit=max_refit_constants, deadline=deadline)
+                                             max_refit=max_refit_constants, deadline=deadline, weights=weights)
                 if alt is not None:
                     expr, loss = alt
         elif snap:  # only what the model's own precision cannot tell apart

@@ -26,6 +26,7 @@ import torch
 from .. import work
 from ..functions.library import get_function
 from ..nn.kan import combine_nodes
+from ..sample_weights import torch_mean_square, torch_weighted_var
 
 log = logging.getLogger(__name__)
 
@@ -88,10 +89,11 @@ def domain_violations(model, X: torch.Tensor) -> list[tuple[int, int, int, str]]
     return out
 
 
-def mse(model, X: torch.Tensor, y: torch.Tensor) -> float:
-    """Mean squared error of model(X) against y; inf when it is not finite."""
+def mse(model, X: torch.Tensor, y: torch.Tensor, weight: torch.Tensor | None = None) -> float:
+    """Mean squared error of model(X) against y (rows weighted by ``weight`` (n,) when
+    given, :mod:`symkan.sample_weights`); inf when it is not finite."""
     with torch.no_grad():
-        val = float(torch.mean((model(X) - y) ** 2))
+        val = float(torch_mean_square(model(X) - y, weight))
     return val if math.isfinite(val) else math.inf
 
 
@@ -104,7 +106,8 @@ def _past(deadline: float | None) -> bool:
 
 
 def joint_refit(model, X: torch.Tensor, y: torch.Tensor, *, numeric_layers=(), max_iter: int = 100,
-                frozen_ab: list[torch.Tensor] | None = None, deadline: float | None = None) -> float:
+                frozen_ab: list[torch.Tensor] | None = None, deadline: float | None = None,
+                weight: torch.Tensor | None = None) -> float:
     """Refit symbolic constants, biases and (optionally) numeric layers in place.
 
     X: (n, in), y: (n, out) in the model's dtype (float64 recommended).
@@ -112,18 +115,19 @@ def joint_refit(model, X: torch.Tensor, y: torch.Tensor, *, numeric_layers=(), m
     ``deadline``: a ``time.monotonic()`` value after which no further loss is evaluated
     (the best parameters so far are kept; past it already, nothing is refitted); past
     the active work meter's cutoff (:mod:`symkan.work`) nothing is refitted either.
+    ``weight`` (n,): the rows' weights in the loss (None: the plain mean).
     Returns the final mean squared error; a refit that does not lower the loss, or
     breaks a domain, is undone.
     """
     frozen = [torch.zeros_like(layer.symbolic.fixed) for layer in model.layers] if frozen_ab is None \
         else [f.clone() for f in frozen_ab]
-    start_loss = mse(model, X, y)
+    start_loss = mse(model, X, y, weight)
     for attempt in range(3):
         if _past(deadline) or work.past_cutoff():
             log.debug("joint refit: budget spent")
             return start_loss
         saved = copy.deepcopy(model.state_dict())
-        loss = _lbfgs(model, X, y, numeric_layers, max_iter, frozen, deadline)
+        loss = _lbfgs(model, X, y, numeric_layers, max_iter, frozen, deadline, weight)
         bad = domain_violations(model, X)
         if math.isfinite(loss) and loss <= start_loss and not bad:
             return loss
@@ -136,8 +140,8 @@ def joint_refit(model, X: torch.Tensor, y: torch.Tensor, *, numeric_layers=(), m
     return start_loss
 
 
-def _lbfgs(model, X, y, numeric_layers, max_iter, frozen, deadline=None) -> float:
-    scale = float(torch.var(y)) if y.numel() > 1 else 1.0
+def _lbfgs(model, X, y, numeric_layers, max_iter, frozen, deadline=None, weight=None) -> float:
+    scale = torch_weighted_var(y, weight) if y.numel() > 1 else 1.0
     scale = scale if math.isfinite(scale) and scale > 0 else 1.0
     masks, params = [], []
     for l, layer in enumerate(model.layers):
@@ -151,13 +155,13 @@ def _lbfgs(model, X, y, numeric_layers, max_iter, frozen, deadline=None) -> floa
     for p in model.parameters():  # no gradients for what is not refitted
         p.requires_grad_(id(p) in chosen)
     try:
-        return _run_lbfgs(model, X, y, params, masks, max_iter, scale, deadline)
+        return _run_lbfgs(model, X, y, params, masks, max_iter, scale, deadline, weight)
     finally:
         for p in model.parameters():
             p.requires_grad_(previous[id(p)])
 
 
-def _run_lbfgs(model, X, y, params, masks, max_iter, scale, deadline=None) -> float:
+def _run_lbfgs(model, X, y, params, masks, max_iter, scale, deadline=None, weight=None) -> float:
     # the loss is normalised by Var(y): stop once it changes by less than 1e-18 of it
     opt = torch.optim.LBFGS(params, lr=1.0, max_iter=int(max_iter), history_size=20,
                             line_search_fn="strong_wolfe", tolerance_grad=1e-15, tolerance_change=1e-18)
@@ -168,7 +172,7 @@ def _run_lbfgs(model, X, y, params, masks, max_iter, scale, deadline=None) -> fl
             raise _TimeUp
         opt.zero_grad(set_to_none=False)
         # a fully snapped layer evaluates only its symbolic edges (KANLayer's fast path)
-        loss = torch.mean((model(X) - y) ** 2) / scale
+        loss = torch_mean_square(model(X) - y, weight) / scale
         if not torch.isfinite(loss):
             return loss
         if deadline is not None and float(loss.detach()) < best[0]:
@@ -191,4 +195,4 @@ def _run_lbfgs(model, X, y, params, masks, max_iter, scale, deadline=None) -> fl
         # singular line search, or torch's strong-Wolfe search indexing an empty bracket
         # after a non-finite trial loss: keep what we have (joint_refit undoes a bad end)
         log.debug("LBFGS stopped: %s", err)
-    return mse(model, X, y)
+    return mse(model, X, y, weight)

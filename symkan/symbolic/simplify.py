@@ -23,6 +23,7 @@ import time
 import numpy as np
 import sympy
 
+from ..sample_weights import mean_square, weighted_var
 from .constants import MAX_REFIT_CONSTANTS, ConstantFit, clean_numbers, monic, snap_candidates
 from .formula import evaluate_expression, expression_complexity
 
@@ -81,18 +82,20 @@ def bounded_simplify(expr: sympy.Expr, max_ops: int = 150, timeout: float | None
         return expr
 
 
-def _allowed_loss(loss: float, y: np.ndarray, snap_rtol: float, snap_atol: float) -> float:
+def _allowed_loss(loss: float, y: np.ndarray, snap_rtol: float, snap_atol: float, weights=None) -> float:
     """The loss a rewrite of a formula may reach and still be taken: ``loss`` times the
     larger of 1 + snap_rtol and the BIC's price of one parameter, plus snap_atol·Var(y)."""
     n = max(len(y), 2)
-    return loss * max(1.0 + snap_rtol, math.exp(math.log(n) / n)) + snap_atol * float(np.var(y))
+    return loss * max(1.0 + snap_rtol, math.exp(math.log(n) / n)) + snap_atol * weighted_var(y, weights)
 
 
 def expanded_alternative(expr: sympy.Expr, variables, X: np.ndarray, y: np.ndarray, loss: float, *,
                          snap_rtol: float = 1e-2, snap_atol: float = 1e-11, max_refit: int = MAX_REFIT_CONSTANTS,
-                         max_ops: int = 150, timeout: float | None = 3.0, deadline: float | None = None):
+                         max_ops: int = 150, timeout: float | None = 3.0, deadline: float | None = None,
+                         weights: np.ndarray | None = None):
     """The expanded form of ``expr`` with its constants refit and snapped, if it is simpler
-    at no cost in loss; ``(expr, loss)`` or None (also past ``deadline``).
+    at no cost in loss; ``(expr, loss)`` or None (also past ``deadline``). ``weights``
+    (n,): the rows' weights in every loss (:mod:`symkan.sample_weights`).
 
     A network often computes a polynomial in a shifted, rescaled basis — e.g.
     (x₁ − 3.33)² + 1.04(x₂ − 3.33)² − 0.53(0.96x₁ + x₂ − 6.52)² — whose floats only
@@ -107,7 +110,7 @@ def expanded_alternative(expr: sympy.Expr, variables, X: np.ndarray, y: np.ndarr
         return None
     if expanded == expr or sympy.count_ops(expanded) > max(3 * sympy.count_ops(expr), max_ops):
         return None
-    cf = ConstantFit(clean_numbers(monic(expanded)), variables, X, y)
+    cf = ConstantFit(clean_numbers(monic(expanded)), variables, X, y, weights)
     if not 0 < len(cf.syms) <= max_refit:
         return None
     cf.snap(rtol=snap_rtol, atol=snap_atol, refit=True, max_refit=max_refit, deadline=deadline)
@@ -120,9 +123,9 @@ def expanded_alternative(expr: sympy.Expr, variables, X: np.ndarray, y: np.ndarr
             continue
         if not np.all(np.isfinite(vals)):
             continue
-        new = float(np.mean((vals - y) ** 2))
+        new = mean_square(vals - y, weights)
         simpler_tree = expression_complexity(option) < expression_complexity(expr)
-        if new <= _allowed_loss(loss, y, snap_rtol, snap_atol) and simpler_tree:
+        if new <= _allowed_loss(loss, y, snap_rtol, snap_atol, weights) and simpler_tree:
             return option, new
     return None
 
@@ -135,10 +138,12 @@ SMALL_ARGUMENT = 0.05
 
 def linearized_alternative(expr: sympy.Expr, variables, X: np.ndarray, y: np.ndarray, loss: float, *,
                            snap_rtol: float = 1e-2, snap_atol: float = 1e-11, max_refit: int = MAX_REFIT_CONSTANTS,
-                           small: float = SMALL_ARGUMENT, deadline: float | None = None):
+                           small: float = SMALL_ARGUMENT, deadline: float | None = None,
+                           weights: np.ndarray | None = None):
     """``expr`` with sin(z), tan(z), tanh(z), … replaced by z where |z| < ``small`` on
     every row of X, constants refit and snapped; ``(expr, loss)`` if that is no worse
-    (same rule as :func:`expanded_alternative`), else None (also past ``deadline``).
+    (same rule and ``weights`` as :func:`expanded_alternative`), else None (also past
+    ``deadline``).
 
     An edge that should be the identity can be snapped to c·sin(a·x) with a tiny a —
     as accurate as the data can tell on its range — and then c·a·x never snaps to
@@ -159,7 +164,7 @@ def linearized_alternative(expr: sympy.Expr, variables, X: np.ndarray, y: np.nda
         return None
     candidate = clean_numbers(expr.xreplace(rep))
     if candidate.atoms(sympy.Float):
-        cf = ConstantFit(candidate, variables, X, y)
+        cf = ConstantFit(candidate, variables, X, y, weights)
         if not 0 < len(cf.syms) <= max_refit:
             return None
         cf.snap(rtol=snap_rtol, atol=snap_atol, refit=True, max_refit=max_refit, deadline=deadline)
@@ -170,8 +175,8 @@ def linearized_alternative(expr: sympy.Expr, variables, X: np.ndarray, y: np.nda
         return None
     if not np.all(np.isfinite(vals)):
         return None
-    new = float(np.mean((vals - y) ** 2))
-    return (candidate, new) if new <= _allowed_loss(loss, y, snap_rtol, snap_atol) else None
+    new = mean_square(vals - y, weights)
+    return (candidate, new) if new <= _allowed_loss(loss, y, snap_rtol, snap_atol, weights) else None
 
 
 def snap_exact(expr: sympy.Expr, rtol: float = 1e-9) -> sympy.Expr:

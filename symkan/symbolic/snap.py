@@ -38,6 +38,7 @@ import torch
 from ..checks import check_edge, check_int, check_kan, check_model_data, check_number, eval_mode
 from ..functions.library import get_function, resolve_functions
 from ..nn.kan import combine_nodes
+from ..sample_weights import torch_mean_square, torch_weighted_var
 from .fitting import CHUNK_ELEMENTS, fit_edges
 from .refit import domain_violations, fold_offsets, joint_refit, mse
 from .select import ACCURACY_FLOOR, COMPLEXITY_WEIGHT, Suggestions, candidates_for, ranking, selection_scores
@@ -136,16 +137,16 @@ def _set_edge(layer, o, i, cand) -> None:
     layer.symbolic.set(o, i, cand.name, *cand.params)
 
 
-def _tail_loss(model, l, sub, y) -> float:
+def _tail_loss(model, l, sub, y, w=None) -> float:
     x = combine_nodes(sub, model.specs[l + 1])
     for layer, spec in zip(model.layers[l + 1:], model.specs[l + 2:]):
         x = combine_nodes(layer(x), spec)
-    val = float(torch.mean((x - y) ** 2))
+    val = float(torch_mean_square(x - y, w))
     return val if math.isfinite(val) else math.inf
 
 
 @torch.no_grad()
-def _edge_damage(model, l, edges, X, y) -> list[float]:
+def _edge_damage(model, l, edges, X, y, w=None) -> list[float]:
     """Loss reduction when each snapped edge of layer l alone gets its numeric shape back
     (centred, so only the shape counts: offsets live in the bias)."""
     tr = model.trace(X)
@@ -153,13 +154,13 @@ def _edge_damage(model, l, edges, X, y) -> list[float]:
     x = tr.inputs[l]
     sym = layer.symbolic.edge_activations(x)
     num = layer.numeric_edge_activations(x)
-    base = _tail_loss(model, l, tr.subnodes[l], y)
+    base = _tail_loss(model, l, tr.subnodes[l], y, w)
     out = []
     for o, i in edges:
         sub = tr.subnodes[l].clone()
         s, n = sym[:, o, i], num[:, o, i]
         sub[:, o] += (n - n.mean()) - (s - s.mean())
-        out.append(base - _tail_loss(model, l, sub, y))
+        out.append(base - _tail_loss(model, l, sub, y, w))
     return out
 
 
@@ -171,7 +172,7 @@ def auto_snap(model, X, y=None, *, functions=None, complexity_weight: float = CO
               polish_margin: float = 2.0, polish_max_edges: int = 40, keep_fixed: bool = True,
               formula: bool = True, names=None, input_transform=None, output_transform=None,
               formula_options: dict | None = None, chunk_elements: int = CHUNK_ELEMENTS,
-              deadline: float | None = None) -> SnapResult:
+              deadline: float | None = None, sample_weight=None) -> SnapResult:
     """Snap every alive edge of ``model`` to a library function and refit all constants.
 
     Args:
@@ -205,6 +206,8 @@ def auto_snap(model, X, y=None, *, functions=None, complexity_weight: float = CO
         chunk_elements: memory bound of the batched edge fits.
         deadline: a ``time.monotonic()`` value at which joint refits, simplification and
             constant snapping stop, each keeping its best state so far.
+        sample_weight: (n,) weights of the rows in every loss (refits, retries, polish,
+            the formula's constants; :mod:`symkan.sample_weights`); None: the plain mean.
 
     Returns: :class:`SnapResult`.
     """
@@ -221,9 +224,10 @@ def auto_snap(model, X, y=None, *, functions=None, complexity_weight: float = CO
     Xd = X.to(torch.float64)
     with torch.no_grad():
         yd = snapped(Xd) if y is None else y.to(torch.float64)
-    loss_numeric = mse(snapped, Xd, yd)
+    wd = None if sample_weight is None else torch.as_tensor(sample_weight, dtype=torch.float64, device=Xd.device)
+    loss_numeric = mse(snapped, Xd, yd, wd)
     history = [("numeric", loss_numeric)]
-    var_y = float(yd.var()) if yd.numel() > 1 else 0.0
+    var_y = torch_weighted_var(yd, wd) if yd.numel() > 1 else 0.0
     target = loss_numeric * (1.0 + retry_tol) + 1e-14 * var_y
     if accuracy_floor is None:  # edges cannot be trusted beyond the network's own accuracy
         accuracy_floor = min(max(ACCURACY_FLOOR, loss_numeric / var_y if var_y > 0 else 0.0), 1e-3)
@@ -243,14 +247,14 @@ def auto_snap(model, X, y=None, *, functions=None, complexity_weight: float = CO
             _set_edge(layer, o, i, s.best)
         fold_offsets(snapped)
         tail = tuple(range(l + 1, L)) if refit_tail else ()
-        loss = joint_refit(snapped, Xd, yd, numeric_layers=tail, max_iter=refit_steps, deadline=deadline) if refit \
-            else mse(snapped, Xd, yd)
+        loss = joint_refit(snapped, Xd, yd, numeric_layers=tail, max_iter=refit_steps, deadline=deadline,
+                           weight=wd) if refit else mse(snapped, Xd, yd, wd)
         history.append((f"layer {l}", loss))
         current = {e: 0 for e in edges}  # index of the chosen candidate per edge
         for round_ in range(max_retries):
             if loss <= target:
                 break
-            damage = _edge_damage(snapped, l, edges, Xd, yd)
+            damage = _edge_damage(snapped, l, edges, Xd, yd, wd)
             worst = [edges[e] for e in np.argsort(damage)[::-1][:retry_edges] if damage[e] > 0]
             improved = False
             for o, i in worst:
@@ -263,8 +267,7 @@ def auto_snap(model, X, y=None, *, functions=None, complexity_weight: float = CO
                     _set_edge(layer, o, i, s[alt])
                     fold_offsets(snapped)
                     trial = joint_refit(snapped, Xd, yd, numeric_layers=tail, max_iter=max(20, refit_steps // 2),
-                                        deadline=deadline) \
-                        if refit else mse(snapped, Xd, yd)
+                                        deadline=deadline, weight=wd) if refit else mse(snapped, Xd, yd, wd)
                     if trial < best_loss * (1 - 1e-9):
                         best_state, best_loss = copy.deepcopy(snapped.state_dict()), trial
                         current[(o, i)] = alt
@@ -277,13 +280,13 @@ def auto_snap(model, X, y=None, *, functions=None, complexity_weight: float = CO
             if not improved:
                 break
     if refit:
-        loss = joint_refit(snapped, Xd, yd, max_iter=2 * refit_steps, deadline=deadline)
+        loss = joint_refit(snapped, Xd, yd, max_iter=2 * refit_steps, deadline=deadline, weight=wd)
         n_fixed = sum(int((layer.symbolic.fixed & (layer.mask > 0)).sum()) for layer in snapped.layers)
         if polish and n_fixed <= int(polish_max_edges):
             loss = _polish(snapped, candidates, Xd, yd, complexity_weight, polish_margin,
-                           max(20, refit_steps // 2), var_y, deadline)
+                           max(20, refit_steps // 2), var_y, deadline, wd)
             history.append(("polish", loss))
-    loss_snapped = mse(snapped, Xd, yd)
+    loss_snapped = mse(snapped, Xd, yd, wd)
     history.append(("final", loss_snapped))
     choices = _choices(snapped, candidates)
     result = SnapResult(snapped, choices, loss_numeric, loss_snapped, None, history)
@@ -292,7 +295,7 @@ def auto_snap(model, X, y=None, *, functions=None, complexity_weight: float = CO
         from .network_formula import model_formula
         Xu, yu = to_user_units(Xd, yd, input_transform, output_transform)
         result.formula = model_formula(snapped, names=names, input_transform=input_transform,
-                                       output_transform=output_transform, X=Xu, y=yu,
+                                       output_transform=output_transform, X=Xu, y=yu, sample_weight=sample_weight,
                                        **{"deadline": deadline, **(formula_options or {})})
     result.seconds = time.perf_counter() - t0
     log.info("auto_snap: %d edges in %.2f s, loss %.3g -> %.3g", len(choices), result.seconds,
@@ -314,10 +317,10 @@ def _network_score(model, loss: float, var_y: float, w: float) -> float:
     return math.log10(max(nmse, NETWORK_FLOOR)) + w * comp
 
 
-def _polish(model, candidates, X, y, w, margin, steps, var_y, deadline=None) -> float:
+def _polish(model, candidates, X, y, w, margin, steps, var_y, deadline=None, weight=None) -> float:
     """One pass over the snapped edges trying near-best alternatives, judged by the
     network score after a joint refit (see auto_snap's ``polish``)."""
-    loss = mse(model, X, y)
+    loss = mse(model, X, y, weight)
     score = _network_score(model, loss, var_y, w)
     for (l, i, o), sugg in candidates.items():
         layer = model.layers[l]
@@ -332,7 +335,7 @@ def _polish(model, candidates, X, y, w, margin, steps, var_y, deadline=None) -> 
             model.load_state_dict(copy.deepcopy(best_state))
             _set_edge(layer, o, i, cand)
             fold_offsets(model)
-            trial = joint_refit(model, X, y, max_iter=steps, deadline=deadline)
+            trial = joint_refit(model, X, y, max_iter=steps, deadline=deadline, weight=weight)
             trial_score = _network_score(model, trial, var_y, w)
             # simpler-but-worse swaps are the complexity weight's business at selection
             # time; polishing only accepts fits at least about as good as the current one
