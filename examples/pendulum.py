@@ -40,10 +40,10 @@ def main(argv=None):
     X, T = measurements(args.rows, args.noise)
     np.savetxt(out / "pendulum.csv", np.column_stack([X, T]), delimiter=",", header="L,g,T", comments="")
     model = SymKANRegressor(variable_names=["L", "g"], target_name="T", time_budget=args.time_budget).fit(X, T)
-    print(f"formula: T = {model.sympy()}")
-    print(f"LaTeX:   T = {model.latex()}")
+    print(f"formula: {model.equation()}")
+    print(f"LaTeX:   {model.latex()}")
     print(f"R² on all rows: {model.score(X, T):.9f}")
-    print(model.equations_)
+    print(model.front_)
     model.plot().savefig(out / "network.png", dpi=150)
     print(f"wrote {out / 'pendulum.csv'} and {out / 'network.png'}")
     return model
