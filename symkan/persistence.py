@@ -44,6 +44,32 @@ STALE_TEMP_SECONDS = 3600.0
 _TEMP_NAME = re.compile(r"^\..*\.symkan-(?P<pid>[0-9]+)-(?P<host>[0-9a-f]{8})-[A-Za-z0-9_]+\.tmp$", re.DOTALL)
 
 
+def write_atomically(path: Path, write, binary: bool = True) -> None:
+    """Write a file through a temporary file in its directory: ``write(fh)`` fills it, it
+    is flushed to disk and renamed over ``path``, so a reader sees the old file or the
+    new one, never a torn one; on any failure the temporary file is removed."""
+    parent = path.parent if str(path.parent) else Path(".")
+    # the name says who writes it, so that cleaning up never removes a live writer's file
+    prefix = f".{path.name[:40]}.symkan-{os.getpid()}-{host_tag()}-"
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=parent)
+    try:
+        # mkstemp creates the file 0600; give it the mode open() gives other outputs
+        umask = os.umask(0o022)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        with os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", newline="") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
 def save_payload(path, payload: dict) -> Path:
     """Write ``payload`` (plain data + tensors), with the magic, format version and
     checksum added, to ``path`` atomically. Returns the path."""
@@ -56,25 +82,7 @@ def save_payload(path, payload: dict) -> Path:
     remove_stale_temporaries(parent)
     data = {"magic": MAGIC, "format_version": FORMAT_VERSION, **payload}
     data[CHECKSUM_KEY] = payload_checksum(data)
-    # the name says who writes it, so that cleaning up never removes a live writer's file
-    prefix = f".{path.name[:40]}.symkan-{os.getpid()}-{host_tag()}-"
-    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=parent)
-    try:
-        # mkstemp creates the file 0600; give it the mode open() gives other outputs
-        umask = os.umask(0o022)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(data, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    write_atomically(path, lambda fh: torch.save(data, fh))
     _fsync_directory(parent)  # the rename itself survives a power cut
     return path
 

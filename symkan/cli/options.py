@@ -28,24 +28,22 @@ def version() -> str:
         return __version__
 
 
-def positive_seconds(text: str) -> float:
-    try:
-        seconds = float(text)
-    except ValueError:
-        seconds = math.nan
-    if not seconds > 0:  # also refuses nan
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text!r}")
-    return seconds
-
-
-def positive_number(text: str) -> float:
+def _positive(text: str, what: str) -> float:
     try:
         value = float(text)
     except ValueError:
         value = math.nan
-    if not 0 < value < math.inf:
-        raise argparse.ArgumentTypeError(f"must be a positive number, not {text!r}")
+    if not 0 < value < math.inf:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be a positive {what}, not {text!r}")
     return value
+
+
+def positive_seconds(text: str) -> float:
+    return _positive(text, "number of seconds")
+
+
+def positive_number(text: str) -> float:
+    return _positive(text, "number")
 
 
 def positive_count(text: str) -> int:

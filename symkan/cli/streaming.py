@@ -6,11 +6,10 @@ units marked) over it with the other result files."""
 from __future__ import annotations
 
 import logging
-import os
-import secrets
 from pathlib import Path
 
 from ..discovery.streaming import LiveFront
+from ..persistence import write_atomically
 
 log = logging.getLogger("symkan.cli")
 
@@ -18,25 +17,8 @@ EQUATIONS = "equations.csv"
 
 
 def write_text_atomic(path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same directory, flushed
-    to disk and renamed over ``path``: a reader sees the old file or the new one, never a
-    torn one. The temporary file is removed if the write fails."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
-    # created with mode 0666 less the umask, as any other output file (mkstemp's is 0600)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "w", newline="") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.remove(tmp)
-        except OSError:
-            pass
-        raise
+    """Write ``text`` to ``path`` atomically (:func:`symkan.persistence.write_atomically`)."""
+    write_atomically(Path(path), lambda fh: fh.write(text), binary=False)
 
 
 class LiveEquations(LiveFront):
