@@ -80,6 +80,11 @@ class ResultViews:
         formula = self._entry(index).formula
         return FormulaModule(formula.expr, formula.variables)
 
+    def jax(self, index=None):
+        """The formula as a function of a JAX array X (n, d) -> (n,) (PySR's ``jax()``;
+        ``jax.jit`` it); needs jax (an ImportError saying how to install it otherwise)."""
+        return self._entry(index).formula.to_callable("jax")
+
     def plot(self, X=None, beta: float = 3.0, **kwargs):
         """Diagram of the pruned, snapped network of the best formula (a matplotlib Figure).
         X (user units) defaults to a sample of the training inputs."""

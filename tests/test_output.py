@@ -289,6 +289,7 @@ def test_jax_callable_matches_numpy(fitted):
     formula = model.front_[_with_floats(model)[0]].formula
     fn = jax.jit(formula.to_callable("jax"))
     np.testing.assert_allclose(np.asarray(fn(X)), formula.evaluate(X), rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(model.jax()(X)), model.predict(X), rtol=1e-12)
 
 
 def test_jax_backend_without_jax_says_how_to_install(monkeypatch):
@@ -298,3 +299,12 @@ def test_jax_backend_without_jax_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "jax.numpy", None)
     with pytest.raises(ImportError, match="pip install jax"):
         Formula(x, (x,)).to_callable("jax")
+
+
+def test_estimator_jax_without_jax_says_how_to_install(fitted, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "jax", None)
+    monkeypatch.setitem(sys.modules, "jax.numpy", None)
+    with pytest.raises(ImportError, match="pip install jax"):
+        fitted[0].jax()
