@@ -133,6 +133,21 @@ def parametrize(expr: sympy.Expr):
     return walk(expr), syms, np.array(vals, dtype=np.float64)
 
 
+def numpy_function(expr: sympy.Expr, variables, params):
+    """``expr`` lambdified for numpy as f(*columns, *params), its arguments renamed by
+    position (v0_, … for ``variables``, c0_, … for ``params``, same assumptions).
+
+    Left to itself lambdify names Dummy arguments (``parametrize``'s) by sympy's global
+    Dummy counter, and the order of a product's factors in the code it writes follows
+    those names: the same formula then rounds differently depending on how many Dummies
+    were made before, which a snap on a flat loss turns into a different formula from
+    one run to the next. Names fixed by position make the code a function of ``expr``."""
+    args = [sympy.Symbol(f"v{k}_", **v.assumptions0) for k, v in enumerate(variables)]
+    consts = [sympy.Symbol(f"c{k}_", **p.assumptions0) for k, p in enumerate(params)]
+    body = expr.xreplace({**dict(zip(variables, args)), **dict(zip(params, consts))})
+    return sympy.lambdify(args + consts, body, modules="numpy")
+
+
 def snap_candidates(v: float, window: float = 0.05) -> list[sympy.Expr]:
     """Simple values near v, simplest first: integers, rationals p/q (q ≤ 6, |p| ≤ 12),
     π·p/q and p/(q·π) (q ≤ 4, |p| ≤ 8; ħ = h/(2π) puts 1/(2π) into many laws), then
@@ -217,7 +232,7 @@ class ConstantFit:
     def __init__(self, expr: sympy.Expr, variables, X: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None):
         self.expr_p, self.syms, self.values = parametrize(expr)
         self.variables = list(variables)
-        self.fn = sympy.lambdify(self.variables + self.syms, self.expr_p, modules="numpy")
+        self.fn = numpy_function(self.expr_p, self.variables, self.syms)
         self.exact: list[sympy.Expr | None] = [None] * len(self.syms)
         self._set_rows(X, y, weights)
 
