@@ -59,6 +59,7 @@ def save_model(est, path) -> Path:
         "attempts": est.attempts_,
         "fit_seconds": float(est.fit_seconds_),
         "fit_evaluations": getattr(est, "fit_evaluations_", None),
+        "validation": getattr(est, "validation_", "held-out"),
     }
     return save_payload(path, payload)
 
@@ -218,6 +219,7 @@ def _fitted_state(data: dict, params: dict) -> dict:
         "front_": front, "best_index_": int(data["best_index"]), "model_": model,
         "attempts_": list(data["attempts"]), "plot_sample_": data["plot_sample"].numpy(),
         "fit_seconds_": float(data["fit_seconds"]), "fit_evaluations_": data.get("fit_evaluations"),
+        "validation_": str(data.get("validation", "held-out")),
         **_units_state(data.get("units")),
     }
     state["best_"] = front[state["best_index_"]]

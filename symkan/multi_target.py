@@ -6,7 +6,10 @@ that column alone — so one formula per target, as in PySR's multi-output mode:
 * the clone of column k has ``random_state = seed_ + k`` (``seed_`` drawn from the
   estimator's ``random_state`` as for one target): column k's model is exactly
   ``SymKANRegressor(random_state=seed_ + k, ...).fit(X, Y[:, k])``;
-* ``time_budget`` is split evenly: each search gets ``time_budget / m`` seconds;
+* ``time_budget`` and ``max_evaluations`` are split evenly: each search gets
+  ``time_budget / m`` seconds and ``max_evaluations // m`` evaluations (``fit_seconds_``
+  and ``fit_evaluations_`` are the sums); ``on_formula`` and ``warm_start`` act on single
+  targets only (a multi-target fit starts afresh and reports nothing as it goes);
 * the targets' names are a DataFrame Y's columns, else ``target_name`` (or "y")
   followed by the column index (y0, y1, ...);
 * ``y_units``: one unit for every target, or a list with one per column.
@@ -73,7 +76,8 @@ def fit_targets(estimator, X, Y, X_units=None, y_units=None, sample_weight=None)
     returns ``estimator``."""
     for key in [k for k in estimator.__dict__ if k.endswith("_") and not k.startswith("_")]:
         del estimator.__dict__[key]  # the state of an earlier fit, of one target or several
-    estimator.__dict__.pop("_predict_fn", None)
+    for key in ("_callables", "_warm_owners"):  # a single-target fit's private state
+        estimator.__dict__.pop(key, None)
     Y_array = np.asarray(as_array(Y.to_numpy() if hasattr(Y, "to_numpy") else Y))
     n_targets = Y_array.shape[1]
     names = target_names(Y, estimator.target_name, n_targets)
@@ -86,15 +90,18 @@ def fit_targets(estimator, X, Y, X_units=None, y_units=None, sample_weight=None)
     units = target_units(y_units, n_targets)
     seed = seed_of(estimator.random_state)
     budget = None if estimator.time_budget is None else float(estimator.time_budget) / n_targets
+    work = None if estimator.max_evaluations is None else max(1, estimator.max_evaluations // n_targets)
     fitted = []
     for k, name in enumerate(names):
         log.info("target %d of %d: %s", k + 1, n_targets, name)
-        single = clone(estimator).set_params(random_state=(seed + k) % MAX_SEED, time_budget=budget, target_name=name)
+        single = clone(estimator).set_params(random_state=(seed + k) % MAX_SEED, time_budget=budget,
+                                             max_evaluations=work, target_name=name)
         fitted.append(single.fit(X, Y_array[:, k].astype(np.float64), X_units=X_units, y_units=units[k],
                                  sample_weight=sample_weight))
     estimator.estimators_, estimator.n_targets_, estimator.target_names_ = fitted, n_targets, names
     estimator.seed_, estimator.names_ = seed, fitted[0].names_
     estimator.fit_seconds_ = float(sum(e.fit_seconds_ for e in fitted))
+    estimator.fit_evaluations_ = int(sum(e.fit_evaluations_ for e in fitted))
     return estimator
 
 

@@ -157,7 +157,7 @@ class SymKANRegressor(ResultViews, RegressorMixin, BaseEstimator):
 
     Several targets (``fit(X, Y)``, Y (n, m), :mod:`symkan.multi_target`): one independent
     search per column, kept as ``estimators_`` (fitted single-target clones, seed
-    ``seed_ + k`` and ``time_budget / m`` each), ``n_targets_``, ``target_names_``;
+    ``seed_ + k``, ``time_budget / m`` and ``max_evaluations // m`` each), ``n_targets_``, ``target_names_``;
     ``predict`` gives (n, m), ``sympy``/``latex``/``equations_`` lists; ``save`` and
     ``plot`` raise a ValueError (use ``estimators_[k]``).
     """

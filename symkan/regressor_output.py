@@ -62,6 +62,7 @@ class ResultViews:
     def latex_table(self, indices=None, precision: int = 3, columns=("equation", "complexity", "loss")) -> str:
         """The front (or the formulas at ``indices``) as a complete LaTeX table, the chosen
         formula marked ``$\\star$``: :meth:`symkan.pareto.ParetoFront.latex_table`."""
+        refuse_several(self, "latex_table()")
         check_is_fitted(self, "best_")
         return self.front_.latex_table(indices, precision, columns)
 
@@ -69,6 +70,7 @@ class ResultViews:
         """Source of a function ``name(x0, x1, ...)`` (the columns' symbols, in order) that
         computes the formula: ``language`` "python" (``math``) or "c" (``<math.h>``); every
         digit of its constants unless ``precision`` says otherwise (:meth:`sympy`)."""
+        refuse_several(self, "code()")
         formula = self._entry(index).formula
         return formula_code(self.sympy(index, precision), formula.variables, language, name,
                             comment=self.equation(index, precision))
@@ -77,12 +79,14 @@ class ResultViews:
         """The formula as a ``torch.nn.Module`` (X (n, d) -> (n,), float64) whose float
         constants are a trainable ``nn.Parameter`` (``.constants``), to fine-tune with any
         optimizer; ``.expression()`` is the formula with their current values."""
+        refuse_several(self, "pytorch()")
         formula = self._entry(index).formula
         return FormulaModule(formula.expr, formula.variables)
 
     def jax(self, index=None):
         """The formula as a function of a JAX array X (n, d) -> (n,) (PySR's ``jax()``;
         ``jax.jit`` it); needs jax (an ImportError saying how to install it otherwise)."""
+        refuse_several(self, "jax()")
         return self._entry(index).formula.to_callable("jax")
 
     def plot(self, X=None, beta: float = 3.0, **kwargs):
@@ -109,6 +113,7 @@ class ResultViews:
     def plot_front(self, ax=None):
         """The Pareto front, loss against complexity, the chosen formula marked (a Figure;
         :func:`symkan.plot_results.plot_front`)."""
+        refuse_several(self, "plot_front()")
         check_is_fitted(self, "best_")
         from .plot_results import plot_front
 
@@ -117,6 +122,7 @@ class ResultViews:
     def plot_residuals(self, X, y):
         """Residuals of the best formula on (X, y): against the prediction, a histogram and
         against each input (a Figure; :func:`symkan.plot_results.plot_residuals`)."""
+        refuse_several(self, "plot_residuals()")
         from .plot_results import plot_residuals
 
         pred = self.predict(X)

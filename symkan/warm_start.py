@@ -86,9 +86,9 @@ def continued(result: SearchResult, previous: PreviousFit | None, rows) -> Searc
     for entry, owner in zip(previous.entries, previous.owners):
         formula = copy.copy(entry.formula)  # the previous front keeps its own losses
         with np.errstate(all="ignore"):
-            formula.loss = finite_mse(formula.evaluate(rows.X_val), rows.y_val)
-        earlier.append(ParetoEntry(formula.complexity, formula.loss, formula.loss / variance, formula,
-                                   entry.consistent))
+            formula.loss = finite_mse(formula.evaluate(rows.X_val), rows.y_val, rows.w_val)
+        # units are marked again by this fit (a fit without units has none)
+        earlier.append(ParetoEntry(formula.complexity, formula.loss, formula.loss / variance, formula))
         owners[id(formula)] = owner
     front = ParetoFront([*result.front, *earlier])  # a new formula wins a tie: it is listed first
     kept = sum(1 for e in front if id(e.formula) in {id(x.formula) for x in earlier})

@@ -153,9 +153,11 @@ def test_summary_and_result_files_hold_the_run(fitted, tmp_path):
 def test_cli_refuses_a_bad_precision_before_fitting(tmp_path, capsys):
     csv = tmp_path / "d.csv"
     csv.write_text("a,y\n1,2\n2,4\n3,6\n")
-    assert main(["fit", str(csv), "--target", "y", "--precision", "0", "--out", str(tmp_path / "o")]) == 2
+    with pytest.raises(SystemExit) as stop:
+        main(["fit", str(csv), "--target", "y", "--precision", "0", "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("error: precision must be") and not (tmp_path / "o").exists()
+    assert stop.value.code == 2 and len(err) == 1 and err[0].startswith("error: argument --precision: must be")
+    assert not (tmp_path / "o").exists()
 
 
 @pytest.mark.slow

@@ -38,8 +38,8 @@ import traceback
 
 from . import options
 from .commands import COMMANDS, DEMO_EQUATION, PLOTS
-from .report import PNG_DPI
 from .errors import EXIT_BAD_INPUT, CLIError
+from .report import PNG_DPI
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +113,7 @@ def _add_fit_options(p):
                    help="which formula of the Pareto front is reported: best (the simplest within 1.5x of the "
                         "lowest loss, the default), accuracy (the lowest loss) or score (the largest drop of "
                         "log loss per unit of complexity)")
-    p.add_argument("--precision", type=int, default=None, metavar="N",
+    p.add_argument("--precision", type=options.precision, default=None, metavar="N",
                    help="significant digits of the float constants in the printed equation, formula.tex and the "
                         "JSON's equation texts, 1 to 15 (default: the digits the held-out data support); "
                         "formula.txt and the JSON's \"formula\" keep every digit")

@@ -10,7 +10,14 @@ from pathlib import Path
 
 from ..checks import existing_file
 from .errors import CLIError
-from .report import precision_of, report_fit, report_targets, to_json, write_outputs, write_target_outputs
+from .report import (
+    precision_of,
+    report_fit,
+    report_targets,
+    to_json,
+    write_outputs,
+    write_target_outputs,
+)
 
 #: the built-in dataset of ``symkan demo``: name, rows, seed
 DEMO_EQUATION = "exp_sin"
@@ -82,7 +89,7 @@ def cmd_fit(args) -> int:
         table = read_csv(args.csv, min_rows=2, sep=args.sep)
         X, y, names = table.split_target(target, features=args.features, drop=args.drop)
         X_units, y_units = column_units_of(args.units, names, target)
-        live = LiveEquations(out) if out else None  # the front so far, on disk as the search goes
+        live = LiveEquations(out, args.model_selection) if out else None  # the front so far, on disk as the search goes
         try:
             model = regressor(args, target_name=target).set_params(variable_names=names).fit(
                 X, y, X_units=X_units, y_units=y_units, on_formula=live)

@@ -6,13 +6,14 @@ from __future__ import annotations
 import argparse
 import math
 
+from ..regressor_checks import (
+    MAX_SEED as SEED_LIMIT,  # --seed is the regressor's random_state
+)
 from .table_files import WHITESPACE
 
 #: --sep names for separators a shell makes awkward to type
 SEPARATOR_NAMES = {"comma": ",", "semicolon": ";", "tab": "\t", "\\t": "\t", "space": WHITESPACE,
                    "whitespace": WHITESPACE}
-#: --seed must be below this (the regressor's seeds feed numpy and torch generators)
-SEED_LIMIT = 2 ** 63
 
 
 def version() -> str:
@@ -53,6 +54,19 @@ def positive_count(text: str) -> int:
         value = 0
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
+    return value
+
+
+def precision(text: str) -> int:
+    from ..symbolic.precision import MAX_DIGITS
+
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_DIGITS:
+        raise argparse.ArgumentTypeError(f"must be a whole number of significant digits from 1 to {MAX_DIGITS}, "
+                                         f"not {text!r}")
     return value
 
 

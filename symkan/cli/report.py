@@ -2,7 +2,6 @@
 result files of ``--out``."""
 from __future__ import annotations
 
-import importlib.metadata
 import json
 import logging
 import math
@@ -14,6 +13,7 @@ import numpy as np
 from ..symbolic.export import equation_latex, equation_text, target_text
 from ..symbolic.precision import check_precision, rounded
 from ..units.parsing import format_dimension
+from .options import version
 from .streaming import write_text_atomic
 
 log = logging.getLogger("symkan.cli")
@@ -45,15 +45,6 @@ def precision_of(args):
     """The digits of the printed formulas: ``--precision N`` (checked: ValueError for a
     number out of range), else "auto" (the digits the held-out data support)."""
     return "auto" if getattr(args, "precision", None) is None else check_precision(args.precision)
-
-
-def symkan_version() -> str:
-    try:
-        return importlib.metadata.version("symkan")
-    except importlib.metadata.PackageNotFoundError:  # run from a source tree
-        from .. import __version__
-
-        return __version__
 
 
 def plain_data(value):
@@ -96,7 +87,7 @@ def summary(model, precision="auto") -> dict:
             "loss": float(model.best_.loss), "r2_validation": float(model.best_.r2),
             "validation": getattr(model, "validation_", "held-out"),
             "equations": front_rows(model, precision), "seconds": round(float(model.fit_seconds_), 2),
-            "precision": precision, "seed": plain_data(model.seed_), "version": symkan_version(),
+            "precision": precision, "seed": plain_data(model.seed_), "version": version(),
             "parameters": plain_data(model.get_params(deep=False)),
             "evaluations": getattr(model, "fit_evaluations_", None),
             **({} if getattr(model, "y_units_", None) is None else {"units": {

@@ -26,12 +26,14 @@ class LiveEquations(LiveFront):
     to ``out/equations.csv`` whenever it changes. A failed write is logged once and the
     fit goes on (the final write reports the problem if it remains)."""
 
-    def __init__(self, out: Path):
+    def __init__(self, out: Path, model_selection: str = "best"):
         super().__init__(self.write)
         self.path = Path(out) / EQUATIONS
         self.failed = False
+        self.model_selection = model_selection  # the rule that marks the "best" column
 
     def write(self, front) -> None:
+        front.model_selection = self.model_selection
         try:
             write_text_atomic(self.path, front.to_csv())
         except OSError as err:

@@ -100,12 +100,13 @@ def split_rows(n_rows: int, val_fraction: float, seed: int, budget_seconds: floa
     at least one), and choose the rows the search works on (see the module docstring).
     Deterministic for a seed; tables of at most ``search_rows(budget_seconds)`` rows are
     searched whole. Fewer than ``small_data_rows`` rows (0: never) are small data: the
-    same split, marked ``small_data``. ``weight`` (n_rows,): the rows' weights, carried to
+    same split, marked ``small_data`` (only without weights: its refits and
+    cross-validation are unweighted). ``weight`` (n_rows,): the rows' weights, carried to
     every part."""
     perm = np.random.default_rng(seed).permutation(int(n_rows))
     n_val = max(1, int(round(val_fraction * n_rows)))
     val, train = perm[:n_val], perm[n_val:]
-    if n_rows < small_data_rows:
+    if n_rows < small_data_rows and weight is None:  # its cross-validation is unweighted
         return RowSplit(train, val, train, val, small_data=True, weight=weight)
     cap = search_rows(budget_seconds)
     if n_rows <= cap:

@@ -8,9 +8,9 @@ import numpy as np
 
 from .budget import Budget
 from .context import SearchSettings
+from .final import refit_and_score
 from .ladder import build_ladder
 from .sampling import RowSplit
-from .final import refit_and_score
 from .searching import SearchResult, front_of, held_out_variance, search
 from .spaces import make_space, space_names
 from .streaming import report_formulas

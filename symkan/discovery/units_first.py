@@ -38,7 +38,10 @@ def discover(X: np.ndarray, y: np.ndarray, names: list, split: RowSplit, setting
     ``on_formula(entries)`` hears of formulas as they are found (:mod:`.streaming`)."""
     budget = budget or Budget()
     result = _search(X, y, names, split, settings, hidden, log_space, budget, on_stage, analysis, on_formula)
-    return small_data_result(result, X, y, split, budget) if split.small_data else result
+    if not split.small_data:
+        return result
+    with budget.metering():  # its refits and snaps count on the work budget
+        return small_data_result(result, X, y, split, budget)
 
 
 def _search(X, y, names, split, settings, hidden, log_space, budget, on_stage, analysis,
