@@ -126,6 +126,7 @@ def test_an_eight_row_power_law_with_4_digit_rounded_values_gives_the_exact_rati
     model.save(tmp_path / "kepler.skan")
     again = SymKANRegressor.load(tmp_path / "kepler.skan")
     assert again.sympy() == expr and len(again.front_) == len(model.front_)
+    assert again.validation_ == "cross-validated"
     np.testing.assert_allclose(again.predict(PLANET_A[:, None]), model.predict(PLANET_A[:, None]))
 
 

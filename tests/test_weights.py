@@ -239,6 +239,10 @@ def test_a_model_of_two_targets_cannot_be_saved_yet_and_a_refit_forgets_them(two
     model, X, Y = two_targets
     with pytest.raises(ValueError, match="several targets is not supported yet"):
         model.save(tmp_path / "model")
+    for view in (model.code, model.pytorch, model.latex_table, model.plot_front):
+        with pytest.raises(ValueError, match="several targets is not supported yet"):
+            view()
+    assert model.fit_evaluations_ == sum(e.fit_evaluations_ for e in model.estimators_)
     single = SymKANRegressor(**FAST).fit(X, Y)
     single.fit(X, Y["a"])
     assert not hasattr(single, "estimators_") and single.predict(X).shape == (len(X),)
@@ -287,3 +291,13 @@ def test_cli_fits_one_formula_per_target(tmp_path, capsys, monkeypatch):
     assert "=== target y1 (1 of 2) ===" in text and "=== target y2 (2 of 2) ===" in text
     assert main(["fit", str(csv), "--target", "y1", "--target", "y1"]) == 2
     assert "more than once" in capsys.readouterr().err
+
+
+def test_a_weighted_small_table_takes_the_held_out_path():
+    """The small-data step's refits and cross-validation are unweighted: a small table
+    with row weights is searched and scored on its weighted held-out rows instead."""
+    from symkan.discovery import split_rows
+
+    assert split_rows(50, 0.2, 0, small_data_rows=100).small_data
+    weighted = split_rows(50, 0.2, 0, small_data_rows=100, weight=np.linspace(1, 2, 50))
+    assert not weighted.small_data and weighted.weight is not None
