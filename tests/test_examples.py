@@ -17,8 +17,13 @@ def _run(script, *args, timeout=600):
 
 @pytest.mark.slow
 def test_pendulum_example(tmp_path):
+    from symkan.datasets.metrics import is_symbolic_solution
+
     out = _run("pendulum.py", tmp_path, "--rows", 300)
-    assert "formula: T = 2*pi*sqrt(L)/sqrt(g)" in out
+    found = next(line for line in out.splitlines() if line.startswith("formula: T = "))[len("formula: T = "):]
+    # the law (2*pi*sqrt(L)/sqrt(g), or 6.2832*sqrt(L/g): which one a run prints depends
+    # on SciPy's solver, docs/api.md "Reproducibility"), by SRBench's criterion
+    assert is_symbolic_solution(found, "2*pi*sqrt(L/g)", names=["L", "g"], positive=True), found
     assert (tmp_path / "network.png").stat().st_size > 0
     assert (tmp_path / "pendulum.csv").read_text().startswith("L,g,T")
 
