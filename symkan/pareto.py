@@ -17,7 +17,10 @@ import numbers
 from dataclasses import dataclass
 from typing import Iterable
 
+import sympy
+
 from .symbolic.names import rename_note
+from .symbolic.precision import rounded
 
 #: A formula is "as good as the best" when its normalised loss is within this factor
 #: of the lowest one (or within BEST_ATOL of it, for noise-free data where the lowest
@@ -186,17 +189,19 @@ class ParetoFront:
         return pd.DataFrame(rows, columns=self._columns() + ["sympy_format"])
 
     def table(self) -> str:
-        """The front as a text table (the best formula marked ``->``)."""
+        """The front as a text table (the best formula marked ``->``), each formula's
+        constants with the digits its held-out data support (``Formula.digits``; the CSV
+        and :meth:`rows` keep every digit)."""
         if not self.entries:
             return "ParetoFront(empty)"
         units = any(e.consistent is not None for e in self.entries)
         lines = [f"{'':2}{'complexity':>10}  {'loss':>10}  {'score':>8}  {'R²':>12}  " + ("units  " if units else "")
                  + "equation"]
-        for row in self.rows():
+        for row, entry in zip(self.rows(), self.entries):
             mark = "->" if row["best"] else ""
             ok = ("ok     " if row.get("consistent") else "wrong  ") if units else ""
             lines.append(f"{mark:2}{row['complexity']:>10}  {row['loss']:>10.3g}  {row['score']:>8.3g}  "
-                         f"{row['r2']:>12.9f}  {ok}{row['equation']}")
+                         f"{row['r2']:>12.9f}  {ok}{_shown(entry.formula)}")
         return "\n".join(lines)
 
     def latex_table(self, indices=None, precision: int = 3, columns=("equation", "complexity", "loss")) -> str:
@@ -276,6 +281,14 @@ def latex_number(value: float, precision: int) -> str:
     text = f"{value:.{precision}g}"
     mantissa, _, exponent = text.partition("e")
     return f"${mantissa} \\times 10^{{{int(exponent)}}}$" if exponent else f"${text}$"
+
+
+def _shown(formula) -> str:
+    """A formula's text for tables: floats rounded to the digits the data support."""
+    expr = formula.expr
+    if not isinstance(expr, sympy.Expr):
+        return str(expr)
+    return str(rounded(expr, "auto", getattr(formula, "digits", None)))
 
 
 def pareto_filter(entries: Iterable[ParetoEntry]) -> list[ParetoEntry]:
