@@ -47,13 +47,6 @@ def weighted_var(y: np.ndarray, weights: np.ndarray | None = None) -> float:
     return mean_square(y - mean, weights)
 
 
-def weighted_mean_std(y: np.ndarray, weights: np.ndarray | None = None) -> tuple[float, float]:
-    """(mean, standard deviation) of y (n,), weighted when ``weights`` are given."""
-    if weights is None:
-        return float(y.mean()), float(y.std())
-    return float(np.sum(weights * y) / np.sum(weights)), weighted_var(y, weights) ** 0.5
-
-
 def torch_mean_square(r: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
     """Mean of r² over every entry of r (n, k) (or (n,)), each row weighted by ``weights``
     (n,) when given: Σᵢ wᵢ·Σⱼ rᵢⱼ² / (k·Σ wᵢ)."""

@@ -1,6 +1,7 @@
 """Issue 19, items 7 and 8: ``warm_start`` continues from the last front; ``symkan fit
 --out`` keeps the front on disk as the search goes (an interrupted fit leaves it);
 pipelines keep the column names, and pre-standardised inputs are warned about."""
+import contextlib
 import logging
 import os
 import pickle
@@ -184,6 +185,20 @@ def _wait_for_first_front(proc, out, timeout=300):
     assert proc.poll() is None and not (out / "formula.txt").exists() and not (out / "model").exists()
 
 
+@contextlib.contextmanager
+def _fit_with_a_first_front(tmp_path):
+    """(proc, out) of a CLI fit that has written its first front and still runs; the
+    process is killed on the way out if the test left it running."""
+    proc, out = _start_cli_fit(tmp_path)
+    try:
+        _wait_for_first_front(proc, out)
+        yield proc, out
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
+
+
 def _check_front_file(out):
     import pandas as pd
 
@@ -198,29 +213,17 @@ def _check_front_file(out):
 
 @pytest.mark.slow
 def test_an_interrupted_fit_killed_after_its_first_formula_leaves_a_readable_front(tmp_path):
-    proc, out = _start_cli_fit(tmp_path)
-    try:
-        _wait_for_first_front(proc, out)
+    with _fit_with_a_first_front(tmp_path) as (proc, out):
         proc.send_signal(signal.SIGKILL)
         assert proc.wait(timeout=60) == -signal.SIGKILL
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.communicate()
     _check_front_file(out)
 
 
 @pytest.mark.slow
 def test_ctrl_c_during_a_fit_exits_130_and_keeps_the_front(tmp_path):
-    proc, out = _start_cli_fit(tmp_path)
-    try:
-        _wait_for_first_front(proc, out)
+    with _fit_with_a_first_front(tmp_path) as (proc, out):
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
     assert proc.returncode == 130, err
     assert "error: interrupted" in err and f"found so far are in {out / 'equations.csv'}" in err
     _check_front_file(out)

@@ -150,6 +150,16 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def needed_columns(table, path, names, what: str, why: str):
+    """(n_rows, len(names)) values of the columns ``names`` of ``table`` (read from
+    ``path``): a CLIError naming the missing ones (``what``, ``why`` word it); only these
+    columns must be numeric, the others may hold anything."""
+    missing = [n for n in names if n not in table.columns]
+    if missing:
+        raise CLIError(f"{path}: missing {what} {missing}; {why}")
+    return table.numeric(names)
+
+
 def load(path):
     from ..regressor import SymKANRegressor
 
@@ -160,11 +170,8 @@ def cmd_predict(args) -> int:
     from .tabular import read_csv, write_csv
 
     model = load(args.model)
-    table = read_csv(args.csv, sep=args.sep)
-    missing = [n for n in model.names_ if n not in table.columns]
-    if missing:
-        raise CLIError(f"{args.csv}: missing input column(s) {missing}; the model needs {model.names_}")
-    X = table.numeric(model.names_)  # only the model's inputs: other columns may hold anything
+    X = needed_columns(read_csv(args.csv, sep=args.sep), args.csv, model.names_, "input column(s)",
+                       f"the model needs {model.names_}")
     pred = model.predict(X)
     if args.out:
         write_csv(args.out, ["prediction"], pred[:, None])
@@ -196,18 +203,13 @@ def model_path(path) -> Path:
 
 def residual_data(model, csv):
     """(X, y) of ``--data`` for a residual plot: the model's input columns and its target."""
-    import numpy as np
-
     from .tabular import read_csv
 
     if csv is None:
         raise CLIError("--what residuals needs --data CSV (the model's input columns and its target)")
-    table = read_csv(csv)
     needed = [*model.names_, model.target_name_]
-    missing = [n for n in needed if n not in table.columns]
-    if missing:
-        raise CLIError(f"{csv}: missing column(s) {missing}; residuals need {needed}")
-    return np.column_stack([table.column(n) for n in model.names_]), table.column(model.target_name_)
+    values = needed_columns(read_csv(csv), csv, needed, "column(s)", f"residuals need {needed}")
+    return values[:, :-1], values[:, -1]
 
 
 def cmd_plot(args) -> int:
