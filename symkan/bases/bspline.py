@@ -89,9 +89,17 @@ class _BSplineFeatures(torch.autograd.Function):
         grad_x = None
         if ctx.order >= 1 and ctx.needs_input_grad[0]:
             lower, scaled = ctx.saved_tensors
-            q = lower * scaled  # (in, K + 1, batch)
-            grad_x = (grad_out.permute(1, 2, 0) * (q[:, :-1] - q[:, 1:])).sum(1).T
+            grad_x = slope_dot(grad_out.permute(1, 2, 0), lower, scaled).T
         return (grad_x, None, None) + (None,) * ctx.order
+
+
+def slope_dot(grad: torch.Tensor, lower: torch.Tensor, scaled: torch.Tensor) -> torch.Tensor:
+    """Σ_k grad[i, k, b] · dB_k/dx(x_bi): the gradient that features with gradient
+    ``grad`` (in, K, batch) pass to x, as (in, batch). ``lower``: the order − 1 bases
+    (in, K + 1, batch) of :func:`_cox_de_boor`; ``scaled``: order / (t_{j+k} − t_j),
+    (in, K + 1, 1)."""
+    q = lower * scaled  # (in, K + 1, batch)
+    return (grad * (q[:, :-1] - q[:, 1:])).sum(1)
 
 
 def bspline_features(x: torch.Tensor, grid: torch.Tensor, order: int,
@@ -153,6 +161,21 @@ class BSplineBasis(GridBasis):
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return bspline_features(x, self.grid, self.order, self._knot_reciprocals())
+
+    def expansion(self, x: torch.Tensor):
+        """Features in the layout (in, K, batch), without autograd, and the function that
+        maps a gradient on them, (in, K, batch), to the gradient on x, (in, batch) — what
+        a hand-written backward (:mod:`symkan.analytic_backward`) needs.
+
+        x: (batch, in). Knots must be a buffer (not trainable).
+        """
+        recip = self._knot_reciprocals()
+        with torch.no_grad():
+            bases, lower = _cox_de_boor(x, self.grid, self.order, recip)
+        if self.order == 0:
+            return bases, lambda grad: grad.new_zeros(grad.shape[0], grad.shape[2])
+        scaled = recip[-1] * self.order
+        return bases, lambda grad: slope_dot(grad, lower, scaled)
 
     def _knot_reciprocals(self) -> list[torch.Tensor] | None:
         """:func:`knot_reciprocals` of the current grid, recomputed only when the grid
