@@ -18,6 +18,8 @@ Cases, each with ``lamb`` = 0 and 1e-3 (sparsification penalty on) and each thre
   ``update_grid_every=5, stop_grid_update_step=50``).
 * ``adam``: 500 Adam steps, lr 1e-2 (pykan's ``fit`` defaults to lr=1 for Adam too; the
   rest of the Adam settings are torch's defaults in both).
+* ``adam_wide``: the KAN paper's larger scale, ``[10, 32, 32, 1]`` on 1000 + 1000 rows of
+  exp(Σ_i sin²(πx_i/2) / 10), 200 Adam steps at lr 1e-2.
 
 Like for like: both libraries run full batch, evaluate the test set after every step
 (pykan always does; symkan gets it as ``X_val``), and are timed around the ``fit`` call
@@ -62,8 +64,10 @@ from symkan.nn import KAN  # noqa: E402
 from symkan.train import fit  # noqa: E402
 from machine_info import cpu_name, load_average  # noqa: E402
 
-CASES = ("lbfgs", "lbfgs_grid", "adam")
-STEPS = {"lbfgs": 50, "lbfgs_grid": 50, "adam": 500}
+CASES = ("lbfgs", "lbfgs_grid", "adam", "adam_wide")
+STEPS = {"lbfgs": 50, "lbfgs_grid": 50, "adam": 500, "adam_wide": 200}
+#: the network of each case: the KAN paper's [2, 5, 1], and one at the paper's larger scale
+WIDTHS = {"lbfgs": [2, 5, 1], "lbfgs_grid": [2, 5, 1], "adam": [2, 5, 1], "adam_wide": [10, 32, 32, 1]}
 
 IMPORT_SNIPPETS = {
     "symkan: import symkan": "import symkan",
@@ -78,11 +82,15 @@ def machine() -> str:
     return f"{cpu_name()}, {os.cpu_count()} logical CPUs, torch {torch.__version__}, Python {platform.python_version()}"
 
 
-def make_data(seed: int = 0):
-    """1000 train + 1000 test rows of exp(sin(πx) + y²) on [-1, 1]², float32."""
+def make_data(seed: int = 0, n_inputs: int = 2):
+    """1000 train + 1000 test rows on [-1, 1]^d, float32: exp(sin(πx) + y²) for d = 2, the
+    KAN paper's exp(Σ_i sin²(πx_i/2) / d) otherwise."""
     g = torch.Generator().manual_seed(seed)
-    X = torch.rand(2000, 2, generator=g) * 2 - 1
-    y = torch.exp(torch.sin(math.pi * X[:, :1]) + X[:, 1:] ** 2)
+    X = torch.rand(2000, n_inputs, generator=g) * 2 - 1
+    if n_inputs == 2:
+        y = torch.exp(torch.sin(math.pi * X[:, :1]) + X[:, 1:] ** 2)
+    else:
+        y = torch.exp(torch.sin(math.pi * X / 2).pow(2).mean(1, keepdim=True))
     return X[:1000], y[:1000], X[1000:], y[1000:]
 
 
@@ -99,17 +107,32 @@ def global_rng_preserved():
 
 
 class EvalCounter:
-    """Counts backward passes through ``param`` (one per loss + gradient evaluation)."""
+    """Counts loss + gradient evaluations: backward passes through ``param`` (autograd), and
+    with ``analytic`` the calls of symkan's hand-written objective, which has no backward
+    pass to hook (:mod:`symkan.analytic_backward`)."""
 
-    def __init__(self, param: torch.Tensor):
+    def __init__(self, param: torch.Tensor, analytic: bool = False):
         self.count = 0
         self._handle = param.register_hook(self._hook)
+        self._restore = None
+        if analytic:
+            from symkan import analytic_backward
+            cls, original = analytic_backward.AnalyticObjective, analytic_backward.AnalyticObjective.__call__
+
+            def counted(objective, *args, **kwargs):
+                self.count += 1
+                return original(objective, *args, **kwargs)
+
+            cls.__call__ = counted
+            self._restore = lambda: setattr(cls, "__call__", original)
 
     def _hook(self, grad):
         self.count += 1
 
     def close(self) -> int:
         self._handle.remove()
+        if self._restore is not None:
+            self._restore()
         return self.count
 
 
@@ -132,7 +155,7 @@ def rmse(forward, X, y) -> float:
 
 def fit_kwargs(case: str, lamb: float) -> dict:
     kw = {"steps": STEPS[case], "lamb": lamb}
-    if case == "adam":
+    if case.startswith("adam"):
         kw.update(optimizer="adam", lr=1e-2)
     else:
         kw.update(optimizer="lbfgs", lr=1.0)
@@ -142,9 +165,9 @@ def fit_kwargs(case: str, lamb: float) -> dict:
 
 
 def run_symkan(case: str, lamb: float, data) -> dict:
-    X, y, Xt, yt = data
-    model = KAN([2, 5, 1], grid_size=5, order=3, seed=0)
-    counter = EvalCounter(model.layers[0].bias)
+    X, y, Xt, yt = data[case]
+    model = KAN(WIDTHS[case], grid_size=5, order=3, seed=0)
+    counter = EvalCounter(model.layers[0].bias, analytic=True)
     with Timer() as t:
         fit(model, X, y, X_val=Xt, y_val=yt, **fit_kwargs(case, lamb))
     return {"s": t.wall, "cpu": t.cpu, "evals": counter.close(), "train": rmse(model, X, y),
@@ -154,7 +177,7 @@ def run_symkan(case: str, lamb: float, data) -> dict:
 def run_pykan(case: str, lamb: float, data, workdir: str) -> dict:
     from kan import KAN as PyKAN
 
-    X, y, Xt, yt = data
+    X, y, Xt, yt = data[case]
     dataset = {"train_input": X, "train_label": y, "test_input": Xt, "test_label": yt}
     kw = fit_kwargs(case, lamb)
     opt = "Adam" if kw["optimizer"] == "adam" else "LBFGS"
@@ -165,7 +188,7 @@ def run_pykan(case: str, lamb: float, data, workdir: str) -> dict:
         with global_rng_preserved(), contextlib.redirect_stdout(io.StringIO()), \
                 contextlib.redirect_stderr(io.StringIO()):
             np.random.seed(0)  # pykan's fit draws (full-batch) indices from numpy's global RNG
-            model = PyKAN(width=[2, 5, 1], grid=5, k=3, seed=0, auto_save=False)
+            model = PyKAN(width=WIDTHS[case], grid=5, k=3, seed=0, auto_save=False)
             counter = EvalCounter(model.act_fun[0].scale_base)
             with Timer() as t:
                 model.fit(dataset, opt=opt, steps=kw["steps"], lr=kw["lr"], lamb=lamb, update_grid=grid,
@@ -213,7 +236,7 @@ def main(argv=None) -> None:
     why = None if args.no_pykan else pykan_available()
     use_pykan = not args.no_pykan and why is None
     libs = ["symkan"] + (["pykan"] if use_pykan else [])
-    data = make_data()
+    data = {case: make_data(n_inputs=WIDTHS[case][0]) for case in CASES}
     threads_before = torch.get_num_threads()
     print(f"# machine: {machine()}")
     print(f"# command: python benchmarks/train_speed.py {' '.join(argv if argv is not None else sys.argv[1:])}")
@@ -259,7 +282,7 @@ def main(argv=None) -> None:
                 torch.set_num_threads(n_threads)
                 for lib in libs:  # warm-up (first calls pay one-off dispatcher / allocator costs)
                     warm = run_symkan if lib == "symkan" else (lambda c, l, d: run_pykan(c, l, d, tmp))
-                    warm("lbfgs", 0.0, tuple(t[:100] for t in data))
+                    warm("lbfgs", 0.0, {"lbfgs": tuple(t[:100] for t in data["lbfgs"])})
                 for case in args.cases:
                     for lamb in args.lambs:
                         res = {lib: [] for lib in libs}

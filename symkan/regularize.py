@@ -11,6 +11,8 @@ import torch
 
 #: added to the input spread so that near-constant inputs do not blow magnitudes up
 INPUT_SPREAD_EPS = 0.1
+#: keeps the entropy's normalisation and logarithm finite when every magnitude is 0
+ENTROPY_EPS = 1e-12
 
 
 def edge_magnitudes(acts: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
@@ -20,7 +22,7 @@ def edge_magnitudes(acts: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
     return centred.abs().mean(0) / spread[None, :]
 
 
-def layer_entropy(mag: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
+def layer_entropy(mag: torch.Tensor, eps: float = ENTROPY_EPS) -> torch.Tensor:
     """Entropy S = −Σ p log p of the normalised magnitudes p = |φ| / Σ|φ| of one layer."""
     p = mag / (mag.sum() + eps)
     return -(p * torch.log(p + eps)).sum()

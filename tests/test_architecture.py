@@ -21,10 +21,10 @@ PACKAGE = "symkan"
 #: the layers, bottom first: a module may import its own layer and the ones below
 LAYERS = (
     ("symkan.functions", "symkan.checks", "symkan.tensor_memo", "symkan.units", "symkan.work",
-     "symkan.sample_weights"),
+     "symkan.sample_weights", "symkan.lbfgs"),
     ("symkan.kernels", "symkan.bases"),
     ("symkan.nn",),
-    ("symkan.train", "symkan.regularize", "symkan.scores", "symkan.distributed", "symkan.models",
+    ("symkan.train", "symkan.analytic_backward", "symkan.regularize", "symkan.scores", "symkan.distributed", "symkan.models",
      "symkan.conv_scores", "symkan.conv_plot"),
     ("symkan.symbolic", "symkan.plot", "symkan.plot_units", "symkan.plot_insets", "symkan.plot_results",
      "symkan.pruning"),
