@@ -103,44 +103,41 @@ class AnalyticObjective:
             feats, slope = basis.expansion(x)  # (in, K, batch)
             silu = F.silu(x) if h.base_weight is not None else None
         n_in, n_k, n = feats.shape
-        coef = h.coef.detach()
-        if mask is not None:
-            coef = coef * mask[:, :, None]
-        # (out, in·K) @ (in·K, batch): the features stay in their computed layout (no copy)
-        sub = torch.mm(coef.view(coef.shape[0], -1), feats.view(n_in * n_k, n)).T
+        coef = h.coef if mask is None else h.coef * mask[:, :, None]
+        # bias + (batch, in·K) @ (in·K, out), the features a transposed view of their
+        # computed layout (no copy)
+        sub = torch.addmm(h.bias, feats.view(n_in * n_k, n).T, coef.view(coef.shape[0], -1).T)
         base_weight = None
         if silu is not None:
-            base_weight = h.base_weight.detach()
-            if mask is not None:
-                base_weight = base_weight * mask
-            sub = torch.addmm(sub, silu, base_weight.T)
-        sub = sub + h.bias.detach()
+            base_weight = h.base_weight if mask is None else h.base_weight * mask
+            sub.addmm_(silu, base_weight.T)
         return _LayerPass(x, feats, slope, silu, coef, base_weight, sub)
 
     def _penalty(self, p: _LayerPass) -> torch.Tensor:
         """The layer's L1 + entropy penalty; keeps what its gradient needs on ``p``."""
         acts = torch.bmm(p.coef.transpose(0, 1), p.feats)  # (in, out, batch)
         if p.silu is not None:
-            acts = acts + p.base_weight.T[:, :, None] * p.silu.T[:, None, :]
+            acts.addcmul_(p.base_weight.T[:, :, None], p.silu.T[:, None, :])
         n = acts.shape[2]
-        centred = acts - acts.mean(2, keepdim=True)
+        centred = acts.sub_(acts.mean(2, keepdim=True))
         std = p.x.std(0, unbiased=False)  # (in,)
-        spread = std + INPUT_SPREAD_EPS
+        spread = (std + INPUT_SPREAD_EPS)[:, None]  # (in, 1)
         abs_mean = centred.abs().mean(2)  # (in, out)
-        mag = abs_mean / spread[:, None]
-        total = mag.sum() + ENTROPY_EPS
+        mag = abs_mean / spread
+        mag_sum = mag.sum()
+        total = mag_sum + ENTROPY_EPS
         prob = mag / total
         log_p = torch.log(prob + ENTROPY_EPS)
-        entropy = -(prob * log_p).sum()
-        # dS/dp_j = −(log(p_j + ε) + p_j/(p_j + ε)); dS/dmag_m = (s_m − Σ_j s_j p_j) / T
-        ds_dp = -(log_p + prob / (prob + ENTROPY_EPS))
-        grad_mag = self.lamb_l1 + self.lamb_entropy * (ds_dp - (ds_dp * prob).sum()) / total
+        plogp = prob * log_p
+        # dS/dp_j = −(log(p_j + ε) + p_j/(p_j + ε)) =: s_j; dS/dmag_m = (s_m − Σ_j s_j p_j) / T
+        ds_dp = torch.addcdiv(log_p, prob, prob + ENTROPY_EPS).neg_()
+        grad_mag = (ds_dp - (ds_dp * prob).sum()).mul_(self.lamb * self.lamb_entropy / total)
+        grad_mag.add_(self.lamb * self.lamb_l1)  # the gradients below are of lamb · penalty
         sign = torch.sign(centred)
-        grad_mag = grad_mag * self.lamb  # the gradients below are of lamb · penalty
-        grad_acts = (grad_mag / spread[:, None] / n)[:, :, None] * (sign - sign.mean(2, keepdim=True))
-        grad_spread = -(grad_mag * abs_mean).sum(1) / spread ** 2  # (in,)
+        grad_acts = (grad_mag / (spread * n))[:, :, None] * sign.sub_(sign.mean(2, keepdim=True))
+        grad_spread = (grad_mag * abs_mean).sum(1).div_(spread[:, 0] ** 2).neg_()  # (in,)
         p.penalty_grad = (grad_acts, grad_spread, std)
-        return self.lamb_l1 * mag.sum() + self.lamb_entropy * entropy
+        return self.lamb_l1 * mag_sum - self.lamb_entropy * plogp.sum()
 
     # --- backward -------------------------------------------------------------------
     def _layer_backward(self, h: _LayerHandles, p: _LayerPass, mask, grad_sub: torch.Tensor,
@@ -157,7 +154,7 @@ class AnalyticObjective:
         if need_x:
             grad_feats = torch.mm(p.coef.view(n_out, -1).T, grad_t).view(n_in, n_k, n)
             if p.silu is not None:
-                grad_silu = torch.mm(p.base_weight.T, grad_t)  # (in, batch)
+                grad_silu = torch.mm(grad_sub, p.base_weight)  # (batch, in)
         if p.penalty_grad is not None:
             grad_acts, grad_spread, std = p.penalty_grad  # (in, out, batch) scaled by lamb
             grad_coef.add_(torch.bmm(grad_acts, p.feats.transpose(1, 2)).transpose(0, 1))
@@ -166,7 +163,7 @@ class AnalyticObjective:
             if need_x:
                 grad_feats = grad_feats + torch.bmm(p.coef.permute(1, 2, 0), grad_acts)  # (in, K, batch)
                 if p.silu is not None:
-                    grad_silu = grad_silu + torch.bmm(p.base_weight.T[:, None, :], grad_acts)[:, 0]
+                    grad_silu = grad_silu + torch.bmm(p.base_weight.T[:, None, :], grad_acts)[:, 0].T
                 # d spread_i / d x_bi = (x_bi − mean_i) / (batch · std_i); 0 for a constant input
                 factor = torch.where(std > 0, grad_spread / (n * std.clamp_min(1e-300)), 0.0)
                 grad_x_extra = (p.x - p.x.mean(0, keepdim=True)) * factor
@@ -177,15 +174,13 @@ class AnalyticObjective:
         _sum_into(h.bias, grad_sub)
         if not need_x:
             return None
-        grad_x = p.slope(grad_feats)  # (in, batch)
+        grad_x = p.slope(grad_feats).T  # (batch, in)
         if grad_silu is not None:
-            x_t = p.x.T
-            sig = torch.sigmoid(x_t)
-            grad_x = grad_x + grad_silu * sig * (1.0 + x_t * (1.0 - sig))
-        grad_x = grad_x.T
+            grad_x = grad_x + torch.ops.aten.silu_backward(grad_silu, p.x)
         return grad_x if grad_x_extra is None else grad_x + grad_x_extra
 
     # --- the objective --------------------------------------------------------------
+    @torch.no_grad()
     def predict(self, x: torch.Tensor) -> torch.Tensor:
         """model(x) without autograd (batch, n_out); the first layer's features of the last
         x seen are kept (fit's validation rows: once per grid, not once per step)."""
@@ -195,6 +190,7 @@ class AnalyticObjective:
             nodes = _combine(p.sub, h.spec)
         return nodes
 
+    @torch.no_grad()
     def __call__(self, x: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None = None):
         passes, masks, nodes = [], [], x
         penalty = x.new_zeros(()) if self.lamb > 0 else None
@@ -220,7 +216,7 @@ class AnalyticObjective:
             h, p = self._layers[l], passes[l]
             grad_sub = _combine_backward(p.sub, h.spec, grad)
             grad = self._layer_backward(h, p, masks[l], grad_sub, need_x=l > 0)
-        return total.detach(), mse.detach(), None if penalty is None else penalty.detach()
+        return total, mse, penalty
 
 
 def _combine(sub: torch.Tensor, spec) -> torch.Tensor:

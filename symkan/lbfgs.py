@@ -82,7 +82,8 @@ class FlatLBFGS:
 
     # --- evaluation -------------------------------------------------------------------
     def _evaluate(self, closure) -> tuple[float, np.ndarray]:
-        loss = float(closure())
+        loss = closure()
+        loss = float(loss.detach()) if isinstance(loss, torch.Tensor) else float(loss)
         return loss, self.flat.grad.detach().numpy()
 
     def _trial(self, closure, x0: np.ndarray, t: float, d: np.ndarray) -> tuple[float, np.ndarray]:
