@@ -10,7 +10,8 @@ import torch.nn.functional as F
 
 from symkan.bases import get_basis
 from symkan.bases.bspline import extended_grid
-from symkan.bases.bspline_local import local_slopes, local_values, uniform_expansion, uniform_knots
+from symkan.bases import bspline_local
+from symkan.bases.bspline_local import local_slopes, local_values, uniform_knots
 from symkan.nn import KANLayer
 
 ORDERS = [0, 1, 2, 3, 4]
@@ -52,6 +53,11 @@ def points(basis, spread: float = 6.0) -> torch.Tensor:
     return torch.cat([x, basis.grid.T.contiguous(), ends])
 
 
+def path(basis) -> str | None:
+    """The evaluation the basis takes: "uniform" (the local one) or None (Cox–de Boor)."""
+    return None if basis._uniform_knots() is None else "uniform"
+
+
 def x_gradient(features, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     x = x.clone().requires_grad_()
     (g,) = torch.autograd.grad((features(x) * weights).sum(), x)
@@ -61,13 +67,13 @@ def x_gradient(features, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor
 @pytest.mark.parametrize("order", ORDERS)
 def test_uniform_grid_is_detected_and_kept_up_to_date(order):
     basis = uniform_basis(order)
-    assert (basis._uniform_knots() is not None) == (order > 0)  # order 0: Cox–de Boor's step
-    assert uniform_knots(basis.grid) is not None
-    assert get_basis("bspline")(4, 2, order=order)._uniform_knots() is not None or order == 0  # float32 default
+    local = None if order == 0 else "uniform"  # order 0: Cox–de Boor's step function
+    assert path(basis) == local and uniform_knots(basis.grid) is not None
+    assert path(get_basis("bspline")(4, 2, order=order)) == local  # float32, as built
     with torch.no_grad():
         basis.grid[1, 4] += 0.05  # in place: that input's cells are no longer equal
-    assert basis._uniform_knots() is None
-    assert nonuniform_basis(order)._uniform_knots() is None
+    assert path(basis) is None
+    assert path(nonuniform_basis(order)) is None
 
 
 @pytest.mark.parametrize("order", ORDERS)
@@ -79,8 +85,8 @@ def test_features_match_cox_de_boor_everywhere(order, grid):
     torch.testing.assert_close(fast, reference(x, basis.grid, order), rtol=0, atol=1e-13)
     outside = (x < basis.grid[:, 0]) | (x >= basis.grid[:, -1])  # (batch, in)
     assert outside.any()
-    if grid == "uniform":  # the local path: exactly 0 off the extended grid (Cox–de Boor: to round-off at t_M)
-        assert (fast[outside] == 0).all()
+    if grid == "uniform":  # the local path: exactly 0 off the extended grid, t_M included
+        assert (fast[outside] == 0).all()  # (Cox–de Boor's w-form: to round-off at t_M)
     assert fast.permute(1, 2, 0).is_contiguous()
 
 
@@ -99,18 +105,27 @@ def test_x_gradients_match_cox_de_boor(order, grid):
 
 
 @pytest.mark.parametrize("order", [1, 2, 3, 4])
-def test_inner_cells_and_outer_cells_paths_agree(order):
-    """A batch inside the inner cells takes the unmasked scatter; one more point in an outer
-    cell switches the whole batch to the masked one: the shared rows must not change."""
+@pytest.mark.parametrize("sync_free", [False, True])
+def test_inner_cells_and_outer_cells_paths_agree(order, sync_free, monkeypatch):
+    """A batch inside the inner cells takes the plain scatter; one more point in an outer cell
+    switches the whole batch to the padded features (the path of other devices, where looking
+    at the cells costs a host sync: forced here for all batches): the shared rows must not change."""
+    if sync_free:
+        monkeypatch.setattr(bspline_local, "_may_sync", lambda first: False)
     basis = uniform_basis(order)
-    inner = torch.rand(200, 3, generator=torch.Generator().manual_seed(3), dtype=torch.float64) * 3.5 - 1.5
+    lo, hi = basis.grid[:, order], basis.grid[:, -order - 1]  # the inner cells [t_k, t_{M−k})
+    inner = lo + (hi - lo) * torch.rand(200, 3, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
     outer = torch.cat([inner, torch.full((1, 3), -2.0, dtype=torch.float64)])
-    for x in (inner, outer):
+    for x in (inner, outer, points(basis)):
         torch.testing.assert_close(basis.features(x), reference(x, basis.grid, order), rtol=0, atol=1e-13)
     weights = torch.randn(201, 3, 5 + order, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
     g_inner = x_gradient(basis.features, inner, weights[:200])
     g_outer = x_gradient(basis.features, outer, weights)
     torch.testing.assert_close(g_inner, g_outer[:200], rtol=1e-12, atol=1e-13)
+    spread = points(basis)[:300]  # inside, in the outer cells and off the grid (no knots: order 1's kinks)
+    w = torch.randn(300, 3, 5 + order, generator=torch.Generator().manual_seed(8), dtype=torch.float64)
+    torch.testing.assert_close(x_gradient(basis.features, spread, w),
+                               x_gradient(lambda t: reference(t, basis.grid, order), spread, w), rtol=1e-10, atol=1e-11)
 
 
 @pytest.mark.parametrize("order", [1, 2, 3, 4, 5])
@@ -127,17 +142,16 @@ def test_local_pieces_are_the_cardinal_b_spline(order):
 
 
 @pytest.mark.parametrize("order", [1, 3])
-def test_expansion_gives_the_features_and_their_slope_map(order):
-    basis = uniform_basis(order)
+@pytest.mark.parametrize("grid", ["uniform", "nonuniform"])
+def test_expansion_gives_the_features_and_their_slope_map(order, grid):
+    basis = uniform_basis(order) if grid == "uniform" else nonuniform_basis(order)
     x = points(basis)[:300]
     feats, slope = basis.expansion(x)
     torch.testing.assert_close(feats.permute(2, 0, 1), reference(x, basis.grid, order), rtol=0, atol=1e-13)
     grad = torch.randn(feats.shape, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
     ref = x_gradient(lambda t: reference(t, basis.grid, order), x, grad.permute(2, 0, 1))
     torch.testing.assert_close(slope(grad).T, ref, rtol=1e-10, atol=1e-11)
-    t0, inv_h = uniform_knots(basis.grid)
-    again, _ = uniform_expansion(x, basis.grid, order, t0, inv_h)
-    assert torch.equal(again, feats)  # deterministic
+    assert torch.equal(basis.expansion(x)[0], feats)  # deterministic
 
 
 @pytest.mark.parametrize("grid", ["uniform", "nonuniform"])
@@ -163,14 +177,14 @@ def test_basis_forward_matches_features_then_linear_and_gradchecks(grid, masked)
 
 def test_layer_float32_default_is_uniform_and_keeps_working_after_update_grid():
     layer = KANLayer(4, 3, "bspline", generator=torch.Generator().manual_seed(0))
-    assert layer.basis._uniform_knots() is not None  # the fast path is the default one
+    assert path(layer.basis) == "uniform"  # the fast path is the default one
     x = torch.rand(64, 4, generator=torch.Generator().manual_seed(1)) * 2 - 1
     before = layer(x)
     ref = F.linear(reference(x, layer.basis.grid, 3).reshape(64, -1), layer.basis.coef.reshape(3, -1))
     ref = ref + F.linear(F.silu(x), layer.base_weight) + layer.bias
     torch.testing.assert_close(before, ref, rtol=1e-5, atol=1e-5)
     layer.basis.update_grid(x)
-    assert layer.basis._uniform_knots() is None
+    assert path(layer.basis) is None
     torch.testing.assert_close(layer(x), before, rtol=0.05, atol=0.05)  # refit keeps the curves
     layer.basis.refine(8)
     out = layer(x)

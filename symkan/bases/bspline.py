@@ -210,7 +210,7 @@ class BSplineBasis(GridBasis):
         return self.grid.requires_grad and torch.is_grad_enabled()
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        if self._plain_autograd() or self._uniform_knots() is None:
+        if self._plain_autograd():
             return bspline_features(x, self.grid, self.order, self._knot_reciprocals())
         return _ExpandedFeatures.apply(x, self.expansion)
 
@@ -228,8 +228,8 @@ class BSplineBasis(GridBasis):
         a hand-written backward (:mod:`symkan.analytic_backward`) needs.
 
         x: (batch, in). Knots must be a buffer (not trainable). On a uniform grid (the
-        initial one) the local evaluation of :mod:`~symkan.bases.bspline_local`, else
-        Cox–de Boor.
+        initial one) and order >= 1: the local evaluation of
+        :mod:`~symkan.bases.bspline_local`; otherwise Cox–de Boor.
         """
         uniform = self._uniform_knots()
         if uniform is not None:
@@ -258,9 +258,10 @@ class BSplineBasis(GridBasis):
         return module_memo(self, "_recip_memo").get((self.grid,), compute)
 
     def _uniform_knots(self) -> tuple[torch.Tensor, torch.Tensor] | None:
-        """:func:`~symkan.bases.bspline_local.uniform_knots` of the current grid, memoised
-        like :meth:`_knot_reciprocals`; None for trainable knots and order 0."""
-        if self.grid.requires_grad or self.order == 0:  # order 0: the step function of Cox–de Boor
+        """:func:`~symkan.bases.bspline_local.uniform_knots` of the current grid, recomputed
+        only when the grid changes (like :meth:`_knot_reciprocals`); None for order 0 (Cox–de
+        Boor's step function) and for trainable knots."""
+        if self.grid.requires_grad or self.order == 0:
             return None
         return module_memo(self, "_uniform_memo").get((self.grid,), lambda: uniform_knots(self.grid))
 

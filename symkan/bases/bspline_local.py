@@ -75,14 +75,63 @@ def local_slopes(s: torch.Tensor, order: int) -> list[torch.Tensor]:
     return [lower[0].neg()] + [lower[r - 1] - lower[r] for r in range(1, order)] + [lower[-1]]
 
 
-def _inside(first: torch.Tensor, order: int, n_feat: int) -> bool:
-    """Every piece lands on a feature 0..K−1 (x in the inner cells [t_k, t_{M−k})), so no
-    piece needs dropping. Asked on CPU only (a host sync elsewhere): other devices always
-    take the masked path."""
-    if first.device.type != "cpu" or first.numel() == 0:
-        return False
-    lo, hi = first.aminmax()
-    return bool(lo >= 0) and bool(hi <= n_feat - 1 - order)  # False for NaN
+Dot = Callable[[torch.Tensor, list[torch.Tensor]], torch.Tensor]
+
+
+def _may_sync(first: torch.Tensor) -> bool:
+    """Whether :func:`_place` may look at the values (a host sync off the CPU)."""
+    return first.device.type == "cpu" and first.numel() > 0
+
+
+def _place(values: list[torch.Tensor], first: torch.Tensor, n_feat: int,
+           past_end: Callable[[], torch.Tensor]) -> tuple[torch.Tensor, Dot]:
+    """Scatter the pieces of each (input, sample) into zero features.
+
+    values: order + 1 tensors (in, batch), piece r of feature first + r; first: (in, batch),
+    float; past_end(): (in, batch) bool, x >= t_M. Pieces of features outside 0..K−1 (x in an
+    outer cell) and all pieces of x off the grid are dropped. -> (features (in, K, batch);
+    dot(grad (in, K, batch), rates) = Σ_r grad[i, first + r, b]·rates[r][i, b] over the kept
+    pieces, (in, batch)).
+
+    Piece r of a point in the inner cells goes to the window of features r..r+K−k−1 at
+    position first: one scatter per r. When some point is elsewhere (or off the CPU, where
+    looking costs a host sync) the features get order + 1 padding rows on each side, which
+    take the dropped pieces, and are then cut out of them.
+    """
+    order = len(values) - 1
+    if _may_sync(first):
+        lo, hi = first.aminmax()
+        if bool(lo >= 0) and bool(hi <= n_feat - 1 - order):  # False for NaN
+            return _scatter_windows(values, first, n_feat, 0)
+    # first in −order−1 (below t_0) .. K (from t_M on): every piece lands on a feature or padding
+    first = first.nan_to_num(0.0).masked_fill_(past_end(), n_feat).clamp_(-order - 1, n_feat)
+    return _scatter_windows(values, first.add_(order + 1), n_feat, order + 1)
+
+
+def _scatter_windows(values: list[torch.Tensor], first: torch.Tensor, n_feat: int,
+                     pad: int) -> tuple[torch.Tensor, Dot]:
+    """Piece r of every point to row first + r of zero features with ``pad`` padding rows each
+    side (first counts them), by a scatter into rows r..; -> (features without the padding,
+    contiguous (in, K, batch); its dot, see :func:`_place`)."""
+    order, (n_in, batch) = len(values) - 1, first.shape
+    rows = n_feat + 2 * pad
+    width = rows - order  # the positions first may take
+    index = first.long().unsqueeze(1)
+    padded = values[0].new_zeros(n_in, rows, batch)
+    for r, value in enumerate(values):
+        padded[:, r:r + width].scatter_(1, index, value.unsqueeze(1))
+    feats = padded if pad == 0 else padded[:, pad:pad + n_feat].contiguous()
+
+    def dot(grad: torch.Tensor, rates: list[torch.Tensor]) -> torch.Tensor:
+        if pad:
+            grad = torch.cat([grad.new_zeros(n_in, pad, batch), grad, grad.new_zeros(n_in, pad, batch)], 1)
+        out = None
+        for r, rate in enumerate(rates):
+            part = grad[:, r:r + width].gather(1, index).squeeze(1).mul_(rate)
+            out = part if out is None else out.add_(part)
+        return out
+
+    return feats, dot
 
 
 def uniform_expansion(x: torch.Tensor, grid: torch.Tensor, order: int, t0: torch.Tensor,
@@ -99,38 +148,16 @@ def uniform_expansion(x: torch.Tensor, grid: torch.Tensor, order: int, t0: torch
     """
     with torch.no_grad():
         xt = x.T.contiguous()
-        n_feat, width = grid.shape[1] - 1 - order, order + 1
         u = (xt - t0).mul_(inv_h)
         first = u.floor()
         s = u.sub_(first)  # in [0, 1)
         first.sub_(order)  # feature index of piece r = 0
-        level = local_values(s, order)
-        feats = s.new_zeros(xt.shape[0], n_feat, xt.shape[1])
-        if _inside(first, order, n_feat):
-            # piece r goes to feature first + r: a scatter into the window of features r..r+K−k−1
-            index, keep = first.long().unsqueeze(1), None
-            for r in range(width):
-                feats[:, r:r + n_feat - order].scatter_(1, index, level[r].unsqueeze(1))
-        else:  # some pieces fall off the features (outer cells) or x is off the grid: drop them
-            offsets = torch.arange(width, device=x.device, dtype=first.dtype).view(1, -1, 1)
-            spot = first.unsqueeze(1) + offsets  # (in, order + 1, batch)
-            on_grid = (xt >= grid[:, :1]) & (xt < grid[:, -1:])
-            keep = ((spot >= 0) & (spot < n_feat) & on_grid.unsqueeze(1)).to(s.dtype)
-            index = spot.nan_to_num_(0.0).clamp_(0, n_feat - 1).long()
-            # a dropped piece adds 0 at a clamped index, so the order of the writes is moot
-            feats.scatter_add_(1, index, torch.stack(level, 1).mul_(keep))
+        feats, dot = _place(local_values(s, order), first, grid.shape[1] - 1 - order,
+                            lambda: xt >= grid[:, -1:])
 
     def slope(grad: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
-            rates, step = local_slopes(s, order), inv_h
-            if keep is None:
-                out = None
-                for r, rate in enumerate(rates):
-                    part = grad[:, r:r + n_feat - order].gather(1, index).squeeze(1).mul_(rate)
-                    out = part if out is None else out.add_(part)
-                return out.mul_(step)
-            rates = torch.stack(rates, 1).mul_(keep).mul_(step.unsqueeze(1))
-            return (grad.gather(1, index) * rates).sum(1)
+            return dot(grad.contiguous(), local_slopes(s, order)).mul_(inv_h)
 
     return feats, slope
 
