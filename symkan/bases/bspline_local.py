@@ -2,10 +2,11 @@
 
 At any x only ``order + 1`` B-splines are nonzero: those of the cell t_j <= x < t_{j+1}.
 With equal cells of width h and the local coordinate s = (x − t_j)/h ∈ [0, 1), they are
-polynomials in s, computed by de Boor's triangle on (in, batch) tensors (one value per
-input and sample, 8× smaller than the (in, K, batch) features), then scattered into
-the features. Cox–de Boor on the whole knot vector (:mod:`symkan.bases.bspline`) does the
-same sums over all K features and every order; this path is ~5× cheaper for K = 8.
+polynomials in s (explicit for the cubic, de Boor's triangle otherwise), computed on
+(in, batch) tensors (one value per input and sample, K times smaller than the
+(in, K, batch) features), then scattered into the features. Cox–de Boor on the whole knot
+vector (:mod:`symkan.bases.bspline`) runs its recursion over all M + 1 knots; at batch
+1024, in 64, K = 8 this path took about 1 ms against its 3.7 ms (one CPU thread).
 
 Writing Ñ^p_r = p!·B_{j−p+r, p}(x), r = 0..p, the recursion on a uniform grid is
 
@@ -143,8 +144,9 @@ def uniform_expansion(x: torch.Tensor, grid: torch.Tensor, order: int, t0: torch
     Σ_k grad[i, k, b]·dB_k/dx(x_bi), (in, batch)).
 
     The cell is floor((x − t_0)/h): on a knot, rounding may pick the cell on either side,
-    where the curves (order >= 1) are continuous, so the values agree to round-off.
-    Outside [t_0, t_M) every feature is exactly 0 (masked).
+    where the curves (order >= 1) are continuous, so the values agree to round-off (order
+    1's x-gradient, at its kinks, may be either one-sided slope). Outside [t_0, t_M)
+    every feature is exactly 0 (the pieces go to padding, see :func:`_place`).
     """
     with torch.no_grad():
         xt = x.T.contiguous()
