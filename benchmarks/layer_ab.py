@@ -58,10 +58,11 @@ def main(argv=None) -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--x-grad", action="store_true", help="the input requires grad (a layer inside a network)")
     ap.add_argument("--update-grid", action="store_true", help="update_grid(x) first (unequal cells)")
+    ap.add_argument("--scale", type=float, default=1.0, help="inputs uniform on [-scale, scale] (default 1)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     versions = {"before": load(args.before, "symkan_before"), "after": load(args.after, "symkan_after")}
-    x = torch.rand(1024, 64, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    x = (torch.rand(1024, 64, generator=torch.Generator().manual_seed(0)) * 2 - 1) * args.scale
     x.requires_grad_(args.x_grad)
     lin = nn.Linear(64 * 8, 64)
     steps = {"nn.Linear(64·8, 64)": stepper(lin, x.detach().repeat(1, 8).requires_grad_(args.x_grad))}
@@ -82,7 +83,7 @@ def main(argv=None) -> None:
             times[label].append(time.perf_counter() - t0)
     ref = statistics.median(times["nn.Linear(64·8, 64)"])
     print(f"# before: {args.before}, after: {args.after}; {args.rounds} interleaved rounds, {args.threads} thread(s), "
-          f"x requires grad: {args.x_grad}, update_grid: {args.update_grid}, load average {os.getloadavg()[0]:.1f}")
+          f"x requires grad: {args.x_grad}, update_grid: {args.update_grid}, scale {args.scale}, load average {os.getloadavg()[0]:.1f}")
     print("| layer | fwd+bwd ms (median) | × nn.Linear |\n|---|---:|---:|")
     for label, ts in times.items():
         ms = statistics.median(ts)

@@ -94,38 +94,54 @@ def _place(values: list[torch.Tensor], first: torch.Tensor, n_feat: int,
     dot(grad (in, K, batch), rates) = Σ_r grad[i, first + r, b]·rates[r][i, b] over the kept
     pieces, (in, batch)).
 
-    Piece r of a point in the inner cells goes to the window of features r..r+K−k−1 at
-    position first: one scatter per r. When some point is elsewhere (or off the CPU, where
-    looking costs a host sync) the features get order + 1 padding rows on each side, which
-    take the dropped pieces, and are then cut out of them.
+    When every point is in the inner cells, piece r goes to the window of features
+    r..r+K−k−1 at position first: one plain scatter per r. Otherwise (or off the CPU, where
+    looking costs a host sync) the features' indices are clamped and the dropped pieces
+    added as zeros (:func:`_scatter_clamped`).
     """
     order = len(values) - 1
     if _may_sync(first):
         lo, hi = first.aminmax()
         if bool(lo >= 0) and bool(hi <= n_feat - 1 - order):  # False for NaN
-            return _scatter_windows(values, first, n_feat, 0)
-    # first in −order−1 (below t_0) .. K (from t_M on): every piece lands on a feature or padding
+            return _scatter_windows(values, first, n_feat)
+    # first in −order−1 (below t_0) .. K (from t_M on): pieces outside 0..K−1 are dropped
     first = first.nan_to_num(0.0).masked_fill_(past_end(), n_feat).clamp_(-order - 1, n_feat)
-    return _scatter_windows(values, first.add_(order + 1), n_feat, order + 1)
+    return _scatter_clamped(values, first, n_feat)
 
 
-def _scatter_windows(values: list[torch.Tensor], first: torch.Tensor, n_feat: int,
-                     pad: int) -> tuple[torch.Tensor, Dot]:
-    """Piece r of every point to row first + r of zero features with ``pad`` padding rows each
-    side (first counts them), by a scatter into rows r..; -> (features without the padding,
-    contiguous (in, K, batch); its dot, see :func:`_place`)."""
-    order, (n_in, batch) = len(values) - 1, first.shape
-    rows = n_feat + 2 * pad
-    width = rows - order  # the positions first may take
-    index = first.long().unsqueeze(1)
-    padded = values[0].new_zeros(n_in, rows, batch)
+def _scatter_clamped(values: list[torch.Tensor], first: torch.Tensor, n_feat: int) -> tuple[torch.Tensor, Dot]:
+    """Piece r of every point to feature first + r, if in 0..K−1; a dropped piece adds 0 at
+    the clamped feature (an add, so whichever piece comes first there does not matter).
+    Small (in, batch) ops only: no (in, K, batch) temporary besides the features."""
+    feats = values[0].new_zeros(first.shape[0], n_feat, first.shape[1])
+    spots, kept = [], []
     for r, value in enumerate(values):
-        padded[:, r:r + width].scatter_(1, index, value.unsqueeze(1))
-    feats = padded if pad == 0 else padded[:, pad:pad + n_feat].contiguous()
+        spot = first + r
+        clamped = spot.clamp(0, n_feat - 1)
+        kept.append((clamped == spot).to(feats.dtype))
+        spots.append(clamped.long().unsqueeze(1))
+        feats.scatter_add_(1, spots[-1], (value * kept[-1]).unsqueeze(1))
 
     def dot(grad: torch.Tensor, rates: list[torch.Tensor]) -> torch.Tensor:
-        if pad:
-            grad = torch.cat([grad.new_zeros(n_in, pad, batch), grad, grad.new_zeros(n_in, pad, batch)], 1)
+        out = None
+        for spot, keep, rate in zip(spots, kept, rates):
+            part = grad.gather(1, spot).squeeze(1).mul_(rate).mul_(keep)
+            out = part if out is None else out.add_(part)
+        return out
+
+    return feats, dot
+
+
+def _scatter_windows(values: list[torch.Tensor], first: torch.Tensor, n_feat: int) -> tuple[torch.Tensor, Dot]:
+    """Piece r of every point (all in the inner cells) to feature first + r, by a scatter into
+    the window of features r..r+K−k−1; -> (features, dot) as :func:`_place`."""
+    width = n_feat - len(values) + 1
+    index = first.long().unsqueeze(1)
+    feats = values[0].new_zeros(first.shape[0], n_feat, first.shape[1])
+    for r, value in enumerate(values):
+        feats[:, r:r + width].scatter_(1, index, value.unsqueeze(1))
+
+    def dot(grad: torch.Tensor, rates: list[torch.Tensor]) -> torch.Tensor:
         out = None
         for r, rate in enumerate(rates):
             part = grad[:, r:r + width].gather(1, index).squeeze(1).mul_(rate)
@@ -146,7 +162,7 @@ def uniform_expansion(x: torch.Tensor, grid: torch.Tensor, order: int, t0: torch
     The cell is floor((x − t_0)/h): on a knot, rounding may pick the cell on either side,
     where the curves (order >= 1) are continuous, so the values agree to round-off (order
     1's x-gradient, at its kinks, may be either one-sided slope). Outside [t_0, t_M)
-    every feature is exactly 0 (the pieces go to padding, see :func:`_place`).
+    every feature is exactly 0 (see :func:`_place`).
     """
     with torch.no_grad():
         xt = x.T.contiguous()
