@@ -114,18 +114,20 @@ def _scatter_clamped(values: list[torch.Tensor], first: torch.Tensor, n_feat: in
     the clamped feature (an add, so whichever piece comes first there does not matter).
     Small (in, batch) ops only: no (in, K, batch) temporary besides the features."""
     feats = values[0].new_zeros(first.shape[0], n_feat, first.shape[1])
-    spots, kept = [], []
-    for r, value in enumerate(values):
-        spot = first + r
-        clamped = spot.clamp(0, n_feat - 1)
-        kept.append((clamped == spot).to(feats.dtype))
-        spots.append(clamped.long().unsqueeze(1))
-        feats.scatter_add_(1, spots[-1], (value * kept[-1]).unsqueeze(1))
+
+    def spots():  # per piece: (feature index (in, 1, batch), 1 where kept else 0); recomputed for dot
+        for r in range(len(values)):
+            spot = first + r
+            clamped = spot.clamp(0, n_feat - 1)
+            yield clamped.long().unsqueeze(1), (clamped == spot).to(feats.dtype)
+
+    for value, (index, keep) in zip(values, spots()):
+        feats.scatter_add_(1, index, (value * keep).unsqueeze(1))
 
     def dot(grad: torch.Tensor, rates: list[torch.Tensor]) -> torch.Tensor:
         out = None
-        for spot, keep, rate in zip(spots, kept, rates):
-            part = grad.gather(1, spot).squeeze(1).mul_(rate).mul_(keep)
+        for rate, (index, keep) in zip(rates, spots()):
+            part = grad.gather(1, index).squeeze(1).mul_(rate).mul_(keep)
             out = part if out is None else out.add_(part)
         return out
 
