@@ -117,7 +117,7 @@ def main(argv=None) -> None:
     p_sec, p_peak = measure(plain, clearing(plain), x, args.repeats, args.warmup)
     print(f"# KANConv2d forward+backward, batch {n}, {c} -> {c} channels, {s}×{s}, kernel {k}, padding {k // 2}, "
           f"device {device}")
-    print(f"# machine: {machine()}")
+    print(f"# machine: {machine(device)}")
     print(f"# median of {args.repeats} ({args.slow_repeats} for non-feature bases) after {args.warmup} warm-up "
           f"calls; load average {os.getloadavg()[0]:.1f}; memory: "
           f"{'torch.cuda.max_memory_allocated' if device.type == 'cuda' else 'torch profiler allocation events'}")

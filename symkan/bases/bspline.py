@@ -8,12 +8,13 @@ preserving the learned curves by a least-squares refit.
 """
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Callable, ClassVar
 
 import torch
 from torch.autograd.function import once_differentiable
 
 from . import register_basis
+from .bspline_local import uniform_expansion, uniform_knots
 from ..tensor_memo import module_memo
 from ..checks import check_int
 from .grid import GridBasis, extend_knots
@@ -117,6 +118,50 @@ def bspline_features(x: torch.Tensor, grid: torch.Tensor, order: int,
     return _BSplineFeatures.apply(x, grid, order, *recip)
 
 
+Expansion = Callable[[torch.Tensor], tuple[torch.Tensor, Callable[[torch.Tensor], torch.Tensor]]]
+
+
+class _ExpandedFeatures(torch.autograd.Function):
+    """features (batch, in, K) of ``expand(x)`` (a view of its (in, K, batch) tensor), whose
+    backward is the expansion's slope map. Only x gets a gradient."""
+
+    @staticmethod
+    def forward(ctx, x, expand: Expansion):
+        feats, ctx.slope = expand(x)
+        return feats.permute(2, 0, 1)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_out):
+        grad_x = ctx.slope(grad_out.permute(1, 2, 0)).T if ctx.needs_input_grad[0] else None
+        return grad_x, None
+
+
+class _ExpandedLinear(torch.autograd.Function):
+    """y = F @ W.T with F (batch, in·K) the features of ``expand(x)``, kept in their (in·K, batch)
+    layout: the gradient on the features, W.T @ grad_y.T, comes out (in·K, batch) contiguous,
+    the layout the slope map reads along. x: (batch, in), weight: (out, in·K) -> (batch, out)."""
+
+    @staticmethod
+    def forward(ctx, x, weight, expand: Expansion):
+        feats, slope = expand(x)  # (in, K, batch)
+        cols = feats.view(feats.shape[0] * feats.shape[1], feats.shape[2])  # (in·K, batch)
+        ctx.save_for_backward(cols, weight)
+        ctx.slope, ctx.feat_shape = slope, feats.shape
+        return torch.mm(cols.T, weight.T)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_y):
+        cols, weight = ctx.saved_tensors
+        grad_x = grad_w = None
+        if ctx.needs_input_grad[0]:
+            grad_x = ctx.slope(torch.mm(weight.T, grad_y.T).view(ctx.feat_shape)).T
+        if ctx.needs_input_grad[1]:
+            grad_w = torch.mm(grad_y.T, cols.T)
+        return grad_x, grad_w, None
+
+
 def extended_grid(lo: torch.Tensor, hi: torch.Tensor, num: int, order: int) -> torch.Tensor:
     """Uniform knots on [lo, hi] per input, extended by ``order`` cells each side. -> (in, num + 2·order + 1)."""
     h = (hi - lo) / num
@@ -159,17 +204,39 @@ class BSplineBasis(GridBasis):
         k = self.order
         return self.grid[:, k].clone(), self.grid[:, -k - 1].clone()
 
+    def _plain_autograd(self) -> bool:
+        """Trainable knots: autograd through the Cox–de Boor recursion (the fast paths
+        differentiate x and the coefficients only)."""
+        return self.grid.requires_grad and torch.is_grad_enabled()
+
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        return bspline_features(x, self.grid, self.order, self._knot_reciprocals())
+        if self._plain_autograd():
+            return bspline_features(x, self.grid, self.order, self._knot_reciprocals())
+        return _ExpandedFeatures.apply(x, self.expansion)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """x: (batch, in), mask: (out, in) or None -> (batch, out): one matmul on the features
+        in their (in·K, batch) layout (:class:`_ExpandedLinear`)."""
+        if self._plain_autograd():
+            return super().forward(x, mask)
+        weight = self.coef if mask is None else self.coef * mask[:, :, None]
+        return _ExpandedLinear.apply(x, weight.reshape(self.out_features, -1), self.expansion)
 
     def expansion(self, x: torch.Tensor):
         """Features in the layout (in, K, batch), without autograd, and the function that
         maps a gradient on them, (in, K, batch), to the gradient on x, (in, batch) — what
         a hand-written backward (:mod:`symkan.analytic_backward`) needs.
 
-        x: (batch, in). Knots must be a buffer (not trainable).
+        x: (batch, in). Knots must be a buffer (not trainable). On a uniform grid (the
+        initial one) and order >= 1: the local evaluation of
+        :mod:`~symkan.bases.bspline_local`; otherwise Cox–de Boor.
         """
+        uniform = self._uniform_knots()
+        if uniform is not None:
+            return uniform_expansion(x, self.grid, self.order, *uniform)
         recip = self._knot_reciprocals()
+        if recip is None:  # trainable knots, used without autograd
+            recip = knot_reciprocals(self.grid.detach(), self.order)
         with torch.no_grad():
             bases, lower = _cox_de_boor(x, self.grid, self.order, recip)
         if self.order == 0:
@@ -189,6 +256,14 @@ class BSplineBasis(GridBasis):
                 return knot_reciprocals(self.grid, self.order)
 
         return module_memo(self, "_recip_memo").get((self.grid,), compute)
+
+    def _uniform_knots(self) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """:func:`~symkan.bases.bspline_local.uniform_knots` of the current grid, recomputed
+        only when the grid changes (like :meth:`_knot_reciprocals`); None for order 0 (Cox–de
+        Boor's step function) and for trainable knots."""
+        if self.grid.requires_grad or self.order == 0:
+            return None
+        return module_memo(self, "_uniform_memo").get((self.grid,), lambda: uniform_knots(self.grid))
 
     # --- grid (update_grid / refine: GridBasis) ------------------------------------------
     def features_for(self, size: int) -> int:
