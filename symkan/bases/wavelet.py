@@ -42,29 +42,79 @@ MIN_SCALE = 1e-3
 _MEXICAN_HAT_NORM = 2.0 / (math.sqrt(3.0) * math.pi ** 0.25)
 
 
-class WaveletSum(torch.autograd.Function):
-    """y_bo = Σ_i Σ_k w_oik ψ((x_bi − t_oik)/s_oik), chunked over outputs.
+def envelope_cap(dtype: torch.dtype) -> float:
+    """Largest |z| at which ψ is evaluated: beyond it z is clamped, so exp(−z²/2) stays a
+    normal number of ``dtype`` (z² ≤ 0.9·(−2·log tiny): |z| ≤ 12.5 in float32, 35.7 in
+    float64). Subnormal floats make x86 arithmetic 10-50× slower, and ψ(±cap) is below
+    1e-30 (float32) or 1e-270 (float64), so the clamp changes ψ by less than that."""
+    return math.sqrt(-1.8 * math.log(torch.finfo(dtype).tiny))
 
-    Inputs: x (batch, in), w, t, s (out, in, K), ``basis`` (gives ``psi`` and
-    ``psi_and_dpsi`` on z), ``chunk`` outputs per chunk. Output (batch, out). Saves only
-    the inputs; backward recomputes ψ and ψ' chunk by chunk and contracts them with the
-    incoming gradient by matrix products (einsum), not by broadcasting it.
+
+def chunk_plan(n_rows: int, n_out: int, per_row: int, max_points: int):
+    """Yield (row slice, output slice) chunks of at most ``max_points`` points (but at
+    least one row of one output, ``per_row`` = in·K points): whole batches of several
+    outputs when a batch fits, else row blocks of one output."""
+    if n_rows * per_row <= max_points:
+        rows, cols = n_rows, max(1, max_points // (n_rows * per_row))
+    else:
+        rows, cols = max(1, max_points // per_row), 1
+    for a in range(0, n_out, cols):
+        for r in range(0, n_rows, rows):
+            yield slice(r, min(r + rows, n_rows)), slice(a, min(a + cols, n_out))
+
+
+class _Chunk:
+    """Reused buffers of ``max_points`` floats each and the points p = α·(x − t)/s of one
+    chunk, laid out (cols, rows, K, in); ``buffer(i)`` views buffer i the same way."""
+
+    def __init__(self, x, t, s, basis, max_points: int):
+        alpha = basis.point_scale
+        self.scale = (alpha / s).transpose(1, 2).contiguous()  # p = x·(α/s) − t·(α/s), (out, K, in)
+        self.shift = torch.mul(t.transpose(1, 2), self.scale).neg_()
+        self.cap = alpha * envelope_cap(x.dtype)
+        self.store = x.new_empty(basis.num_buffers, max_points)
+        self.zero = x.new_zeros(())
+        self.x, self.shape = x, None
+
+    def points(self, rows: slice, cols: slice) -> torch.Tensor:
+        """Clamped points of the chunk in buffer 0, (cols, rows, K, in)."""
+        xs = self.x[rows]
+        self.shape = (cols.stop - cols.start, xs.shape[0]) + tuple(self.scale.shape[1:])
+        p = torch.addcmul(self.shift[cols, None], xs[:, None, :], self.scale[cols, None], out=self.buffer(0))
+        return p.clamp_(-self.cap, self.cap)
+
+    def buffer(self, i: int) -> torch.Tensor:
+        return self.store[i, :math.prod(self.shape)].view(self.shape)
+
+    def scaled_square(self, p: torch.Tensor, coef: float) -> torch.Tensor:
+        """coef · p² into buffer 1."""
+        return torch.addcmul(self.zero, p, p, value=coef, out=self.buffer(1))
+
+
+class WaveletSum(torch.autograd.Function):
+    """y_bo = Σ_i Σ_k w_oik ψ((x_bi − t_oik)/s_oik), evaluated chunk by chunk.
+
+    Inputs: x (batch, in), w, t, s (out, in, K), ``basis`` (a :class:`WaveletBasis`: its
+    ``chunk_psi`` / ``chunk_psi_dpsi`` kernels), ``max_points`` points per chunk (see
+    :func:`chunk_plan`). Output (batch, out). Saves only the inputs; backward recomputes
+    ψ and ψ'. A chunk lives in a few reused cache-sized buffers, every elementwise step
+    writes into one of them, and the chunk is laid out (outputs, rows, K, in), so each
+    contraction with w or with the incoming gradient is one batched matrix product over
+    the flattened (K, in) axis and the sum over K for ∂x runs along a middle axis.
     """
 
     @staticmethod
-    def forward(ctx, x, w, t, s, basis, chunk: int):
+    def forward(ctx, x, w, t, s, basis, max_points: int):
         ctx.save_for_backward(x, w, t, s)
-        ctx.basis, ctx.chunk = basis, chunk
-        n, n_in, n_k = x.shape[0], w.shape[1], w.shape[2]
-        inv = s.reciprocal()
-        shift = -t * inv  # z = x·(1/s) − t/s in one fused op below
-        out = x.new_empty(n, w.shape[0])
-        xe = x[:, None, :, None]
-        for a in range(0, w.shape[0], chunk):
-            b = min(a + chunk, w.shape[0])
-            z = torch.addcmul(shift[a:b], xe, inv[a:b])  # (batch, c, in, K)
-            psi = basis.psi(z).reshape(n, b - a, n_in * n_k)
-            out[:, a:b] = torch.einsum("bcj,cj->bc", psi, w[a:b].reshape(b - a, -1))
+        ctx.basis, ctx.max_points = basis, max_points
+        n, n_out, n_in, n_k = x.shape[0], w.shape[0], w.shape[1], w.shape[2]
+        chunk = _Chunk(x, t, s, basis, max_points)
+        w_flat = (basis.psi_factor * w).transpose(1, 2).reshape(n_out, n_k * n_in, 1)
+        out = x.new_empty(n, n_out)
+        for rows, cols in chunk_plan(n, n_out, n_in * n_k, max_points):
+            values = basis.chunk_psi(chunk.points(rows, cols), chunk)
+            c, nb = values.shape[:2]
+            out[rows, cols] = torch.bmm(values.view(c, nb, -1), w_flat[cols]).squeeze(-1).t()
         return out
 
     @staticmethod
@@ -72,37 +122,45 @@ class WaveletSum(torch.autograd.Function):
     def backward(ctx, grad):
         x, w, t, s = ctx.saved_tensors
         need_x, need_w, need_t, need_s = ctx.needs_input_grad[:4]
-        n, n_in, n_k = x.shape[0], w.shape[1], w.shape[2]
+        basis = ctx.basis
+        n, n_out, n_in, n_k = x.shape[0], w.shape[0], w.shape[1], w.shape[2]
+        chunk = _Chunk(x, t, s, basis, ctx.max_points)
+        slope = (w / s).transpose(1, 2).contiguous()  # w·∂z/∂x = w/s, (out, K, in)
         gx = torch.zeros_like(x) if need_x else None
-        gw = torch.empty_like(w) if need_w else None
-        gt = torch.empty_like(t) if need_t else None
-        gs = torch.empty_like(s) if need_s else None
-        inv = s.reciprocal()
-        shift = -t * inv
-        xe = x[:, None, :, None]
-        grad = grad.contiguous()
-        for a in range(0, w.shape[0], ctx.chunk):
-            b = min(a + ctx.chunk, w.shape[0])
-            c = b - a
-            g = grad[:, a:b]  # (batch, c)
-            z = torch.addcmul(shift[a:b], xe, inv[a:b])  # (batch, c, in, K)
-            psi, dpsi = ctx.basis.psi_and_dpsi(z)
+        # Σ_b g_bo ψ, Σ_b g_bo ψ' and Σ_b g_bo ψ'·p per (o, K·in), up to the basis' factors
+        sums = {key: x.new_zeros(n_out, 1, n_k * n_in) for key, need in
+                (("w", need_w), ("t", need_t), ("s", need_s)) if need}
+        grad_t = grad.t().contiguous()  # (out, batch)
+        for rows, cols in chunk_plan(n, n_out, n_in * n_k, ctx.max_points):
+            g = grad_t[cols, None, rows]  # (c, 1, rows)
+            p = chunk.points(rows, cols)
+            psi, dpsi = basis.chunk_psi_dpsi(p, chunk)
+            flat = p.shape[:2] + (-1,)
             if need_w:
-                gw[a:b] = torch.einsum("bcj,bc->cj", psi.reshape(n, c, -1), g).reshape(c, n_in, n_k)
-            if need_x or need_t or need_s:
-                dz = dpsi.mul_(w[a:b] * inv[a:b])  # ∂y/∂x per unit gradient: w·ψ'(z)/s
-                if need_x:
-                    gx += torch.einsum("bcik,bc->bi", dz, g)
-                if need_t:  # ∂z/∂t = −1/s
-                    gt[a:b] = -torch.einsum("bcj,bc->cj", dz.reshape(n, c, -1), g).reshape(c, n_in, n_k)
-                if need_s:  # ∂z/∂s = −z/s
-                    gs[a:b] = -torch.einsum("bcj,bc->cj", dz.mul_(z).reshape(n, c, -1), g).reshape(c, n_in, n_k)
-        return gx, gw, gt, gs, None, None
+                sums["w"][cols] += torch.bmm(g, psi.view(flat))
+            if need_t:
+                sums["t"][cols] += torch.bmm(g, dpsi.view(flat))
+            if need_s:
+                sums["s"][cols] += torch.bmm(g, p.mul_(dpsi).view(flat))
+            if need_x:  # Σ_o g_bo Σ_k (w/s)_oki ψ'_obki
+                per_out = dpsi.mul_(slope[cols, None]).sum(2)  # (c, rows, in)
+                gx[rows] += per_out.mul_(g.transpose(1, 2)).sum(0)
+        f_psi, f_dpsi, w_over_s = basis.psi_factor, basis.dpsi_factor, w / s
+
+        def gather(key, factor):  # (out, 1, K·in) -> (out, in, K), times the factor
+            return sums[key].view(n_out, n_k, n_in).transpose(1, 2).mul(factor)
+        gw = gather("w", f_psi) if need_w else None
+        gt = gather("t", -f_dpsi).mul_(w_over_s) if need_t else None  # ∂z/∂t = −1/s
+        gs = gather("s", -f_dpsi / basis.point_scale).mul_(w_over_s) if need_s else None  # ∂z/∂s = −z/s
+        return gx.mul_(f_dpsi) if need_x else None, gw, gt, gs, None, None
 
 
 class WaveletBasis(Basis):
-    """Shared machinery of the per-edge wavelet bases. Subclasses define ``psi`` and
-    its derivative via ``psi_and_dpsi`` (elementwise on z).
+    """Shared machinery of the per-edge wavelet bases. Subclasses define the closed form
+    ``mother`` (elementwise on z) and the in-place chunk kernels ``chunk_psi`` and
+    ``chunk_psi_dpsi`` that :class:`WaveletSum` runs on the points p = α·z (α =
+    ``point_scale``), with the constant factors ``psi_factor`` and ``dpsi_factor`` left
+    out (they are applied to the small weight and gradient tensors instead).
 
     Options: ``num_wavelets`` K (default 2), ``init_scale`` (output gain). Initial
     translations tile the domain [-1, 1] (t_k = −1 + (2k+1)/K) with scale
@@ -118,9 +176,15 @@ class WaveletBasis(Basis):
     size_option: ClassVar[str] = "num_wavelets"
     #: no grid: each edge moves its own wavelets (translations and scales are trained)
     has_grid: ClassVar[bool] = False
-    #: points evaluated per chunk in ``forward`` (bounds the peak memory)
-    #: 2¹⁹ measured fastest on CPU (each temporary stays cache-sized: 2 MiB in float32)
-    max_chunk_elements: ClassVar[int] = 2 ** 19
+    #: points evaluated per chunk in ``forward`` and ``backward`` (bounds the peak memory);
+    #: 2¹⁶ measured fastest on CPU: each buffer (256 KiB in float32) stays in the L2 cache
+    max_chunk_elements: ClassVar[int] = 2 ** 16
+    #: chunk kernels' constants: p = α·z, ψ(z) = psi_factor · chunk value, ψ'(z) = dpsi_factor · chunk value
+    point_scale: float = 1.0
+    psi_factor: float = 1.0
+    dpsi_factor: float = 1.0
+    #: buffers of ``max_chunk_elements`` floats the chunk kernels use (buffer 0 holds p)
+    num_buffers: ClassVar[int] = 3
 
     def __init__(self, in_features: int, out_features: int, *, num_wavelets: int = 2, init_scale: float = 1.0,
                  generator: torch.Generator | None = None, _family_options: dict | None = None):
@@ -144,13 +208,23 @@ class WaveletBasis(Basis):
         """Starting scale of every wavelet: 1/K, so the K main lobes tile [-1, 1]."""
         return 1.0 / num_wavelets
 
-    def psi(self, z: torch.Tensor) -> torch.Tensor:
-        """ψ(z), elementwise."""
+    def mother(self, z: torch.Tensor) -> torch.Tensor:
+        """The closed-form ψ(z), elementwise, without the clamp of :meth:`psi`."""
         raise NotImplementedError
 
-    def psi_and_dpsi(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(ψ(z), ψ'(z)) sharing the Gaussian envelope; ψ' is a fresh tensor (callers
-        may modify it in place)."""
+    def psi(self, z: torch.Tensor) -> torch.Tensor:
+        """ψ(z) elementwise, with z clamped to ±:func:`envelope_cap` (no subnormals)."""
+        cap = envelope_cap(z.dtype)
+        return self.mother(z.clamp(-cap, cap))
+
+    def chunk_psi(self, p: torch.Tensor, chunk: _Chunk) -> torch.Tensor:
+        """ψ / psi_factor at the clamped points p (buffer 0 of ``chunk``, may be overwritten),
+        in one of the chunk's buffers."""
+        raise NotImplementedError
+
+    def chunk_psi_dpsi(self, p: torch.Tensor, chunk: _Chunk) -> tuple[torch.Tensor, torch.Tensor]:
+        """(ψ / psi_factor, ψ' / dpsi_factor) at the clamped points p, in two of the
+        chunk's buffers other than buffer 0; p is left unchanged."""
         raise NotImplementedError
 
     # --- parameters -------------------------------------------------------------------
@@ -186,9 +260,7 @@ class WaveletBasis(Basis):
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """x: (batch, in), mask: (out, in) or None -> (batch, out)."""
         w = self.weight if mask is None else self.weight * mask[:, :, None].to(self.weight.dtype)
-        per_output = max(1, x.shape[0] * self.in_features * self.num_wavelets)
-        chunk = max(1, self.max_chunk_elements // per_output)
-        return WaveletSum.apply(x, w, self.translation, self.scale, self, chunk)
+        return WaveletSum.apply(x, w, self.translation, self.scale, self, self.max_chunk_elements)
 
     def edge_activations(self, x: torch.Tensor) -> torch.Tensor:
         """x: (batch, in) -> (batch, out, in)."""
@@ -201,15 +273,24 @@ class MexicanHatBasis(WaveletBasis):
     """Mexican hat (Ricker): ψ(z) = 2/(√3·π^¼) · (1 − z²) · exp(−z²/2)."""
 
     name: ClassVar[str] = "mexican_hat"
+    psi_factor = _MEXICAN_HAT_NORM
+    dpsi_factor = -_MEXICAN_HAT_NORM  # ψ' = N·z·(z² − 3)·e^{−z²/2}
 
-    def psi(self, z):
+    def mother(self, z):
         z2 = z * z
         return _MEXICAN_HAT_NORM * (1.0 - z2) * torch.exp(-0.5 * z2)
 
-    def psi_and_dpsi(self, z):
-        z2 = z * z
-        env = torch.exp(-0.5 * z2).mul_(_MEXICAN_HAT_NORM)
-        return (1.0 - z2).mul_(env), (z2 - 3.0).mul_(z).mul_(env)
+    def chunk_psi(self, p, chunk):
+        half = chunk.scaled_square(p, -0.5)  # −z²/2
+        env = torch.exp(half, out=chunk.buffer(2))
+        return torch.addcmul(env, half, env, value=2.0, out=env)  # (1 − z²)·env
+
+    def chunk_psi_dpsi(self, p, chunk):
+        half = chunk.scaled_square(p, -0.5)
+        env = torch.exp(half, out=chunk.buffer(2))
+        psi = torch.addcmul(env, half, env, value=2.0, out=half)  # (1 − z²)·env
+        dpsi = torch.add(psi, env, alpha=2.0, out=env).mul_(p)  # z·(3 − z²)·env
+        return psi, dpsi
 
 
 @register_basis
@@ -217,12 +298,15 @@ class MorletBasis(WaveletBasis):
     """Real Morlet: ψ(z) = cos(ω₀ z) · exp(−z²/2). Extra option ``omega0`` (default 5)."""
 
     name: ClassVar[str] = "morlet"
+    num_buffers = 4
 
     def __init__(self, in_features: int, out_features: int, *, num_wavelets: int = 2, omega0: float = 5.0,
                  init_scale: float = 1.0, generator: torch.Generator | None = None):
         if isinstance(omega0, bool) or not isinstance(omega0, (int, float)) or not math.isfinite(omega0) or omega0 <= 0:
             raise ValueError(f"omega0 must be a finite number > 0, got {omega0!r}")
         self.omega0 = float(omega0)
+        # chunk points are the phases p = ω₀·z; ψ' = −ω₀·(sin p + p·cos p/ω₀²)·e^{−z²/2}
+        self.point_scale, self.dpsi_factor = self.omega0, -self.omega0
         super().__init__(in_features, out_features, num_wavelets=num_wavelets, init_scale=init_scale,
                          generator=generator, _family_options={"omega0": float(omega0)})
 
@@ -231,15 +315,20 @@ class MorletBasis(WaveletBasis):
         # (measured: K=4 at scale 1/4 did not train on exp(sin(πx)+y²), scale 1 did)
         return 1.0
 
-    def psi(self, z):
+    def mother(self, z):
         return torch.cos(self.omega0 * z) * torch.exp(-0.5 * z * z)
 
-    def psi_and_dpsi(self, z):
-        w0 = self.omega0
-        env = torch.exp(-0.5 * z * z)
-        phase = w0 * z
-        cos = torch.cos(phase)
-        dpsi = torch.sin(phase).mul_(-w0).sub_(z * cos).mul_(env)
+    def _envelope(self, p, chunk):
+        return chunk.scaled_square(p, -0.5 / self.omega0 ** 2).exp_()  # e^{−z²/2}, buffer 1
+
+    def chunk_psi(self, p, chunk):
+        return self._envelope(p, chunk).mul_(p.cos_())
+
+    def chunk_psi_dpsi(self, p, chunk):
+        env = self._envelope(p, chunk)
+        cos = torch.cos(p, out=chunk.buffer(2))
+        sin = torch.sin(p, out=chunk.buffer(3))
+        dpsi = torch.addcmul(sin, p, cos, value=self.omega0 ** -2, out=sin).mul_(env)
         return cos.mul_(env), dpsi
 
 
@@ -248,14 +337,20 @@ class DoGBasis(WaveletBasis):
     """Derivative of Gaussian: ψ(z) = −z · exp(−z²/2)."""
 
     name: ClassVar[str] = "dog"
+    psi_factor = -1.0
+    dpsi_factor = -1.0  # ψ' = (z² − 1)·e^{−z²/2}
 
-    def psi(self, z):
+    def mother(self, z):
         return -z * torch.exp(-0.5 * z * z)
 
-    def psi_and_dpsi(self, z):
-        z2 = z * z
-        env = torch.exp(-0.5 * z2)
-        return -z * env, (z2 - 1.0).mul_(env)
+    def chunk_psi(self, p, chunk):
+        return chunk.scaled_square(p, -0.5).exp_().mul_(p)  # z·env
+
+    def chunk_psi_dpsi(self, p, chunk):
+        half = chunk.scaled_square(p, -0.5)
+        env = torch.exp(half, out=chunk.buffer(2))
+        dpsi = torch.addcmul(env, half, env, value=2.0, out=half)  # (1 − z²)·env
+        return env.mul_(p), dpsi
 
 
-__all__ = ["WaveletBasis", "WaveletSum", "MexicanHatBasis", "MorletBasis", "DoGBasis", "MIN_SCALE"]
+__all__ = ["WaveletBasis", "WaveletSum", "envelope_cap", "chunk_plan", "MexicanHatBasis", "MorletBasis", "DoGBasis", "MIN_SCALE"]
