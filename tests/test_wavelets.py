@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from symkan.bases.wavelet import chunk_plan, envelope_cap, power_of_two_gain
+from symkan.bases.wavelet_sum import chunk_plan, envelope_cap, power_of_two_gain
 from symkan.nn import KANLayer
 
 WAVELETS = ["mexican_hat", "morlet", "dog"]
