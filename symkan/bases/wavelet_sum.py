@@ -131,7 +131,7 @@ class WaveletSum(torch.autograd.Function):
         chunk = WaveletChunk(x, t, s, basis, ctx.max_points)
         w_over_s = w / s
         slope = w_over_s.transpose(1, 2).reshape(n_out, 1, n_k * n_in)  # w·∂z/∂x = w/s
-        gx = x.new_zeros(n, n_in, 1) if need_x else None
+        gx = torch.zeros_like(x) if need_x else None
         # Σ_b g_bo ψ, Σ_b g_bo ψ' and Σ_b g_bo ψ'·p per (o, K·in), up to the basis' factors
         sum_w, sum_t, sum_s = (x.new_zeros(n_out, 1, n_k * n_in) if need else None for need in (need_w, need_t, need_s))
         gain = power_of_two_gain(grad)
@@ -153,7 +153,10 @@ class WaveletSum(torch.autograd.Function):
                     s_cols.baddbmm_(g, p.mul_(dpsi))
                 if need_x:  # Σ_o g_bo Σ_k (w/s)_oki ψ'_obki
                     per_out = dpsi.mul_(slope_cols).view(p.shape[0], p.shape[1], n_k, n_in).sum(2)  # (c, rows, in)
-                    gx_rows[r].baddbmm_(per_out.permute(1, 2, 0), g.permute(2, 0, 1))
+                    if p.shape[0] == 1:
+                        gx_rows[r].addcmul_(per_out[0], g[0].t())
+                    else:
+                        gx_rows[r].add_(per_out.mul_(g.transpose(1, 2)).sum(0))
         f_psi, f_dpsi = basis.psi_factor / gain, basis.dpsi_factor / gain
 
         def gather(total, factor):  # (out, 1, K·in) -> (out, in, K), times the factor
@@ -161,7 +164,7 @@ class WaveletSum(torch.autograd.Function):
         gw = gather(sum_w, f_psi) if need_w else None
         gt = gather(sum_t, -f_dpsi).mul_(w_over_s) if need_t else None  # ∂z/∂t = −1/s
         gs = gather(sum_s, -f_dpsi / basis.point_scale).mul_(w_over_s) if need_s else None  # ∂z/∂s = −z/s
-        return gx.view(n, n_in).mul_(f_dpsi) if need_x else None, gw, gt, gs, None, None
+        return gx.mul_(f_dpsi) if need_x else None, gw, gt, gs, None, None
 
 
 __all__ = ["WaveletChunk", "WaveletSum", "chunk_plan", "envelope_cap", "power_of_two_gain"]
