@@ -187,6 +187,9 @@ def test_flat_lbfgs_is_bit_identical_and_leaves_own_storage(kwargs, monkeypatch)
         history = train.fit(model, X, y, steps=6, **kwargs)
         return model, history
 
+    # torch's LBFGS on both sides (the NumPy one, fit's default on the CPU, is tested in
+    # test_analytic_backward.py): the flat views alone must not change a bit
+    monkeypatch.setattr(train, "flat_lbfgs_usable", lambda flat: False)
     flat_model, flat_hist = run()
     monkeypatch.setattr(train._FlatParameters, "usable", staticmethod(lambda params: False))
     plain_model, plain_hist = run()

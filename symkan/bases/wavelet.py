@@ -11,14 +11,23 @@ with K = ``num_wavelets`` wavelets per edge and the mother wavelet ψ one of
 Every edge has its own scales and translations, so this does not factor into "shared
 features then matmul": the layer evaluates ψ on all (batch, out, in, K) points.
 
-Memory. ``forward`` runs through :class:`WaveletSum`, a custom autograd function that
-evaluates the (batch, out, in, K) points in chunks over outputs (at most
-``max_chunk_elements`` points per chunk, 2¹⁹ by default, but at least one output) and
-saves only x and the parameters for backward; backward recomputes each chunk with the
-closed-form ψ'. Peak extra memory is therefore ≈ 4 · max(max_chunk_elements,
-batch·in·K) floats plus the (batch, out) output and the parameter gradients — it does
-not grow with ``out``. ``edge_activations`` returns (batch, out, in) and uses
-plain autograd, which keeps a few (batch, out, in, K) tensors for backward.
+Memory and speed. ``forward`` runs through :class:`WaveletSum`, a custom autograd
+function that evaluates the (batch, out, in, K) points in chunks of batch rows × outputs
+(at most ``max_chunk_elements`` points, 2¹⁶ on CPU, but at least one row of one output)
+and saves only x and the parameters for backward; backward recomputes each chunk with
+the closed-form ψ'. Each chunk lives in 3 (Morlet: 4) buffers of that size, reused from
+chunk to chunk and small enough for the L2 cache, and every step writes into one of them
+in place. Peak extra memory is therefore ≈ 4 · max(max_chunk_elements, in·K) floats plus
+a few tensors the size of the parameters, the (batch, out) output and the input
+gradient: it grows with neither ``out`` nor the batch. ``edge_activations`` returns
+(batch, out, in) and uses plain autograd, which keeps a few (batch, out, in, K) tensors.
+
+Subnormals. z is clamped to ±:func:`envelope_cap` (12.5 in float32, 35.7 in float64)
+before ψ, so the Gaussian envelope stays a normal float; this changes ψ by less than
+1e-30 (float32) and 1e-270 (float64). Backward also multiplies the incoming gradient by
+a power of two (:func:`power_of_two_gain`, exact) so that its products with those tail
+values stay normal too. Subnormal arithmetic is many times slower on x86: at the
+starting scale 1/K most points of the mexican hat and DoG lie in the far tails.
 
 Parameters: ``weight``, ``translation``, ``scale_raw`` — each (out, in, K); the scale is
 s = softplus(scale_raw) + ``MIN_SCALE`` so it stays positive under any optimiser step.
@@ -35,6 +44,7 @@ import torch.nn.functional as F
 from . import register_basis
 from ..checks import check_int
 from .base import Basis, inverse_softplus
+from .wavelet_sum import WaveletChunk, WaveletSum, envelope_cap
 
 #: lower bound of every wavelet scale; keeps (x − t)/s finite
 MIN_SCALE = 1e-3
@@ -42,67 +52,12 @@ MIN_SCALE = 1e-3
 _MEXICAN_HAT_NORM = 2.0 / (math.sqrt(3.0) * math.pi ** 0.25)
 
 
-class WaveletSum(torch.autograd.Function):
-    """y_bo = Σ_i Σ_k w_oik ψ((x_bi − t_oik)/s_oik), chunked over outputs.
-
-    Inputs: x (batch, in), w, t, s (out, in, K), ``basis`` (gives ``psi`` and
-    ``psi_and_dpsi`` on z), ``chunk`` outputs per chunk. Output (batch, out). Saves only
-    the inputs; backward recomputes ψ and ψ' chunk by chunk and contracts them with the
-    incoming gradient by matrix products (einsum), not by broadcasting it.
-    """
-
-    @staticmethod
-    def forward(ctx, x, w, t, s, basis, chunk: int):
-        ctx.save_for_backward(x, w, t, s)
-        ctx.basis, ctx.chunk = basis, chunk
-        n, n_in, n_k = x.shape[0], w.shape[1], w.shape[2]
-        inv = s.reciprocal()
-        shift = -t * inv  # z = x·(1/s) − t/s in one fused op below
-        out = x.new_empty(n, w.shape[0])
-        xe = x[:, None, :, None]
-        for a in range(0, w.shape[0], chunk):
-            b = min(a + chunk, w.shape[0])
-            z = torch.addcmul(shift[a:b], xe, inv[a:b])  # (batch, c, in, K)
-            psi = basis.psi(z).reshape(n, b - a, n_in * n_k)
-            out[:, a:b] = torch.einsum("bcj,cj->bc", psi, w[a:b].reshape(b - a, -1))
-        return out
-
-    @staticmethod
-    @torch.autograd.function.once_differentiable
-    def backward(ctx, grad):
-        x, w, t, s = ctx.saved_tensors
-        need_x, need_w, need_t, need_s = ctx.needs_input_grad[:4]
-        n, n_in, n_k = x.shape[0], w.shape[1], w.shape[2]
-        gx = torch.zeros_like(x) if need_x else None
-        gw = torch.empty_like(w) if need_w else None
-        gt = torch.empty_like(t) if need_t else None
-        gs = torch.empty_like(s) if need_s else None
-        inv = s.reciprocal()
-        shift = -t * inv
-        xe = x[:, None, :, None]
-        grad = grad.contiguous()
-        for a in range(0, w.shape[0], ctx.chunk):
-            b = min(a + ctx.chunk, w.shape[0])
-            c = b - a
-            g = grad[:, a:b]  # (batch, c)
-            z = torch.addcmul(shift[a:b], xe, inv[a:b])  # (batch, c, in, K)
-            psi, dpsi = ctx.basis.psi_and_dpsi(z)
-            if need_w:
-                gw[a:b] = torch.einsum("bcj,bc->cj", psi.reshape(n, c, -1), g).reshape(c, n_in, n_k)
-            if need_x or need_t or need_s:
-                dz = dpsi.mul_(w[a:b] * inv[a:b])  # ∂y/∂x per unit gradient: w·ψ'(z)/s
-                if need_x:
-                    gx += torch.einsum("bcik,bc->bi", dz, g)
-                if need_t:  # ∂z/∂t = −1/s
-                    gt[a:b] = -torch.einsum("bcj,bc->cj", dz.reshape(n, c, -1), g).reshape(c, n_in, n_k)
-                if need_s:  # ∂z/∂s = −z/s
-                    gs[a:b] = -torch.einsum("bcj,bc->cj", dz.mul_(z).reshape(n, c, -1), g).reshape(c, n_in, n_k)
-        return gx, gw, gt, gs, None, None
-
-
 class WaveletBasis(Basis):
-    """Shared machinery of the per-edge wavelet bases. Subclasses define ``psi`` and
-    its derivative via ``psi_and_dpsi`` (elementwise on z).
+    """Shared machinery of the per-edge wavelet bases. Subclasses define the closed form
+    ``mother`` (elementwise on z) and the in-place chunk kernels ``chunk_psi`` and
+    ``chunk_psi_dpsi`` that :class:`WaveletSum` runs on the points p = α·z (α =
+    ``point_scale``), with the constant factors ``psi_factor`` and ``dpsi_factor`` left
+    out (they are applied to the small weight and gradient tensors instead).
 
     Options: ``num_wavelets`` K (default 2), ``init_scale`` (output gain). Initial
     translations tile the domain [-1, 1] (t_k = −1 + (2k+1)/K) with scale
@@ -118,9 +73,17 @@ class WaveletBasis(Basis):
     size_option: ClassVar[str] = "num_wavelets"
     #: no grid: each edge moves its own wavelets (translations and scales are trained)
     has_grid: ClassVar[bool] = False
-    #: points evaluated per chunk in ``forward`` (bounds the peak memory)
-    #: 2¹⁹ measured fastest on CPU (each temporary stays cache-sized: 2 MiB in float32)
-    max_chunk_elements: ClassVar[int] = 2 ** 19
+    #: points evaluated per chunk in ``forward`` and ``backward`` on CPU (bounds the peak
+    #: memory); 2¹⁶ measured fastest: each buffer (256 KiB in float32) stays in the L2 cache
+    max_chunk_elements: ClassVar[int] = 2 ** 16
+    #: the same on other devices, where every op is a kernel launch: fewer, larger chunks
+    max_chunk_elements_accelerator: ClassVar[int] = 2 ** 21
+    #: chunk kernels' constants: p = α·z, ψ(z) = psi_factor · chunk value, ψ'(z) = dpsi_factor · chunk value
+    point_scale: float = 1.0
+    psi_factor: float = 1.0
+    dpsi_factor: float = 1.0
+    #: buffers of ``max_chunk_elements`` floats the chunk kernels use (buffer 0 holds p)
+    num_buffers: ClassVar[int] = 3
 
     def __init__(self, in_features: int, out_features: int, *, num_wavelets: int = 2, init_scale: float = 1.0,
                  generator: torch.Generator | None = None, _family_options: dict | None = None):
@@ -144,13 +107,23 @@ class WaveletBasis(Basis):
         """Starting scale of every wavelet: 1/K, so the K main lobes tile [-1, 1]."""
         return 1.0 / num_wavelets
 
-    def psi(self, z: torch.Tensor) -> torch.Tensor:
-        """ψ(z), elementwise."""
+    def mother(self, z: torch.Tensor) -> torch.Tensor:
+        """The closed-form ψ(z), elementwise, without the clamp of :meth:`psi`."""
         raise NotImplementedError
 
-    def psi_and_dpsi(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(ψ(z), ψ'(z)) sharing the Gaussian envelope; ψ' is a fresh tensor (callers
-        may modify it in place)."""
+    def psi(self, z: torch.Tensor) -> torch.Tensor:
+        """ψ(z) elementwise, with z clamped to ±:func:`envelope_cap` (no subnormals)."""
+        cap = envelope_cap(z.dtype)
+        return self.mother(z.clamp(-cap, cap))
+
+    def chunk_psi(self, p: torch.Tensor, chunk: WaveletChunk) -> torch.Tensor:
+        """ψ / psi_factor at the clamped points p (buffer 0 of ``chunk``, may be overwritten),
+        in one of the chunk's buffers."""
+        raise NotImplementedError
+
+    def chunk_psi_dpsi(self, p: torch.Tensor, chunk: WaveletChunk) -> tuple[torch.Tensor, torch.Tensor]:
+        """(ψ / psi_factor, ψ' / dpsi_factor) at the clamped points p, in two of the
+        chunk's buffers other than buffer 0; p is left unchanged."""
         raise NotImplementedError
 
     # --- parameters -------------------------------------------------------------------
@@ -186,9 +159,10 @@ class WaveletBasis(Basis):
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """x: (batch, in), mask: (out, in) or None -> (batch, out)."""
         w = self.weight if mask is None else self.weight * mask[:, :, None].to(self.weight.dtype)
-        per_output = max(1, x.shape[0] * self.in_features * self.num_wavelets)
-        chunk = max(1, self.max_chunk_elements // per_output)
-        return WaveletSum.apply(x, w, self.translation, self.scale, self, chunk)
+        if x.shape[0] == 0:  # no points to chunk; plain autograd keeps the graph
+            return self.edge_activations(x).sum(-1)
+        budget = self.max_chunk_elements if x.device.type == "cpu" else self.max_chunk_elements_accelerator
+        return WaveletSum.apply(x, w, self.translation, self.scale, self, budget)
 
     def edge_activations(self, x: torch.Tensor) -> torch.Tensor:
         """x: (batch, in) -> (batch, out, in)."""
@@ -201,15 +175,24 @@ class MexicanHatBasis(WaveletBasis):
     """Mexican hat (Ricker): ψ(z) = 2/(√3·π^¼) · (1 − z²) · exp(−z²/2)."""
 
     name: ClassVar[str] = "mexican_hat"
+    psi_factor = _MEXICAN_HAT_NORM
+    dpsi_factor = -_MEXICAN_HAT_NORM  # ψ' = N·z·(z² − 3)·e^{−z²/2}
 
-    def psi(self, z):
+    def mother(self, z):
         z2 = z * z
         return _MEXICAN_HAT_NORM * (1.0 - z2) * torch.exp(-0.5 * z2)
 
-    def psi_and_dpsi(self, z):
-        z2 = z * z
-        env = torch.exp(-0.5 * z2).mul_(_MEXICAN_HAT_NORM)
-        return (1.0 - z2).mul_(env), (z2 - 3.0).mul_(z).mul_(env)
+    def chunk_psi(self, p, chunk):
+        half = chunk.scaled_square(p, -0.5)  # −z²/2
+        env = torch.exp(half, out=chunk.buffer(2))
+        return torch.addcmul(env, half, env, value=2.0, out=env)  # (1 − z²)·env
+
+    def chunk_psi_dpsi(self, p, chunk):
+        half = chunk.scaled_square(p, -0.5)
+        env = torch.exp(half, out=chunk.buffer(2))
+        psi = torch.addcmul(env, half, env, value=2.0, out=half)  # (1 − z²)·env
+        dpsi = torch.add(psi, env, alpha=2.0, out=env).mul_(p)  # z·(3 − z²)·env
+        return psi, dpsi
 
 
 @register_basis
@@ -217,12 +200,15 @@ class MorletBasis(WaveletBasis):
     """Real Morlet: ψ(z) = cos(ω₀ z) · exp(−z²/2). Extra option ``omega0`` (default 5)."""
 
     name: ClassVar[str] = "morlet"
+    num_buffers = 4
 
     def __init__(self, in_features: int, out_features: int, *, num_wavelets: int = 2, omega0: float = 5.0,
                  init_scale: float = 1.0, generator: torch.Generator | None = None):
         if isinstance(omega0, bool) or not isinstance(omega0, (int, float)) or not math.isfinite(omega0) or omega0 <= 0:
             raise ValueError(f"omega0 must be a finite number > 0, got {omega0!r}")
         self.omega0 = float(omega0)
+        # chunk points are the phases p = ω₀·z; ψ' = −ω₀·(sin p + p·cos p/ω₀²)·e^{−z²/2}
+        self.point_scale, self.dpsi_factor = self.omega0, -self.omega0
         super().__init__(in_features, out_features, num_wavelets=num_wavelets, init_scale=init_scale,
                          generator=generator, _family_options={"omega0": float(omega0)})
 
@@ -231,15 +217,20 @@ class MorletBasis(WaveletBasis):
         # (measured: K=4 at scale 1/4 did not train on exp(sin(πx)+y²), scale 1 did)
         return 1.0
 
-    def psi(self, z):
+    def mother(self, z):
         return torch.cos(self.omega0 * z) * torch.exp(-0.5 * z * z)
 
-    def psi_and_dpsi(self, z):
-        w0 = self.omega0
-        env = torch.exp(-0.5 * z * z)
-        phase = w0 * z
-        cos = torch.cos(phase)
-        dpsi = torch.sin(phase).mul_(-w0).sub_(z * cos).mul_(env)
+    def _envelope(self, p, chunk):
+        return chunk.scaled_square(p, -0.5 / self.omega0 ** 2).exp_()  # e^{−z²/2}, buffer 1
+
+    def chunk_psi(self, p, chunk):
+        return self._envelope(p, chunk).mul_(p.cos_())
+
+    def chunk_psi_dpsi(self, p, chunk):
+        env = self._envelope(p, chunk)
+        cos = torch.cos(p, out=chunk.buffer(2))
+        sin = torch.sin(p, out=chunk.buffer(3))
+        dpsi = torch.addcmul(sin, p, cos, value=self.omega0 ** -2, out=sin).mul_(env)
         return cos.mul_(env), dpsi
 
 
@@ -248,14 +239,20 @@ class DoGBasis(WaveletBasis):
     """Derivative of Gaussian: ψ(z) = −z · exp(−z²/2)."""
 
     name: ClassVar[str] = "dog"
+    psi_factor = -1.0
+    dpsi_factor = -1.0  # ψ' = (z² − 1)·e^{−z²/2}
 
-    def psi(self, z):
+    def mother(self, z):
         return -z * torch.exp(-0.5 * z * z)
 
-    def psi_and_dpsi(self, z):
-        z2 = z * z
-        env = torch.exp(-0.5 * z2)
-        return -z * env, (z2 - 1.0).mul_(env)
+    def chunk_psi(self, p, chunk):
+        return chunk.scaled_square(p, -0.5).exp_().mul_(p)  # z·env
+
+    def chunk_psi_dpsi(self, p, chunk):
+        half = chunk.scaled_square(p, -0.5)
+        env = torch.exp(half, out=chunk.buffer(2))
+        dpsi = torch.addcmul(env, half, env, value=2.0, out=half)  # (1 − z²)·env
+        return env.mul_(p), dpsi
 
 
 __all__ = ["WaveletBasis", "WaveletSum", "MexicanHatBasis", "MorletBasis", "DoGBasis", "MIN_SCALE"]
