@@ -169,6 +169,12 @@ def extended_grid(lo: torch.Tensor, hi: torch.Tensor, num: int, order: int) -> t
     return lo[:, None] + steps[None, :] * h[:, None]
 
 
+#: below this many values of x (batch · in) Cox–de Boor's dozen whole-tensor ops beat the
+#: local evaluation's larger number of small ones (measured side by side, 1 thread:
+#: 2 000 and 5 000 values 1.3x and 1.1x slower locally, 32 000 values 2.5x faster)
+LOCAL_MIN_POINTS = 10_000
+
+
 @register_basis
 class BSplineBasis(GridBasis):
     """Options: ``grid_size`` G (cells, default 5), ``order`` k (default 3),
@@ -228,10 +234,10 @@ class BSplineBasis(GridBasis):
         a hand-written backward (:mod:`symkan.analytic_backward`) needs.
 
         x: (batch, in). Knots must be a buffer (not trainable). On a uniform grid (the
-        initial one) and order >= 1: the local evaluation of
-        :mod:`~symkan.bases.bspline_local`; otherwise Cox–de Boor.
+        initial one), order >= 1 and at least ``LOCAL_MIN_POINTS`` values of x: the local
+        evaluation of :mod:`~symkan.bases.bspline_local`; otherwise Cox–de Boor.
         """
-        uniform = self._uniform_knots()
+        uniform = self._uniform_knots() if x.numel() >= LOCAL_MIN_POINTS else None
         if uniform is not None:
             return uniform_expansion(x, self.grid, self.order, *uniform)
         recip = self._knot_reciprocals()
