@@ -13,6 +13,7 @@ from symkan.bases.bspline import extended_grid
 from symkan.bases import bspline_local
 from symkan.bases.bspline_local import local_slopes, local_values, uniform_knots
 from symkan.nn import KANLayer
+from test_fast_paths import textbook_bsplines as reference  # Cox–de Boor as in the literature
 
 ORDERS = [0, 1, 2, 3, 4]
 
@@ -22,18 +23,6 @@ def local_path_at_every_size(monkeypatch):
     """The inputs here are small, where the basis would use Cox–de Boor: take the local
     path at every size so that it is what these tests check."""
     monkeypatch.setattr("symkan.bases.bspline.LOCAL_MIN_POINTS", 0)
-
-
-def reference(x: torch.Tensor, grid: torch.Tensor, order: int) -> torch.Tensor:
-    """Cox–de Boor as in the literature. x: (batch, in), grid: (in, M + 1) -> (batch, in, M − order)."""
-    x = x.unsqueeze(-1)
-    t = grid.unsqueeze(0)
-    b = ((x >= t[..., :-1]) & (x < t[..., 1:])).to(x.dtype)
-    for p in range(1, order + 1):
-        left = (x - t[..., : -(p + 1)]) / (t[..., p:-1] - t[..., : -(p + 1)])
-        right = (t[..., p + 1:] - x) / (t[..., p + 1:] - t[..., 1:-p])
-        b = left * b[..., :-1] + right * b[..., 1:]
-    return b
 
 
 def uniform_basis(order: int, n_in: int = 3, n_out: int = 2):
