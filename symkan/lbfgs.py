@@ -31,6 +31,46 @@ def usable(flat: torch.Tensor) -> bool:
     return flat.device.type == "cpu" and flat.dtype in (torch.float32, torch.float64)
 
 
+class FlatParameters:
+    """While an LBFGS runs: the trainable parameters as views of one flat tensor (``flat``)
+    and their gradients as views of one flat gradient (``flat.grad``).
+
+    torch's LBFGS flattens parameters and gradients at every function evaluation with
+    per-parameter loops (gather, add, clone, copy: ~50 tiny ops per evaluation); on one
+    tensor each is a single op — ~10 % of a [2, 5, 1] fit. The values are the same bit for
+    bit. :meth:`release` gives every parameter (and gradient) its own storage back.
+    """
+
+    def __init__(self, params: list[torch.Tensor]):
+        self.params = params
+        with torch.no_grad():
+            self.flat = torch.cat([p.detach().reshape(-1) for p in params]).requires_grad_()
+        self.flat.grad = torch.zeros_like(self.flat)
+        values, grads = self.flat.detach(), self.flat.grad
+        offset = 0
+        for p in params:
+            n = p.numel()
+            p.data = values[offset:offset + n].view_as(p)
+            # backward accumulates in place into an existing gradient: it lands in flat.grad
+            p.grad = grads[offset:offset + n].view_as(p)
+            offset += n
+
+    @staticmethod
+    def usable(params: list[torch.Tensor]) -> bool:
+        return (len(params) > 1 and len({(p.dtype, p.device) for p in params}) == 1
+                and all(p.layout == torch.strided and not p.is_complex() for p in params))
+
+    def zero_grad(self) -> None:
+        self.flat.grad.zero_()
+
+    def release(self) -> None:
+        with torch.no_grad():
+            for p in self.params:
+                p.data = p.data.clone()
+                if p.grad is not None:
+                    p.grad = p.grad.clone()
+
+
 def _finite_or_inf(value: float) -> float:
     """A loss for comparisons: a non-finite one counts as worse than any finite one."""
     return value if math.isfinite(value) else math.inf
@@ -239,4 +279,4 @@ class FlatLBFGS:
         return done, trials, evals, bracket
 
 
-__all__ = ["FlatLBFGS", "usable"]
+__all__ = ["FlatLBFGS", "FlatParameters", "usable"]

@@ -20,7 +20,7 @@ import torch
 from .checks import check_choice, check_int, check_model_data, check_number
 from .regularize import sparsity_penalty
 from . import analytic_backward
-from .lbfgs import FlatLBFGS, usable as flat_lbfgs_usable
+from .lbfgs import FlatLBFGS, FlatParameters, usable as flat_lbfgs_usable
 from . import work
 from .sample_weights import check_sample_weight, torch_mean_square
 
@@ -56,46 +56,6 @@ class History:
 
 
 Callback = Callable[[int, History, torch.nn.Module], "bool | None"]
-
-
-class _FlatParameters:
-    """During an LBFGS fit: the trainable parameters as views of one flat tensor and their
-    gradients as views of one flat gradient.
-
-    torch's LBFGS flattens parameters and gradients at every function evaluation with
-    per-parameter loops (gather, add, clone, copy: ~50 tiny ops per evaluation); on one
-    tensor each is a single op — ~10 % of a [2, 5, 1] fit. The values are the same bit for
-    bit. :meth:`release` gives every parameter (and gradient) its own storage back.
-    """
-
-    def __init__(self, params: list[torch.Tensor]):
-        self.params = params
-        with torch.no_grad():
-            self.flat = torch.cat([p.detach().reshape(-1) for p in params]).requires_grad_()
-        self.flat.grad = torch.zeros_like(self.flat)
-        values, grads = self.flat.detach(), self.flat.grad
-        offset = 0
-        for p in params:
-            n = p.numel()
-            p.data = values[offset:offset + n].view_as(p)
-            # backward accumulates in place into an existing gradient: it lands in flat.grad
-            p.grad = grads[offset:offset + n].view_as(p)
-            offset += n
-
-    @staticmethod
-    def usable(params: list[torch.Tensor]) -> bool:
-        return (len(params) > 1 and len({(p.dtype, p.device) for p in params}) == 1
-                and all(p.layout == torch.strided and not p.is_complex() for p in params))
-
-    def zero_grad(self) -> None:
-        self.flat.grad.zero_()
-
-    def release(self) -> None:
-        with torch.no_grad():
-            for p in self.params:
-                p.data = p.data.clone()
-                if p.grad is not None:
-                    p.grad = p.grad.clone()
 
 
 def fit(model, X, y, *, steps: int = 100, optimizer: str = "lbfgs", lr: float | None = None,
@@ -179,7 +139,7 @@ def fit(model, X, y, *, steps: int = 100, optimizer: str = "lbfgs", lr: float | 
         grid_every = 0
     stop_grid = steps // 2 if stop_grid_update_step is None else int(stop_grid_update_step)
 
-    flat = None  # _FlatParameters while LBFGS runs
+    flat = None  # FlatParameters while LBFGS runs
     max_eval = int(lbfgs_max_iter) * 5 // 4  # torch's default for LBFGS
 
     def make_optimizer():
@@ -188,7 +148,7 @@ def fit(model, X, y, *, steps: int = 100, optimizer: str = "lbfgs", lr: float | 
         if optimizer == "lbfgs":
             if flat is not None:
                 flat.release()
-            flat = _FlatParameters(params) if _FlatParameters.usable(params) else None
+            flat = FlatParameters(params) if FlatParameters.usable(params) else None
             if flat is not None and flat_lbfgs_usable(flat.flat):
                 return FlatLBFGS(flat.flat, lr=1.0 if lr is None else lr, max_iter=int(lbfgs_max_iter),
                                  max_eval=max_eval, history_size=10)

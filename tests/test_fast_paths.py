@@ -191,7 +191,7 @@ def test_flat_lbfgs_is_bit_identical_and_leaves_own_storage(kwargs, monkeypatch)
     # test_analytic_backward.py): the flat views alone must not change a bit
     monkeypatch.setattr(train, "flat_lbfgs_usable", lambda flat: False)
     flat_model, flat_hist = run()
-    monkeypatch.setattr(train._FlatParameters, "usable", staticmethod(lambda params: False))
+    monkeypatch.setattr(train.FlatParameters, "usable", staticmethod(lambda params: False))
     plain_model, plain_hist = run()
     assert flat_hist.train_loss == plain_hist.train_loss and flat_hist.val_loss == plain_hist.val_loss
     for a, b in zip(flat_model.parameters(), plain_model.parameters()):

@@ -25,6 +25,7 @@ import torch
 
 from .. import work
 from ..functions.library import get_function
+from ..lbfgs import FlatLBFGS, FlatParameters, usable as flat_lbfgs_usable
 from ..nn.kan import combine_nodes
 from ..sample_weights import torch_mean_square, torch_weighted_var
 
@@ -161,16 +162,29 @@ def _lbfgs(model, X, y, numeric_layers, max_iter, frozen, deadline=None, weight=
             p.requires_grad_(previous[id(p)])
 
 
+def _optimizer(params, max_iter: int):
+    """LBFGS over ``params`` (the loss is normalised by Var(y): stop once it changes by less
+    than 1e-18 of it): the NumPy one on a flat view of them on the CPU (no torch optimizer:
+    its first construction in a process imports torch._dynamo, 2-20 s), else torch's.
+    Returns (optimizer, zero_grad, release)."""
+    settings = dict(lr=1.0, max_iter=int(max_iter), history_size=20, tolerance_grad=1e-15, tolerance_change=1e-18)
+    if FlatParameters.usable(params):
+        flat = FlatParameters(params)
+        if flat_lbfgs_usable(flat.flat):
+            return FlatLBFGS(flat.flat, **settings), flat.zero_grad, flat.release
+        flat.release()
+    opt = torch.optim.LBFGS(params, line_search_fn="strong_wolfe", **settings)
+    return opt, lambda: opt.zero_grad(set_to_none=False), lambda: None
+
+
 def _run_lbfgs(model, X, y, params, masks, max_iter, scale, deadline=None, weight=None) -> float:
-    # the loss is normalised by Var(y): stop once it changes by less than 1e-18 of it
-    opt = torch.optim.LBFGS(params, lr=1.0, max_iter=int(max_iter), history_size=20,
-                            line_search_fn="strong_wolfe", tolerance_grad=1e-15, tolerance_change=1e-18)
+    opt, zero_grad, release = _optimizer(params, max_iter)
     best = [math.inf, None]  # with a deadline: the lowest loss evaluated and its parameters
 
     def closure():
         if best[1] is not None and _past(deadline):
             raise _TimeUp
-        opt.zero_grad(set_to_none=False)
+        zero_grad()
         # a fully snapped layer evaluates only its symbolic edges (KANLayer's fast path)
         loss = torch_mean_square(model(X) - y, weight) / scale
         if not torch.isfinite(loss):
@@ -183,7 +197,7 @@ def _run_lbfgs(model, X, y, params, masks, max_iter, scale, deadline=None, weigh
                 layer.symbolic.affine.grad.mul_(m)
         return loss
 
-    work.record(opt.param_groups[0]["max_eval"])  # what this run may evaluate (see symkan.work)
+    work.record(int(max_iter) * 5 // 4)  # what this run may evaluate: LBFGS's max_eval (see symkan.work)
     try:
         opt.step(closure)
     except _TimeUp:  # the parameters may be a line-search trial: go back to the best seen
@@ -195,4 +209,6 @@ def _run_lbfgs(model, X, y, params, masks, max_iter, scale, deadline=None, weigh
         # singular line search, or torch's strong-Wolfe search indexing an empty bracket
         # after a non-finite trial loss: keep what we have (joint_refit undoes a bad end)
         log.debug("LBFGS stopped: %s", err)
+    finally:
+        release()
     return mse(model, X, y, weight)
