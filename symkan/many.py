@@ -53,7 +53,8 @@ def discover_many(problems, n_jobs=None, **params) -> list:
     ``joblib.parallel_config`` sets (with ``backend="dask"``: every worker of the
     cluster). Each search itself runs its rungs one after the other unless ``params``
     sets ``n_jobs`` too. A problem whose search fails raises its ``FitError`` here."""
-    from .regressor import SymKANRegressor  # here: the regressor imports this module (through multi_target)
+    # imported here: the regressor imports this module (through multi_target)
+    from .regressor import SymKANRegressor
 
     fits = []
     for k, problem in enumerate(problems):

@@ -67,6 +67,7 @@ class RungOutcome:
     diverged: str = ""
     best: float | None = None
     split: list | None = None
+    evaluations: int = 0  # the loss evaluations the worker counted (charged to the fit's budget)
 
 
 @dataclass(frozen=True)
@@ -105,26 +106,33 @@ def run_rung(k: int, space, rows: UserRows, settings: SearchSettings, var: float
     if functions:
         restore_custom_functions(functions)
     budget = clock.budget()
-    rung = settings.ladder[k]
     with torch_threads(1), budget.metering():
-        if k and budget.spent:
-            return RungOutcome(skipped=True)
-        ctx = RungContext(rung, space, rows, settings, budget)
-        t0 = time.perf_counter()
-        try:
-            model = train_pruned(ctx)
-        except FloatingPointError as err:
-            return RungOutcome(diverged=str(err))
-        attempt = Attempt(rung, model, [], val_nmse(ctx, model), time.perf_counter() - t0)
-        last = k == len(settings.ladder) - 1 or budget.spent
-        if attempt.numeric_nmse > SNAP_NMSE and not last:
-            return RungOutcome(attempt=attempt)
-        best = snap_attempt(ctx, attempt, first_weight(settings.complexity_weights), var)
-        split = None
-        if wants_split(attempt, best, rows):  # the loosest split rule: the parent applies the exact one
-            split = split_formulas(model, space.transform, rows, space_functions(settings.functions, "linear"),
-                                   budget, accuracy=attempt.numeric_nmse)
-        return RungOutcome(attempt=attempt, best=best, split=split)
+        outcome = _rung_outcome(k, space, rows, settings, var, budget)
+    outcome.evaluations = budget.evaluations_used
+    return outcome
+
+
+def _rung_outcome(k: int, space, rows: UserRows, settings: SearchSettings, var: float, budget: Budget) -> RungOutcome:
+    """:func:`run_rung` under the worker's torch thread and work meter."""
+    rung = settings.ladder[k]
+    if k and budget.spent:
+        return RungOutcome(skipped=True)
+    ctx = RungContext(rung, space, rows, settings, budget)
+    t0 = time.perf_counter()
+    try:
+        model = train_pruned(ctx)
+    except FloatingPointError as err:
+        return RungOutcome(diverged=str(err))
+    attempt = Attempt(rung, model, [], val_nmse(ctx, model), time.perf_counter() - t0)
+    last = k == len(settings.ladder) - 1 or budget.spent
+    if attempt.numeric_nmse > SNAP_NMSE and not last:
+        return RungOutcome(attempt=attempt)
+    best = snap_attempt(ctx, attempt, first_weight(settings.complexity_weights), var)
+    split = None
+    if wants_split(attempt, best, rows):  # the loosest split rule: the parent applies the exact one
+        split = split_formulas(model, space.transform, rows, space_functions(settings.functions, "linear"),
+                               budget, accuracy=attempt.numeric_nmse)
+    return RungOutcome(attempt=attempt, best=best, split=split)
 
 
 def run_parallel(spaces, settings, rows, budget, on_stage, var, on_formula=None) -> list:
@@ -142,6 +150,7 @@ def run_parallel(spaces, settings, rows, budget, on_stage, var, on_formula=None)
     split_tried = 1.0
     try:
         for rung, outcome in zip(ladder, outcomes):
+            budget.count(outcome.evaluations)  # fit_evaluations_ covers the workers' work too
             if outcome.skipped:
                 log.info("time budget spent; skipping %s", rung)
                 break

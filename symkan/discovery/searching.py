@@ -5,7 +5,9 @@ decent (normalised loss below ``SNAP_NMSE``, or the last one tried) is snapped a
 complexity weight; the search stops at the first formula that reproduces the held-out
 data to round-off (``EXACT_NMSE``) or is far more accurate on it than its network
 (``STOP_FACTOR``), or when the budget is spent. Then the network behind the best
-formula is snapped at the other weights too, for the Pareto front.
+formula is snapped at the other weights too, for the Pareto front. With
+``settings.n_jobs`` ≠ 1 the rungs run in worker processes under the same rules
+(:mod:`.parallel`).
 """
 from __future__ import annotations
 
