@@ -141,8 +141,9 @@ def test_without_the_extra_the_error_says_what_to_install(monkeypatch, tmp_path,
         discover_many([(X, X[:, 0])], n_jobs=2)
     csv = tmp_path / "data.csv"
     csv.write_text("a,b,y\n" + "\n".join(f"{a},{b},{a + b}" for a, b in X) + "\n")
-    assert main(["fit", str(csv), "--target", "y", "--scheduler", "tcp://127.0.0.1:1"]) == 2
-    assert "pip install symkan[parallel]" in capsys.readouterr().err
+    for option in (["--scheduler", "tcp://127.0.0.1:1"], ["--jobs", "2"]):
+        assert main(["fit", str(csv), "--target", "y", *option]) == 2
+        assert "pip install symkan[parallel]" in capsys.readouterr().err
 
 
 def test_n_jobs_is_checked():

@@ -33,9 +33,13 @@ def regressor(args, target_name=None):
 
 def n_jobs(args) -> int:
     """``--jobs``; without it 1, or every worker of a ``--scheduler`` cluster (-1)."""
-    if args.jobs is not None:
-        return args.jobs
-    return -1 if args.scheduler else 1
+    jobs = args.jobs if args.jobs is not None else -1 if args.scheduler else 1
+    if jobs != 1:
+        try:
+            import joblib  # noqa: F401
+        except ImportError:
+            raise CLIError(f"--jobs {jobs} needs joblib: pip install symkan[parallel]") from None
+    return jobs
 
 
 @contextlib.contextmanager
