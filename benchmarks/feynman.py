@@ -4,13 +4,19 @@
     python benchmarks/feynman.py --method pykan  --time-budget 60 --out runs/feynman.jsonl
     python benchmarks/feynman.py --summary runs/feynman.jsonl     # tables only
     python benchmarks/feynman.py --units --time-budget 60 --out runs/units.jsonl  # with the variables' units
+    python benchmarks/feynman.py --jobs -1 --out runs/feynman.jsonl       # every core, one equation each
+    python benchmarks/feynman.py --scheduler tcp://host:8786 --out runs/feynman.jsonl  # a Dask cluster
 
 ``--units`` gives the fit the SI units of every variable (``symkan/datasets/data/units.csv``,
 the AI-Feynman table); its rows are recorded as method ``symkan+units``.
 
 Each equation runs in its own worker process (a hung simplification or a crash costs
 one equation, not the run), with a hard wall-clock limit of ``--hard-limit`` seconds.
-Results are appended to a JSONL file as they finish; equations already there (same
+``--jobs N`` runs N equations at once (-1: one per core); ``--scheduler ADDRESS`` sends
+them to the workers of a Dask cluster through joblib's Dask backend (``symkan[parallel]``):
+there each equation runs in a worker's process (give workers one thread each), stopped
+by its time budget only — the hard limit needs a process of its own, which a Dask
+worker cannot start. Results are appended to a JSONL file as they finish; equations already there (same
 method, noise and seed) are skipped, so an interrupted run resumes where it stopped.
 
 Data: ``--n`` training rows sampled uniformly in the published ranges, noise
@@ -32,6 +38,7 @@ import signal
 import statistics
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -101,6 +108,8 @@ def _is_symbolic(found, true, names) -> bool | None:
     def on_alarm(signum, frame):
         raise _Timeout
 
+    if threading.current_thread() is not threading.main_thread():  # a Dask worker's task thread: no SIGALRM
+        return bool(is_symbolic_solution(found, true, names=names, positive=True))
     old = signal.signal(signal.SIGALRM, on_alarm)
     signal.alarm(SYMBOLIC_CHECK_SECONDS)
     try:
@@ -206,6 +215,20 @@ def _run_with_limit(job, limit):
             proc.join()
 
 
+def _on_cluster(address, jobs):
+    """The rows of ``jobs``, each ``run_one`` on a worker of the Dask cluster at
+    ``address`` (joblib's Dask backend), yielded as they finish."""
+    try:
+        import joblib
+        from dask.distributed import Client
+    except ImportError:
+        raise SystemExit("error: --scheduler needs dask.distributed and joblib: pip install symkan[parallel]")
+    with Client(address) as client, joblib.parallel_config(backend="dask"):
+        print(f"Dask cluster at {address}: {len(client.scheduler_info()['workers'])} workers", file=sys.stderr)
+        yield from joblib.Parallel(n_jobs=-1, batch_size=1, return_as="generator_unordered")(
+            joblib.delayed(run_one)(job) for job in jobs)
+
+
 def summarize(rows: list[dict], method: str | None = None, noise: float | None = None) -> str:
     sel = [r for r in rows if (method is None or r["method"] == method) and (noise is None or r["noise"] == noise)]
     if not sel:
@@ -276,7 +299,9 @@ def main(argv=None):
     p.add_argument("--n", type=int, default=1000, help="training rows")
     p.add_argument("--n-test", type=int, default=1000, help="noise-free test rows")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--jobs", type=int, default=1, help="equations in parallel")
+    p.add_argument("--jobs", type=int, default=1, help="equations in parallel (-1: one per core)")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="run the equations on the Dask cluster of this scheduler "
+                                                          "(tcp://host:8786), one task each")
     p.add_argument("--threads", type=int, default=1, help="torch threads per equation (default 1: the networks "
                                                            "are tiny and extra threads only add contention)")
     p.add_argument("--out", default="runs/feynman.jsonl", help="JSONL results file (appended; resumable)")
@@ -319,13 +344,17 @@ def main(argv=None):
         print(f"{row['name']:10s} {status:6s} R²={row.get('r2_test', float('nan')):.6f} "
               f"{row['seconds']:6.1f}s  found: {row.get('found', row.get('error', ''))[:100]}", file=sys.stderr)
 
-    if args.jobs <= 1:
+    n_jobs = (os.cpu_count() or 1) if args.jobs == -1 else args.jobs
+    if args.scheduler:
+        for row in _on_cluster(args.scheduler, jobs):
+            record(row)
+    elif n_jobs <= 1:
         for job in jobs:
             record(_run_with_limit(job, limit))
     else:
         from concurrent.futures import ThreadPoolExecutor
 
-        with ThreadPoolExecutor(args.jobs) as pool:
+        with ThreadPoolExecutor(n_jobs) as pool:
             for row in pool.map(lambda j: _run_with_limit(j, limit), jobs):
                 record(row)
     rows = [r for r in load_rows(out) if r["method"] == method and r["noise"] == args.noise

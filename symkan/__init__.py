@@ -14,6 +14,7 @@ _LAZY = {
     "fit": "symkan.train",
     "History": "symkan.train",
     "SymKANRegressor": "symkan.regressor",
+    "discover_many": "symkan.many",
     "available_bases": "symkan.bases",
     "register_basis": "symkan.bases",
     "register_function": "symkan.functions",

@@ -13,6 +13,8 @@ that column alone — so one formula per target, as in PySR's multi-output mode:
 * the targets' names are a DataFrame Y's columns, else ``target_name`` (or "y")
   followed by the column index (y0, y1, ...);
 * ``y_units``: one unit for every target, or a list with one per column.
+* ``n_jobs`` ≠ 1: the targets are fitted in parallel processes (:func:`.many.fit_each`),
+  each search with ``n_jobs=1``; the models are the ones ``n_jobs=1`` gives.
 
 The fitted estimator keeps ``estimators_`` (the m fitted single-target estimators),
 ``n_targets_`` and ``target_names_``; ``predict`` returns (n, m), ``sympy()``,
@@ -29,6 +31,7 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.utils.validation import validate_data
 
+from .many import fit_each
 from .regressor_checks import MAX_SEED, as_array, checked_types, seed_of
 
 log = logging.getLogger("symkan.regressor")
@@ -91,13 +94,15 @@ def fit_targets(estimator, X, Y, X_units=None, y_units=None, sample_weight=None)
     seed = seed_of(estimator.random_state)
     budget = None if estimator.time_budget is None else float(estimator.time_budget) / n_targets
     work = None if estimator.max_evaluations is None else max(1, estimator.max_evaluations // n_targets)
-    fitted = []
+    fits = []
     for k, name in enumerate(names):
         log.info("target %d of %d: %s", k + 1, n_targets, name)
+        # n_jobs ≠ 1: the targets run in parallel, each search in one process
         single = clone(estimator).set_params(random_state=(seed + k) % MAX_SEED, time_budget=budget,
-                                             max_evaluations=work, target_name=name)
-        fitted.append(single.fit(X, Y_array[:, k].astype(np.float64), X_units=X_units, y_units=units[k],
-                                 sample_weight=sample_weight))
+                                             max_evaluations=work, target_name=name, n_jobs=1)
+        fits.append((single, X, Y_array[:, k].astype(np.float64),
+                     dict(X_units=X_units, y_units=units[k], sample_weight=sample_weight)))
+    fitted = fit_each(fits, estimator.n_jobs)
     estimator.estimators_, estimator.n_targets_, estimator.target_names_ = fitted, n_targets, names
     estimator.seed_, estimator.names_ = seed, fitted[0].names_
     estimator.fit_seconds_ = float(sum(e.fit_seconds_ for e in fitted))

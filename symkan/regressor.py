@@ -31,6 +31,7 @@ from .discovery import (
     mark_consistency,
     split_rows,
 )
+from .discovery.parallel import require_joblib
 from .model_file import load_model, save_model
 from .multi_target import (
     MULTI_TARGET_STATE,
@@ -126,6 +127,12 @@ class SymKANRegressor(ResultViews, RegressorMixin, BaseEstimator):
             ``seed_``.
         n_threads: torch intra-op threads during fit (restored afterwards); 1 is fastest
             for the small networks of a formula search. None leaves torch's setting.
+        n_jobs: processes the rungs of the ladder run in at once (joblib's loky backend,
+            or the caller's ``joblib.parallel_config``; -1: every core), each with one
+            torch thread (:mod:`symkan.discovery.parallel`). Without a time budget the
+            front is the one ``n_jobs=1`` finds; several targets run in parallel instead
+            (one process per target). 1 (the default) runs in this process and needs no
+            extra; other values need ``pip install symkan[parallel]``.
         progress: show a progress bar over the stages.
         basis_options: extra keyword options for the basis.
         loss: what the search minimises and scores formulas by: "mse" (mean squared error)
@@ -167,7 +174,7 @@ class SymKANRegressor(ResultViews, RegressorMixin, BaseEstimator):
                  val_fraction=0.2,
                  time_budget=None, variable_names=None, random_state=0, n_threads=1, progress=False,
                  basis_options=None, target_name=None, model_selection="best", loss="mse", max_evaluations=None,
-                 warm_start=False):
+                 warm_start=False, n_jobs=1):
         self.basis = basis
         self.hidden = hidden
         self.grid_size = grid_size
@@ -190,6 +197,7 @@ class SymKANRegressor(ResultViews, RegressorMixin, BaseEstimator):
         self.loss = loss
         self.max_evaluations = max_evaluations
         self.warm_start = warm_start
+        self.n_jobs = n_jobs
 
     # --- scikit-learn plumbing -----------------------------------------------------------
     def __sklearn_tags__(self):
@@ -240,6 +248,8 @@ class SymKANRegressor(ResultViews, RegressorMixin, BaseEstimator):
         budget = Budget(None if self.time_budget is None else float(self.time_budget),
                         None if self.max_evaluations is None else int(self.max_evaluations))
         seed = seed_of(self.random_state)
+        if self.n_jobs != 1:
+            require_joblib(f"n_jobs={self.n_jobs}")
 
         # a large table: a subsample; a small one (< SMALL_DATA_ROWS): every row, cross-validated
         split = split_rows(X.shape[0], self.val_fraction, seed, budget.seconds, small_data_rows=SMALL_DATA_ROWS,
@@ -254,7 +264,7 @@ class SymKANRegressor(ResultViews, RegressorMixin, BaseEstimator):
                                   lamb=float(self.lamb), node_th=float(self.node_th), edge_th=float(self.edge_th),
                                   functions=None if self.functions is None else list(self.functions),
                                   complexity_weights=tuple(self.complexity_weights), seed=seed,
-                                  n_threads=self.n_threads)
+                                  n_threads=self.n_threads, n_jobs=int(self.n_jobs))
         # at most: train + snap per rung (both searches), and the other complexity weights at the end
         with StageProgress(self.progress, 2 * len(default_widths(X.shape[1])) + 8) as on_stage:
             try:

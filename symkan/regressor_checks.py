@@ -75,6 +75,8 @@ PARAMETER_CONSTRAINTS = {
     "random_state": [None, Range(Integral, 0, MAX_SEED, closed="left"), np.random.RandomState,
                      np.random.Generator],
     "n_threads": [None, Range(Integral, 1, None, closed="left")],
+    # joblib's convention: k ≥ 1 processes, -1 every core, -2 all but one, ...
+    "n_jobs": [Range(Integral, 1, None, closed="left"), Range(Integral, None, -1, closed="right")],
     "progress": ["boolean"],
     "basis_options": [None, dict],
     "target_name": [None, str],

@@ -30,7 +30,7 @@ LAYERS = (
      "symkan.pruning"),
     ("symkan.discovery", "symkan.pareto", "symkan.datasets"),
     ("symkan.regressor", "symkan.regressor_checks", "symkan.regressor_output", "symkan.persistence", "symkan.model_file", "symkan.cli", "symkan.progress",
-     "symkan.warm_start", "symkan.multi_target"),
+     "symkan.warm_start", "symkan.multi_target", "symkan.many"),
 )
 MAX_LINES = 450
 

@@ -2,7 +2,7 @@
 
     symkan fit data.csv --target y [--target y2 ...] [--features A,B | --drop C,D] [--sep SEP] [--out DIR]
                [--basis B] [--time-budget S] [--max-evaluations N] [--seed N] [--precision N]
-               [--model-selection {best,accuracy,score}]
+               [--model-selection {best,accuracy,score}] [--jobs N] [--scheduler ADDRESS]
     symkan predict DIR/model data.csv [--sep SEP] [--out predictions.csv]
     symkan --version
     symkan plot DIR [--what network|front|residuals] [--data data.csv] [--out FILE]
@@ -113,6 +113,13 @@ def _add_fit_options(p):
                    help="which formula of the Pareto front is reported: best (the simplest within 1.5x of the "
                         "lowest loss, the default), accuracy (the lowest loss) or score (the largest drop of "
                         "log loss per unit of complexity)")
+    p.add_argument("--jobs", type=options.jobs, default=None, metavar="N",
+                   help="processes at once (-1: every core): the rungs of the search or, with several --target, "
+                        "the targets; each with one torch thread; the same formulas as without it when there is "
+                        "no --time-budget (default: 1; needs symkan[parallel])")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run on the Dask cluster whose scheduler is at ADDRESS (tcp://host:8786): the targets "
+                        "or rungs go to its workers (needs symkan[parallel])")
     p.add_argument("--precision", type=options.precision, default=None, metavar="N",
                    help="significant digits of the float constants in the printed equation, formula.tex and the "
                         "JSON's equation texts, 1 to 15 (default: the digits the held-out data support); "

@@ -28,7 +28,34 @@ def regressor(args, target_name=None):
 
     return SymKANRegressor(basis=args.basis, time_budget=args.time_budget, max_evaluations=args.max_evaluations,
                            random_state=args.seed, progress=not (args.quiet or args.json), target_name=target_name,
-                           model_selection=args.model_selection)
+                           model_selection=args.model_selection, n_jobs=n_jobs(args))
+
+
+def n_jobs(args) -> int:
+    """``--jobs``; without it 1, or every worker of a ``--scheduler`` cluster (-1)."""
+    jobs = args.jobs if args.jobs is not None else -1 if args.scheduler else 1
+    if jobs != 1:
+        try:
+            import joblib  # noqa: F401
+        except ImportError:
+            raise CLIError(f"--jobs {jobs} needs joblib: pip install symkan[parallel]") from None
+    return jobs
+
+
+@contextlib.contextmanager
+def cluster(address):
+    """With ``--scheduler ADDRESS``: a Dask client of that scheduler and joblib's Dask
+    backend, so the fit's parallel work goes to the cluster's workers; else nothing."""
+    if not address:
+        yield
+        return
+    try:
+        import joblib
+        from dask.distributed import Client
+    except ImportError:
+        raise CLIError("--scheduler needs dask.distributed and joblib: pip install symkan[parallel]") from None
+    with Client(address, timeout="10s") as client, joblib.parallel_config(backend="dask"):
+        yield client
 
 
 @contextlib.contextmanager
@@ -91,8 +118,9 @@ def cmd_fit(args) -> int:
         X_units, y_units = column_units_of(args.units, names, target)
         live = LiveEquations(out, args.model_selection) if out else None  # the front so far, on disk as the search goes
         try:
-            model = regressor(args, target_name=target).set_params(variable_names=names).fit(
-                X, y, X_units=X_units, y_units=y_units, on_formula=live)
+            with cluster(args.scheduler):
+                model = regressor(args, target_name=target).set_params(variable_names=names).fit(
+                    X, y, X_units=X_units, y_units=y_units, on_formula=live)
         except KeyboardInterrupt:
             if live is not None and len(live.front):
                 print(f"interrupted: the {len(live.front)} formula(s) found so far are in {live.path}",
@@ -128,8 +156,9 @@ def fit_targets(args, precision) -> int:
             raise CLIError("every column is a target; no input columns to fit")
         Y = pd.DataFrame(table.numeric(targets), columns=targets)
         units = [column_units_of(args.units, names, t) for t in targets]
-        model = regressor(args).set_params(variable_names=names).fit(
-            X, Y, X_units=units[0][0], y_units=[u[1] for u in units])
+        with cluster(args.scheduler):
+            model = regressor(args).set_params(variable_names=names).fit(
+                X, Y, X_units=units[0][0], y_units=[u[1] for u in units])
         files = write_target_outputs(model, out, precision) if out else []
     report_targets(model, args, files)
     return 0
@@ -144,7 +173,8 @@ def cmd_demo(args) -> int:
         if not args.json:
             print(f"demo: {len(ds.y)} noise-free samples of an unknown function of {', '.join(ds.names)} "
                   f"on [-1, 1]²; discovering its formula...\n", flush=True)
-        model = regressor(args, target_name="f").set_params(variable_names=ds.names).fit(ds.X, ds.y)
+        with cluster(args.scheduler):
+            model = regressor(args, target_name="f").set_params(variable_names=ds.names).fit(ds.X, ds.y)
         files = write_outputs(model, out, precision) if out else []
     report_fit(model, args, files, true_formula=str(ds.expr))
     return 0

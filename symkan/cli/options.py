@@ -57,6 +57,17 @@ def positive_count(text: str) -> int:
     return value
 
 
+def jobs(text: str) -> int:
+    """``--jobs``: processes at once, joblib's way (k ≥ 1, or -1 for every core)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value == 0 or value < -1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, or -1 for every core, not {text!r}")
+    return value
+
+
 def precision(text: str) -> int:
     from ..symbolic.precision import MAX_DIGITS
 

@@ -21,7 +21,8 @@ stage sees), :mod:`.training` and :mod:`.snapping` (the stages), :mod:`.separabl
 fewer than ``SMALL_DATA_ROWS`` rows: snapping within the noise, cross-validated scores),
 :mod:`.table_search` (one search on one table), :mod:`.dimensionless` (the search in the
 Buckingham π groups of columns with units) and :mod:`.units_first` (both searches, one front), :mod:`.errors`,
-:mod:`.threads`, :mod:`.streaming` (formulas reported as they are found).
+:mod:`.threads`, :mod:`.streaming` (formulas reported as they are found), :mod:`.parallel`
+(the rungs in worker processes, ``n_jobs``).
 """
 from .budget import Budget
 from .context import RungContext, SearchSettings, UserRows

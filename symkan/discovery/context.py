@@ -32,6 +32,7 @@ class SearchSettings:
     complexity_weights: tuple = (0.3, 1.0, 3.0)
     seed: int = 0
     n_threads: int | None = None  # torch intra-op threads during the search; None: torch's setting
+    n_jobs: int = 1  # rungs run at once in worker processes (joblib; 1: one after the other, :mod:`.parallel`)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,9 @@ decent (normalised loss below ``SNAP_NMSE``, or the last one tried) is snapped a
 complexity weight; the search stops at the first formula that reproduces the held-out
 data to round-off (``EXACT_NMSE``) or is far more accurate on it than its network
 (``STOP_FACTOR``), or when the budget is spent. Then the network behind the best
-formula is snapped at the other weights too, for the Pareto front.
+formula is snapped at the other weights too, for the Pareto front. With
+``settings.n_jobs`` ≠ 1 the rungs run in worker processes under the same rules
+(:mod:`.parallel`).
 """
 from __future__ import annotations
 
@@ -64,7 +66,7 @@ def held_out_variance(rows: UserRows) -> float:
     return weighted_var(rows.y_val, rows.w_val) or weighted_var(np.concatenate([rows.y, rows.y_val]), every) or 1.0
 
 
-def _first_weight(weights) -> tuple:
+def first_weight(weights) -> tuple:
     """The weight snapped first: the middle one (the default trade-off)."""
     ordered = sorted(weights)
     return (ordered[len(ordered) // 2],)
@@ -86,8 +88,12 @@ def search(spaces: dict, settings: SearchSettings, rows: UserRows, budget: Budge
     """
     var = held_out_variance(rows)
     budget = budget or Budget()
+    run = _run
+    if settings.n_jobs != 1 and len(settings.ladder) > 1:
+        from .parallel import parallel_runner  # joblib is imported only for n_jobs != 1
+        run = parallel_runner(budget) or _run
     with torch_threads(settings.n_threads), budget.metering():
-        attempts = _run(spaces, settings, rows, budget, on_stage or (lambda name: None), var, on_formula)
+        attempts = run(spaces, settings, rows, budget, on_stage or (lambda name: None), var, on_formula)
         for attempt in attempts:
             attempt.transform = spaces[attempt.space].transform
         if final_rows is not None:
@@ -98,7 +104,7 @@ def search(spaces: dict, settings: SearchSettings, rows: UserRows, budget: Budge
 
 def _run(spaces, settings, rows, budget, on_stage, var, on_formula=None) -> list:
     """The attempts of the rungs that ran (see :func:`search`); nmse = loss / ``var``."""
-    first = _first_weight(settings.complexity_weights)
+    first = first_weight(settings.complexity_weights)
     attempts: list[Attempt] = []
     split_tried = 1.0  # the next split needs a network SPLIT_NMSE × this accurate
 
@@ -107,17 +113,7 @@ def _run(spaces, settings, rows, budget, on_stage, var, on_formula=None) -> list
 
     def snap(attempt, weights):
         on_stage(f"snap {attempt.space} {attempt.model.width}")
-        t0 = time.perf_counter()
-        formulas, error = snap_weights(context(attempt.rung), attempt.model, weights)
-        known = {str(g.expr) for g in attempt.formulas}
-        new = [f for f in formulas if str(f.expr) not in known]
-        attempt.formulas += new
-        report_formulas(on_formula, new, var)
-        attempt.error = attempt.error or error if not attempt.formulas else None
-        attempt.seconds += time.perf_counter() - t0
-        best = min((f.loss for f in attempt.formulas), default=math.inf) / var
-        log.info("%s: best formula nmse %.3g, %.1f s in all", attempt.rung, best, attempt.seconds)
-        return best
+        return snap_attempt(context(attempt.rung), attempt, weights, var, on_formula)
 
     for k, rung in enumerate(settings.ladder):
         if attempts and budget.skip(str(rung)):
@@ -138,8 +134,7 @@ def _run(spaces, settings, rows, budget, on_stage, var, on_formula=None) -> list
         if attempt.numeric_nmse > SNAP_NMSE and not last:
             continue
         best = snap(attempt, first)
-        if (best >= EXACT_NMSE and rows.X.shape[1] == 2 and attempt.numeric_nmse < SPLIT_NMSE * split_tried
-                and not _closed_and_accurate(attempt, best)):
+        if wants_split(attempt, best, rows, split_tried):
             # the snap is not exact: the first accurate network is the oracle of a split
             # (a ten times more accurate one later, again)
             split_tried = attempt.numeric_nmse / SPLIT_NMSE / 10
@@ -148,13 +143,50 @@ def _run(spaces, settings, rows, budget, on_stage, var, on_formula=None) -> list
             attempt.formulas += split
             report_formulas(on_formula, split, var)
             best = min([best, *(f.loss / var for f in split)])
-        # Done when a formula reproduces the held-out data to round-off, or beats the
-        # network it came from by a wide margin (then it has found structure the network
-        # only approximates: a wider network has nothing more to offer). A formula merely
-        # as good as its network may be a smooth stand-in (x·exp(c·e^(−y²)) for
-        # x/(1 + y²)), so the search goes on.
-        if best < EXACT_NMSE or best <= STOP_FACTOR * attempt.numeric_nmse:
+        if stops_search(attempt, best):
             break
+    return finish_attempts(attempts, settings, budget, snap)
+
+
+def snap_attempt(ctx: RungContext, attempt: Attempt, weights, var: float, on_formula=None) -> float:
+    """Snap ``attempt``'s network at ``weights`` and add its new formulas (reported to
+    ``on_formula``); returns the attempt's best held-out nmse (loss / ``var``)."""
+    t0 = time.perf_counter()
+    formulas, error = snap_weights(ctx, attempt.model, weights)
+    known = {str(g.expr) for g in attempt.formulas}
+    new = [f for f in formulas if str(f.expr) not in known]
+    attempt.formulas += new
+    report_formulas(on_formula, new, var)
+    attempt.error = attempt.error or error if not attempt.formulas else None
+    attempt.seconds += time.perf_counter() - t0
+    best = min((f.loss for f in attempt.formulas), default=math.inf) / var
+    log.info("%s: best formula nmse %.3g, %.1f s in all", attempt.rung, best, attempt.seconds)
+    return best
+
+
+def wants_split(attempt: Attempt, best: float, rows: UserRows, split_tried: float = 1.0) -> bool:
+    """Whether a two-input rung whose snap is not exact (best nmse ``best``) is split:
+    its network is ``SPLIT_NMSE × split_tried`` accurate (``split_tried`` < 1 once an
+    earlier rung was split) and its best formula leaves something to improve."""
+    return (best >= EXACT_NMSE and rows.X.shape[1] == 2 and attempt.numeric_nmse < SPLIT_NMSE * split_tried
+            and not _closed_and_accurate(attempt, best))
+
+
+def stops_search(attempt: Attempt, best: float) -> bool:
+    """Whether the search stops after this rung (best formula nmse ``best``)."""
+    # Done when a formula reproduces the held-out data to round-off, or beats the
+    # network it came from by a wide margin (then it has found structure the network
+    # only approximates: a wider network has nothing more to offer). A formula merely
+    # as good as its network may be a smooth stand-in (x·exp(c·e^(−y²)) for
+    # x/(1 + y²)), so the search goes on.
+    return best < EXACT_NMSE or best <= STOP_FACTOR * attempt.numeric_nmse
+
+
+def finish_attempts(attempts: list, settings: SearchSettings, budget: Budget, snap) -> list:
+    """After the ladder: the best numeric fit snapped when nothing was, then the other
+    complexity weights for the network of the best formula (``snap(attempt, weights)``);
+    returns ``attempts``."""
+    first = first_weight(settings.complexity_weights)
     if not attempts:
         raise TrainingDiverged("training diverged for every architecture; check the data for outliers")
     snapped = [a for a in attempts if a.formulas]
