@@ -100,6 +100,10 @@ def test_formula_api():
     assert f.mse(X_new, X_new[:, 1] * np.exp(X_new[:, 0])) < 1e-20
     assert const.mse(X_new, np.zeros(50)) == pytest.approx(9.0)
     assert Formula(sympy.log(u - 5), [u, v]).mse(X_new, np.zeros(50)) == math.inf
+    # complex infinity (1/0 left by a simplification; AI-Feynman III.4.32 met one) scores
+    # as not finite instead of crashing the printer that writes the numpy code
+    with_zoo = Formula(sympy.Mul(u, sympy.exp(sympy.Mul(v, sympy.zoo, evaluate=False)), evaluate=False), [u, v])
+    assert with_zoo.mse(X_new, np.zeros(50)) == math.inf
     with pytest.raises(ValueError, match="must be"):
         f.mse(X_new[:, :1], np.zeros(50))
 

@@ -128,6 +128,8 @@ def _lambdify(variables, expr, backend: str):
     if not all(is_safe_name(v.name) for v in variables):
         safe = variable_symbols([v.name for v in variables])
         expr, variables = expr.xreplace(dict(zip(variables, safe))), safe
+    if expr.has(sympy.zoo):  # 1/0 left by a simplification: no printer knows it; it is nan
+        expr = expr.xreplace({sympy.zoo: sympy.nan})
     return sympy.lambdify(variables, expr, modules=backend)
 
 
