@@ -104,6 +104,8 @@ def test_formula_api():
     # as not finite instead of crashing the printer that writes the numpy code
     with_zoo = Formula(sympy.Mul(u, sympy.exp(sympy.Mul(v, sympy.zoo, evaluate=False)), evaluate=False), [u, v])
     assert with_zoo.mse(X_new, np.zeros(50)) == math.inf
+    from symkan.symbolic.constants import numpy_function  # the constant refits' code: the same
+    assert np.isnan(numpy_function(with_zoo.expr, [u, v], [])(X_new[:, 0], X_new[:, 1])).all()
     with pytest.raises(ValueError, match="must be"):
         f.mse(X_new[:, :1], np.zeros(50))
 

@@ -32,6 +32,7 @@ import sympy
 
 from .. import work
 from ..sample_weights import mean_square, weighted_var
+from .names import printable
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +146,7 @@ def numpy_function(expr: sympy.Expr, variables, params):
     args = [sympy.Symbol(f"v{k}_", **v.assumptions0) for k, v in enumerate(variables)]
     consts = [sympy.Symbol(f"c{k}_", **p.assumptions0) for k, p in enumerate(params)]
     body = expr.xreplace({**dict(zip(variables, args)), **dict(zip(params, consts))})
-    return sympy.lambdify(args + consts, body, modules="numpy")
+    return sympy.lambdify(args + consts, printable(body), modules="numpy")
 
 
 def snap_candidates(v: float, window: float = 0.05) -> list[sympy.Expr]:

@@ -11,7 +11,7 @@ import numpy as np
 import sympy
 import torch
 
-from .names import is_safe_name, latex_symbol_names, renamed, variable_symbols
+from .names import is_safe_name, latex_symbol_names, printable, renamed, variable_symbols
 
 BACKENDS = ("numpy", "torch", "jax")
 
@@ -128,9 +128,7 @@ def _lambdify(variables, expr, backend: str):
     if not all(is_safe_name(v.name) for v in variables):
         safe = variable_symbols([v.name for v in variables])
         expr, variables = expr.xreplace(dict(zip(variables, safe))), safe
-    if expr.has(sympy.zoo):  # 1/0 left by a simplification: no printer knows it; it is nan
-        expr = expr.xreplace({sympy.zoo: sympy.nan})
-    return sympy.lambdify(variables, expr, modules=backend)
+    return sympy.lambdify(variables, printable(expr), modules=backend)
 
 
 def _jax_callable(variables, expr):

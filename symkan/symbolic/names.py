@@ -177,5 +177,12 @@ def latex_symbol_names(names, symbols) -> dict:
     return labels
 
 
-__all__ = ["CODE_MODULES", "PREFIX", "is_safe_name", "latex_label", "latex_symbol_names", "rename_note", "renamed",
+def printable(expr):
+    """``expr`` with complex infinity (1/0 left by a simplification) replaced by nan: no code
+    printer knows zoo, and the value it stands for is not finite either way, so the
+    generated function returns nan there and the formula scores as not finite."""
+    return expr.xreplace({sympy.zoo: sympy.nan}) if expr.has(sympy.zoo) else expr
+
+
+__all__ = ["printable", "CODE_MODULES", "PREFIX", "is_safe_name", "latex_label", "latex_symbol_names", "rename_note", "renamed",
            "reserved_names", "safe_names", "variable_symbols"]

@@ -19,6 +19,8 @@ from __future__ import annotations
 import numpy as np
 import sympy
 
+from .names import printable
+
 #: the most significant digits a constant is printed with (float64: 15 are reliable)
 MAX_DIGITS = 15
 #: rounding may raise the held-out loss by this share of it
@@ -70,7 +72,7 @@ class _ConstantLoss:
         args = [sympy.Symbol(f"v{k}_") for k in range(len(variables))]
         consts = [sympy.Symbol(f"c{k}_") for k in range(len(self.floats))]
         body = expr.xreplace({**dict(zip(variables, args)), **dict(zip(self.floats, consts))})
-        self.fn = sympy.lambdify(args + consts, body, modules="numpy")
+        self.fn = sympy.lambdify(args + consts, printable(body), modules="numpy")
         self.columns = [np.asarray(X[:, k], dtype=np.float64) for k in range(X.shape[1])]
         self.y = np.asarray(y, dtype=np.float64).reshape(-1)
 
