@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from .nn import KAN
+from .nn.kan import combine_nodes
 from .regularize import INPUT_SPREAD_EPS, ENTROPY_EPS
 from .tensor_memo import TensorMemo
 
@@ -187,7 +188,7 @@ class AnalyticObjective:
         nodes = x
         for l, h in enumerate(self._layers):
             p = self._layer_forward(h, nodes, h.mask(), memo=self._predict_memo if l == 0 else None)
-            nodes = _combine(p.sub, h.spec)
+            nodes = combine_nodes(p.sub, h.spec)
         return nodes
 
     @torch.no_grad()
@@ -201,7 +202,7 @@ class AnalyticObjective:
                 penalty = penalty + self._penalty(p)
             passes.append(p)
             masks.append(mask)
-            nodes = _combine(p.sub, h.spec)
+            nodes = combine_nodes(p.sub, h.spec)
         r = nodes - y
         if w is None:
             mse = (r * r).mean()
@@ -217,17 +218,6 @@ class AnalyticObjective:
             grad_sub = _combine_backward(p.sub, h.spec, grad)
             grad = self._layer_backward(h, p, masks[l], grad_sub, need_x=l > 0)
         return total, mse, penalty
-
-
-def _combine(sub: torch.Tensor, spec) -> torch.Tensor:
-    """Sum nodes pass through, product nodes multiply their group (as :func:`symkan.nn.kan.combine_nodes`)."""
-    if not spec.arities:
-        return sub
-    parts, start = [sub[:, : spec.n_sum]], spec.n_sum
-    for r in spec.arities:
-        parts.append(sub[:, start:start + r].prod(dim=1, keepdim=True))
-        start += r
-    return torch.cat(parts, dim=1)
 
 
 def _combine_backward(sub: torch.Tensor, spec, grad_nodes: torch.Tensor) -> torch.Tensor:
