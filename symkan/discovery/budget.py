@@ -122,3 +122,10 @@ class Budget:
                       None if self.evaluations is None else max(1, int(self.evaluations * fraction)),
                       start=self.start, used=self.used)
 
+    def rest_share(self, fraction: float) -> "Budget":
+        """A budget that ends once ``fraction`` of what is left of this one is used, in
+        time and in work, from the same start and counting on the same evaluations."""
+        seconds = None if self.seconds is None else self.elapsed() + fraction * max(0.0, self.left())
+        evaluations = None if self.evaluations is None else \
+            self.used.n + max(1, int(fraction * max(0, self.evaluations - self.used.n)))
+        return Budget(seconds, evaluations, start=self.start, used=self.used)

@@ -29,10 +29,12 @@ from .oracle_split import split_formulas
 from .searching import (
     SNAP_NMSE,
     SPLIT_NMSE,
+    add_formulas,
     finish_attempts,
     first_weight,
     snap_attempt,
     stops_search,
+    wants_peel,
     wants_split,
 )
 from .spaces import space_functions
@@ -135,7 +137,7 @@ def _rung_outcome(k: int, space, rows: UserRows, settings: SearchSettings, var: 
     return RungOutcome(attempt=attempt, best=best, split=split)
 
 
-def run_parallel(spaces, settings, rows, budget, on_stage, var, on_formula=None) -> list:
+def run_parallel(spaces, settings, rows, budget, on_stage, var, on_formula=None, peel=None) -> list:
     """:func:`.searching.search`'s loop with the rungs in ``settings.n_jobs`` processes
     (see the module docstring); returns the attempts of the rungs kept, in order."""
     joblib = require_joblib("n_jobs != 1")
@@ -169,9 +171,11 @@ def run_parallel(spaces, settings, rows, budget, on_stage, var, on_formula=None)
             best = outcome.best
             if outcome.split is not None and wants_split(attempt, best, rows, split_tried):
                 split_tried = attempt.numeric_nmse / SPLIT_NMSE / 10
-                attempt.formulas += outcome.split
-                report_formulas(on_formula, outcome.split, var)
-                best = min([best, *(f.loss / var for f in outcome.split)])
+                best = add_formulas(attempt, outcome.split, best, var, on_formula)
+            if peel is not None and wants_peel(attempt, best, rows):  # in this process, as n_jobs=1 does
+                on_stage(f"peel {attempt.space} {attempt.model.width}")
+                peeled, peel = peel(attempt.model, spaces[attempt.space].transform, attempt.numeric_nmse), None
+                best = add_formulas(attempt, peeled, best, var, on_formula)
             if stops_search(attempt, best):
                 break
     finally:

@@ -40,6 +40,10 @@ STOP_FACTOR = 1e-2
 SNAP_NMSE = 1e-2
 #: ... and below which a two-input network is accurate enough to test for separability
 SPLIT_NMSE = 1e-2
+#: numeric held-out nmse below which a network of three or more inputs is an oracle for
+#: peeling (a less accurate network's structure is its own: a [3, 1] network in the log
+#: space is a product of its inputs' functions whatever the law)
+PEEL_NMSE = 1e-4
 #: a snapped formula with no float left and within this factor of its network's loss
 #: (2π·√(L/g) on noisy data) has nothing for a split to improve
 SPLIT_GAIN = 1.5
@@ -73,7 +77,7 @@ def first_weight(weights) -> tuple:
 
 
 def search(spaces: dict, settings: SearchSettings, rows: UserRows, budget: Budget | None = None,
-           on_stage=None, final_rows: UserRows | None = None, on_formula=None) -> SearchResult:
+           on_stage=None, final_rows: UserRows | None = None, on_formula=None, peel=None) -> SearchResult:
     """Run the rungs of ``settings.ladder`` in order (see the module docstring).
 
     ``spaces``: name -> :class:`.spaces.Space` (standardised training and held-out
@@ -82,7 +86,9 @@ def search(spaces: dict, settings: SearchSettings, rows: UserRows, budget: Budge
     :mod:`.sampling`): the rows every formula's constants are refit on and its ``loss``
     scored on at the end (:mod:`.final`). ``on_stage(name)`` is called as each stage
     starts (progress); ``on_formula(entries)`` with the new formulas of each snap and split
-    (:mod:`.streaming`).
+    (:mod:`.streaming`). ``peel(model, transform, accuracy)``: formulas of a table of three
+    or more inputs found with the first accurate network whose snap is not exact as the
+    oracle (:mod:`.peeling`; None: not tried).
     Raises :class:`.errors.TrainingDiverged` when training diverged on every rung and
     :class:`.errors.NoFormulaFound` when no formula is finite on the held-out rows.
     """
@@ -93,7 +99,7 @@ def search(spaces: dict, settings: SearchSettings, rows: UserRows, budget: Budge
         from .parallel import parallel_runner  # joblib is imported only for n_jobs != 1
         run = parallel_runner(budget) or _run
     with torch_threads(settings.n_threads), budget.metering():
-        attempts = run(spaces, settings, rows, budget, on_stage or (lambda name: None), var, on_formula)
+        attempts = run(spaces, settings, rows, budget, on_stage or (lambda name: None), var, on_formula, peel)
         for attempt in attempts:
             attempt.transform = spaces[attempt.space].transform
         if final_rows is not None:
@@ -102,7 +108,7 @@ def search(spaces: dict, settings: SearchSettings, rows: UserRows, budget: Budge
     return front_of(attempts, var)
 
 
-def _run(spaces, settings, rows, budget, on_stage, var, on_formula=None) -> list:
+def _run(spaces, settings, rows, budget, on_stage, var, on_formula=None, peel=None) -> list:
     """The attempts of the rungs that ran (see :func:`search`); nmse = loss / ``var``."""
     first = first_weight(settings.complexity_weights)
     attempts: list[Attempt] = []
@@ -140,12 +146,22 @@ def _run(spaces, settings, rows, budget, on_stage, var, on_formula=None) -> list
             split_tried = attempt.numeric_nmse / SPLIT_NMSE / 10
             split = split_formulas(model, spaces[rung.space].transform, rows,
                                    space_functions(settings.functions, "linear"), budget, accuracy=attempt.numeric_nmse)
-            attempt.formulas += split
-            report_formulas(on_formula, split, var)
-            best = min([best, *(f.loss / var for f in split)])
+            best = add_formulas(attempt, split, best, var, on_formula)
+        if peel is not None and wants_peel(attempt, best, rows):
+            on_stage(f"peel {attempt.space} {attempt.model.width}")
+            peeled, peel = peel(model, spaces[rung.space].transform, attempt.numeric_nmse), None  # once
+            best = add_formulas(attempt, peeled, best, var, on_formula)
         if stops_search(attempt, best):
             break
     return finish_attempts(attempts, settings, budget, snap)
+
+
+def add_formulas(attempt: Attempt, formulas: list, best: float, var: float, on_formula=None) -> float:
+    """Add ``formulas`` (of a split or a peel of ``attempt``'s network) to the attempt and
+    report them; returns the attempt's best held-out nmse (``best`` before them)."""
+    attempt.formulas += formulas
+    report_formulas(on_formula, formulas, var)
+    return min([best, *(f.loss / var for f in formulas)])
 
 
 def snap_attempt(ctx: RungContext, attempt: Attempt, weights, var: float, on_formula=None) -> float:
@@ -169,6 +185,14 @@ def wants_split(attempt: Attempt, best: float, rows: UserRows, split_tried: floa
     its network is ``SPLIT_NMSE × split_tried`` accurate (``split_tried`` < 1 once an
     earlier rung was split) and its best formula leaves something to improve."""
     return (best >= EXACT_NMSE and rows.X.shape[1] == 2 and attempt.numeric_nmse < SPLIT_NMSE * split_tried
+            and not _closed_and_accurate(attempt, best))
+
+
+def wants_peel(attempt: Attempt, best: float, rows: UserRows) -> bool:
+    """Whether a rung of three or more inputs whose snap is not exact (best nmse ``best``)
+    is the oracle of a peel (:mod:`.peeling`): its network is ``PEEL_NMSE`` accurate and
+    its best formula leaves something to improve."""
+    return (best >= EXACT_NMSE and rows.X.shape[1] >= 3 and attempt.numeric_nmse < PEEL_NMSE
             and not _closed_and_accurate(attempt, best))
 
 

@@ -10,9 +10,10 @@ from .budget import Budget
 from .context import SearchSettings
 from .final import refit_and_score
 from .ladder import build_ladder
+from .peeling import peel_formulas
 from .sampling import RowSplit
 from .searching import SearchResult, front_of, held_out_variance, search
-from .spaces import make_space, space_names
+from .spaces import make_space, space_functions, space_names
 from .streaming import report_formulas
 from .training import EXACT_NMSE
 from .univariate import univariate_attempt
@@ -27,7 +28,9 @@ def search_table(X: np.ndarray, y: np.ndarray, names: list, split: RowSplit, set
     ``settings``. With ``final`` and a subsampled split, the formulas are refit and
     scored on all rows at the end (:mod:`.final`). The result's ``rows`` are the rows
     the search scored on. A one-input problem is first fitted directly
-    (:mod:`.univariate`); the ladder runs when that is not exact to round-off.
+    (:mod:`.univariate`); the ladder runs when that is not exact to round-off. With three
+    or more inputs and the automatic ladder, inputs that split off are peeled and the
+    smaller problem is searched the same way (:mod:`.peeling`).
     ``on_formula(entries)`` hears of formulas as they are found (:mod:`.streaming`)."""
     spaces = {name: make_space(name, X, y, split.search_train, split.search_val, split.weight)
               for name in space_names(log_space, X, y)}
@@ -50,8 +53,13 @@ def search_table(X: np.ndarray, y: np.ndarray, names: list, split: RowSplit, set
                 result = front_of([direct], held_out_variance(final_rows or rows))
                 result.rows = rows
                 return result
+        peel = None
+        if hidden is None and X.shape[1] >= 3:  # the search's own ladder may peel separable inputs off
+            def peel(model, transform, accuracy):
+                return peel_formulas(model, transform, rows, settings, space_functions(settings.functions, "linear"),
+                                     budget, search_table, accuracy)
         result = search(spaces, replace(settings, ladder=ladder), rows, budget, on_stage=on_stage,
-                        final_rows=final_rows, on_formula=on_formula)
+                        final_rows=final_rows, on_formula=on_formula, peel=peel)
         if direct is not None:
             if final_rows is not None:
                 refit_and_score(direct.formulas, final_rows, budget.cutoff)

@@ -1,0 +1,191 @@
+"""Reduction of a law of three or more inputs by the inputs it separates from the rest
+(AI Feynman's recursion, with the trained network as the oracle).
+
+A law f(x) is a product u_j(x_j)·v(x_rest) exactly when
+f(x)·f(x⁰) = f(x with x_j = x_j⁰)·f(x with x_rest = x_rest⁰) for a reference point x⁰, and
+a sum u_j(x_j) + v(x_rest) when the same identity holds with sums (the two-input tests of
+:mod:`.oracle_split`, with the rest of the inputs as the second block). Each input is
+tested on the held-out rows with the network's values. The inputs that split off as
+factors (else as terms) are peeled together:
+
+* each one's cut through x⁰, c_j(x_j) = f(x⁰ with x_j varying), is fitted directly by the
+  univariate rung's fitter (:mod:`.univariate`): for a factor, u_j ∝ c_j;
+* the target is reduced on the real data — y·Π f(x⁰)/ĉ_j(x_j) for factors,
+  y − Σ (ĉ_j(x_j) − f(x⁰)) for terms — and loses the peeled inputs;
+* the smaller problem is searched with a share of what is left of the budget (the search
+  recurses: a problem of three or more inputs may be peeled again, one of two inputs is
+  split or reduced by :mod:`.oracle_split`, one of one input is fitted directly);
+* each formula of its front is composed with the fitted cuts and checked on the data (its
+  constants refit jointly and snapped, :func:`.snapping.checked_formula`).
+
+When every input splits off, the law is the composed cuts alone. Nothing is trusted
+without the final check: a peeled formula is kept with its held-out loss, like any other.
+I.10.7, m₀/√(1 − v²/c²): m₀ splits off, the rest is a two-input problem that depends on
+v/c only.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from fractions import Fraction
+
+import numpy as np
+import sympy
+
+from ..symbolic.names import printable, variable_symbols
+from .budget import Budget
+from .context import SearchSettings, UserRows
+from .errors import DiscoveryError
+from .oracle_split import network_function, split_errors
+from .sampling import RowSplit
+from .snapping import checked_formula
+from .univariate import univariate_expr, univariate_fits
+
+log = logging.getLogger(__name__)
+
+#: an input is peeled when its identity holds on held-out rows to this normalised rms error
+PEEL_TOL = 0.02
+#: share of the time (and work) left that the search of the smaller problem may use
+PEEL_SHARE = 0.6
+#: formulas of the smaller problem's front composed back (the most accurate first)
+COMPOSED = 4
+#: powers of the monomial cuts
+POWERS = tuple(Fraction(p) for p in (1, -1, 2, -2, 3, -3, "1/2", "-1/2", "3/2", "-3/2", 4, -4))
+#: a monomial fits a cut when its relative rms error is below this × the network's rms error
+MONOMIAL_TOL = 10.0
+
+
+def peel_errors(f, X_val: np.ndarray, x0: np.ndarray) -> dict:
+    """{input j: {"sum": error, "product": error}}: how well ``f`` splits into a function
+    of x_j and one of the other inputs, on the rows X_val (m, d) at the reference x0 (d,)
+    (normalised rms errors of :func:`.oracle_split.split_errors`)."""
+    F, F0 = f(X_val), float(f(x0[None])[0])
+    out = {}
+    for j in range(X_val.shape[1]):
+        alone, rest = np.repeat(x0[None], len(X_val), axis=0), X_val.copy()
+        alone[:, j] = X_val[:, j]  # x_j varies, the rest at x0
+        rest[:, j] = x0[j]  # x_j at x0, the rest varies
+        errors = split_errors(F, f(alone), f(rest), F0)
+        out[j] = {kind: errors[kind][0] for kind in ("sum", "product")}
+    return out
+
+
+def peeled_inputs(errors: dict) -> tuple:
+    """(kind, inputs): the inputs that split off as factors ("product"), else as terms
+    ("sum"), under ``PEEL_TOL``; (None, []) when none does."""
+    for kind in ("product", "sum"):
+        inputs = [j for j, e in errors.items() if e[kind] < PEEL_TOL]
+        if inputs:
+            return kind, inputs
+    return None, []
+
+
+def monomial(x: np.ndarray, cut: np.ndarray, kind: str, accuracy: float) -> tuple | None:
+    """(power, scale, offset) of the monomial of ``POWERS`` that fits the cut (n,) of x (n,)
+    to the network's ``accuracy`` (nmse) — scale·x^p for a factor, scale·x^p + offset for a
+    term; None when none does. Physical factors are mostly monomials, and a monomial divides
+    out exactly where a general fit of the network's values (1.028·m₀ − 0.0002) would leave
+    a trace of the peeled input in the smaller problem."""
+    limit = max(MONOMIAL_TOL * np.sqrt(accuracy), 1e-6)
+    best = None
+    for p in POWERS:
+        with np.errstate(all="ignore"):
+            xp = x ** int(p) if p.denominator == 1 else x ** float(p)
+            A = np.stack([xp, np.ones_like(xp)], axis=1) if kind == "sum" else xp[:, None]
+        if not np.all(np.isfinite(A)):
+            continue
+        coef = np.linalg.lstsq(A, cut, rcond=None)[0]
+        error = float(np.sqrt(np.mean((A @ coef - cut) ** 2)) / (np.std(cut) if kind == "sum" else np.sqrt(np.mean(cut ** 2))))
+        if error < limit and (best is None or error < best[0]):
+            best = (error, p, float(coef[0]), float(coef[1]) if kind == "sum" else 0.0)
+    return None if best is None else best[1:]
+
+
+def cut_exprs(f, rows: UserRows, x0: np.ndarray, inputs: list, kind: str, functions, accuracy: float,
+              symbols) -> dict:
+    """{j: sympy expression of x_j}: f's cut through x0 along each of ``inputs``, a
+    monomial where one fits (:func:`monomial`), else the best direct fit (None when no
+    fit is finite)."""
+    out = {}
+    for j in inputs:
+        pts = np.repeat(x0[None], len(rows.X), axis=0)
+        pts[:, j] = rows.X[:, j]
+        with np.errstate(all="ignore"):
+            cut = f(pts)
+        mono = monomial(rows.X[:, j], cut, kind, accuracy) if np.all(np.isfinite(cut)) else None
+        if mono is not None:
+            p, scale, offset = mono
+            out[j] = scale * symbols[j] ** sympy.Rational(p.numerator, p.denominator) + offset
+            continue
+        with np.errstate(all="ignore"):
+            fits = univariate_fits(rows.X[:, j], cut, functions, 1, tolerance=3 * accuracy, weights=rows.w)
+        out[j] = univariate_expr(*fits[0], symbols[j]) if fits else None
+    return out
+
+
+def peel_formulas(model, transform, rows: UserRows, settings: SearchSettings, functions, budget: Budget,
+                  solve, accuracy: float = 0.0) -> list:
+    """Formulas of a table of three or more inputs found by peeling off the inputs that
+    split from the rest (see the module docstring); [] when none does or nothing checks.
+    ``model``, ``transform``: a trained network and its space's transform (the oracle);
+    ``functions``: the library of the cut fits; ``solve(X, y, names, split, settings,
+    budget=...)``: the search of the smaller problem (:func:`.table_search.search_table`);
+    ``accuracy``: the network's held-out nmse."""
+    f = network_function(model, transform)
+    x0 = np.median(rows.X, axis=0)
+    errors = peel_errors(f, rows.X_val, x0)
+    kind, inputs = peeled_inputs(errors)
+    log.info("peeling at %s: %s", x0, ", ".join(f"{rows.names[j]} {e['product']:.2g}/{e['sum']:.2g}"
+                                                 for j, e in errors.items()))
+    if kind is None or budget.spent:
+        return []
+    symbols = variable_symbols(rows.names)
+    cuts = cut_exprs(f, rows, x0, inputs, kind, functions, accuracy, symbols)
+    if any(c is None for c in cuts.values()):
+        return []
+    F0 = float(f(x0[None])[0])
+    keep = [j for j in range(rows.X.shape[1]) if j not in inputs]
+    log.info("peeling %s as %ss: %s", [rows.names[j] for j in inputs], kind, cuts)
+    if kind == "product":
+        outer = sympy.Mul(*(c / F0 for c in cuts.values()))
+    else:
+        outer = sympy.Add(*(c - F0 for c in cuts.values()))
+    if not keep:  # every input splits off: the law is its cuts
+        expr = outer * F0 if kind == "product" else outer + F0
+        found = checked_formula(expr, symbols, rows, budget, f"the peeled formula {expr}")
+        return [found] if found is not None else []
+    cores = _core_formulas(rows, keep, outer, kind, symbols, settings, budget, solve)
+    found = []
+    for core in cores:
+        inner = core.expr.xreplace({v: symbols[j] for v, j in zip(core.variables, keep)})
+        expr = outer * inner if kind == "product" else outer + inner
+        formula = checked_formula(expr, symbols, rows, budget, f"the peeled formula {expr}")
+        if formula is not None:
+            found.append(formula)
+    return found
+
+
+def _core_formulas(rows: UserRows, keep: list, outer, kind: str, symbols, settings: SearchSettings,
+                   budget: Budget, solve) -> list:
+    """The most accurate formulas of the smaller problem: inputs ``keep``, the target
+    with ``outer`` (the peeled cuts) divided out or subtracted; [] when its search fails."""
+    X = np.concatenate([rows.X, rows.X_val])
+    y = np.concatenate([rows.y, rows.y_val])
+    with np.errstate(all="ignore"):
+        values = sympy.lambdify(symbols, printable(outer), "numpy")(*X.T) * np.ones(len(y))
+        target = y / values if kind == "product" else y - values
+    if not np.all(np.isfinite(target)):
+        log.info("peeling: the reduced target is not finite on every row")
+        return []
+    n, m = len(rows.X), len(rows.X_val)
+    train, val = np.arange(n), np.arange(n, n + m)
+    weight = None if rows.w is None else np.concatenate([rows.w, rows.w_val])
+    split = RowSplit(train, val, train, val, weight=weight)
+    try:
+        result = solve(X[:, keep], target, [rows.names[j] for j in keep], split, replace(settings, n_jobs=1),
+                       budget=budget.rest_share(PEEL_SHARE), final=False)
+    except DiscoveryError as err:
+        log.info("peeling: the smaller problem found nothing (%s)", err)
+        return []
+    entries = sorted(result.front, key=lambda e: e.nmse)[:COMPOSED]
+    return [e.formula for e in entries]
