@@ -17,6 +17,7 @@ joblib is imported inside these functions only: ``n_jobs=1`` never imports it.
 from __future__ import annotations
 
 import logging
+import math
 import time
 import warnings
 from dataclasses import dataclass
@@ -28,8 +29,7 @@ from .context import RungContext, SearchSettings, UserRows
 from .oracle_split import split_formulas
 from .searching import (
     SNAP_NMSE,
-    SPLIT_NMSE,
-    add_formulas,
+    RungSteps,
     finish_attempts,
     first_weight,
     snap_attempt,
@@ -69,6 +69,7 @@ class RungOutcome:
     diverged: str = ""
     best: float | None = None
     split: list | None = None
+    pending: bool = False  # not snapped: the parent peels first (RungSteps.formulas)
     evaluations: int = 0  # the loss evaluations the worker counted (charged to the fit's budget)
 
 
@@ -101,20 +102,22 @@ def parallel_runner(budget: Budget):
 
 
 def run_rung(k: int, space, rows: UserRows, settings: SearchSettings, var: float, clock: SharedClock,
-             functions: dict) -> RungOutcome:
+             functions: dict, peels: bool = False) -> RungOutcome:
     """Rung ``k`` of ``settings.ladder`` in a worker process: what the sequential loop
     of :func:`.searching.search` does with it before it looks at the other rungs.
-    ``functions``: the user's registered library functions (:func:`custom_functions`)."""
+    ``functions``: the user's registered library functions (:func:`custom_functions`);
+    ``peels``: the search may peel (a network that would be peeled is left to the parent)."""
     if functions:
         restore_custom_functions(functions)
     budget = clock.budget()
     with torch_threads(1), budget.metering():
-        outcome = _rung_outcome(k, space, rows, settings, var, budget)
+        outcome = _rung_outcome(k, space, rows, settings, var, budget, peels)
     outcome.evaluations = budget.evaluations_used
     return outcome
 
 
-def _rung_outcome(k: int, space, rows: UserRows, settings: SearchSettings, var: float, budget: Budget) -> RungOutcome:
+def _rung_outcome(k: int, space, rows: UserRows, settings: SearchSettings, var: float, budget: Budget,
+                  peels: bool) -> RungOutcome:
     """:func:`run_rung` under the worker's torch thread and work meter."""
     rung = settings.ladder[k]
     if k and budget.spent:
@@ -129,6 +132,8 @@ def _rung_outcome(k: int, space, rows: UserRows, settings: SearchSettings, var: 
     last = k == len(settings.ladder) - 1 or budget.spent
     if attempt.numeric_nmse > SNAP_NMSE and not last:
         return RungOutcome(attempt=attempt)
+    if peels and wants_peel(attempt, math.inf, rows):
+        return RungOutcome(attempt=attempt, pending=True)
     best = snap_attempt(ctx, attempt, first_weight(settings.complexity_weights), var)
     split = None
     if wants_split(attempt, best, rows):  # the loosest split rule: the parent applies the exact one
@@ -142,14 +147,14 @@ def run_parallel(spaces, settings, rows, budget, on_stage, var, on_formula=None,
     (see the module docstring); returns the attempts of the rungs kept, in order."""
     joblib = require_joblib("n_jobs != 1")
     ladder, clock, functions = settings.ladder, SharedClock.of(budget), custom_functions()
-    tasks = (joblib.delayed(run_rung)(k, spaces[rung.space], rows, settings, var, clock, functions)
+    tasks = (joblib.delayed(run_rung)(k, spaces[rung.space], rows, settings, var, clock, functions, peel is not None)
              for k, rung in enumerate(ladder))
     # pre_dispatch "n_jobs": a rung starts only when a worker is free, so it measures the
     # deadline from then; results come back in rung order
     outcomes = joblib.Parallel(n_jobs=settings.n_jobs, return_as="generator", pre_dispatch="n_jobs",
                                batch_size=1)(tasks)
     attempts: list[Attempt] = []
-    split_tried = 1.0
+    steps = RungSteps(spaces, settings, rows, budget, on_stage, var, on_formula, peel)
     try:
         for rung, outcome in zip(ladder, outcomes):
             budget.count(outcome.evaluations)  # fit_evaluations_ covers the workers' work too
@@ -164,18 +169,14 @@ def run_parallel(spaces, settings, rows, budget, on_stage, var, on_formula=None,
             attempts.append(attempt)
             log.info("%s -> %s: numeric nmse %.3g after %.1f s", rung, attempt.model.width, attempt.numeric_nmse,
                      attempt.seconds)
-            if outcome.best is None:
+            if outcome.pending:  # peel (once), snap and split here, as the sequential loop does
+                best = steps.formulas(attempt)
+            elif outcome.best is None:
                 continue
-            on_stage(f"snap {attempt.space} {attempt.model.width}")
-            report_formulas(on_formula, attempt.formulas, var)
-            best = outcome.best
-            if outcome.split is not None and wants_split(attempt, best, rows, split_tried):
-                split_tried = attempt.numeric_nmse / SPLIT_NMSE / 10
-                best = add_formulas(attempt, outcome.split, best, var, on_formula)
-            if peel is not None and wants_peel(attempt, best, rows):  # in this process, as n_jobs=1 does
-                on_stage(f"peel {attempt.space} {attempt.model.width}")
-                peeled, peel = peel(attempt.model, spaces[attempt.space].transform, attempt.numeric_nmse), None
-                best = add_formulas(attempt, peeled, best, var, on_formula)
+            else:
+                on_stage(f"snap {attempt.space} {attempt.model.width}")
+                report_formulas(on_formula, attempt.formulas, var)
+                best = steps.after_snap(attempt, outcome.best, outcome.split)
             if stops_search(attempt, best):
                 break
     finally:
@@ -183,9 +184,4 @@ def run_parallel(spaces, settings, rows, budget, on_stage, var, on_formula=None,
             warnings.filterwarnings("ignore", message=r".*tasks .*(not used|cancelled)", category=UserWarning)
             outcomes.close()  # cancels the rungs still queued or running
 
-    def snap(attempt, weights):
-        on_stage(f"snap {attempt.space} {attempt.model.width}")
-        return snap_attempt(RungContext(attempt.rung, spaces[attempt.space], rows, settings, budget), attempt,
-                            weights, var, on_formula)
-
-    return finish_attempts(attempts, settings, budget, snap)
+    return finish_attempts(attempts, settings, budget, steps.snap)

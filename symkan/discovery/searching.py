@@ -110,21 +110,12 @@ def search(spaces: dict, settings: SearchSettings, rows: UserRows, budget: Budge
 
 def _run(spaces, settings, rows, budget, on_stage, var, on_formula=None, peel=None) -> list:
     """The attempts of the rungs that ran (see :func:`search`); nmse = loss / ``var``."""
-    first = first_weight(settings.complexity_weights)
     attempts: list[Attempt] = []
-    split_tried = 1.0  # the next split needs a network SPLIT_NMSE × this accurate
-
-    def context(rung):
-        return RungContext(rung, spaces[rung.space], rows, settings, budget)
-
-    def snap(attempt, weights):
-        on_stage(f"snap {attempt.space} {attempt.model.width}")
-        return snap_attempt(context(attempt.rung), attempt, weights, var, on_formula)
-
+    steps = RungSteps(spaces, settings, rows, budget, on_stage, var, on_formula, peel)
     for k, rung in enumerate(settings.ladder):
         if attempts and budget.skip(str(rung)):
             break
-        ctx = context(rung)
+        ctx = RungContext(rung, spaces[rung.space], rows, settings, budget)
         on_stage(f"train {rung}")
         t0 = time.perf_counter()
         try:
@@ -139,21 +130,52 @@ def _run(spaces, settings, rows, budget, on_stage, var, on_formula=None, peel=No
         last = k == len(settings.ladder) - 1 or budget.spent
         if attempt.numeric_nmse > SNAP_NMSE and not last:
             continue
-        best = snap(attempt, first)
-        if wants_split(attempt, best, rows, split_tried):
-            # the snap is not exact: the first accurate network is the oracle of a split
-            # (a ten times more accurate one later, again)
-            split_tried = attempt.numeric_nmse / SPLIT_NMSE / 10
-            split = split_formulas(model, spaces[rung.space].transform, rows,
-                                   space_functions(settings.functions, "linear"), budget, accuracy=attempt.numeric_nmse)
-            best = add_formulas(attempt, split, best, var, on_formula)
-        if peel is not None and wants_peel(attempt, best, rows):
-            on_stage(f"peel {attempt.space} {attempt.model.width}")
-            peeled, peel = peel(model, spaces[rung.space].transform, attempt.numeric_nmse), None  # once
-            best = add_formulas(attempt, peeled, best, var, on_formula)
-        if stops_search(attempt, best):
+        if stops_search(attempt, steps.formulas(attempt)):
             break
-    return finish_attempts(attempts, settings, budget, snap)
+    return finish_attempts(attempts, settings, budget, steps.snap)
+
+
+class RungSteps:
+    """What the search does with a trained network worth snapping, and what it remembers
+    between rungs: a peel (once, before the snap: cheaper when it applies), the snap at
+    the first complexity weight, and a split of a two-input network whose snap is not
+    exact (the first accurate network is its oracle; a ten times more accurate one later,
+    again)."""
+
+    def __init__(self, spaces, settings, rows, budget, on_stage, var, on_formula=None, peel=None):
+        self.spaces, self.settings, self.rows, self.budget = spaces, settings, rows, budget
+        self.on_stage, self.var, self.on_formula, self.peel = on_stage, var, on_formula, peel
+        self.split_tried = 1.0  # the next split needs a network SPLIT_NMSE × this accurate
+
+    def snap(self, attempt: Attempt, weights) -> float:
+        """Snap ``attempt`` at ``weights``; its best held-out nmse."""
+        self.on_stage(f"snap {attempt.space} {attempt.model.width}")
+        ctx = RungContext(attempt.rung, self.spaces[attempt.space], self.rows, self.settings, self.budget)
+        return snap_attempt(ctx, attempt, weights, self.var, self.on_formula)
+
+    def formulas(self, attempt: Attempt) -> float:
+        """Peel, snap and split ``attempt``'s network as they apply; its best held-out nmse."""
+        best = math.inf
+        if self.peel is not None and wants_peel(attempt, best, self.rows):
+            self.on_stage(f"peel {attempt.space} {attempt.model.width}")
+            peeled, self.peel = self.peel(attempt.model, self.spaces[attempt.space].transform,
+                                          attempt.numeric_nmse), None
+            best = add_formulas(attempt, peeled, best, self.var, self.on_formula)
+        if best >= EXACT_NMSE:
+            best = self.snap(attempt, first_weight(self.settings.complexity_weights))
+        return self.after_snap(attempt, best)
+
+    def after_snap(self, attempt: Attempt, best: float, split: list | None = None) -> float:
+        """The split of a snapped ``attempt`` (best nmse ``best``) where it applies
+        (``split``: its formulas when a worker made them already); the best nmse."""
+        if not wants_split(attempt, best, self.rows, self.split_tried):
+            return best
+        self.split_tried = attempt.numeric_nmse / SPLIT_NMSE / 10
+        if split is None:
+            split = split_formulas(attempt.model, self.spaces[attempt.space].transform, self.rows,
+                                   space_functions(self.settings.functions, "linear"), self.budget,
+                                   accuracy=attempt.numeric_nmse)
+        return add_formulas(attempt, split, best, self.var, self.on_formula)
 
 
 def add_formulas(attempt: Attempt, formulas: list, best: float, var: float, on_formula=None) -> float:
@@ -189,9 +211,9 @@ def wants_split(attempt: Attempt, best: float, rows: UserRows, split_tried: floa
 
 
 def wants_peel(attempt: Attempt, best: float, rows: UserRows) -> bool:
-    """Whether a rung of three or more inputs whose snap is not exact (best nmse ``best``)
-    is the oracle of a peel (:mod:`.peeling`): its network is ``PEEL_NMSE`` accurate and
-    its best formula leaves something to improve."""
+    """Whether the network of a rung of three or more inputs is the oracle of a peel
+    (:mod:`.peeling`): it is ``PEEL_NMSE`` accurate and the attempt's best formula so
+    far (nmse ``best``; inf before its snap) leaves something to improve."""
     return (best >= EXACT_NMSE and rows.X.shape[1] >= 3 and attempt.numeric_nmse < PEEL_NMSE
             and not _closed_and_accurate(attempt, best))
 
