@@ -49,6 +49,10 @@ PEEL_TOL = 0.02
 PEEL_SHARE = 0.6
 #: formulas of the smaller problem's front composed back (the most accurate first)
 COMPOSED = 4
+#: f(x⁰) is near zero below this fraction of f's rms: another reference point is taken
+NEAR_ZERO = 0.3
+#: held-out rows near the medians tried as the reference point
+REFERENCES = 16
 #: powers of the monomial cuts
 POWERS = tuple(Fraction(p) for p in (1, -1, 2, -2, 3, -3, "1/2", "-1/2", "3/2", "-3/2", 4, -4))
 #: a monomial fits a cut when its relative rms error is below this × the network's rms error
@@ -68,6 +72,21 @@ def peel_errors(f, X_val: np.ndarray, x0: np.ndarray) -> dict:
         errors = split_errors(F, f(alone), f(rest), F0)
         out[j] = {kind: errors[kind][0] for kind in ("sum", "product")}
     return out
+
+
+def reference_point(f, rows: UserRows) -> np.ndarray:
+    """The reference x⁰ (d,) of the tests and cuts: the inputs' medians, unless f is near
+    zero there (A·κ·(T₂ − T₁)/d at T₁ = T₂: a product's identity is then all noise) —
+    then the one of the ``REFERENCES`` held-out rows nearest the medians where |f| is
+    largest."""
+    middle = np.median(rows.X, axis=0)
+    with np.errstate(all="ignore"):
+        F = f(rows.X_val)
+        if abs(float(f(middle[None])[0])) >= NEAR_ZERO * np.sqrt(np.mean(F ** 2)):
+            return middle
+    spread = np.std(rows.X, axis=0) + 1e-300
+    nearest = np.argsort(np.sum(((rows.X_val - middle) / spread) ** 2, axis=1))[:REFERENCES]
+    return rows.X_val[nearest[np.argmax(np.abs(np.nan_to_num(F[nearest])))]].copy()
 
 
 def peeled_inputs(errors: dict) -> tuple:
@@ -132,7 +151,7 @@ def peel_formulas(model, transform, rows: UserRows, settings: SearchSettings, fu
     budget=...)``: the search of the smaller problem (:func:`.table_search.search_table`);
     ``accuracy``: the network's held-out nmse."""
     f = network_function(model, transform)
-    x0 = np.median(rows.X, axis=0)
+    x0 = reference_point(f, rows)
     errors = peel_errors(f, rows.X_val, x0)
     kind, inputs = peeled_inputs(errors)
     log.info("peeling at %s: %s", x0, ", ".join(f"{rows.names[j]} {e['product']:.2g}/{e['sum']:.2g}"
