@@ -150,7 +150,13 @@ def peel_formulas(model, transform, rows: UserRows, settings: SearchSettings, fu
     ``functions``: the library of the cut fits; ``solve(X, y, names, split, settings,
     budget=...)``: the search of the smaller problem (:func:`.table_search.search_table`);
     ``accuracy``: the network's held-out nmse."""
-    f = network_function(model, transform)
+    return peel_oracle(network_function(model, transform), rows, settings, functions, budget, solve, accuracy)
+
+
+def peel_oracle(f, rows: UserRows, settings: SearchSettings, functions, budget: Budget, solve,
+                accuracy: float = 0.0) -> list:
+    """:func:`peel_formulas` with the oracle ``f``: X (n, d) -> (n,) given (a trained
+    network, :func:`.oracle_split.network_function`, or a known function in tests)."""
     x0 = reference_point(f, rows)
     errors = peel_errors(f, rows.X_val, x0)
     kind, inputs = peeled_inputs(errors)

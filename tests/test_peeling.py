@@ -1,0 +1,144 @@
+"""Peeling the inputs that split off a law of three or more inputs (symkan.discovery.peeling),
+with known functions as the oracle."""
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+import sympy
+
+from symkan.discovery import SearchSettings, UserRows
+from symkan.discovery.budget import Budget
+from symkan.discovery.peeling import (
+    monomial,
+    peel_errors,
+    peel_oracle,
+    peeled_inputs,
+    reference_point,
+)
+from symkan.discovery import search_table
+
+
+def _rows(f, d=3, n=400, low=1.0, high=3.0, names=None, seed=0) -> UserRows:
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(low, high, size=(n, d))
+    X_val = rng.uniform(low, high, size=(n // 4, d))
+    return UserRows(names or [f"x{j}" for j in range(d)], X, f(X), X_val, f(X_val))
+
+
+def relativistic(X):
+    """m₀/√(1 − v²/c²) with v < c: m₀ splits off, v and c do not."""
+    return X[:, 0] / np.sqrt(1 - (X[:, 1] / (4 * X[:, 2])) ** 2)
+
+
+def test_a_factor_and_a_term_are_told_apart_from_inputs_that_do_not_split():
+    rows = _rows(relativistic)
+    errors = peel_errors(relativistic, rows.X_val, np.median(rows.X, axis=0))
+    assert errors[0]["product"] < 1e-12
+    assert min(errors[1].values()) > 0.02 and min(errors[2].values()) > 0.02
+    assert peeled_inputs(errors) == ("product", [0])
+
+    def sum_law(X):
+        return X[:, 0] ** 2 + X[:, 1] * np.sin(X[:, 2])
+
+    rows = _rows(sum_law)
+    errors = peel_errors(sum_law, rows.X_val, np.median(rows.X, axis=0))
+    assert errors[0]["sum"] < 1e-12 and errors[0]["product"] > 0.02
+    assert peeled_inputs(errors) == ("sum", [0])
+    # both products and sums split: the factors are peeled (one search of fewer inputs)
+    assert peeled_inputs({0: {"sum": 0.0, "product": 0.0}, 1: {"sum": 0.0, "product": 0.5}}) == ("product", [0])
+    assert peeled_inputs({0: {"sum": 0.5, "product": 0.5}}) == (None, [])
+
+
+def test_the_reference_point_avoids_a_zero_of_the_law():
+    def difference(X):
+        return X[:, 0] * (X[:, 2] - X[:, 1])
+
+    rows = _rows(difference)
+    middle = np.median(rows.X, axis=0)
+    x0 = reference_point(difference, rows)
+    assert abs(difference(x0[None])[0]) > 0.3 * np.sqrt(np.mean(rows.y_val ** 2))
+    assert any(np.array_equal(x0, r) for r in rows.X_val)  # a held-out row
+    # at that point the factor x0 splits off; at the medians (f ≈ 0) nothing can be told
+    assert peel_errors(difference, rows.X_val, x0)[0]["product"] < 1e-12
+    assert np.array_equal(reference_point(relativistic, _rows(relativistic)), np.median(_rows(relativistic).X, axis=0))
+    assert abs(difference(middle[None])[0]) < 0.3 * np.sqrt(np.mean(rows.y_val ** 2))
+
+
+def test_monomial_cuts_are_recognised_to_the_networks_accuracy():
+    x = np.linspace(1, 3, 200)
+    assert monomial(x, 2.5 / np.sqrt(x), "product", 1e-8)[0] == Fraction(-1, 2)
+    p, scale, offset = monomial(x, 3 * x ** 2 + 7, "sum", 1e-8)
+    assert p == 2 and scale == pytest.approx(3) and offset == pytest.approx(7)
+    assert monomial(x, 3 * x ** 2 + 7, "product", 1e-8) is None  # a factor has no offset
+    assert monomial(x, np.exp(x), "product", 1e-8) is None
+    # a network accurate to nmse 1e-4 (1 % rms) lets a monomial through 1 % noise
+    noisy = 2 * x * (1 + 0.01 * np.sin(40 * x))
+    assert monomial(x, noisy, "product", 1e-4)[0] == 1
+    assert monomial(x, noisy, "product", 1e-10) is None
+
+
+class _Solve:
+    """A stand-in for the search of the smaller problem that records what it was given and
+    answers with the true core law."""
+
+    def __init__(self, core):
+        self.core, self.calls = core, []
+
+    def __call__(self, X, y, names, split, settings, budget=None, final=False):
+        from symkan.discovery.searching import SearchResult
+        from symkan.pareto import ParetoEntry, ParetoFront
+        from symkan.symbolic.names import variable_symbols
+        from symkan.symbolic.formula import Formula
+
+        self.calls.append((X, y, names, settings, budget))
+        symbols = variable_symbols(names)
+        expr = self.core(*symbols)
+        formula = Formula(expr, symbols, loss=0.0)
+        return SearchResult([], ParetoFront([ParetoEntry(1, 0.0, 0.0, formula)]))
+
+
+def test_the_smaller_problem_has_the_peeled_inputs_divided_out_and_the_formula_is_composed():
+    rows = _rows(relativistic, names=["m", "v", "c"])
+    solve = _Solve(lambda v, c: 1 / sympy.sqrt(1 - v ** 2 / (16 * c ** 2)))
+    budget = Budget(seconds=30)
+    found = peel_oracle(relativistic, rows, SearchSettings(n_jobs=2), None, budget, solve)
+    (X, y, names, settings, share), = solve.calls
+    assert names == ["v", "c"] and X.shape == (len(rows.X) + len(rows.X_val), 2)
+    assert settings.n_jobs == 1  # no worker pool inside a search
+    # y / (scale·m): a function of v and c alone, proportional to the core law
+    core = 1 / np.sqrt(1 - (X[:, 0] / (4 * X[:, 1])) ** 2)
+    assert np.ptp(y / core) < 1e-9 * np.mean(np.abs(y / core))
+    assert share.seconds < budget.seconds and share.start == budget.start
+    assert len(found) == 1 and found[0].loss < 1e-20
+    m, v, c = sympy.symbols("m v c")
+    assert sympy.simplify(found[0].expr - m / sympy.sqrt(1 - v ** 2 / (16 * c ** 2))) == 0
+
+
+def test_nothing_is_peeled_from_a_law_that_does_not_split():
+    def mixed(X):
+        return np.sin(X[:, 0] * X[:, 1] + X[:, 2])
+
+    solve = _Solve(lambda *s: s[0])
+    assert peel_oracle(mixed, _rows(mixed), SearchSettings(), None, Budget(), solve) == []
+    assert solve.calls == []
+
+
+@pytest.mark.slow
+def test_a_law_that_splits_entirely_is_its_cuts_and_a_recursive_search_solves_the_rest():
+    def separable(X):
+        return 2 * X[:, 0] * X[:, 1] ** 2 / X[:, 2]
+
+    found = peel_oracle(separable, _rows(separable), SearchSettings(), None, Budget(seconds=20), _Solve(None))
+    x0, x1, x2 = sympy.symbols("x0 x1 x2")
+    assert any(sympy.simplify(f.expr - 2 * x0 * x1 ** 2 / x2) == 0 for f in found)
+
+    def nested(X):  # x0 is a factor; the rest, x1 + x2², is a two-input search of its own
+        return X[:, 0] * (X[:, 1] + X[:, 2] ** 2)
+
+    settings = SearchSettings(steps=50, complexity_weights=(1.0,))
+    found = peel_oracle(nested, _rows(nested), settings, None, Budget(seconds=40), search_table)
+    assert found and min(f.loss for f in found) < 1e-12
+    best = min(found, key=lambda f: f.loss)
+    assert sympy.simplify(best.expr - x0 * (x1 + x2 ** 2)) == 0
