@@ -10,6 +10,7 @@ import sympy
 
 from symkan.discovery import SearchSettings, UserRows
 from symkan.discovery.budget import Budget
+from symkan.discovery.one_group import integer_direction, power_group
 from symkan.discovery.peeling import (
     monomial,
     peel_errors,
@@ -100,20 +101,34 @@ class _Solve:
 
 
 def test_the_smaller_problem_has_the_peeled_inputs_divided_out_and_the_formula_is_composed():
-    rows = _rows(relativistic, names=["m", "v", "c"])
-    solve = _Solve(lambda v, c: 1 / sympy.sqrt(1 - v ** 2 / (16 * c ** 2)))
+    def law(X):
+        return X[:, 0] * (X[:, 1] + X[:, 2] ** 2)
+
+    rows = _rows(law, names=["m", "v", "c"])
+    solve = _Solve(lambda v, c: v + c ** 2)
     budget = Budget(seconds=30)
-    found = peel_oracle(relativistic, rows, SearchSettings(n_jobs=2), None, budget, solve)
+    found = peel_oracle(law, rows, SearchSettings(n_jobs=2), None, budget, solve)
     (X, y, names, settings, share), = solve.calls
     assert names == ["v", "c"] and X.shape == (len(rows.X) + len(rows.X_val), 2)
     assert settings.n_jobs == 1  # no worker pool inside a search
     # y / (scale·m): a function of v and c alone, proportional to the core law
-    core = 1 / np.sqrt(1 - (X[:, 0] / (4 * X[:, 1])) ** 2)
+    core = X[:, 0] + X[:, 1] ** 2
     assert np.ptp(y / core) < 1e-9 * np.mean(np.abs(y / core))
     assert share.seconds < budget.seconds and share.start == budget.start
     assert len(found) == 1 and found[0].loss < 1e-20
     m, v, c = sympy.symbols("m v c")
-    assert sympy.simplify(found[0].expr - m / sympy.sqrt(1 - v ** 2 / (16 * c ** 2))) == 0
+    assert sympy.simplify(found[0].expr - m * (v + c ** 2)) == 0
+
+
+def test_a_peeled_law_whose_rest_is_one_product_of_powers():
+    rows = _rows(relativistic, names=["m", "v", "c"])
+    solve = _Solve(lambda z: 1 / sympy.sqrt(1 - z ** 2 / 16))
+    found = peel_oracle(relativistic, rows, SearchSettings(), None, Budget(seconds=30), solve)
+    (X, y, names, _, _), = solve.calls
+    assert names == ["group0"]
+    assert np.allclose(X[:, 0], np.concatenate([rows.X, rows.X_val])[:, 1] / np.concatenate([rows.X, rows.X_val])[:, 2])
+    m, v, c = sympy.symbols("m v c")
+    assert len(found) == 1 and sympy.simplify(found[0].expr - m / sympy.sqrt(1 - v ** 2 / (16 * c ** 2))) == 0
 
 
 def test_nothing_is_peeled_from_a_law_that_does_not_split():
@@ -142,3 +157,38 @@ def test_a_law_that_splits_entirely_is_its_cuts_and_a_recursive_search_solves_th
     assert found and min(f.loss for f in found) < 1e-12
     best = min(found, key=lambda f: f.loss)
     assert sympy.simplify(best.expr - x0 * (x1 + x2 ** 2)) == 0
+
+
+def test_one_product_of_powers_is_found_with_its_exponents():
+    rows = _rows(lambda X: np.tanh(X[:, 0] * X[:, 1] ** 2 / X[:, 2]))
+
+    def f(X):
+        return np.tanh(X[:, 0] * X[:, 1] ** 2 / X[:, 2])
+
+    assert power_group(f, rows.X_val, [0, 1, 2]).tolist() == [1, 2, -1]
+
+    def planck(X):  # ħω/(kT) with four inputs: exponents (1, 1, -1, -1)
+        z = X[:, 0] * X[:, 1] / (X[:, 2] * X[:, 3])
+        return 1 / (np.exp(z) - 1)
+
+    rows = _rows(planck, d=4)
+    assert power_group(planck, rows.X_val, [0, 1, 2, 3]).tolist() == [1, 1, -1, -1]
+    # a sum of two groups, or one input alone, is not one group
+    assert power_group(lambda X: X[:, 0] / X[:, 1] + X[:, 2], rows.X_val, [0, 1, 2]) is None
+    assert power_group(lambda X: np.sin(X[:, 0]), rows.X_val, [0, 1]) is None
+    assert power_group(f, -rows.X_val, [0, 1, 2]) is None  # logs need positive inputs
+    assert integer_direction(np.array([0.5, -1.0])).tolist() == [1, -2]
+    assert integer_direction(np.array([-0.7071, 0.7071])).tolist() == [1, -1]
+    assert integer_direction(np.array([0.3183, 1.0])) is None  # 1/π is no small ratio
+
+
+def test_a_law_of_one_product_of_powers_is_searched_as_one_input():
+    def law(X):
+        return X[:, 0] / np.sqrt(1 + (X[:, 1] * X[:, 2]) ** 2)
+
+    solve = _Solve(lambda z: 1 / sympy.sqrt(1 + z ** 2))
+    found = peel_oracle(law, _rows(law, names=["m", "v", "c"]), SearchSettings(), None, Budget(seconds=30), solve)
+    (X, y, names, _, _), = solve.calls
+    assert names == ["group0"] and X.shape[1] == 1
+    m, v, c = sympy.symbols("m v c")
+    assert len(found) == 1 and sympy.simplify(found[0].expr - m / sympy.sqrt(1 + v ** 2 * c ** 2)) == 0

@@ -18,7 +18,10 @@ factors (else as terms) are peeled together:
 * each formula of its front is composed with the fitted cuts and checked on the data (its
   constants refit jointly and snapped, :func:`.snapping.checked_formula`).
 
-When every input splits off, the law is the composed cuts alone. Nothing is trusted
+When the inputs left depend on the oracle through one product of powers z = Π x_i^a_i
+(:mod:`.one_group`: v/c, B·μ/(k·T)), the smaller problem is G(z), one input; that
+test also runs when nothing splits off. When every input splits off, the law is the
+composed cuts alone. Nothing is trusted
 without the final check: a peeled formula is kept with its held-out loss, like any other.
 I.10.7, m₀/√(1 − v²/c²): m₀ splits off, the rest is a two-input problem that depends on
 v/c only.
@@ -36,6 +39,7 @@ from ..symbolic.names import printable, variable_symbols
 from .budget import Budget
 from .context import SearchSettings, UserRows
 from .errors import DiscoveryError
+from .one_group import power_group
 from .oracle_split import network_function, split_errors
 from .sampling import RowSplit
 from .snapping import checked_formula
@@ -162,27 +166,28 @@ def peel_oracle(f, rows: UserRows, settings: SearchSettings, functions, budget: 
     kind, inputs = peeled_inputs(errors)
     log.info("peeling at %s: %s", x0, ", ".join(f"{rows.names[j]} {e['product']:.2g}/{e['sum']:.2g}"
                                                  for j, e in errors.items()))
-    if kind is None or budget.spent:
+    if budget.spent:
         return []
     symbols = variable_symbols(rows.names)
-    cuts = cut_exprs(f, rows, x0, inputs, kind, functions, accuracy, symbols)
-    if any(c is None for c in cuts.values()):
-        return []
-    F0 = float(f(x0[None])[0])
     keep = [j for j in range(rows.X.shape[1]) if j not in inputs]
-    log.info("peeling %s as %ss: %s", [rows.names[j] for j in inputs], kind, cuts)
-    if kind == "product":
-        outer = sympy.Mul(*(c / F0 for c in cuts.values()))
-    else:
-        outer = sympy.Add(*(c - F0 for c in cuts.values()))
+    group = power_group(f, rows.X_val, keep)
+    if kind is None and group is None:
+        return []
+    outer = sympy.Integer(1) if kind is None else _outer(f, rows, x0, inputs, kind, functions, accuracy, symbols)
+    if outer is None:
+        return []
+    kind = kind or "product"
     if not keep:  # every input splits off: the law is its cuts
-        expr = outer * F0 if kind == "product" else outer + F0
-        found = checked_formula(expr, symbols, rows, budget, f"the peeled formula {expr}")
+        found = checked_formula(outer, symbols, rows, budget, f"the peeled formula {outer}")
         return [found] if found is not None else []
-    cores = _core_formulas(rows, keep, outer, kind, symbols, settings, budget, solve)
+    # the smaller problem: the inputs kept, or their one product of powers
+    core_inputs = [sympy.Mul(*(symbols[j] ** int(a) for j, a in zip(keep, group)))] if group is not None \
+        else [symbols[j] for j in keep]
+    if group is not None:
+        log.info("peeling: the rest depends on %s alone", core_inputs[0])
     found = []
-    for core in cores:
-        inner = core.expr.xreplace({v: symbols[j] for v, j in zip(core.variables, keep)})
+    for core in _core_formulas(rows, core_inputs, outer, kind, symbols, settings, budget, solve):
+        inner = core.expr.xreplace(dict(zip(core.variables, core_inputs)))
         expr = outer * inner if kind == "product" else outer + inner
         formula = checked_formula(expr, symbols, rows, budget, f"the peeled formula {expr}")
         if formula is not None:
@@ -190,24 +195,41 @@ def peel_oracle(f, rows: UserRows, settings: SearchSettings, functions, budget: 
     return found
 
 
-def _core_formulas(rows: UserRows, keep: list, outer, kind: str, symbols, settings: SearchSettings,
+def _outer(f, rows: UserRows, x0, inputs: list, kind: str, functions, accuracy: float, symbols):
+    """The peeled part of the law: Π ĉ_j(x_j)/f(x⁰) for factors, Σ (ĉ_j(x_j) − f(x⁰)) for
+    terms, with f(x⁰) put back once when every input is peeled; None when a cut has no fit."""
+    cuts = cut_exprs(f, rows, x0, inputs, kind, functions, accuracy, symbols)
+    if any(c is None for c in cuts.values()):
+        return None
+    log.info("peeling %s as %ss: %s", [rows.names[j] for j in inputs], kind, cuts)
+    F0 = float(f(x0[None])[0])
+    everything = len(inputs) == rows.X.shape[1]
+    if kind == "product":
+        return sympy.Mul(*(c / F0 for c in cuts.values())) * (F0 if everything else 1)
+    return sympy.Add(*(c - F0 for c in cuts.values())) + (F0 if everything else 0)
+
+
+def _core_formulas(rows: UserRows, core_inputs: list, outer, kind: str, symbols, settings: SearchSettings,
                    budget: Budget, solve) -> list:
-    """The most accurate formulas of the smaller problem: inputs ``keep``, the target
+    """The most accurate formulas of the smaller problem: inputs ``core_inputs`` (sympy
+    expressions of ``symbols``: the kept columns or their product of powers), the target
     with ``outer`` (the peeled cuts) divided out or subtracted; [] when its search fails."""
     X = np.concatenate([rows.X, rows.X_val])
     y = np.concatenate([rows.y, rows.y_val])
     with np.errstate(all="ignore"):
         values = sympy.lambdify(symbols, printable(outer), "numpy")(*X.T) * np.ones(len(y))
         target = y / values if kind == "product" else y - values
-    if not np.all(np.isfinite(target)):
-        log.info("peeling: the reduced target is not finite on every row")
+        Xc = np.stack([sympy.lambdify(symbols, e, "numpy")(*X.T) * np.ones(len(y)) for e in core_inputs], axis=1)
+    if not (np.all(np.isfinite(target)) and np.all(np.isfinite(Xc))):
+        log.info("peeling: the smaller problem is not finite on every row")
         return []
+    names = [str(e) if e.is_Symbol else f"group{k}" for k, e in enumerate(core_inputs)]
     n, m = len(rows.X), len(rows.X_val)
     train, val = np.arange(n), np.arange(n, n + m)
     weight = None if rows.w is None else np.concatenate([rows.w, rows.w_val])
     split = RowSplit(train, val, train, val, weight=weight)
     try:
-        result = solve(X[:, keep], target, [rows.names[j] for j in keep], split, replace(settings, n_jobs=1),
+        result = solve(Xc, target, names, split, replace(settings, n_jobs=1),
                        budget=budget.rest_share(PEEL_SHARE), final=False)
     except DiscoveryError as err:
         log.info("peeling: the smaller problem found nothing (%s)", err)
