@@ -192,3 +192,36 @@ def test_a_law_of_one_product_of_powers_is_searched_as_one_input():
     assert names == ["group0"] and X.shape[1] == 1
     m, v, c = sympy.symbols("m v c")
     assert len(found) == 1 and sympy.simplify(found[0].expr - m / sympy.sqrt(1 + v ** 2 * c ** 2)) == 0
+
+
+def test_pairs_seen_only_through_their_difference_or_sum_are_joined():
+    from symkan.discovery.symmetry import reduced_inputs, symmetric_pairs
+
+    def distance(X):  # (x1 − x0)² + (x3 − x2)², inside a square root
+        return np.sqrt((X[:, 1] - X[:, 0]) ** 2 + (X[:, 3] - X[:, 2]) ** 2)
+
+    rows = _rows(distance, d=4)
+    pairs = symmetric_pairs(distance, rows.X_val, [0, 1, 2, 3])
+    assert sorted(pairs) == [(0, 1, "difference"), (2, 3, "difference")]
+    x = sympy.symbols("x0:4")
+    assert reduced_inputs(pairs, [0, 1, 2, 3], x) == [x[0] - x[1], x[2] - x[3]]
+
+    def mixed(X):  # x0 + x1 as a sum; x2 alone
+        return np.exp(-(X[:, 0] + X[:, 1])) * X[:, 2]
+
+    pairs = symmetric_pairs(mixed, _rows(mixed).X_val, [0, 1, 2])
+    assert pairs == [(0, 1, "sum")]
+    assert reduced_inputs(pairs, [0, 1, 2], x) == [x[0] + x[1], x[2]]
+    assert symmetric_pairs(relativistic, _rows(relativistic).X_val, [0, 1, 2]) == []
+
+
+def test_a_law_of_differences_is_searched_in_the_differences():
+    def law(X):  # t splits off as a factor; a and b are seen only through a − b
+        return np.cos(X[:, 0] - X[:, 1]) * X[:, 2]
+
+    solve = _Solve(lambda d: sympy.cos(d))
+    found = peel_oracle(law, _rows(law, names=["a", "b", "t"]), SearchSettings(), None, Budget(seconds=30), solve)
+    (X, _, names, _, _), = solve.calls
+    assert X.shape[1] == 1 and names == ["group0"]
+    a, b, t = sympy.symbols("a b t")
+    assert len(found) == 1 and sympy.simplify(found[0].expr - t * sympy.cos(a - b)) == 0

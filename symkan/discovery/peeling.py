@@ -20,8 +20,9 @@ factors (else as terms) are peeled together:
 
 When the inputs left depend on the oracle through one product of powers z = Π x_i^a_i
 (:mod:`.one_group`: v/c, B·μ/(k·T)), the smaller problem is G(z), one input; that
-test also runs when nothing splits off. When every input splits off, the law is the
-composed cuts alone. Nothing is trusted
+test also runs when nothing splits off. Otherwise pairs of the inputs left that the
+oracle sees only through their difference or sum (:mod:`.symmetry`: (x₂ − x₁)² + (y₂ − y₁)²)
+become one input each. When every input splits off, the law is the composed cuts alone. Nothing is trusted
 without the final check: a peeled formula is kept with its held-out loss, like any other.
 I.10.7, m₀/√(1 − v²/c²): m₀ splits off, the rest is a two-input problem that depends on
 v/c only.
@@ -42,6 +43,7 @@ from .errors import DiscoveryError
 from .one_group import power_group
 from .oracle_split import network_function, split_errors
 from .sampling import RowSplit
+from .symmetry import reduced_inputs, symmetric_pairs
 from .snapping import checked_formula
 from .univariate import univariate_expr, univariate_fits
 
@@ -171,7 +173,8 @@ def peel_oracle(f, rows: UserRows, settings: SearchSettings, functions, budget: 
     symbols = variable_symbols(rows.names)
     keep = [j for j in range(rows.X.shape[1]) if j not in inputs]
     group = power_group(f, rows.X_val, keep)
-    if kind is None and group is None:
+    pairs = symmetric_pairs(f, rows.X_val, keep) if group is None else []
+    if kind is None and group is None and not pairs:
         return []
     outer = sympy.Integer(1) if kind is None else _outer(f, rows, x0, inputs, kind, functions, accuracy, symbols)
     if outer is None:
@@ -180,11 +183,13 @@ def peel_oracle(f, rows: UserRows, settings: SearchSettings, functions, budget: 
     if not keep:  # every input splits off: the law is its cuts
         found = checked_formula(outer, symbols, rows, budget, f"the peeled formula {outer}")
         return [found] if found is not None else []
-    # the smaller problem: the inputs kept, or their one product of powers
-    core_inputs = [sympy.Mul(*(symbols[j] ** int(a) for j, a in zip(keep, group)))] if group is not None \
-        else [symbols[j] for j in keep]
+    # the smaller problem: the inputs kept, their one product of powers, or their
+    # symmetric pairs joined
     if group is not None:
-        log.info("peeling: the rest depends on %s alone", core_inputs[0])
+        core_inputs = [sympy.Mul(*(symbols[j] ** int(a) for j, a in zip(keep, group)))]
+    else:
+        core_inputs = reduced_inputs(pairs, keep, symbols)
+    log.info("peeling: the smaller problem's inputs are %s", core_inputs)
     found = []
     for core in _core_formulas(rows, core_inputs, outer, kind, symbols, settings, budget, solve):
         inner = core.expr.xreplace(dict(zip(core.variables, core_inputs)))
