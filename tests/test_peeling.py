@@ -149,14 +149,14 @@ def test_a_law_that_splits_entirely_is_its_cuts_and_a_recursive_search_solves_th
     x0, x1, x2 = sympy.symbols("x0 x1 x2")
     assert any(sympy.simplify(f.expr - 2 * x0 * x1 ** 2 / x2) == 0 for f in found)
 
-    def nested(X):  # x0 is a factor; the rest, x1 + x2², is a two-input search of its own
-        return X[:, 0] * (X[:, 1] + X[:, 2] ** 2)
+    def nested(X):  # x0 is a factor; the rest depends on x1·x2 only: a one-input search
+        return X[:, 0] * np.exp(-X[:, 1] * X[:, 2] / 4)
 
     settings = SearchSettings(steps=50, complexity_weights=(1.0,))
     found = peel_oracle(nested, _rows(nested), settings, None, Budget(seconds=40), search_table)
     assert found and min(f.loss for f in found) < 1e-12
     best = min(found, key=lambda f: f.loss)
-    assert sympy.simplify(best.expr - x0 * (x1 + x2 ** 2)) == 0
+    assert sympy.simplify(best.expr - x0 * sympy.exp(-x1 * x2 / 4)) == 0
 
 
 def test_one_product_of_powers_is_found_with_its_exponents():
