@@ -225,3 +225,21 @@ def test_a_law_of_differences_is_searched_in_the_differences():
     assert X.shape[1] == 1 and names == ["group0"]
     a, b, t = sympy.symbols("a b t")
     assert len(found) == 1 and sympy.simplify(found[0].expr - t * sympy.cos(a - b)) == 0
+
+
+def test_a_law_whose_inverse_splits_into_terms_is_peeled_there():
+    def law(X):  # 1/(x0² + x1/x2): x0 is a term of 1/f, the rest one product of powers
+        return 1 / (X[:, 0] ** 2 + X[:, 1] / X[:, 2])
+
+    rows = _rows(law)
+    from symkan.discovery.peeling import choose_peel
+
+    assert choose_peel(law, rows.X_val, np.median(rows.X, axis=0), rows.names) == ("inverse", "sum", [0])
+    solve = _Solve(lambda z: z)
+    found = peel_oracle(law, rows, SearchSettings(), None, Budget(seconds=30), solve)
+    (X, y, names, _, _), = solve.calls
+    # the smaller problem: 1/y less the peeled term, as a function of x1/x2
+    x = np.concatenate([rows.X, rows.X_val])
+    assert np.allclose(X[:, 0], x[:, 1] / x[:, 2]) and np.ptp(y - X[:, 0]) < 1e-8
+    x0, x1, x2 = sympy.symbols("x0 x1 x2")
+    assert len(found) == 1 and sympy.simplify(found[0].expr - 1 / (x0 ** 2 + x1 / x2)) == 0

@@ -18,6 +18,10 @@ factors (else as terms) are peeled together:
 * each formula of its front is composed with the fitted cuts and checked on the data (its
   constants refit jointly and snapped, :func:`.snapping.checked_formula`).
 
+A law may split into terms only after an outer function: 1/f (resonance denominators
+1/(n/d₂ + 1/d₁)) or f² (distances √(x² + y²)); then h(f) is peeled on the data h(y) and
+the composed formula mapped back by h's inverse.
+
 When the inputs left depend on the oracle through one product of powers z = Π x_i^a_i
 (:mod:`.one_group`: v/c, B·μ/(k·T)), the smaller problem is G(z), one input; that
 test also runs when nothing splits off. Otherwise pairs of the inputs left that the
@@ -41,7 +45,7 @@ from .budget import Budget
 from .context import SearchSettings, UserRows
 from .errors import DiscoveryError
 from .one_group import power_group
-from .oracle_split import network_function, split_errors
+from .oracle_split import OUTER, network_function, split_errors
 from .sampling import RowSplit
 from .symmetry import reduced_inputs, symmetric_pairs
 from .snapping import checked_formula
@@ -57,6 +61,8 @@ PEEL_SHARE = 0.6
 COMPOSED = 4
 #: f(x⁰) is near zero below this fraction of f's rms: another reference point is taken
 NEAR_ZERO = 0.3
+#: outer functions h of :data:`.oracle_split.OUTER` whose h(f) may split into terms
+PEEL_OUTER = ("inverse", "square")
 #: held-out rows near the medians tried as the reference point
 REFERENCES = 16
 #: powers of the monomial cuts
@@ -93,6 +99,29 @@ def reference_point(f, rows: UserRows) -> np.ndarray:
     spread = np.std(rows.X, axis=0) + 1e-300
     nearest = np.argsort(np.sum(((rows.X_val - middle) / spread) ** 2, axis=1))[:REFERENCES]
     return rows.X_val[nearest[np.argmax(np.abs(np.nan_to_num(F[nearest])))]].copy()
+
+
+def choose_peel(f, X_val: np.ndarray, x0: np.ndarray, names: list) -> tuple:
+    """(outer, kind, inputs): the inputs that split off ``f`` as factors, else as terms
+    (outer ""), else as terms of 1/f or f² (outer "inverse" or "square": the resonance
+    denominators 1/(n/d₂ + 1/d₁), the distances √(x² + y²)); ("", None, []) when none does."""
+    errors = peel_errors(f, X_val, x0)
+    log.info("peeling at %s: %s", x0, ", ".join(f"{names[j]} {e['product']:.2g}/{e['sum']:.2g}"
+                                                 for j, e in errors.items()))
+    kind, inputs = peeled_inputs(errors)
+    if kind is not None:
+        return "", kind, inputs
+    with np.errstate(all="ignore"):
+        values = (f(X_val), f(x0[None]))
+    for name in PEEL_OUTER:
+        h, _, applies = OUTER[name]
+        if all(applies(v) for v in values):
+            errors = peel_errors(lambda X, h=h: h(f(X)), X_val, x0)
+            inputs = [j for j, e in errors.items() if e["sum"] < PEEL_TOL]
+            if inputs:
+                log.info("peeling %s: %s", name, ", ".join(f"{names[j]} {e['sum']:.2g}" for j, e in errors.items()))
+                return name, "sum", inputs
+    return "", None, []
 
 
 def peeled_inputs(errors: dict) -> tuple:
@@ -164,12 +193,17 @@ def peel_oracle(f, rows: UserRows, settings: SearchSettings, functions, budget: 
     """:func:`peel_formulas` with the oracle ``f``: X (n, d) -> (n,) given (a trained
     network, :func:`.oracle_split.network_function`, or a known function in tests)."""
     x0 = reference_point(f, rows)
-    errors = peel_errors(f, rows.X_val, x0)
-    kind, inputs = peeled_inputs(errors)
-    log.info("peeling at %s: %s", x0, ", ".join(f"{rows.names[j]} {e['product']:.2g}/{e['sum']:.2g}"
-                                                 for j, e in errors.items()))
+    outer_name, kind, inputs = choose_peel(f, rows.X_val, x0, rows.names)
     if budget.spent:
         return []
+    user_rows, inverse = rows, (lambda e: e)
+    if outer_name:  # the peel of h(f), on the data h(y); formulas mapped back by h's inverse
+        h, inverse, _ = OUTER[outer_name]
+        f = (lambda X, f=f: h(f(X)))
+        with np.errstate(all="ignore"):
+            rows = replace(rows, y=h(rows.y), y_val=h(rows.y_val))
+        if not (np.all(np.isfinite(rows.y)) and np.all(np.isfinite(rows.y_val))):
+            return []
     symbols = variable_symbols(rows.names)
     keep = [j for j in range(rows.X.shape[1]) if j not in inputs]
     group = power_group(f, rows.X_val, keep)
@@ -180,8 +214,12 @@ def peel_oracle(f, rows: UserRows, settings: SearchSettings, functions, budget: 
     if outer is None:
         return []
     kind = kind or "product"
+
+    def checked(expr):  # the formula of f, checked on the user's rows
+        return checked_formula(inverse(expr), symbols, user_rows, budget, f"the peeled formula {inverse(expr)}")
+
     if not keep:  # every input splits off: the law is its cuts
-        found = checked_formula(outer, symbols, rows, budget, f"the peeled formula {outer}")
+        found = checked(outer)
         return [found] if found is not None else []
     # the smaller problem: the inputs kept, their one product of powers, or their
     # symmetric pairs joined
@@ -193,8 +231,7 @@ def peel_oracle(f, rows: UserRows, settings: SearchSettings, functions, budget: 
     found = []
     for core in _core_formulas(rows, core_inputs, outer, kind, symbols, settings, budget, solve):
         inner = core.expr.xreplace(dict(zip(core.variables, core_inputs)))
-        expr = outer * inner if kind == "product" else outer + inner
-        formula = checked_formula(expr, symbols, rows, budget, f"the peeled formula {expr}")
+        formula = checked(outer * inner if kind == "product" else outer + inner)
         if formula is not None:
             found.append(formula)
     return found
