@@ -132,8 +132,8 @@ def test_a_peeled_law_whose_rest_is_one_product_of_powers():
 
 
 def test_nothing_is_peeled_from_a_law_that_does_not_split():
-    def mixed(X):
-        return np.sin(X[:, 0] * X[:, 1] + X[:, 2])
+    def mixed(X):  # no factor, term, product of powers or pair
+        return np.sin(X[:, 0] * X[:, 1] + X[:, 2]) * X[:, 0]
 
     solve = _Solve(lambda *s: s[0])
     assert peel_oracle(mixed, _rows(mixed), SearchSettings(), None, Budget(), solve) == []
@@ -212,7 +212,12 @@ def test_pairs_seen_only_through_their_difference_or_sum_are_joined():
     pairs = symmetric_pairs(mixed, _rows(mixed).X_val, [0, 1, 2])
     assert pairs == [(0, 1, "sum")]
     assert reduced_inputs(pairs, [0, 1, 2], x) == [x[0] + x[1], x[2]]
-    assert symmetric_pairs(relativistic, _rows(relativistic).X_val, [0, 1, 2]) == []
+    assert symmetric_pairs(relativistic, _rows(relativistic).X_val, [0, 1, 2]) == [(1, 2, "ratio")]  # v/c
+
+    def unstructured(X):
+        return np.sin(X[:, 0] * X[:, 1] + X[:, 2]) * X[:, 0]
+
+    assert symmetric_pairs(unstructured, _rows(unstructured).X_val, [0, 1, 2]) == []
 
 
 def test_a_law_of_differences_is_searched_in_the_differences():
@@ -243,3 +248,21 @@ def test_a_law_whose_inverse_splits_into_terms_is_peeled_there():
     assert np.allclose(X[:, 0], x[:, 1] / x[:, 2]) and np.ptp(y - X[:, 0]) < 1e-8
     x0, x1, x2 = sympy.symbols("x0 x1 x2")
     assert len(found) == 1 and sympy.simplify(found[0].expr - 1 / (x0 ** 2 + x1 / x2)) == 0
+
+
+def test_pairs_seen_only_through_their_product_or_ratio_are_joined():
+    from symkan.discovery.symmetry import reduced_inputs, symmetric_pairs
+
+    def law(X):  # x0·cos(x1·x2)² + cos(x1·x2): x1, x2 only as their product, x0 apart
+        c = np.cos(X[:, 1] * X[:, 2])
+        return X[:, 0] * c ** 2 + c
+
+    pairs = symmetric_pairs(law, _rows(law).X_val, [0, 1, 2])
+    assert pairs == [(1, 2, "product")]
+    x = sympy.symbols("x0:3")
+    assert reduced_inputs(pairs, [0, 1, 2], x) == [x[1] * x[2], x[0]]
+
+    def ratio(X):
+        return X[:, 0] + np.sin(X[:, 1] / X[:, 2]) * X[:, 0]
+
+    assert symmetric_pairs(ratio, _rows(ratio).X_val, [0, 1, 2]) == [(1, 2, "ratio")]

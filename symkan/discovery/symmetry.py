@@ -1,9 +1,11 @@
-"""Pairs of inputs a law sees only through their difference or their sum, read off an oracle.
+"""Pairs of inputs a law sees only through their difference, sum, ratio or product, read
+off an oracle.
 
 f depends on x_i and x_j only through x_i − x_j exactly when moving both by the same step
 leaves it unchanged (AI Feynman's translational symmetry test): (x₂ − x₁)² + (y₂ − y₁)²,
 cos(θ₁ − θ₂), the temperatures of T₂ − T₁. It depends on x_i + x_j when opposite steps
-leave it unchanged. Each pair is tested on held-out rows with the oracle's values (a
+leave it unchanged; through x_i/x_j or x_i·x_j (positive inputs) when equal or opposite
+relative steps do (cos(ω·t) beside other inputs). Each pair is tested on held-out rows with the oracle's values (a
 trained network), the change relative to a step of x_i alone; the pairs that pass, best
 first and disjoint, become one input each, so the smaller problem has one input fewer
 per pair.
@@ -27,7 +29,8 @@ ROWS = 200
 
 def pair_changes(f, X_val: np.ndarray, inputs: list) -> dict:
     """{(i, j, kind): change} for the pairs of ``inputs``, kind "difference" (equal
-    steps) or "sum" (opposite steps): the median change of f relative to a step of x_i
+    steps), "sum" (opposite steps), and for positive columns "ratio" and "product" (equal
+    and opposite relative steps): the median change of f relative to a step of x_i
     alone, on rows of X_val (m, d); steps go toward the middle of the data so that the
     oracle stays inside it."""
     rows = X_val[np.unique(np.linspace(0, len(X_val) - 1, min(ROWS, len(X_val))).astype(int))]
@@ -49,15 +52,33 @@ def pair_changes(f, X_val: np.ndarray, inputs: list) -> dict:
         for kind, sign in (("difference", 1.0), ("sum", -1.0)):
             moved = alone.copy()
             moved[:, j] += sign * toward
+            out[(i, j, kind)] = _change(f, moved, F, reference)
+        if np.all(rows[:, [i, j]] > 0):  # the same in log x: x_i/x_j and x_i·x_j
+            factor = 1 + toward / rows[:, i]
+            alone = rows.copy()
+            alone[:, i] *= factor
             with np.errstate(all="ignore"):
-                change = float(np.median(np.abs(f(moved) - F))) / reference
-            out[(i, j, kind)] = change if np.isfinite(change) else np.inf
+                reference = float(np.median(np.abs(f(alone) - F)))
+            if not reference > 1e-6 * float(np.std(F)):
+                continue
+            for kind, power in (("ratio", 1.0), ("product", -1.0)):
+                moved = alone.copy()
+                moved[:, j] *= factor ** power
+                out[(i, j, kind)] = _change(f, moved, F, reference)
     return out
+
+
+def _change(f, moved: np.ndarray, F: np.ndarray, reference: float) -> float:
+    """The median change of f from F at the rows ``moved``, relative to ``reference``."""
+    with np.errstate(all="ignore"):
+        change = float(np.median(np.abs(f(moved) - F))) / reference
+    return change if np.isfinite(change) else np.inf
 
 
 def symmetric_pairs(f, X_val: np.ndarray, inputs: list) -> list:
     """[(i, j, kind)]: disjoint pairs of ``inputs`` that ``f`` sees only through
-    x_i − x_j ("difference") or x_i + x_j ("sum"), the clearest first."""
+    x_i − x_j ("difference"), x_i + x_j ("sum"), x_i/x_j ("ratio") or x_i·x_j
+    ("product"), the clearest first."""
     changes = pair_changes(f, X_val, inputs)
     chosen, used = [], set()
     for (i, j, kind), change in sorted(changes.items(), key=lambda item: item[1]):
@@ -74,7 +95,9 @@ def symmetric_pairs(f, X_val: np.ndarray, inputs: list) -> list:
 
 def reduced_inputs(pairs: list, inputs: list, symbols: list) -> list:
     """The inputs of the smaller problem as sympy expressions of ``symbols``: one per
-    pair (x_i − x_j or x_i + x_j), then the ``inputs`` in no pair."""
+    pair (x_i − x_j, x_i + x_j, x_i/x_j or x_i·x_j), then the ``inputs`` in no pair."""
     paired = {k for i, j, _ in pairs for k in (i, j)}
-    joined = [symbols[i] - symbols[j] if kind == "difference" else symbols[i] + symbols[j] for i, j, kind in pairs]
+    join = {"difference": lambda a, b: a - b, "sum": lambda a, b: a + b, "ratio": lambda a, b: a / b,
+            "product": lambda a, b: a * b}
+    joined = [join[kind](symbols[i], symbols[j]) for i, j, kind in pairs]
     return joined + [symbols[k] for k in inputs if k not in paired]
