@@ -17,7 +17,6 @@ joblib is imported inside these functions only: ``n_jobs=1`` never imports it.
 from __future__ import annotations
 
 import logging
-import math
 import time
 import warnings
 from dataclasses import dataclass
@@ -32,9 +31,9 @@ from .searching import (
     RungSteps,
     finish_attempts,
     first_weight,
+    may_peel,
     snap_attempt,
     stops_search,
-    wants_peel,
     wants_split,
 )
 from .spaces import space_functions
@@ -132,7 +131,7 @@ def _rung_outcome(k: int, space, rows: UserRows, settings: SearchSettings, var: 
     last = k == len(settings.ladder) - 1 or budget.spent
     if attempt.numeric_nmse > SNAP_NMSE and not last:
         return RungOutcome(attempt=attempt)
-    if peels and wants_peel(attempt, math.inf, rows):
+    if peels and may_peel(attempt, rows):
         return RungOutcome(attempt=attempt, pending=True)
     best = snap_attempt(ctx, attempt, first_weight(settings.complexity_weights), var)
     split = None

@@ -47,8 +47,8 @@ from .errors import DiscoveryError
 from .one_group import power_group
 from .oracle_split import OUTER, network_function, split_errors
 from .sampling import RowSplit
-from .symmetry import reduced_inputs, symmetric_pairs
 from .snapping import checked_formula
+from .symmetry import reduced_inputs, symmetric_pairs
 from .univariate import univariate_expr, univariate_fits
 
 log = logging.getLogger(__name__)

@@ -156,7 +156,7 @@ class RungSteps:
     def formulas(self, attempt: Attempt) -> float:
         """Peel, snap and split ``attempt``'s network as they apply; its best held-out nmse."""
         best = math.inf
-        if self.peel is not None and wants_peel(attempt, best, self.rows):
+        if self.peel is not None and may_peel(attempt, self.rows):
             self.on_stage(f"peel {attempt.space} {attempt.model.width}")
             peeled, self.peel = self.peel(attempt.model, self.spaces[attempt.space].transform,
                                           attempt.numeric_nmse), None
@@ -210,12 +210,10 @@ def wants_split(attempt: Attempt, best: float, rows: UserRows, split_tried: floa
             and not _closed_and_accurate(attempt, best))
 
 
-def wants_peel(attempt: Attempt, best: float, rows: UserRows) -> bool:
+def may_peel(attempt: Attempt, rows: UserRows) -> bool:
     """Whether the network of a rung of three or more inputs is the oracle of a peel
-    (:mod:`.peeling`): it is ``PEEL_NMSE`` accurate and the attempt's best formula so
-    far (nmse ``best``; inf before its snap) leaves something to improve."""
-    return (best >= EXACT_NMSE and rows.X.shape[1] >= 3 and attempt.numeric_nmse < PEEL_NMSE
-            and not _closed_and_accurate(attempt, best))
+    (:mod:`.peeling`): it is ``PEEL_NMSE`` accurate."""
+    return rows.X.shape[1] >= 3 and attempt.numeric_nmse < PEEL_NMSE
 
 
 def stops_search(attempt: Attempt, best: float) -> bool:
