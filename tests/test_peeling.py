@@ -8,17 +8,16 @@ import numpy as np
 import pytest
 import sympy
 
-from symkan.discovery import SearchSettings, UserRows
+from symkan.discovery import SearchSettings, UserRows, search_table
 from symkan.discovery.budget import Budget
 from symkan.discovery.one_group import integer_direction, power_group
 from symkan.discovery.peeling import (
-    monomial,
     peel_errors,
     peel_oracle,
     peeled_inputs,
     reference_point,
 )
-from symkan.discovery import search_table
+from symkan.discovery.univariate import monomial
 
 
 def _rows(f, d=3, n=400, low=1.0, high=3.0, names=None, seed=0) -> UserRows:
@@ -90,8 +89,8 @@ class _Solve:
     def __call__(self, X, y, names, split, settings, budget=None, final=False):
         from symkan.discovery.searching import SearchResult
         from symkan.pareto import ParetoEntry, ParetoFront
-        from symkan.symbolic.names import variable_symbols
         from symkan.symbolic.formula import Formula
+        from symkan.symbolic.names import variable_symbols
 
         self.calls.append((X, y, names, settings, budget))
         symbols = variable_symbols(names)

@@ -39,7 +39,7 @@ from .budget import Budget
 from .context import UserRows
 from .snapping import checked_formula
 from .spaces import SpaceTransform
-from .univariate import univariate_expr, univariate_fits
+from .univariate import monomial, monomial_expr, univariate_expr, univariate_fits
 
 log = logging.getLogger(__name__)
 
@@ -162,6 +162,16 @@ def combined_formulas(f, rows: UserRows, functions, budget: Budget) -> list:
     return found
 
 
+def cut_tolerance(accuracy: float, values: np.ndarray, cut: np.ndarray) -> float:
+    """The normalised residual within which fits of a cut (n,) through an oracle whose
+    held-out nmse over its ``values`` is ``accuracy`` tie (:func:`.univariate.univariate_fits`):
+    three times the oracle's error relative to the cut's own variance — a cut that varies
+    less than the law carries the same absolute error (x² beside sin(εx + π/2) stand-ins)."""
+    with np.errstate(all="ignore"):
+        ratio = float(np.var(values) / np.var(cut))
+    return 3 * accuracy * (ratio if np.isfinite(ratio) and ratio > 1 else 1.0)
+
+
 def split_formulas(model, transform: SpaceTransform, rows: UserRows, functions, budget: Budget,
                    accuracy: float = 0.0) -> list:
     """Formulas of a two-input table found by splitting it, or an outer function of it,
@@ -189,14 +199,44 @@ def split_formulas(model, transform: SpaceTransform, rows: UserRows, functions, 
             for j in range(2):
                 pts = np.repeat(x0[None], len(rows.X), axis=0)
                 pts[:, j] = rows.X[:, j]
-                cuts.append([univariate_expr(*fit, symbols[j])
-                             for fit in univariate_fits(rows.X[:, j], h(f(pts)) - shift, functions, PER_FACTOR,
-                                                        tolerance=3 * accuracy, weights=rows.w)])
-        for e1, e2 in product(*cuts):
+                cut = h(f(pts)) - shift
+                tolerance = cut_tolerance(accuracy, h(values[0]), cut)
+                mono = monomial(rows.X[:, j], cut, "sum" if kind == "sum" else "product", tolerance / 3)
+                cuts.append([monomial_expr(mono, symbols[j])] * (mono is not None) +
+                            [univariate_expr(*fit, symbols[j])
+                             for fit in univariate_fits(rows.X[:, j], cut, functions, PER_FACTOR,
+                                                        tolerance=tolerance, weights=rows.w)])
+        # the formulas completed on the data first: exact whenever one cut's fit is
+        exprs = completed_on_data(cuts, kind, shift, h, rows, functions, symbols)
+        exprs += [e1 + e2 - H0 if kind == "sum" else shift + e1 * e2 / (H0 - shift) for e1, e2 in product(*cuts)]
+        for expr in exprs:
             if budget.spent and found:
                 return found
-            expr = e1 + e2 - H0 if kind == "sum" else shift + e1 * e2 / (H0 - shift)
             formula = checked_formula(inverse(expr), symbols, rows, budget, f"the split formula {expr}")
             if formula is not None:
                 found.append(formula)
     return found
+
+
+def completed_on_data(cuts: list, kind: str, shift: float, h, rows: UserRows, functions, symbols) -> list:
+    """Split formulas whose second factor is fitted on the data, not on the oracle: with
+    the best fit e_j of one cut, h(y) − e_j(x_j) (a sum) or (h(y) − s)/(e_j(x_j) − s) (a
+    product) is a function of the other input alone, exactly when e_j is right — the
+    oracle's cut may carry its error (a separable product network's sum of squares read
+    as a sine of tiny frequency)."""
+    out = []
+    with np.errstate(all="ignore"):
+        target = h(rows.y)
+        for j, fits in enumerate(cuts):
+            if not fits:
+                continue
+            e = fits[0]
+            values = sympy.lambdify(symbols, e, "numpy")(*rows.X.T) * np.ones(len(target))
+            rest = target - values if kind == "sum" else (target - shift) / (values - shift)
+            if not np.all(np.isfinite(rest)):
+                continue
+            other = 1 - j
+            for fit in univariate_fits(rows.X[:, other], rest, functions, 1, weights=rows.w):
+                g = univariate_expr(*fit, symbols[other])
+                out.append(e + g if kind == "sum" else shift + (e - shift) * g)
+    return out

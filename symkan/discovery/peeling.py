@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from fractions import Fraction
 
 import numpy as np
 import sympy
@@ -45,11 +44,11 @@ from .budget import Budget
 from .context import SearchSettings, UserRows
 from .errors import DiscoveryError
 from .one_group import power_group
-from .oracle_split import OUTER, network_function, split_errors
+from .oracle_split import OUTER, cut_tolerance, network_function, split_errors
 from .sampling import RowSplit
 from .snapping import checked_formula
 from .symmetry import reduced_inputs, symmetric_pairs
-from .univariate import univariate_expr, univariate_fits
+from .univariate import monomial, monomial_expr, univariate_expr, univariate_fits
 
 log = logging.getLogger(__name__)
 
@@ -65,10 +64,6 @@ NEAR_ZERO = 0.3
 PEEL_OUTER = ("inverse", "square")
 #: held-out rows near the medians tried as the reference point
 REFERENCES = 16
-#: powers of the monomial cuts
-POWERS = tuple(Fraction(p) for p in (1, -1, 2, -2, 3, -3, "1/2", "-1/2", "3/2", "-3/2", 4, -4))
-#: a monomial fits a cut when its relative rms error is below this × the network's rms error
-MONOMIAL_TOL = 10.0
 
 
 def peel_errors(f, X_val: np.ndarray, x0: np.ndarray) -> dict:
@@ -134,27 +129,6 @@ def peeled_inputs(errors: dict) -> tuple:
     return None, []
 
 
-def monomial(x: np.ndarray, cut: np.ndarray, kind: str, accuracy: float) -> tuple | None:
-    """(power, scale, offset) of the monomial of ``POWERS`` that fits the cut (n,) of x (n,)
-    to the network's ``accuracy`` (nmse) — scale·x^p for a factor, scale·x^p + offset for a
-    term; None when none does. Physical factors are mostly monomials, and a monomial divides
-    out exactly where a general fit of the network's values (1.028·m₀ − 0.0002) would leave
-    a trace of the peeled input in the smaller problem."""
-    limit = max(MONOMIAL_TOL * np.sqrt(accuracy), 1e-6)
-    best = None
-    for p in POWERS:
-        with np.errstate(all="ignore"):
-            xp = x ** int(p) if p.denominator == 1 else x ** float(p)
-            A = np.stack([xp, np.ones_like(xp)], axis=1) if kind == "sum" else xp[:, None]
-        if not np.all(np.isfinite(A)):
-            continue
-        coef = np.linalg.lstsq(A, cut, rcond=None)[0]
-        error = float(np.sqrt(np.mean((A @ coef - cut) ** 2)) / (np.std(cut) if kind == "sum" else np.sqrt(np.mean(cut ** 2))))
-        if error < limit and (best is None or error < best[0]):
-            best = (error, p, float(coef[0]), float(coef[1]) if kind == "sum" else 0.0)
-    return None if best is None else best[1:]
-
-
 def cut_exprs(f, rows: UserRows, x0: np.ndarray, inputs: list, kind: str, functions, accuracy: float,
               symbols) -> dict:
     """{j: sympy expression of x_j}: f's cut through x0 along each of ``inputs``, a
@@ -168,11 +142,11 @@ def cut_exprs(f, rows: UserRows, x0: np.ndarray, inputs: list, kind: str, functi
             cut = f(pts)
         mono = monomial(rows.X[:, j], cut, kind, accuracy) if np.all(np.isfinite(cut)) else None
         if mono is not None:
-            p, scale, offset = mono
-            out[j] = scale * symbols[j] ** sympy.Rational(p.numerator, p.denominator) + offset
+            out[j] = monomial_expr(mono, symbols[j])
             continue
         with np.errstate(all="ignore"):
-            fits = univariate_fits(rows.X[:, j], cut, functions, 1, tolerance=3 * accuracy, weights=rows.w)
+            fits = univariate_fits(rows.X[:, j], cut, functions, 1, weights=rows.w,
+                                   tolerance=cut_tolerance(accuracy, f(rows.X_val), cut))
         out[j] = univariate_expr(*fits[0], symbols[j]) if fits else None
     return out
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+from fractions import Fraction
 
 import numpy as np
 import sympy
@@ -49,6 +50,10 @@ PREFACTOR_POWERS = (1, -1, 2, -2)
 #: complexity an inner map adds (the identity adds nothing)
 _INNER_COST = {"x": 0, "x^2": 2, "x^3": 3, "1/x": 2, "1/x^2": 3, "sqrt": 2, "log": 2, "exp": 2}
 RUNG = Rung("linear", (1, 1, 1), frozenset({"univariate"}))
+#: powers of :func:`monomial`
+POWERS = tuple(Fraction(p) for p in (1, -1, 2, -2, 3, -3, "1/2", "-1/2", "3/2", "-3/2", 4, -4))
+#: a monomial fits samples when its relative rms error is below this × their own rms error
+MONOMIAL_TOL = 10.0
 
 
 def _fit_table(x: np.ndarray, y: np.ndarray, take: np.ndarray, maps_tried, functions, power: int) -> list:
@@ -156,3 +161,31 @@ def _network(inner: str, outer: str, params, space: Space) -> KAN:
     fix(net, 0, 0, 0, inner, params=(float(t.input_scale[0]), float(t.input_shift[0]), 1.0, 0.0))
     fix(net, 1, 0, 0, outer, params=(a, b, c / t.output_scale, (d - t.output_shift) / t.output_scale))
     return net
+
+
+def monomial(x: np.ndarray, cut: np.ndarray, kind: str, accuracy: float) -> tuple | None:
+    """(power, scale, offset) of the monomial of ``POWERS`` that fits samples ``cut`` (n,)
+    of x (n,) — a network's cut through a reference point, accurate to nmse ``accuracy`` —
+    as scale·x^p (``kind`` "product": a factor) or scale·x^p + offset ("sum": a term); None
+    when none does to that accuracy. Physical factors are mostly monomials, and a
+    monomial divides out exactly where a general fit of a network's values
+    (1.028·m₀ − 0.0002, 0.775·(ω₀ − 0.0009)²) leaves a trace of its input in what is left."""
+    limit = max(MONOMIAL_TOL * np.sqrt(accuracy), 1e-6)
+    best = None
+    for p in POWERS:
+        with np.errstate(all="ignore"):
+            xp = x ** int(p) if p.denominator == 1 else x ** float(p)
+            A = np.stack([xp, np.ones_like(xp)], axis=1) if kind == "sum" else xp[:, None]
+        if not np.all(np.isfinite(A)):
+            continue
+        coef = np.linalg.lstsq(A, cut, rcond=None)[0]
+        error = float(np.sqrt(np.mean((A @ coef - cut) ** 2)) / (np.std(cut) if kind == "sum" else np.sqrt(np.mean(cut ** 2))))
+        if error < limit and (best is None or error < best[0]):
+            best = (error, p, float(coef[0]), float(coef[1]) if kind == "sum" else 0.0)
+    return None if best is None else best[1:]
+
+
+def monomial_expr(fit: tuple, x: sympy.Symbol) -> sympy.Expr:
+    """The sympy expression of a :func:`monomial` fit (power, scale, offset) of ``x``."""
+    p, scale, offset = fit
+    return scale * x ** sympy.Rational(p.numerator, p.denominator) + offset
