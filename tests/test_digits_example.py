@@ -16,8 +16,10 @@ def test_digits_kanconv_example(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     rows = [line for line in proc.stdout.splitlines() if line.startswith("| ") and "%" in line]
     assert [r.split(" | ")[0] for r in rows] == ["| KAN VGG (Chebyshev, degree 3)", "| plain VGG",
-                                                  "| bottleneck KAN ResNet (Chebyshev, degree 3)",
-                                                  "| plain bottleneck ResNet"]
+                                                  "| bottleneck KAN ResNet (Chebyshev, degree 2, layer norm)",
+                                                  "| plain bottleneck ResNet",
+                                                  "| separable KAN ResNet (Chebyshev, degree 3)",
+                                                  "| plain separable ResNet"]
     accuracies = [float(r.split(" | ")[2].split(" %")[0]) for r in rows]
     assert all(a > 20.0 for a in accuracies), accuracies  # one epoch: well above chance (10 %)
     assert (tmp_path / "digits_kanconv_functions.png").stat().st_size > 0
