@@ -12,8 +12,9 @@ from .blocks import Residual, conv_unit
 class KANResNet(nn.Module):
     """A 3×3 stem unit (in_channels -> widths[0]); per stage, ``blocks`` residual units
     x + unit(x); every later stage starts with a 3×3 stride-2 unit (previous width -> its
-    width; a bottleneck too with ``bottleneck``); then a global average pool and a linear head. The residual units are bottleneck
-    KAN convolutions by default (``bottleneck=True``, ``reduction``), which keep a wide
+    width; a bottleneck, or separable, unit too with ``bottleneck`` / ``separable``); then a
+    global average pool and a linear head. The residual units are bottleneck KAN
+    convolutions by default (``bottleneck=True``, ``reduction``), which keep a wide
     network's parameter count in check.
 
     Args: in_channels, num_classes, ``widths``, ``blocks`` (per stage), ``basis`` (None: the
