@@ -3,6 +3,7 @@
     python examples/digits_kanconv.py                   # 3 seeds, 40 epochs, 1 thread
     python examples/digits_kanconv.py --out out/ --epochs 5 --seeds 0
     python examples/digits_kanconv.py --select                    # the validation sweep
+    python examples/digits_kanconv.py --cv 5 --seeds 0            # 5-fold CV on the training images
 
 Data: ``sklearn.datasets.load_digits`` (1797 images, 8×8, 10 classes; shipped with
 scikit-learn, no download), a fixed stratified split (25 % test, ``random_state=0``),
@@ -190,6 +191,28 @@ def run(models: dict, x_tr, y_tr, x_te, y_te, epochs: int, seeds: list[int], wha
     return last
 
 
+def cross_validate(x, y, folds: int, epochs: int, seed: int, **protocol) -> None:
+    """MODELS under ``folds``-fold cross-validation on the training images (x, y) only: one
+    permutation (seed 7) cut into disjoint folds, each held out once, model seed ``seed``;
+    prints held-out accuracy per fold, its mean and the errors over all folds per model."""
+    parts = torch.tensor_split(torch.randperm(len(x), generator=torch.Generator().manual_seed(7)), folds)
+    print(f"# digits: {folds}-fold cross-validation on the {len(x)} training images; {epochs} epochs, model seed "
+          f"{seed}, protocol {protocol}\n")
+    print(f"| model | parameters | held-out accuracy, mean over {folds} folds (per fold) | errors of {len(x)} |")
+    print("|---|---:|---:|---:|")
+    for name, (cls, kwargs) in MODELS.items():
+        accs = []
+        for k, held in enumerate(parts):
+            fit = torch.cat([p for j, p in enumerate(parts) if j != k])
+            model = cls(1, 10, seed=seed, **kwargs)
+            train(model, x[fit], y[fit], epochs, seed, **protocol)
+            accs.append(accuracy(model, x[held], y[held]))
+        errors = sum(round((1 - a) * len(p)) for a, p in zip(accs, parts))
+        n_par = sum(p.numel() for p in model.parameters())
+        print(f"| {name} | {n_par:,} | {100 * np.mean(accs):.2f} % ({' '.join(f'{100 * a:.1f}' for a in accs)}) "
+              f"| {errors} |", flush=True)
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--epochs", type=int, default=40)
@@ -203,11 +226,20 @@ def main(argv=None) -> None:
     ap.add_argument("--select", action="store_true",
                     help=f"score the CANDIDATES and the plain models on {N_VALIDATION} validation images split off "
                          "the training images (the test images are not used)")
+    ap.add_argument("--cv", type=int, default=0, metavar="K",
+                    help="K-fold cross-validation of MODELS on the training images (first seed only; no test images)")
     ap.add_argument("--out", default=None, help="folder for the curve plot of the KAN VGG's second convolution")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     seeds = [int(s) for s in args.seeds.split(",")]
     x_tr, y_tr, x_te, y_te = load_data()
+    protocol = dict(lr=args.lr, batch=args.batch, weight_decay=args.weight_decay,
+                    label_smoothing=args.label_smoothing, cosine=args.cosine)
+    if args.cv:
+        if args.cv < 2:
+            ap.error(f"--cv needs at least 2 folds, got {args.cv}")
+        cross_validate(x_tr, y_tr, args.cv, args.epochs, seeds[0], **protocol)
+        return
     if args.select:
         perm = torch.randperm(len(x_tr), generator=torch.Generator().manual_seed(123))
         va, tr = perm[:N_VALIDATION], perm[N_VALIDATION:]
@@ -218,8 +250,6 @@ def main(argv=None) -> None:
           f"label smoothing {args.label_smoothing}, cosine {args.cosine}")
     print()
     plain = {k: v for k, v in MODELS.items() if k.startswith("plain")}
-    protocol = dict(lr=args.lr, batch=args.batch, weight_decay=args.weight_decay,
-                    label_smoothing=args.label_smoothing, cosine=args.cosine)
     models = run({**CANDIDATES, **plain} if args.select else MODELS, x_tr, y_tr, x_te, y_te, args.epochs, seeds,
                  "validation" if args.select else "test", **protocol)
     if args.out and not args.select:
