@@ -95,3 +95,32 @@ def test_a_few_adam_steps_lower_the_loss():
         opt.step()
         losses.append(loss.item())
     assert losses[-1] < 0.8 * losses[0], losses
+
+
+@pytest.mark.parametrize("basis", ["chebyshev", None])
+def test_separable_units_mix_by_1x1_then_filter_each_channel(basis):
+    """separable: plain 1×1 mixing (no bias) then a depthwise 3×3 (groups = out), shapes as the full unit."""
+    x = _rand(2, 6, 8, 8)
+    kw = {"degree": 3} if basis else {}
+    vgg = KANVGG(6, 4, (8, 16), basis=basis, separable=True, **kw)
+    res = KANResNet(6, 4, (8, 16), basis=basis, bottleneck=False, separable=True, **kw)
+    for model in (vgg, res):
+        y = model(x)
+        assert y.shape == (2, 4) and torch.isfinite(y).all()
+    mix = vgg.features[0][0]
+    assert isinstance(mix, nn.Conv2d) and mix.kernel_size == (1, 1) and mix.bias is None
+    depthwise = vgg.features[0][1]
+    assert depthwise.groups == depthwise.in_channels == depthwise.out_channels == 8
+    if basis:  # the KAN part costs out·9·(K + 1), not in·out·9·(K + 1)
+        assert isinstance(depthwise, KANConv2d)
+        assert _count(depthwise.bases) == 8 * 9 * 4 and depthwise.base_weight.numel() == 8 * 9
+        assert _count(KANVGG(6, 4, (8, 16), basis=basis, **kw)) > 3 * _count(vgg)
+    strided = res.features[2]  # the stride-2 unit between the stages
+    assert strided(_rand(2, 8, 8, 8)).shape == (2, 16, 4, 4)
+
+
+def test_separable_and_bottleneck_exclude_each_other():
+    with pytest.raises(ValueError, match="separable and bottleneck"):
+        KANResNet(1, 2, (4, 8), separable=True)  # bottleneck=True is the ResNet's default
+    with pytest.raises(ValueError, match="separable and bottleneck"):
+        KANVGG(1, 2, (4, 8), basis=None, separable=True, bottleneck=True)

@@ -10,16 +10,30 @@ from ..nn.conv import KANConv2d, make_norm
 
 def conv_unit(in_channels: int, out_channels: int, kernel_size: int = 3, stride: int = 1, *,
               basis: str | None, norm="batch", bottleneck: bool = False, reduction: int = 4,
-              generator: torch.Generator, **basis_options) -> nn.Module:
+              separable: bool = False, generator: torch.Generator, **basis_options) -> nn.Module:
     """(N, in, H, W) -> (N, out, ⌈H/stride⌉, ⌈W/stride⌉), "same"-style padding k // 2 (odd k).
 
     With a ``basis``: a :class:`~symkan.nn.KANConv2d` (or, with ``bottleneck``, a
     :class:`~symkan.nn.BottleneckKANConv2d`) followed by ``norm``; no activation, the
     edges are the nonlinearity. With ``basis=None``: conv → norm → ReLU (the bottleneck
     variant: 1×1 → ReLU → k×k → ReLU → 1×1 → norm → ReLU, as a ResNet bottleneck).
+
+    ``separable``: a plain 1×1 convolution mixes the channels (in → out, no bias), then a
+    depthwise k×k convolution (groups = out) filters each channel on its own — a KAN one
+    (each channel its own learned functions of its k×k neighbourhood) → norm, or, plain,
+    a depthwise conv → norm → ReLU. The KAN part then costs out·k²·(K + 1) parameters
+    instead of in·out·k²·(K + 1), so a KAN network of a given size can be several times
+    wider. Not combined with ``bottleneck``.
     """
+    if separable and bottleneck:
+        raise ValueError("separable and bottleneck units exclude each other; choose one")
     pad = kernel_size // 2
     if basis is not None:
+        if separable:
+            mix = seeded_conv(2, in_channels, out_channels, bias=False, generator=generator)
+            return nn.Sequential(mix, KANConv2d(out_channels, out_channels, kernel_size, stride, pad,
+                                                groups=out_channels, basis=basis, norm=norm, generator=generator,
+                                                **basis_options))
         cls = BottleneckKANConv2d if bottleneck else KANConv2d
         extra = {"reduction": reduction} if bottleneck else {}
         return cls(in_channels, out_channels, kernel_size, stride, pad, basis=basis, norm=norm,
@@ -32,6 +46,10 @@ def conv_unit(in_channels: int, out_channels: int, kernel_size: int = 3, stride:
         parts += [seeded_conv(2, in_channels, mid_in, generator=generator), nn.ReLU(),
                   seeded_conv(2, mid_in, mid_out, kernel_size, stride=stride, padding=pad, generator=generator),
                   nn.ReLU(), seeded_conv(2, mid_out, out_channels, generator=generator)]
+    elif separable:
+        parts += [seeded_conv(2, in_channels, out_channels, bias=False, generator=generator),
+                  seeded_conv(2, out_channels, out_channels, kernel_size, stride=stride, padding=pad,
+                              groups=out_channels, generator=generator)]
     else:
         parts.append(seeded_conv(2, in_channels, out_channels, kernel_size, stride=stride, padding=pad,
                                  generator=generator))

@@ -15,14 +15,16 @@ class KANVGG(nn.Module):
 
     Args: in_channels, num_classes, ``widths`` (channels per stage), ``convs_per_stage``,
     ``basis`` (a registered name, or None for the plain CNN), ``norm`` (after every unit),
-    ``bottleneck`` / ``reduction`` (bottleneck units), ``dropout`` (before the head),
-    ``seed``, and the basis options.
+    ``bottleneck`` / ``reduction`` (bottleneck units), ``separable`` (plain 1×1 mixing
+    + depthwise KAN convolution units, see :func:`~symkan.models.conv_unit`), ``dropout``
+    (before the head), ``seed``, and the basis options.
 
     Shapes: (N, in_channels, H, W), H and W >= 2^len(widths) -> (N, num_classes) logits.
     """
 
     def __init__(self, in_channels: int, num_classes: int, widths=(16, 32), convs_per_stage: int = 1, *,
                  basis: str | None = "bspline", norm="batch", bottleneck: bool = False, reduction: int = 4,
+                 separable: bool = False,
                  dropout: float = 0.0, seed: int = 0, **basis_options):
         super().__init__()
         gen = torch.Generator().manual_seed(seed)
@@ -30,8 +32,8 @@ class KANVGG(nn.Module):
         for w in widths:
             for _ in range(positive_int("convs_per_stage", convs_per_stage)):
                 layers.append(conv_unit(c, positive_int("widths entry", w), 3, basis=basis, norm=norm,
-                                        bottleneck=bottleneck, reduction=reduction, generator=gen,
-                                        **basis_options))
+                                        bottleneck=bottleneck, reduction=reduction, separable=separable,
+                                        generator=gen, **basis_options))
                 c = w
             layers.append(nn.MaxPool2d(2))
         self.features = nn.Sequential(*layers)
