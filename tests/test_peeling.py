@@ -265,3 +265,30 @@ def test_pairs_seen_only_through_their_product_or_ratio_are_joined():
         return X[:, 0] + np.sin(X[:, 1] / X[:, 2]) * X[:, 0]
 
     assert symmetric_pairs(ratio, _rows(ratio).X_val, [0, 1, 2]) == [(1, 2, "ratio")]
+
+
+@pytest.mark.parametrize("expr, snapped", [("x0*x1/x2", False), ("2.5*tanh(0.3*x0) + x1", True)])
+def test_an_exact_peeled_formula_saves_the_snap_only_without_fitted_numbers(expr, snapped):
+    from types import SimpleNamespace
+
+    from symkan.discovery import Rung
+    from symkan.discovery.attempt import Attempt
+    from symkan.discovery.searching import RungSteps
+    from symkan.symbolic.formula import Formula
+
+    class Steps(RungSteps):
+        calls = 0
+
+        def snap(self, attempt, weights):
+            self.calls += 1
+            return 1.0
+
+    symbols = sympy.symbols("x0:3")
+    peeled = Formula(sympy.sympify(expr), list(symbols), loss=1e-14)
+    rows = _rows(relativistic)
+    steps = Steps({"linear": SimpleNamespace(transform=None)}, SearchSettings(), rows, Budget(), lambda name: None,
+                  1.0, peel=lambda model, transform, accuracy: [peeled])
+    attempt = Attempt(Rung("linear", (3, 2, 1)), model=SimpleNamespace(width=[3, 2, 1]), numeric_nmse=1e-6)
+    best = steps.formulas(attempt)
+    assert steps.calls == int(snapped) and best == pytest.approx(1e-14)
+    assert attempt.formulas == [peeled] and steps.peel is None  # peeled once per search

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+import sympy
 
 from ..pareto import ParetoEntry, ParetoFront
 from ..sample_weights import weighted_var
@@ -155,14 +156,17 @@ class RungSteps:
 
     def formulas(self, attempt: Attempt) -> float:
         """Peel, snap and split ``attempt``'s network as they apply; its best held-out nmse."""
-        best = math.inf
+        best, closed = math.inf, False
         if self.peel is not None and may_peel(attempt, self.rows):
             self.on_stage(f"peel {attempt.space} {attempt.model.width}")
             peeled, self.peel = self.peel(attempt.model, self.spaces[attempt.space].transform,
                                           attempt.numeric_nmse), None
             best = add_formulas(attempt, peeled, best, self.var, self.on_formula)
-        if best >= EXACT_NMSE:
-            best = self.snap(attempt, first_weight(self.settings.complexity_weights))
+            # a peeled formula exact to round-off saves the snap only when no fitted
+            # number is left in it: c·tanh(a·z + b) + d can match 1/(eᶻ − 1) to 1e-9
+            closed = any(f.loss / self.var < EXACT_NMSE and not f.expr.atoms(sympy.Float) for f in peeled)
+        if not closed:
+            best = min(best, self.snap(attempt, first_weight(self.settings.complexity_weights)))
         return self.after_snap(attempt, best)
 
     def after_snap(self, attempt: Attempt, best: float, split: list | None = None) -> float:
