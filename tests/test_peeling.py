@@ -292,3 +292,17 @@ def test_an_exact_peeled_formula_saves_the_snap_only_without_fitted_numbers(expr
     best = steps.formulas(attempt)
     assert steps.calls == int(snapped) and best == pytest.approx(1e-14)
     assert attempt.formulas == [peeled] and steps.peel is None  # peeled once per search
+
+
+@pytest.mark.slow
+def test_a_two_input_split_with_and_without_monomial_cuts(monkeypatch):
+    """The split of :mod:`symkan.discovery.oracle_split` (known functions as the network):
+    cuts that are no monomials, and a monomial cut whose partner is fitted on the data."""
+    from symkan.discovery import oracle_split
+
+    x0, x1 = sympy.symbols("x0 x1")
+    for law, expected in ((lambda X: np.sin(X[:, 0]) + np.exp(X[:, 1] / 2), sympy.sin(x0) + sympy.exp(x1 / 2)),
+                          (lambda X: 0.775 * (X[:, 0] ** 2 + X[:, 1] ** 2), 0.775 * (x0 ** 2 + x1 ** 2))):
+        monkeypatch.setattr(oracle_split, "network_function", lambda model, transform, law=law: law)
+        found = oracle_split.split_formulas(None, None, _rows(law, d=2), None, Budget(seconds=30), accuracy=1e-8)
+        assert any(f.loss < 1e-20 and sympy.simplify(f.expr - expected) == 0 for f in found), found

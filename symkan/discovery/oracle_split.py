@@ -202,7 +202,7 @@ def split_formulas(model, transform: SpaceTransform, rows: UserRows, functions, 
                 cut = h(f(pts)) - shift
                 tolerance = cut_tolerance(accuracy, h(values[0]), cut)
                 mono = monomial(rows.X[:, j], cut, "sum" if kind == "sum" else "product", tolerance / 3)
-                cuts.append([monomial_expr(mono, symbols[j])] * (mono is not None) +
+                cuts.append(([monomial_expr(mono, symbols[j])] if mono is not None else []) +
                             [univariate_expr(*fit, symbols[j])
                              for fit in univariate_fits(rows.X[:, j], cut, functions, PER_FACTOR,
                                                         tolerance=tolerance, weights=rows.w)])
