@@ -15,6 +15,8 @@ import logging
 
 import numpy as np
 
+from .sampling import evenly_spaced
+
 log = logging.getLogger(__name__)
 
 #: relative step of the central differences in log x
@@ -62,7 +64,7 @@ def power_group(f, X_val: np.ndarray, inputs: list) -> np.ndarray | None:
     when its log-derivatives are not of rank one, or the inputs are not all positive."""
     if len(inputs) < 2 or not np.all(X_val[:, inputs] > 0):
         return None
-    rows = X_val[np.unique(np.linspace(0, len(X_val) - 1, min(ROWS, len(X_val))).astype(int))]
+    rows = X_val[evenly_spaced(len(X_val), ROWS)]
     G = log_derivatives(f, rows, inputs)
     norms = np.linalg.norm(G, axis=1)
     usable = np.isfinite(norms) & (norms > 1e-12 * (np.nanmax(norms) if np.any(np.isfinite(norms)) else 1.0))

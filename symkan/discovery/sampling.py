@@ -113,3 +113,8 @@ def split_rows(n_rows: int, val_fraction: float, seed: int, budget_seconds: floa
         return RowSplit(train, val, train, val, weight=weight)
     m_val = max(1, int(round(val_fraction * cap)))
     return RowSplit(train, val, train[: cap - m_val], val[:m_val], weight=weight)
+
+
+def evenly_spaced(n_rows: int, k: int) -> np.ndarray:
+    """Indices of at most ``k`` of ``n_rows`` rows, evenly spaced (all of them when fewer)."""
+    return np.unique(np.linspace(0, n_rows - 1, min(k, n_rows)).astype(int))

@@ -17,6 +17,8 @@ from itertools import combinations
 
 import numpy as np
 
+from .sampling import evenly_spaced
+
 log = logging.getLogger(__name__)
 
 #: a pair is symmetric when the joint step changes f this little, relative to a step of one input
@@ -33,7 +35,7 @@ def pair_changes(f, X_val: np.ndarray, inputs: list) -> dict:
     and opposite relative steps): the median change of f relative to a step of x_i
     alone, on rows of X_val (m, d); steps go toward the middle of the data so that the
     oracle stays inside it."""
-    rows = X_val[np.unique(np.linspace(0, len(X_val) - 1, min(ROWS, len(X_val))).astype(int))]
+    rows = X_val[evenly_spaced(len(X_val), ROWS)]
     with np.errstate(all="ignore"):
         F = f(rows)
     middle, spread = np.median(X_val, axis=0), np.std(X_val, axis=0)

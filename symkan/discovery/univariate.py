@@ -30,6 +30,7 @@ from .attempt import Attempt
 from .budget import Budget
 from .context import SearchSettings, UserRows
 from .ladder import Rung
+from .sampling import evenly_spaced
 from .snapping import checked_formula
 from .spaces import Space, space_functions
 
@@ -92,7 +93,7 @@ def univariate_fits(x: np.ndarray, y: np.ndarray, functions=None, kept: int = KE
     (:func:`symkan.sample_weights.weighted_sample`: the batched fitter takes no weights);
     the kept fits are refit with the weights by their callers."""
     if weights is None:
-        take = np.unique(np.linspace(0, len(y) - 1, min(FIT_ROWS, len(y))).astype(int))
+        take = evenly_spaced(len(y), FIT_ROWS)
     else:
         take = weighted_sample(weights, min(FIT_ROWS, len(y)))
     functions = [f for f in (functions or _default()) if f != "0"]
