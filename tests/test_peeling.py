@@ -10,13 +10,16 @@ import sympy
 
 from symkan.discovery import SearchSettings, UserRows, search_table
 from symkan.discovery.budget import Budget
-from symkan.discovery.one_group import integer_direction, power_group
+from symkan.discovery.one_group import integer_direction, power_group, prefactor_group
 from symkan.discovery.peeling import (
+    choose_peel,
     peel_errors,
     peel_oracle,
+    peel_tolerance,
     peeled_inputs,
     reference_point,
 )
+from symkan.discovery.searching import may_peel
 from symkan.discovery.univariate import monomial
 
 
@@ -49,6 +52,18 @@ def test_a_factor_and_a_term_are_told_apart_from_inputs_that_do_not_split():
     # both products and sums split: the factors are peeled (one search of fewer inputs)
     assert peeled_inputs({0: {"sum": 0.0, "product": 0.0}, 1: {"sum": 0.0, "product": 0.5}}) == ("product", [0])
     assert peeled_inputs({0: {"sum": 0.5, "product": 0.5}}) == (None, [])
+
+
+def test_a_nearly_separable_input_is_not_peeled_with_an_accurate_oracle():
+    def rest_energy(X):  # Feynman's ranges: v/c ≤ 2/3, a product in v and c to about 0.01
+        return X[:, 0] * X[:, 2] ** 2 / np.sqrt(1 - (X[:, 1] / X[:, 2]) ** 2)
+
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.uniform(1, 5, 300), rng.uniform(1, 2, 300), rng.uniform(3, 10, 300)])
+    x0 = np.median(X, axis=0)
+    assert choose_peel(rest_energy, X, x0, ["m", "v", "c"], peel_tolerance(3e-6)) == ("", "product", [0])
+    assert choose_peel(rest_energy, X, x0, ["m", "v", "c"], peel_tolerance(1e-4)) == ("", "product", [0, 1, 2])
+    assert peel_tolerance(0.0) == pytest.approx(1e-3) and peel_tolerance(1.0) == pytest.approx(0.02)
 
 
 def test_the_reference_point_avoids_a_zero_of_the_law():
@@ -101,22 +116,22 @@ class _Solve:
 
 def test_the_smaller_problem_has_the_peeled_inputs_divided_out_and_the_formula_is_composed():
     def law(X):
-        return X[:, 0] * (X[:, 1] + X[:, 2] ** 2)
+        return X[:, 0] * (X[:, 1] + np.exp(X[:, 2]))  # v + c² would be c²·(1 + v/c²): one group
 
     rows = _rows(law, names=["m", "v", "c"])
-    solve = _Solve(lambda v, c: v + c ** 2)
+    solve = _Solve(lambda v, c: v + sympy.exp(c))
     budget = Budget(seconds=30)
     found = peel_oracle(law, rows, SearchSettings(n_jobs=2), None, budget, solve)
     (X, y, names, settings, share), = solve.calls
     assert names == ["v", "c"] and X.shape == (len(rows.X) + len(rows.X_val), 2)
     assert settings.n_jobs == 1  # no worker pool inside a search
     # y / (scale·m): a function of v and c alone, proportional to the core law
-    core = X[:, 0] + X[:, 1] ** 2
+    core = X[:, 0] + np.exp(X[:, 1])
     assert np.ptp(y / core) < 1e-9 * np.mean(np.abs(y / core))
     assert share.seconds < budget.seconds and share.start == budget.start
     assert len(found) == 1 and found[0].loss < 1e-20
     m, v, c = sympy.symbols("m v c")
-    assert sympy.simplify(found[0].expr - m * (v + c ** 2)) == 0
+    assert sympy.simplify(found[0].expr - m * (v + sympy.exp(c))) == 0
 
 
 def test_a_peeled_law_whose_rest_is_one_product_of_powers():
@@ -179,6 +194,35 @@ def test_one_product_of_powers_is_found_with_its_exponents():
     assert integer_direction(np.array([0.5, -1.0])).tolist() == [1, -2]
     assert integer_direction(np.array([-0.7071, 0.7071])).tolist() == [1, -1]
     assert integer_direction(np.array([0.3183, 1.0])) is None  # 1/π is no small ratio
+
+
+def test_a_product_of_powers_times_a_function_of_one_group_is_found():
+    def rest_energy(X):  # m·c²/√(1 − v²/c²): prefactor m·c², group v/c
+        return X[:, 0] * X[:, 2] ** 2 / np.sqrt(1 - (X[:, 1] / (4 * X[:, 2])) ** 2)
+
+    rows = _rows(rest_energy)
+    exponents, powers = prefactor_group(rest_energy, rows.X_val, [0, 1, 2])
+    assert exponents.tolist() == [0, 1, -1] and powers.tolist() in ([1, 0, 2], [1, 2, 0])
+    # x0·x1 + x2 is x2·(1 + x0·x1/x2); a pure group or a sum of two groups is not
+    exponents, powers = prefactor_group(lambda X: X[:, 0] * X[:, 1] + X[:, 2], rows.X_val, [0, 1, 2])
+    assert exponents.tolist() == [1, 1, -1] and powers.tolist() == [0, 0, 1]
+    assert prefactor_group(lambda X: np.tanh(X[:, 0] / X[:, 1]), rows.X_val, [0, 1]) is None
+    assert prefactor_group(lambda X: X[:, 0] / X[:, 1] + np.sin(X[:, 2]), rows.X_val, [0, 1, 2]) is None
+    assert prefactor_group(lambda X: X[:, 0] * np.sin(X[:, 1]) + X[:, 2], rows.X_val, [0, 1, 2]) is None
+
+
+def test_a_peeled_law_with_a_prefactor_is_searched_in_its_group():
+    def law(X):  # ω₀ peels off; the rest is c·G(v/c)
+        z = X[:, 1] / (4 * X[:, 2])
+        return X[:, 0] * X[:, 2] * np.sqrt((1 + z) / (1 - z))
+
+    solve = _Solve(lambda z: sympy.sqrt((1 + z / 4) / (1 - z / 4)))
+    found = peel_oracle(law, _rows(law, names=["w", "v", "c"]), SearchSettings(), None, Budget(seconds=30), solve)
+    (X, y, names, _, _), = solve.calls
+    assert names == ["group0"] and X.shape[1] == 1
+    w, v, c = sympy.symbols("w v c")
+    truth = w * c * sympy.sqrt((1 + v / (4 * c)) / (1 - v / (4 * c)))
+    assert len(found) == 1 and abs(sympy.lambdify((w, v, c), found[0].expr - truth)(2.0, 1.5, 2.5)) < 1e-9
 
 
 def test_a_law_of_one_product_of_powers_is_searched_as_one_input():
@@ -291,7 +335,9 @@ def test_an_exact_peeled_formula_saves_the_snap_only_without_fitted_numbers(expr
     attempt = Attempt(Rung("linear", (3, 2, 1)), model=SimpleNamespace(width=[3, 2, 1]), numeric_nmse=1e-6)
     best = steps.formulas(attempt)
     assert steps.calls == int(snapped) and best == pytest.approx(1e-14)
-    assert attempt.formulas == [peeled] and steps.peel is None  # peeled once per search
+    assert attempt.formulas == [peeled]
+    # the next peel needs a network ten times more accurate
+    assert not may_peel(attempt, rows, steps.peel_tried) and may_peel(attempt, rows, steps.peel_tried * 11)
 
 
 @pytest.mark.slow

@@ -15,23 +15,32 @@ X = np.linspace(0.1, 0.8, 200)
 
 
 def test_a_lorentz_factor_is_one_two_level_fit():
-    (inner, outer, params, power), *_ = univariate_fits(X, 1 / np.sqrt(1 - X ** 2))
-    assert (inner, outer, power) == ("x^2", "1/sqrt(x)", 0)
-    expr = univariate_expr(inner, outer, params, power, sympy.Symbol("x"))
+    fit, *_ = univariate_fits(X, 1 / np.sqrt(1 - X ** 2))
+    assert (fit.inner, fit.outer, fit.power, fit.outer_power) == ("x^2", "1/sqrt(x)", 0, 1)
+    expr = univariate_expr(fit, sympy.Symbol("x"))
     np.testing.assert_allclose(sympy.lambdify("x", expr)(X), 1 / np.sqrt(1 - X ** 2), rtol=1e-8)
 
 
 def test_equally_good_fits_rank_the_simplest_first():
-    (inner, outer, _, _), *_ = univariate_fits(X, 3 * X + 1)
-    assert (inner, outer) == ("x", "x")  # not sin(εx), not x^2 of a shifted x
+    fit, *_ = univariate_fits(X, 3 * X + 1)
+    assert (fit.inner, fit.outer) == ("x", "x")  # not sin(εx), not x^2 of a shifted x
 
 
 def test_a_monomial_is_divided_out_when_no_direct_fit_is_exact():
     y = 1 / (X ** 2 * np.sqrt(1 - X ** 2))
-    (inner, outer, params, power), *_ = univariate_fits(X, y)
-    assert (inner, outer, power) == ("x^2", "1/sqrt(x)", -2)
-    np.testing.assert_allclose(sympy.lambdify("x", univariate_expr(inner, outer, params, power,
-                                                                   sympy.Symbol("x")))(X), y, rtol=1e-8)
+    fit, *_ = univariate_fits(X, y)
+    assert (fit.inner, fit.outer, fit.power) == ("x^2", "1/sqrt(x)", -2)
+    np.testing.assert_allclose(sympy.lambdify("x", univariate_expr(fit, sympy.Symbol("x")))(X), y, rtol=1e-8)
+
+
+@pytest.mark.parametrize("fn, outer_power", [
+    (lambda x: np.sqrt((1 + x) / (1 - x)), 2),  # the relativistic Doppler factor
+    (lambda x: 1 / np.sqrt(2 + x - x ** 2), -2),
+])
+def test_a_power_of_the_target_is_fitted_when_no_direct_fit_is_exact(fn, outer_power):
+    fit, *_ = univariate_fits(X, fn(X))
+    assert fit.outer_power == outer_power
+    np.testing.assert_allclose(sympy.lambdify("x", univariate_expr(fit, sympy.Symbol("x")))(X), fn(X), rtol=1e-8)
 
 
 def test_a_non_finite_target_gives_no_fit():

@@ -8,6 +8,12 @@ right singular vector, scaled to the smallest small integers within ``SNAP_TOL``
 (1, −1), ħω/(kT) is (1, 1, −1, −1)). AI Feynman's symmetry test does this for pairs of
 inputs with fixed exponents (:mod:`.oracle_split`'s ``COMBINATIONS``); this one finds
 any exponents of any number of inputs at once, without units.
+
+A law may also be a product of powers times such a function, f = Π x_i^p_i·G(Π x_i^a_i)
+(m·c²/√(1 − v²/c²)): then x_i·∂log f/∂x_i = p_i + a_i·h(z) with h = z·G'/G, so the
+centred matrix of those vectors has rank one (:func:`prefactor_group`). The prefactor's
+exponents are fixed up to a multiple of a; the one kept puts a zero where a is nonzero
+(the input enters only through z) and is the smallest such.
 """
 from __future__ import annotations
 
@@ -29,6 +35,8 @@ SNAP_TOL = 0.02
 MAX_SCALE = 6
 #: rows at which the derivatives are taken
 ROWS = 200
+#: a prefactor's exponents are snapped to multiples of this
+PREFACTOR_STEP = 0.5
 
 
 def log_derivatives(f, X: np.ndarray, inputs: list) -> np.ndarray:
@@ -58,13 +66,21 @@ def integer_direction(a: np.ndarray) -> np.ndarray | None:
     return None
 
 
+def _rows(X_val: np.ndarray, inputs: list) -> np.ndarray | None:
+    """The rows of X_val the tests take derivatives at; None when the inputs are not two
+    or more positive columns."""
+    if len(inputs) < 2 or not np.all(X_val[:, inputs] > 0):
+        return None
+    return X_val[evenly_spaced(len(X_val), ROWS)]
+
+
 def power_group(f, X_val: np.ndarray, inputs: list) -> np.ndarray | None:
     """Integer exponents a (len(inputs),) such that ``f`` depends on the ``inputs``
     columns of X_val (m, d) only through Π x_i^a_i, with at least two a_i nonzero; None
     when its log-derivatives are not of rank one, or the inputs are not all positive."""
-    if len(inputs) < 2 or not np.all(X_val[:, inputs] > 0):
+    rows = _rows(X_val, inputs)
+    if rows is None:
         return None
-    rows = X_val[evenly_spaced(len(X_val), ROWS)]
     G = log_derivatives(f, rows, inputs)
     norms = np.linalg.norm(G, axis=1)
     usable = np.isfinite(norms) & (norms > 1e-12 * (np.nanmax(norms) if np.any(np.isfinite(norms)) else 1.0))
@@ -78,3 +94,37 @@ def power_group(f, X_val: np.ndarray, inputs: list) -> np.ndarray | None:
     if exponents is None or np.count_nonzero(exponents) < 2:
         return None
     return exponents
+
+
+def prefactor_group(f, X_val: np.ndarray, inputs: list) -> tuple | None:
+    """(a, p): integer exponents a and prefactor exponents p (multiples of
+    ``PREFACTOR_STEP``), each (len(inputs),), such that ``f`` is Π x_i^p_i·G(Π x_i^a_i) in
+    the ``inputs`` columns of X_val (m, d), with p not all zero and at least two a_i
+    nonzero; None when the centred log-derivatives of log|f| are not of rank one, or f
+    has a zero on the rows."""
+    rows = _rows(X_val, inputs)
+    if rows is None:
+        return None
+    with np.errstate(all="ignore"):
+        values = f(rows)
+        if not (np.all(np.isfinite(values)) and np.all(values != 0)):
+            return None
+        D = log_derivatives(lambda X: np.log(np.abs(f(X))), rows, inputs)
+    if not np.all(np.isfinite(D)):
+        return None
+    mean = D.mean(axis=0)
+    _, s, vt = np.linalg.svd(D - mean, full_matrices=False)
+    log.info("one group with a prefactor, of %s: singular values %s", inputs, np.array2string(s, precision=3))
+    if s[0] < 1e-3 * np.sqrt(len(D)) or s[1] > RANK_TOL * s[0]:  # a monomial, or not rank one
+        return None
+    exponents = integer_direction(vt[0])
+    if exponents is None or np.count_nonzero(exponents) < 2:
+        return None
+    best = None
+    for k in np.flatnonzero(exponents):  # p = mean − λ·a with p_k = 0
+        p = mean - mean[k] / exponents[k] * exponents
+        snapped = np.round(p / PREFACTOR_STEP) * PREFACTOR_STEP
+        if np.all(np.abs(p - snapped) < SNAP_TOL * 5) and np.any(snapped != 0):
+            if best is None or np.abs(snapped).sum() < np.abs(best).sum():
+                best = snapped
+    return None if best is None else (exponents, best)

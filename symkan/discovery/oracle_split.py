@@ -155,7 +155,7 @@ def combined_formulas(f, rows: UserRows, functions, budget: Budget) -> list:
         t = sympy.Symbol("t")
         for fit in univariate_fits(rows.X[:, 0] ** a * rows.X[:, 1] ** b, rows.y, functions, PER_FACTOR,
                                    weights=rows.w):
-            formula = checked_formula(univariate_expr(*fit, t).xreplace({t: z}), symbols, rows, budget,
+            formula = checked_formula(univariate_expr(fit, t).xreplace({t: z}), symbols, rows, budget,
                                       f"a formula of {z}")
             if formula is not None:
                 found.append(formula)
@@ -203,7 +203,7 @@ def split_formulas(model, transform: SpaceTransform, rows: UserRows, functions, 
                 tolerance = cut_tolerance(accuracy, h(values[0]), cut)
                 mono = monomial(rows.X[:, j], cut, "sum" if kind == "sum" else "product", tolerance / 3)
                 cuts.append(([monomial_expr(mono, symbols[j])] if mono is not None else []) +
-                            [univariate_expr(*fit, symbols[j])
+                            [univariate_expr(fit, symbols[j])
                              for fit in univariate_fits(rows.X[:, j], cut, functions, PER_FACTOR,
                                                         tolerance=tolerance, weights=rows.w)])
         # the formulas completed on the data first: exact whenever one cut's fit is
@@ -237,6 +237,6 @@ def completed_on_data(cuts: list, kind: str, shift: float, h, rows: UserRows, fu
                 continue
             other = 1 - j
             for fit in univariate_fits(rows.X[:, other], rest, functions, 1, weights=rows.w):
-                g = univariate_expr(*fit, symbols[other])
+                g = univariate_expr(fit, symbols[other])
                 out.append(e + g if kind == "sum" else shift + (e - shift) * g)
     return out

@@ -43,7 +43,7 @@ from ..symbolic.names import printable, variable_symbols
 from .budget import Budget
 from .context import SearchSettings, UserRows
 from .errors import DiscoveryError
-from .one_group import power_group
+from .one_group import power_group, prefactor_group
 from .oracle_split import OUTER, cut_tolerance, network_function, split_errors
 from .sampling import RowSplit
 from .snapping import checked_formula
@@ -52,8 +52,13 @@ from .univariate import monomial, monomial_expr, univariate_expr, univariate_fit
 
 log = logging.getLogger(__name__)
 
-#: an input is peeled when its identity holds on held-out rows to this normalised rms error
+#: an input is peeled when its identity holds on held-out rows to this normalised rms
+#: error, or to ``PEEL_FACTOR``·√(the oracle's nmse) when that is smaller (but not below
+#: ``PEEL_FLOOR``): m·c²/√(1 − v²/c²) on Feynman's ranges is a product in v and in c to
+#: 0.011, which an oracle accurate to 3e-6 tells apart
 PEEL_TOL = 0.02
+PEEL_FACTOR = 5.0
+PEEL_FLOOR = 1e-3
 #: share of the time (and work) left that the search of the smaller problem may use
 PEEL_SHARE = 0.6
 #: formulas of the smaller problem's front composed back (the most accurate first)
@@ -96,14 +101,21 @@ def reference_point(f, rows: UserRows) -> np.ndarray:
     return rows.X_val[nearest[np.argmax(np.abs(np.nan_to_num(F[nearest])))]].copy()
 
 
-def choose_peel(f, X_val: np.ndarray, x0: np.ndarray, names: list) -> tuple:
+def peel_tolerance(accuracy: float) -> float:
+    """The identity error under which an input is peeled, for an oracle of held-out nmse
+    ``accuracy`` (0: a known function)."""
+    return float(np.clip(PEEL_FACTOR * np.sqrt(accuracy), PEEL_FLOOR, PEEL_TOL))
+
+
+def choose_peel(f, X_val: np.ndarray, x0: np.ndarray, names: list, tolerance: float = PEEL_TOL) -> tuple:
     """(outer, kind, inputs): the inputs that split off ``f`` as factors, else as terms
     (outer ""), else as terms of 1/f or f² (outer "inverse" or "square": the resonance
-    denominators 1/(n/d₂ + 1/d₁), the distances √(x² + y²)); ("", None, []) when none does."""
+    denominators 1/(n/d₂ + 1/d₁), the distances √(x² + y²)), each to ``tolerance``;
+    ("", None, []) when none does."""
     errors = peel_errors(f, X_val, x0)
-    log.info("peeling at %s: %s", x0, ", ".join(f"{names[j]} {e['product']:.2g}/{e['sum']:.2g}"
-                                                 for j, e in errors.items()))
-    kind, inputs = peeled_inputs(errors)
+    log.info("peeling at %s (tolerance %.2g): %s", x0, tolerance,
+             ", ".join(f"{names[j]} {e['product']:.2g}/{e['sum']:.2g}" for j, e in errors.items()))
+    kind, inputs = peeled_inputs(errors, tolerance)
     if kind is not None:
         return "", kind, inputs
     with np.errstate(all="ignore"):
@@ -112,18 +124,18 @@ def choose_peel(f, X_val: np.ndarray, x0: np.ndarray, names: list) -> tuple:
         h, _, applies = OUTER[name]
         if all(applies(v) for v in values):
             errors = peel_errors(lambda X, h=h: h(f(X)), X_val, x0)
-            inputs = [j for j, e in errors.items() if e["sum"] < PEEL_TOL]
+            inputs = [j for j, e in errors.items() if e["sum"] < tolerance]
             if inputs:
                 log.info("peeling %s: %s", name, ", ".join(f"{names[j]} {e['sum']:.2g}" for j, e in errors.items()))
                 return name, "sum", inputs
     return "", None, []
 
 
-def peeled_inputs(errors: dict) -> tuple:
+def peeled_inputs(errors: dict, tolerance: float = PEEL_TOL) -> tuple:
     """(kind, inputs): the inputs that split off as factors ("product"), else as terms
-    ("sum"), under ``PEEL_TOL``; (None, []) when none does."""
+    ("sum"), under ``tolerance``; (None, []) when none does."""
     for kind in ("product", "sum"):
-        inputs = [j for j, e in errors.items() if e[kind] < PEEL_TOL]
+        inputs = [j for j, e in errors.items() if e[kind] < tolerance]
         if inputs:
             return kind, inputs
     return None, []
@@ -147,7 +159,7 @@ def cut_exprs(f, rows: UserRows, x0: np.ndarray, inputs: list, kind: str, functi
         with np.errstate(all="ignore"):
             fits = univariate_fits(rows.X[:, j], cut, functions, 1, weights=rows.w,
                                    tolerance=cut_tolerance(accuracy, f(rows.X_val), cut))
-        out[j] = univariate_expr(*fits[0], symbols[j]) if fits else None
+        out[j] = univariate_expr(fits[0], symbols[j]) if fits else None
     return out
 
 
@@ -167,7 +179,7 @@ def peel_oracle(f, rows: UserRows, settings: SearchSettings, functions, budget: 
     """:func:`peel_formulas` with the oracle ``f``: X (n, d) -> (n,) given (a trained
     network, :func:`.oracle_split.network_function`, or a known function in tests)."""
     x0 = reference_point(f, rows)
-    outer_name, kind, inputs = choose_peel(f, rows.X_val, x0, rows.names)
+    outer_name, kind, inputs = choose_peel(f, rows.X_val, x0, rows.names, peel_tolerance(accuracy))
     if budget.spent:
         return []
     user_rows, inverse = rows, (lambda e: e)
@@ -180,7 +192,10 @@ def peel_oracle(f, rows: UserRows, settings: SearchSettings, functions, budget: 
             return []
     symbols = variable_symbols(rows.names)
     keep = [j for j in range(rows.X.shape[1]) if j not in inputs]
-    group = power_group(f, rows.X_val, keep)
+    group, prefactor = power_group(f, rows.X_val, keep), sympy.Integer(1)
+    if group is None and (found := _group_with_prefactor(f, rows.X_val, inputs, keep, kind, x0)) is not None:
+        group, powers = found
+        prefactor = sympy.Mul(*(symbols[j] ** sympy.nsimplify(p) for j, p in zip(keep, powers)))
     pairs = symmetric_pairs(f, rows.X_val, keep) if group is None else []
     if kind is None and group is None and not pairs:
         return []
@@ -203,8 +218,8 @@ def peel_oracle(f, rows: UserRows, settings: SearchSettings, functions, budget: 
         core_inputs = reduced_inputs(pairs, keep, symbols)
     log.info("peeling: the smaller problem's inputs are %s", core_inputs)
     found = []
-    for core in _core_formulas(rows, core_inputs, outer, kind, symbols, settings, budget, solve):
-        inner = core.expr.xreplace(dict(zip(core.variables, core_inputs)))
+    for core in _core_formulas(rows, core_inputs, outer, kind, prefactor, symbols, settings, budget, solve):
+        inner = prefactor * core.expr.xreplace(dict(zip(core.variables, core_inputs)))
         formula = checked(outer * inner if kind == "product" else outer + inner)
         if formula is not None:
             found.append(formula)
@@ -225,16 +240,29 @@ def _outer(f, rows: UserRows, x0, inputs: list, kind: str, functions, accuracy: 
     return sympy.Add(*(c - F0 for c in cuts.values())) + (F0 if everything else 0)
 
 
-def _core_formulas(rows: UserRows, core_inputs: list, outer, kind: str, symbols, settings: SearchSettings,
-                   budget: Budget, solve) -> list:
+def _group_with_prefactor(f, X_val: np.ndarray, inputs: list, keep: list, kind, x0: np.ndarray):
+    """(a, p) of :func:`.one_group.prefactor_group` for the kept inputs of ``f``, on the
+    held-out rows with the peeled ``inputs`` at x0 when they split off as terms: the
+    smaller problem's target is then f with those inputs at x0, and the prefactor
+    multiplies it alone (A + x₂·G(x₀x₁/x₂)). Peeled factors change no log-derivative."""
+    if kind == "sum":
+        X_val = X_val.copy()
+        X_val[:, inputs] = x0[inputs]
+    return prefactor_group(f, X_val, keep)
+
+
+def _core_formulas(rows: UserRows, core_inputs: list, outer, kind: str, prefactor, symbols,
+                   settings: SearchSettings, budget: Budget, solve) -> list:
     """The most accurate formulas of the smaller problem: inputs ``core_inputs`` (sympy
     expressions of ``symbols``: the kept columns or their product of powers), the target
-    with ``outer`` (the peeled cuts) divided out or subtracted; [] when its search fails."""
+    with ``outer`` (the peeled cuts) divided out or subtracted, then divided by
+    ``prefactor`` (a monomial of the kept inputs); [] when its search fails."""
     X = np.concatenate([rows.X, rows.X_val])
     y = np.concatenate([rows.y, rows.y_val])
     with np.errstate(all="ignore"):
         values = sympy.lambdify(symbols, printable(outer), "numpy")(*X.T) * np.ones(len(y))
         target = y / values if kind == "product" else y - values
+        target = target / (sympy.lambdify(symbols, prefactor, "numpy")(*X.T) * np.ones(len(y)))
         Xc = np.stack([sympy.lambdify(symbols, e, "numpy")(*X.T) * np.ones(len(y)) for e in core_inputs], axis=1)
     if not (np.all(np.isfinite(target)) and np.all(np.isfinite(Xc))):
         log.info("peeling: the smaller problem is not finite on every row")

@@ -138,15 +138,18 @@ def _run(spaces, settings, rows, budget, on_stage, var, on_formula=None, peel=No
 
 class RungSteps:
     """What the search does with a trained network worth snapping, and what it remembers
-    between rungs: a peel (once, before the snap: cheaper when it applies), the snap at
-    the first complexity weight, and a split of a two-input network whose snap is not
-    exact (the first accurate network is its oracle; a ten times more accurate one later,
-    again)."""
+    between rungs: a peel (before the snap: cheaper when it applies), the snap at the
+    first complexity weight, and a split of a two-input network whose snap is not exact.
+    The first accurate network is the oracle of a peel or split; a ten times more
+    accurate one later, again (a separable network's stand-in for m·c²/√(1 − v²/c²) is
+    a product of every input's function to 1e-4, and a peel that trusts it splits them
+    all)."""
 
     def __init__(self, spaces, settings, rows, budget, on_stage, var, on_formula=None, peel=None):
         self.spaces, self.settings, self.rows, self.budget = spaces, settings, rows, budget
         self.on_stage, self.var, self.on_formula, self.peel = on_stage, var, on_formula, peel
         self.split_tried = 1.0  # the next split needs a network SPLIT_NMSE × this accurate
+        self.peel_tried = 1.0  # the next peel, PEEL_NMSE × this
 
     def snap(self, attempt: Attempt, weights) -> float:
         """Snap ``attempt`` at ``weights``; its best held-out nmse."""
@@ -157,10 +160,10 @@ class RungSteps:
     def formulas(self, attempt: Attempt) -> float:
         """Peel, snap and split ``attempt``'s network as they apply; its best held-out nmse."""
         best, closed = math.inf, False
-        if self.peel is not None and may_peel(attempt, self.rows):
+        if self.peel is not None and may_peel(attempt, self.rows, self.peel_tried):
             self.on_stage(f"peel {attempt.space} {attempt.model.width}")
-            peeled, self.peel = self.peel(attempt.model, self.spaces[attempt.space].transform,
-                                          attempt.numeric_nmse), None
+            self.peel_tried = attempt.numeric_nmse / PEEL_NMSE / 10
+            peeled = self.peel(attempt.model, self.spaces[attempt.space].transform, attempt.numeric_nmse)
             best = add_formulas(attempt, peeled, best, self.var, self.on_formula)
             # a peeled formula exact to round-off saves the snap only when no fitted
             # number is left in it: c·tanh(a·z + b) + d can match 1/(eᶻ − 1) to 1e-9
@@ -214,10 +217,11 @@ def wants_split(attempt: Attempt, best: float, rows: UserRows, split_tried: floa
             and not _closed_and_accurate(attempt, best))
 
 
-def may_peel(attempt: Attempt, rows: UserRows) -> bool:
+def may_peel(attempt: Attempt, rows: UserRows, peel_tried: float = 1.0) -> bool:
     """Whether the network of a rung of three or more inputs is the oracle of a peel
-    (:mod:`.peeling`): it is ``PEEL_NMSE`` accurate."""
-    return rows.X.shape[1] >= 3 and attempt.numeric_nmse < PEEL_NMSE
+    (:mod:`.peeling`): it is ``PEEL_NMSE × peel_tried`` accurate (``peel_tried`` < 1 once
+    an earlier network was peeled)."""
+    return rows.X.shape[1] >= 3 and attempt.numeric_nmse < PEEL_NMSE * peel_tried
 
 
 def stops_search(attempt: Attempt, best: float) -> bool:

@@ -1,4 +1,4 @@
-"""The univariate rung: a one-input problem fitted directly as y = x^p·(c·f(a·g(x) + b) + d).
+"""The univariate rung: a one-input problem fitted directly as y^k = x^p·(c·f(a·g(x) + b) + d).
 
 A law of one variable (or of one dimensionless group, :mod:`.dimensionless`) is often
 one library function of a simple power or exponential of it: 1/√(1 − π²), 1/(1 + π),
@@ -7,14 +7,19 @@ only when training lands in the right basin; here every inner map g of
 ``INNER_MAPS`` × every library function f is fitted at once by the batched edge fitter
 (:func:`symkan.symbolic.fitting.fit_edges`), deterministically, in about a second. The
 best few are refit, their constants snapped, and scored on held-out rows like any
-formula. Each with p = 0 comes with the snapped [1, 1, 1] network that computes it
-(edge g, edge f), so it can be drawn and saved like the ladder's.
+formula. Each with p = 0 and k = 1 comes with the snapped [1, 1, 1] network that
+computes it (edge g, edge f), so it can be drawn and saved like the ladder's.
+
+When no direct fit is exact, a power of x is divided out first (1/(x²·√(1 − x²))), and
+powers k of y are fitted too: y² = (1 + x)/(1 − x) (the relativistic Doppler factor),
+1/y = eˣ − 1 (Bose–Einstein occupation) are one edge each after the outer power.
 """
 from __future__ import annotations
 
 import logging
 import time
 from fractions import Fraction
+from typing import NamedTuple
 
 import numpy as np
 import sympy
@@ -48,6 +53,12 @@ TIE = 3.0
 EXACT_R = 1e-10
 #: powers of x divided out of y when no direct fit is exact
 PREFACTOR_POWERS = (1, -1, 2, -2)
+#: powers k of y fitted when no direct fit is exact (y = (…)^(1/k)) ...
+OUTER_POWERS = (2, -1, -2)
+#: ... with these inner maps and library functions only (a power of an algebraic form;
+#: the full table for each k would cost as much as the direct fits again)
+OUTER_POWER_MAPS = ("x", "x^2")
+OUTER_POWER_FUNCTIONS = ("x", "1/x", "x^2", "sqrt", "1/sqrt(x)", "exp", "log")
 #: complexity an inner map adds (the identity adds nothing)
 _INNER_COST = {"x": 0, "x^2": 2, "x^3": 3, "1/x": 2, "1/x^2": 3, "sqrt": 2, "log": 2, "exp": 2}
 RUNG = Rung("linear", (1, 1, 1), frozenset({"univariate"}))
@@ -57,11 +68,22 @@ POWERS = tuple(Fraction(p) for p in (1, -1, 2, -2, 3, -3, "1/2", "-1/2", "3/2", 
 MONOMIAL_TOL = 10.0
 
 
-def _fit_table(x: np.ndarray, y: np.ndarray, take: np.ndarray, maps_tried, functions, power: int) -> list:
-    """(r, complexity, (g, f, params, power)) of every fit y/x^power ≈ c·f(a·g(x)+b)+d."""
+class UnivariateFit(NamedTuple):
+    """y^outer_power = x^power·(c·f(a·g(x) + b) + d): g ``inner``, f ``outer``, ``params`` (a, b, c, d)."""
+
+    inner: str
+    outer: str
+    params: tuple
+    power: int = 0
+    outer_power: int = 1
+
+
+def _fit_table(x: np.ndarray, y: np.ndarray, take: np.ndarray, maps_tried, functions, power: int,
+               outer_power: int = 1) -> list:
+    """(r, complexity, fit) of every fit y^outer_power/x^power ≈ c·f(a·g(x)+b)+d."""
     maps, inner = [], []
     with np.errstate(all="ignore"):
-        target = y / x ** power if power else y
+        target = (y ** outer_power if outer_power != 1 else y) / (x ** power if power else 1)
         for name in maps_tried:
             g = get_function(name).torch_fn(torch.as_tensor(x, dtype=torch.float64)).numpy()
             if np.all(np.isfinite(g)) and np.ptp(g) > 0:
@@ -76,18 +98,20 @@ def _fit_table(x: np.ndarray, y: np.ndarray, take: np.ndarray, maps_tried, funct
     for gi, name in enumerate(maps):
         for fi, fn in enumerate(fits.functions):
             if torch.isfinite(r[gi, fi]):
-                cost = float(fits.complexity[fi]) + _INNER_COST[name] + (2 if power else 0)
-                rows.append((float(r[gi, fi]), cost, (name, fn.name, tuple(fits.params[gi, fi].tolist()), power)))
+                cost = float(fits.complexity[fi]) + _INNER_COST[name] + (2 if power else 0) + (
+                    2 if outer_power != 1 else 0)
+                fit = UnivariateFit(name, fn.name, tuple(fits.params[gi, fi].tolist()), power, outer_power)
+                rows.append((float(r[gi, fi]), cost, fit))
     return rows
 
 
 def univariate_fits(x: np.ndarray, y: np.ndarray, functions=None, kept: int = KEPT, tolerance: float = 1e-12,
                     weights: np.ndarray | None = None) -> list:
     """The ``kept`` best direct fits y ≈ x^p·(c·f(a·g(x) + b) + d) of samples x, y (n,),
-    best first, as (g, f, (a, b, c, d), p): g from ``INNER_MAPS``, f from ``functions``
+    best first, as :class:`UnivariateFit`: g from ``INNER_MAPS``, f from ``functions``
     (None: the default library), p = 0 — or, when none of those is exact, a power of
     ``PREFACTOR_POWERS`` divided out first (1/(x²·√(1 − x²)), Keplearn's reduction by a
-    monomial). Fits whose normalised residual is within ``TIE``× the best, or within
+    monomial), and fits of y^k for k in ``OUTER_POWERS`` (with p = 0 or one of those). Fits whose normalised residual is within ``TIE``× the best, or within
     ``tolerance`` of it (the accuracy of samples read off a network), are ranked by
     complexity. With ``weights`` (n,), the fits use rows drawn in proportion to them
     (:func:`symkan.sample_weights.weighted_sample`: the batched fitter takes no weights);
@@ -101,6 +125,11 @@ def univariate_fits(x: np.ndarray, y: np.ndarray, functions=None, kept: int = KE
     if table and min(r for r, _, _ in table) > EXACT_R and np.all(x != 0):
         for power in PREFACTOR_POWERS:
             table += _fit_table(x, y, take, ("x", "x^2"), functions, power)
+    algebraic = [f for f in functions if f in OUTER_POWER_FUNCTIONS]
+    if table and algebraic and min(r for r, _, _ in table) > EXACT_R:
+        for k in OUTER_POWERS:
+            if k > 0 or np.all(y != 0):
+                table += _fit_table(x, y, take, OUTER_POWER_MAPS, algebraic, 0, k)
     if not table:
         return []
     # fits within a factor TIE of the best are equally good (the samples may be a network's
@@ -111,10 +140,11 @@ def univariate_fits(x: np.ndarray, y: np.ndarray, functions=None, kept: int = KE
     return [fit for _, _, fit in table[:kept]]
 
 
-def univariate_expr(inner: str, outer: str, params, power: int, x: sympy.Symbol) -> sympy.Expr:
-    """x^power·(c·f(a·g(x) + b) + d) as a sympy expression."""
-    a, b, c, d = params
-    return x ** power * (c * get_function(outer).sympy_fn(a * get_function(inner).sympy_fn(x) + b) + d)
+def univariate_expr(fit: UnivariateFit, x: sympy.Symbol) -> sympy.Expr:
+    """(x^p·(c·f(a·g(x) + b) + d))^(1/k) as a sympy expression."""
+    a, b, c, d = fit.params
+    base = x ** fit.power * (c * get_function(fit.outer).sympy_fn(a * get_function(fit.inner).sympy_fn(x) + b) + d)
+    return base if fit.outer_power == 1 else base ** sympy.Rational(1, fit.outer_power)
 
 
 def univariate_attempt(space: Space, rows: UserRows, settings: SearchSettings, budget: Budget) -> Attempt | None:
@@ -127,7 +157,7 @@ def univariate_attempt(space: Space, rows: UserRows, settings: SearchSettings, b
     for fit in univariate_fits(rows.X[:, 0], rows.y, space_functions(settings.functions, "linear"), weights=rows.w):
         if budget.spent and formulas:
             break
-        formula = _formula(*fit, symbols, space, rows, budget)
+        formula = _formula(fit, symbols, space, rows, budget)
         if formula is not None:
             formulas.append(formula)
     networks = [f.network for f in formulas if f.network is not None]
@@ -145,12 +175,13 @@ def _default() -> list:
     return default_functions()
 
 
-def _formula(inner: str, outer: str, params, power: int, symbols, space: Space, rows: UserRows, budget: Budget):
-    """x^p·(c·f(a·g(x)+b)+d) as a refit, snapped, scored formula, with its [1, 1, 1]
-    network when p = 0 (None if it fails)."""
-    expr = univariate_expr(inner, outer, params, power, symbols[0])
-    network = None if power else _network(inner, outer, params, space)
-    return checked_formula(expr, symbols, rows, budget, f"the univariate formula {outer}({inner})", network)
+def _formula(fit: UnivariateFit, symbols, space: Space, rows: UserRows, budget: Budget):
+    """A direct fit as a refit, snapped, scored formula, with its [1, 1, 1] network when
+    p = 0 and k = 1 (None if it fails)."""
+    expr = univariate_expr(fit, symbols[0])
+    plain = fit.power == 0 and fit.outer_power == 1
+    network = _network(fit.inner, fit.outer, fit.params, space) if plain else None
+    return checked_formula(expr, symbols, rows, budget, f"the univariate formula {fit.outer}({fit.inner})", network)
 
 
 def _network(inner: str, outer: str, params, space: Space) -> KAN:
