@@ -133,3 +133,20 @@ def test_a_law_of_one_product_of_powers_is_recognised():
     errors = combination_errors(_oracle(lambda n, a: n * a / (1 - n * a / 5)), P)
     assert errors[(1, 1)] < 1e-10
     assert all(e > COMBINED_TOL for c, e in errors.items() if c != (1, 1))
+
+
+@pytest.mark.slow
+def test_a_two_input_law_with_a_prefactor_is_fitted_in_its_group():
+    from symkan.discovery.context import UserRows
+    from symkan.discovery.oracle_split import combined_formulas
+
+    def gaussian(X):  # e^(−θ²/2σ²)/(√(2π)·σ): prefactor 1/σ, group θ/σ
+        return np.exp(-(X[:, 0] / X[:, 1]) ** 2 / 2) / np.sqrt(2 * np.pi) / X[:, 1]
+
+    rng = np.random.default_rng(0)
+    X, X_val = rng.uniform(1, 3, size=(400, 2)), rng.uniform(1, 3, size=(100, 2))
+    rows = UserRows(["theta", "sigma"], X, gaussian(X), X_val, gaussian(X_val))
+    found = min(combined_formulas(gaussian, rows, None, Budget(seconds=30)), key=lambda f: f.loss)
+    theta, sigma = sympy.symbols("theta sigma")
+    ratio = sympy.simplify(found.expr / (sympy.exp(-theta ** 2 / (2 * sigma ** 2)) / sigma))
+    assert found.loss < 1e-20 and ratio.is_number and float(ratio) == pytest.approx(1 / np.sqrt(2 * np.pi))

@@ -37,6 +37,11 @@ MAX_SCALE = 6
 ROWS = 200
 #: a prefactor's exponents are snapped to multiples of this
 PREFACTOR_STEP = 0.5
+#: groups of two inputs tested by :func:`pair_prefactor`, the step of its moves, and the
+#: spread of the moves' exponents (90th percentile of |q − median|) under which one holds
+PAIR_GROUPS = ((1, -1), (1, 1), (1, -2), (2, -1), (1, 2), (2, 1))
+PAIR_STEP = 1.15
+PAIR_SPREAD = 0.05
 
 
 def log_derivatives(f, X: np.ndarray, inputs: list) -> np.ndarray:
@@ -101,10 +106,12 @@ def prefactor_group(f, X_val: np.ndarray, inputs: list) -> tuple | None:
     ``PREFACTOR_STEP``), each (len(inputs),), such that ``f`` is Π x_i^p_i·G(Π x_i^a_i) in
     the ``inputs`` columns of X_val (m, d), with p not all zero and at least two a_i
     nonzero; None when the centred log-derivatives of log|f| are not of rank one, or f
-    has a zero on the rows."""
+    has a zero on the rows. Two inputs are tested by finite moves (:func:`pair_prefactor`)."""
     rows = _rows(X_val, inputs)
     if rows is None:
         return None
+    if len(inputs) == 2:
+        return pair_prefactor(f, rows, inputs)
     with np.errstate(all="ignore"):
         values = f(rows)
         if not (np.all(np.isfinite(values)) and np.all(values != 0)):
@@ -120,11 +127,64 @@ def prefactor_group(f, X_val: np.ndarray, inputs: list) -> tuple | None:
     exponents = integer_direction(vt[0])
     if exponents is None or np.count_nonzero(exponents) < 2:
         return None
+    best = _simplest_prefactor(exponents, mean, SNAP_TOL * 5)
+    return None if best is None else (exponents, best)
+
+
+def _simplest_prefactor(exponents: np.ndarray, mean: np.ndarray, tolerance: float) -> np.ndarray | None:
+    """The prefactor exponents p = mean − λ·a (a: ``exponents``) with p_k = 0 for some k
+    where a_k ≠ 0, snapped to multiples of ``PREFACTOR_STEP`` within ``tolerance``, the
+    smallest in sum of |p_i|; None when none snaps or p is all zero."""
     best = None
-    for k in np.flatnonzero(exponents):  # p = mean − λ·a with p_k = 0
+    for k in np.flatnonzero(exponents):
         p = mean - mean[k] / exponents[k] * exponents
-        snapped = np.round(p / PREFACTOR_STEP) * PREFACTOR_STEP
-        if np.all(np.abs(p - snapped) < SNAP_TOL * 5) and np.any(snapped != 0):
+        snapped = np.round(p / PREFACTOR_STEP) * PREFACTOR_STEP + 0.0
+        if np.all(np.abs(p - snapped) < tolerance) and np.any(snapped != 0):
             if best is None or np.abs(snapped).sum() < np.abs(best).sum():
                 best = snapped
-    return None if best is None else (exponents, best)
+    return best
+
+
+def pair_prefactor(f, rows: np.ndarray, pair: list) -> tuple | None:
+    """:func:`prefactor_group` for two inputs (the ``pair`` columns of ``rows`` (m, d)),
+    by finite moves instead of derivatives (a network's derivatives along a weak
+    dependence, v in m·c²/√(1 − v²/c²), can be off by far more than its values): for
+    each candidate z = x₁^a₁·x₂^a₂ of ``PAIR_GROUPS``, a move along z's level set
+    (x₁·s^a₂, x₂·s^−a₁) multiplies f by s^q with one q on every row exactly when
+    f = x₁^p₁·x₂^p₂·G(z), q = a₂p₁ − a₁p₂. The candidate whose q spreads least,
+    under ``PAIR_SPREAD``, with q a nonzero multiple of ``PREFACTOR_STEP``, is kept."""
+    i, j = pair
+    low, high = rows[:, pair].min(axis=0), rows[:, pair].max(axis=0)
+    with np.errstate(all="ignore"):
+        base = np.log(np.abs(f(rows)))
+        best = None
+        for a in PAIR_GROUPS:
+            # the move up or down z's level set that stays in the data's box (the oracle
+            # is a network: outside, it extrapolates); rows where neither does are left out
+            moves = []
+            for sign in (1.0, -1.0):
+                moved = rows.copy()
+                moved[:, i] *= PAIR_STEP ** (sign * a[1])
+                moved[:, j] *= PAIR_STEP ** (-sign * a[0])
+                moves.append((moved, np.all((moved[:, pair] >= low) & (moved[:, pair] <= high), axis=1)))
+            (up, inside_up), (down, inside_down) = moves
+            sign = np.where(inside_up, 1.0, -1.0)
+            keep = inside_up | inside_down
+            if keep.sum() < len(rows) // 4:
+                continue
+            moved = np.where(inside_up[:, None], up, down)[keep]
+            q = (np.log(np.abs(f(moved))) - base[keep]) / (sign[keep] * np.log(PAIR_STEP))
+            if not np.all(np.isfinite(q)):
+                continue
+            spread = float(np.quantile(np.abs(q - np.median(q)), 0.9))
+            if best is None or spread < best[0]:
+                best = (spread, a, float(np.median(q)))
+    if best is None or best[0] > PAIR_SPREAD:
+        return None
+    spread, a, q = best
+    log.info("one group with a prefactor, of %s: x^%s, q %.3g (spread %.2g)", pair, a, q, spread)
+    exponents = np.array(a)
+    # any p with a₂p₁ − a₁p₂ = q: p₁ = q/a₂ (p₂ = 0) or p₂ = −q/a₁ (p₁ = 0), the simplest kept
+    mean = np.array([q / a[1], 0.0]) if a[1] else np.array([0.0, -q / a[0]])
+    best_p = _simplest_prefactor(exponents, mean, PAIR_SPREAD)
+    return None if best_p is None else (exponents, best_p)

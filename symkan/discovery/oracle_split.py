@@ -23,7 +23,8 @@ of a separable network cannot snap to.
 
 A law may instead depend on its inputs only through z = x₁^a·x₂^b (AI Feynman's
 symmetry test): then the network barely changes along z's level sets. For the small
-exponents of ``COMBINATIONS`` that pass, y = G(z) is fitted directly on the data.
+exponents of ``COMBINATIONS`` that pass, y = G(z) is fitted directly on the data, and
+so is y = x₁^p·x₂^q·G(z) when the network's log-derivatives show such a prefactor.
 """
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ import torch
 from ..symbolic.names import variable_symbols
 from .budget import Budget
 from .context import UserRows
+from .one_group import prefactor_group
 from .snapping import checked_formula
 from .spaces import SpaceTransform
 from .univariate import monomial, monomial_expr, univariate_expr, univariate_fits
@@ -142,24 +144,33 @@ def combination_errors(f, X_val: np.ndarray) -> dict:
 
 def combined_formulas(f, rows: UserRows, functions, budget: Budget) -> list:
     """Formulas y = G(x₁^a·x₂^b) of a two-input table whose network changes only across
-    the level sets of such a product (n·α in nα/(1 − nα/3)): G fitted directly on the
-    data (:mod:`.univariate`)."""
+    the level sets of such a product (n·α in nα/(1 − nα/3)), and y = x₁^p·x₂^q·G(x₁^a·x₂^b)
+    where the network's log-derivatives say so (:func:`.one_group.prefactor_group`: the
+    Gaussian e^(−θ²/2σ²)/σ): G fitted directly on the data (:mod:`.univariate`)."""
     if not (np.all(rows.X > 0) and np.all(rows.X_val > 0)):
         return []
     errors = combination_errors(f, rows.X_val)
     log.info("combinations: %s", ", ".join(f"x1^{a}*x2^{b} {e:.2g}" for (a, b), e in errors.items()))
+    groups = [((a, b), (0, 0)) for a, b in sorted((c for c in errors if errors[c] < COMBINED_TOL),
+                                                  key=errors.get)[:TRIED_SPLITS]]
+    with np.errstate(all="ignore"):
+        found = prefactor_group(f, rows.X_val, [0, 1])
+    if found is not None:
+        groups.append(tuple(tuple(sympy.nsimplify(float(e)) for e in v) for v in found))
     symbols = variable_symbols(rows.names)
-    found = []
-    for a, b in sorted((c for c in errors if errors[c] < COMBINED_TOL), key=errors.get)[:TRIED_SPLITS]:
-        z = symbols[0] ** a * symbols[1] ** b
-        t = sympy.Symbol("t")
-        for fit in univariate_fits(rows.X[:, 0] ** a * rows.X[:, 1] ** b, rows.y, functions, PER_FACTOR,
-                                   weights=rows.w):
-            formula = checked_formula(univariate_expr(fit, t).xreplace({t: z}), symbols, rows, budget,
+    t = sympy.Symbol("t")
+    out = []
+    for (a, b), (p, q) in groups:
+        z, prefactor = symbols[0] ** a * symbols[1] ** b, symbols[0] ** p * symbols[1] ** q
+        x1, x2 = rows.X[:, 0], rows.X[:, 1]
+        with np.errstate(all="ignore"):
+            values, target = x1 ** float(a) * x2 ** float(b), rows.y / (x1 ** float(p) * x2 ** float(q))
+        for fit in univariate_fits(values, target, functions, PER_FACTOR, weights=rows.w):
+            formula = checked_formula(prefactor * univariate_expr(fit, t).xreplace({t: z}), symbols, rows, budget,
                                       f"a formula of {z}")
             if formula is not None:
-                found.append(formula)
-    return found
+                out.append(formula)
+    return out
 
 
 def cut_tolerance(accuracy: float, values: np.ndarray, cut: np.ndarray) -> float:

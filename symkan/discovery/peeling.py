@@ -57,7 +57,7 @@ log = logging.getLogger(__name__)
 #: ``PEEL_FLOOR``): m·c²/√(1 − v²/c²) on Feynman's ranges is a product in v and in c to
 #: 0.011, which an oracle accurate to 3e-6 tells apart
 PEEL_TOL = 0.02
-PEEL_FACTOR = 5.0
+PEEL_FACTOR = 3.0
 PEEL_FLOOR = 1e-3
 #: share of the time (and work) left that the search of the smaller problem may use
 PEEL_SHARE = 0.6
