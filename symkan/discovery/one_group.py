@@ -10,14 +10,17 @@ inputs with fixed exponents (:mod:`.oracle_split`'s ``COMBINATIONS``); this one 
 any exponents of any number of inputs at once, without units.
 
 A law may also be a product of powers times such a function, f = Π x_i^p_i·G(Π x_i^a_i)
-(m·c²/√(1 − v²/c²)): then x_i·∂log f/∂x_i = p_i + a_i·h(z) with h = z·G'/G, so the
-centred matrix of those vectors has rank one (:func:`prefactor_group`). The prefactor's
-exponents are fixed up to a multiple of a; the one kept puts a zero where a is nonzero
-(the input enters only through z) and is the smallest such.
+(m·c²/√(1 − v²/c²)): then moving along a level set of z multiplies f by a power of the
+step that is the same on every row (:func:`prefactor_group`, by finite moves of the
+oracle: its derivatives are less reliable than its values). The prefactor's exponents
+are fixed up to a multiple of a; the one kept puts a zero where a is nonzero (the input
+enters only through z) and is the smallest such.
 """
 from __future__ import annotations
 
 import logging
+from itertools import product
+from math import gcd
 
 import numpy as np
 
@@ -37,11 +40,10 @@ MAX_SCALE = 6
 ROWS = 200
 #: a prefactor's exponents are snapped to multiples of this
 PREFACTOR_STEP = 0.5
-#: groups of two inputs tested by :func:`pair_prefactor`, the step of its moves, and the
-#: spread of the moves' exponents (90th percentile of |q − median|) under which one holds
-PAIR_GROUPS = ((1, -1), (1, 1), (1, -2), (2, -1), (1, 2), (2, 1))
-PAIR_STEP = 1.15
-PAIR_SPREAD = 0.05
+#: the step of :func:`level_set_group`'s moves, and the spread of their exponents (90th
+#: percentile of |q − median|) under which a group holds
+LEVEL_STEP = 1.15
+LEVEL_SPREAD = 0.05
 
 
 def log_derivatives(f, X: np.ndarray, inputs: list) -> np.ndarray:
@@ -105,86 +107,95 @@ def prefactor_group(f, X_val: np.ndarray, inputs: list) -> tuple | None:
     """(a, p): integer exponents a and prefactor exponents p (multiples of
     ``PREFACTOR_STEP``), each (len(inputs),), such that ``f`` is Π x_i^p_i·G(Π x_i^a_i) in
     the ``inputs`` columns of X_val (m, d), with p not all zero and at least two a_i
-    nonzero; None when the centred log-derivatives of log|f| are not of rank one, or f
-    has a zero on the rows. Two inputs are tested by finite moves (:func:`pair_prefactor`)."""
+    nonzero (:func:`level_set_group`); None when no candidate a passes."""
     rows = _rows(X_val, inputs)
-    if rows is None:
-        return None
-    if len(inputs) == 2:
-        return pair_prefactor(f, rows, inputs)
+    found = None if rows is None else level_set_group(f, rows, inputs)
+    return found if found is not None and np.any(found[1] != 0) else None
+
+
+def level_set_group(f, rows: np.ndarray, inputs: list) -> tuple | None:
+    """(a, p) with f = Π x_i^p_i·G(Π x_i^a_i) in the ``inputs`` columns of ``rows`` (m, d)
+    (p may be all zero), tested by finite moves, not derivatives (a network's
+    derivatives along a weak dependence, v in m·c²/√(1 − v²/c²), or where it is small,
+    ħω/(e^(ħω/kT) − 1), are off by far more than its values): a move along z's level set,
+    x_i·s^c_i with a·c = 0, multiplies f by s^(p·c) on every row exactly then. For each
+    candidate a of small integers (:func:`_candidates`), k − 1 independent moves are
+    made from every row (up or down, whichever stays in the data's box: the oracle is a
+    network); the candidate whose exponents q = log(f(moved)/f)/log s spread least across
+    rows, under ``LEVEL_SPREAD``, is kept. None when none passes or f has a zero."""
+    k = len(inputs)
+    low, high = rows[:, inputs].min(axis=0), rows[:, inputs].max(axis=0)
     with np.errstate(all="ignore"):
-        values = f(rows)
-        if not (np.all(np.isfinite(values)) and np.all(values != 0)):
+        base = np.log(np.abs(f(rows)))
+        if not np.all(np.isfinite(base)):
             return None
-        D = log_derivatives(lambda X: np.log(np.abs(f(X))), rows, inputs)
-    if not np.all(np.isfinite(D)):
+        best = None
+        for a in _candidates(k):
+            i0 = int(np.flatnonzero(a)[0])
+            q_of = np.zeros(k)
+            worst = 0.0
+            for j in range(k):
+                if j == i0:
+                    continue
+                c = np.zeros(k)
+                c[j], c[i0] = a[i0], -a[j]
+                q = _move_exponents(f, rows, inputs, c, base, low, high)
+                if q is None:
+                    worst = np.inf
+                    break
+                worst = max(worst, float(np.quantile(np.abs(q - np.median(q)), 0.9)))
+                if worst > LEVEL_SPREAD or (best is not None and worst >= best[0]):
+                    break
+                q_of[j] = np.median(q) / a[i0]  # p·c = a_i0·p_j with p_i0 = 0
+            else:
+                best = (worst, np.array(a), q_of)
+    if best is None:
         return None
-    mean = D.mean(axis=0)
-    _, s, vt = np.linalg.svd(D - mean, full_matrices=False)
-    log.info("one group with a prefactor, of %s: singular values %s", inputs, np.array2string(s, precision=3))
-    if s[0] < 1e-3 * np.sqrt(len(D)) or s[1] > RANK_TOL * s[0]:  # a monomial, or not rank one
-        return None
-    exponents = integer_direction(vt[0])
-    if exponents is None or np.count_nonzero(exponents) < 2:
-        return None
-    best = _simplest_prefactor(exponents, mean, SNAP_TOL * 5)
-    return None if best is None else (exponents, best)
+    spread, a, p = best
+    snapped = _simplest_prefactor(a, p, 2 * LEVEL_SPREAD)
+    log.info("one group of %s: exponents %s, prefactor %s (spread %.2g)", inputs, a, snapped, spread)
+    return None if snapped is None else (a, snapped)
 
 
-def _simplest_prefactor(exponents: np.ndarray, mean: np.ndarray, tolerance: float) -> np.ndarray | None:
-    """The prefactor exponents p = mean − λ·a (a: ``exponents``) with p_k = 0 for some k
-    where a_k ≠ 0, snapped to multiples of ``PREFACTOR_STEP`` within ``tolerance``, the
-    smallest in sum of |p_i|; None when none snaps or p is all zero."""
+def _candidates(k: int) -> list:
+    """Integer exponent vectors (k,) with entries up to 2 in size (1 from four inputs on),
+    two or more nonzero, the first nonzero positive, no common factor; simplest first."""
+    top = 2 if k <= 3 else 1
+    out = []
+    for a in product(range(-top, top + 1), repeat=k):
+        nonzero = [abs(v) for v in a if v]
+        if len(nonzero) >= 2 and a[np.flatnonzero(a)[0]] > 0 and gcd(*nonzero) == 1:
+            out.append(a)
+    return sorted(out, key=lambda a: np.abs(a).sum())
+
+
+def _move_exponents(f, rows, inputs, c, base, low, high):
+    """log(f(x·s^c)/f(x))/log s at each row that a move up or down by s^c keeps in the
+    box [low, high] of the inputs (None when fewer than a quarter do)."""
+    moves = []
+    for sign in (1.0, -1.0):
+        moved = rows.copy()
+        moved[:, inputs] *= LEVEL_STEP ** (sign * c)
+        moves.append((moved, np.all((moved[:, inputs] >= low) & (moved[:, inputs] <= high), axis=1)))
+    (up, inside_up), (down, inside_down) = moves
+    keep = inside_up | inside_down
+    if keep.sum() < len(rows) // 4:
+        return None
+    moved = np.where(inside_up[:, None], up, down)[keep]
+    sign = np.where(inside_up, 1.0, -1.0)[keep]
+    q = (np.log(np.abs(f(moved))) - base[keep]) / (sign * np.log(LEVEL_STEP))
+    return q if np.all(np.isfinite(q)) else None
+
+
+def _simplest_prefactor(exponents: np.ndarray, p: np.ndarray, tolerance: float) -> np.ndarray | None:
+    """The prefactor exponents p − λ·a (a: ``exponents``) with a zero at some k where
+    a_k ≠ 0, snapped to multiples of ``PREFACTOR_STEP`` within ``tolerance``, the smallest
+    in sum of |p_i|; None when none snaps."""
     best = None
     for k in np.flatnonzero(exponents):
-        p = mean - mean[k] / exponents[k] * exponents
-        snapped = np.round(p / PREFACTOR_STEP) * PREFACTOR_STEP + 0.0
-        if np.all(np.abs(p - snapped) < tolerance) and np.any(snapped != 0):
+        shifted = p - p[k] / exponents[k] * exponents
+        snapped = np.round(shifted / PREFACTOR_STEP) * PREFACTOR_STEP + 0.0
+        if np.all(np.abs(shifted - snapped) < tolerance):
             if best is None or np.abs(snapped).sum() < np.abs(best).sum():
                 best = snapped
     return best
-
-
-def pair_prefactor(f, rows: np.ndarray, pair: list) -> tuple | None:
-    """:func:`prefactor_group` for two inputs (the ``pair`` columns of ``rows`` (m, d)),
-    by finite moves instead of derivatives (a network's derivatives along a weak
-    dependence, v in m·c²/√(1 − v²/c²), can be off by far more than its values): for
-    each candidate z = x₁^a₁·x₂^a₂ of ``PAIR_GROUPS``, a move along z's level set
-    (x₁·s^a₂, x₂·s^−a₁) multiplies f by s^q with one q on every row exactly when
-    f = x₁^p₁·x₂^p₂·G(z), q = a₂p₁ − a₁p₂. The candidate whose q spreads least,
-    under ``PAIR_SPREAD``, with q a nonzero multiple of ``PREFACTOR_STEP``, is kept."""
-    i, j = pair
-    low, high = rows[:, pair].min(axis=0), rows[:, pair].max(axis=0)
-    with np.errstate(all="ignore"):
-        base = np.log(np.abs(f(rows)))
-        best = None
-        for a in PAIR_GROUPS:
-            # the move up or down z's level set that stays in the data's box (the oracle
-            # is a network: outside, it extrapolates); rows where neither does are left out
-            moves = []
-            for sign in (1.0, -1.0):
-                moved = rows.copy()
-                moved[:, i] *= PAIR_STEP ** (sign * a[1])
-                moved[:, j] *= PAIR_STEP ** (-sign * a[0])
-                moves.append((moved, np.all((moved[:, pair] >= low) & (moved[:, pair] <= high), axis=1)))
-            (up, inside_up), (down, inside_down) = moves
-            sign = np.where(inside_up, 1.0, -1.0)
-            keep = inside_up | inside_down
-            if keep.sum() < len(rows) // 4:
-                continue
-            moved = np.where(inside_up[:, None], up, down)[keep]
-            q = (np.log(np.abs(f(moved))) - base[keep]) / (sign[keep] * np.log(PAIR_STEP))
-            if not np.all(np.isfinite(q)):
-                continue
-            spread = float(np.quantile(np.abs(q - np.median(q)), 0.9))
-            if best is None or spread < best[0]:
-                best = (spread, a, float(np.median(q)))
-    if best is None or best[0] > PAIR_SPREAD:
-        return None
-    spread, a, q = best
-    log.info("one group with a prefactor, of %s: x^%s, q %.3g (spread %.2g)", pair, a, q, spread)
-    exponents = np.array(a)
-    # any p with a₂p₁ − a₁p₂ = q: p₁ = q/a₂ (p₂ = 0) or p₂ = −q/a₁ (p₁ = 0), the simplest kept
-    mean = np.array([q / a[1], 0.0]) if a[1] else np.array([0.0, -q / a[0]])
-    best_p = _simplest_prefactor(exponents, mean, PAIR_SPREAD)
-    return None if best_p is None else (exponents, best_p)

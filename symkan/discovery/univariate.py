@@ -111,7 +111,7 @@ def univariate_fits(x: np.ndarray, y: np.ndarray, functions=None, kept: int = KE
     best first, as :class:`UnivariateFit`: g from ``INNER_MAPS``, f from ``functions``
     (None: the default library), p = 0 — or, when none of those is exact, a power of
     ``PREFACTOR_POWERS`` divided out first (1/(x²·√(1 − x²)), Keplearn's reduction by a
-    monomial), and fits of y^k for k in ``OUTER_POWERS`` (with p = 0 or one of those). Fits whose normalised residual is within ``TIE``× the best, or within
+    monomial), and fits of y^k for k in ``OUTER_POWERS`` (with p = 0 or ±1). Fits whose normalised residual is within ``TIE``× the best, or within
     ``tolerance`` of it (the accuracy of samples read off a network), are ranked by
     complexity. With ``weights`` (n,), the fits use rows drawn in proportion to them
     (:func:`symkan.sample_weights.weighted_sample`: the batched fitter takes no weights);
@@ -130,6 +130,9 @@ def univariate_fits(x: np.ndarray, y: np.ndarray, functions=None, kept: int = KE
         for k in OUTER_POWERS:
             if k > 0 or np.all(y != 0):
                 table += _fit_table(x, y, take, OUTER_POWER_MAPS, algebraic, 0, k)
+                if np.all(x != 0):  # x/(e^(αx) − 1): 1/y = (e^(αx) − 1)/x
+                    for power in (1, -1):
+                        table += _fit_table(x, y, take, ("x",), algebraic, power, k)
     if not table:
         return []
     # fits within a factor TIE of the best are equally good (the samples may be a network's
