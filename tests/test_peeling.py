@@ -203,10 +203,11 @@ def test_a_product_of_powers_times_a_function_of_one_group_is_found():
     rows = _rows(rest_energy)
     exponents, powers = prefactor_group(rest_energy, rows.X_val, [0, 1, 2])
     assert exponents.tolist() == [0, 1, -1] and powers.tolist() in ([1, 0, 2], [1, 2, 0])
-    # x0·x1 + x2 is x2·(1 + x0·x1/x2); a pure group or a sum of two groups is not
+    # x0·x1 + x2 is x2·(1 + x0·x1/x2); a sum of two groups is not
     exponents, powers = prefactor_group(lambda X: X[:, 0] * X[:, 1] + X[:, 2], rows.X_val, [0, 1, 2])
     assert exponents.tolist() == [1, 1, -1] and powers.tolist() == [0, 0, 1]
-    assert prefactor_group(lambda X: np.tanh(X[:, 0] / X[:, 1]), rows.X_val, [0, 1]) is None
+    exponents, powers = prefactor_group(lambda X: np.tanh(X[:, 0] / X[:, 1]), rows.X_val, [0, 1])
+    assert exponents.tolist() == [1, -1] and powers.tolist() == [0, 0]  # a pure group
     assert prefactor_group(lambda X: X[:, 0] / X[:, 1] + np.sin(X[:, 2]), rows.X_val, [0, 1, 2]) is None
     assert prefactor_group(lambda X: X[:, 0] * np.sin(X[:, 1]) + X[:, 2], rows.X_val, [0, 1, 2]) is None
 

@@ -105,12 +105,11 @@ def power_group(f, X_val: np.ndarray, inputs: list) -> np.ndarray | None:
 
 def prefactor_group(f, X_val: np.ndarray, inputs: list) -> tuple | None:
     """(a, p): integer exponents a and prefactor exponents p (multiples of
-    ``PREFACTOR_STEP``), each (len(inputs),), such that ``f`` is Π x_i^p_i·G(Π x_i^a_i) in
-    the ``inputs`` columns of X_val (m, d), with p not all zero and at least two a_i
-    nonzero (:func:`level_set_group`); None when no candidate a passes."""
+    ``PREFACTOR_STEP``; all zero for a pure group), each (len(inputs),), such that ``f``
+    is Π x_i^p_i·G(Π x_i^a_i) in the ``inputs`` columns of X_val (m, d), with at least two
+    a_i nonzero (:func:`level_set_group`); None when no candidate a passes."""
     rows = _rows(X_val, inputs)
-    found = None if rows is None else level_set_group(f, rows, inputs)
-    return found if found is not None and np.any(found[1] != 0) else None
+    return None if rows is None else level_set_group(f, rows, inputs)
 
 
 def level_set_group(f, rows: np.ndarray, inputs: list) -> tuple | None:

@@ -155,7 +155,7 @@ def combined_formulas(f, rows: UserRows, functions, budget: Budget) -> list:
                                                   key=errors.get)[:TRIED_SPLITS]]
     with np.errstate(all="ignore"):
         found = prefactor_group(f, rows.X_val, [0, 1])
-    if found is not None:
+    if found is not None and np.any(found[1] != 0):  # a pure group is among the combinations
         groups.append(tuple(tuple(sympy.nsimplify(float(e)) for e in v) for v in found))
     symbols = variable_symbols(rows.names)
     t = sympy.Symbol("t")

@@ -51,8 +51,10 @@ KEPT = 4
 TIE = 3.0
 #: normalised residual below which a fit is exact (no monomial is divided out then)
 EXACT_R = 1e-10
-#: powers of x divided out of y when no direct fit is exact
+#: powers of x divided out of y when no direct fit is exact, and the inner maps tried then
+#: (symmetric under x -> 1/x: a group's orientation and prefactor are arbitrary)
 PREFACTOR_POWERS = (1, -1, 2, -2)
+PREFACTOR_MAPS = ("x", "x^2", "1/x", "1/x^2")
 #: powers k of y fitted when no direct fit is exact (y = (…)^(1/k)) ...
 OUTER_POWERS = (2, -1, -2)
 #: ... with these inner maps and library functions only (a power of an algebraic form;
@@ -124,7 +126,7 @@ def univariate_fits(x: np.ndarray, y: np.ndarray, functions=None, kept: int = KE
     table = _fit_table(x, y, take, INNER_MAPS, functions, 0)
     if table and min(r for r, _, _ in table) > EXACT_R and np.all(x != 0):
         for power in PREFACTOR_POWERS:
-            table += _fit_table(x, y, take, ("x", "x^2"), functions, power)
+            table += _fit_table(x, y, take, PREFACTOR_MAPS, functions, power)
     algebraic = [f for f in functions if f in OUTER_POWER_FUNCTIONS]
     if table and algebraic and min(r for r, _, _ in table) > EXACT_R:
         for k in OUTER_POWERS:
