@@ -195,13 +195,17 @@ def user_formula(expr, symbols, names, formula, X: np.ndarray, y: np.ndarray, *,
     weighted by ``weights`` (n,) when given); None when it is not finite there."""
     from ..symbolic.constants import ConstantFit, clean_numbers
     from ..symbolic.formula import Formula
-    from ..symbolic.simplify import bounded_simplify
+    from ..symbolic.simplify import bounded_call, bounded_simplify
 
     expr = clean_numbers(bounded_simplify(expr, max_ops, timeout, deadline))
     if expr.atoms(sympy.Float):
         cf = ConstantFit(expr, symbols, X, y, weights)
         cf.snap(time_limit=snap_time_limit, deadline=deadline)
-        expr = clean_numbers(bounded_simplify(cf.expression(), max_ops, timeout, deadline))
+        rebuilt = bounded_call(cf.expression, timeout, deadline)
+        if rebuilt is None:
+            log.debug("mapped formula %s could not be rebuilt in time", expr)
+            return None
+        expr = clean_numbers(bounded_simplify(rebuilt, max_ops, timeout, deadline))
     expr = _without_hyperbolic_logs(expr, max_ops, timeout, deadline)
     if expr.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):  # a division by an exact zero
         log.debug("mapped formula %s is not finite", expr)

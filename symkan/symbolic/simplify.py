@@ -65,6 +65,20 @@ def _time_left(timeout: float | None, deadline: float | None) -> float | None:
     return left if not timeout else min(float(timeout), left)
 
 
+def bounded_call(fn, timeout: float | None = 3.0, deadline: float | None = None):
+    """fn(), or None when it takes longer than ``timeout`` seconds (or runs past
+    ``deadline``): sympy rebuilding an expression of positive symbols with numbers in it
+    may ask for the real roots of a large polynomial (log(…).is_zero), for minutes."""
+    timeout = _time_left(timeout, deadline)
+    if timeout == -1.0:
+        return None
+    try:
+        return _with_timeout(fn, timeout)
+    except _Timeout:
+        log.debug("%s stopped after %s s", getattr(fn, "__qualname__", fn), timeout)
+        return None
+
+
 def bounded_simplify(expr: sympy.Expr, max_ops: int = 150, timeout: float | None = 3.0,
                      deadline: float | None = None) -> sympy.Expr:
     """sympy.simplify unless the expression is huge or simplification takes too long
