@@ -3,6 +3,7 @@ constants refit on all rows, and every long step stops at the time budget's dead
 from __future__ import annotations
 
 import logging
+import signal
 import time
 from types import SimpleNamespace
 
@@ -25,7 +26,7 @@ from symkan.symbolic.candidates import prune_terms
 from symkan.symbolic.constants import ConstantFit
 from symkan.symbolic.formula import Formula
 from symkan.symbolic.refit import joint_refit, mse
-from symkan.symbolic.simplify import bounded_simplify, expanded_alternative, linearized_alternative
+from symkan.symbolic.simplify import bounded_call, bounded_simplify, expanded_alternative, linearized_alternative
 
 PAST = -1.0  # seconds from now: a deadline that has already passed
 
@@ -257,6 +258,15 @@ def test_simplification_and_term_pruning_past_their_deadline_return_at_once():
     expandable = 1.0 * (x + 0.5) ** 2
     assert expanded_alternative(expandable, [x], X, y, 1.0, deadline=_past()) is None
     assert linearized_alternative(sympy.sin(0.001 * x), [x], X, y, 1.0, deadline=_past()) is None
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGALRM"), reason="the time limit needs SIGALRM")
+def test_a_bounded_call_gives_up_after_its_timeout():
+    t0 = time.monotonic()
+    assert bounded_call(lambda: time.sleep(5) or "late", timeout=0.2) is None
+    assert time.monotonic() - t0 < 2.0
+    assert bounded_call(lambda: "done", timeout=0.2) == "done"
+    assert bounded_call(lambda: "done", deadline=_past()) is None
 
 
 def test_budget_cutoff_is_a_grace_share_after_the_deadline():
