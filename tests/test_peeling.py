@@ -146,8 +146,8 @@ def test_a_peeled_law_whose_rest_is_one_product_of_powers():
 
 
 def test_nothing_is_peeled_from_a_law_that_does_not_split():
-    def mixed(X):  # no factor, term, product of powers or pair
-        return np.sin(X[:, 0] * X[:, 1] + X[:, 2]) * X[:, 0]
+    def mixed(X):  # no factor, term, scaling symmetry or pair (x0·sin(x0·x1 + x2) has a scaling)
+        return np.sin(X[:, 0] * X[:, 1] + X[:, 2]) + X[:, 0]
 
     solve = _Solve(lambda *s: s[0])
     assert peel_oracle(mixed, _rows(mixed), SearchSettings(), None, Budget(), solve) == []

@@ -24,7 +24,9 @@ the composed formula mapped back by h's inverse.
 
 When the inputs left depend on the oracle through one product of powers z = Π x_i^a_i
 (:mod:`.one_group`: v/c, B·μ/(k·T)), the smaller problem is G(z), one input; that
-test also runs when nothing splits off. Otherwise pairs of the inputs left that the
+test also runs when nothing splits off. Otherwise, when they have scaling symmetries
+(:mod:`.scalings`: f = x·H(u·t/x, u/c)), the smaller problem is H of the invariants,
+the target divided by the prefactor. Otherwise pairs of the inputs left that the
 oracle sees only through their difference or sum (:mod:`.symmetry`: (x₂ − x₁)² + (y₂ − y₁)²)
 become one input each. When every input splits off, the law is the composed cuts alone. Nothing is trusted
 without the final check: a peeled formula is kept with its held-out loss, like any other.
@@ -43,9 +45,10 @@ from ..symbolic.names import printable, variable_symbols
 from .budget import Budget
 from .context import SearchSettings, UserRows
 from .errors import DiscoveryError
-from .one_group import power_group, prefactor_group
+from .one_group import power_group
+from .scalings import scaling_reduction
 from .oracle_split import OUTER, cut_tolerance, network_function, split_errors
-from .sampling import RowSplit
+from .sampling import RowSplit, evenly_spaced
 from .snapping import checked_formula
 from .symmetry import reduced_inputs, symmetric_pairs
 from .univariate import monomial, monomial_expr, univariate_expr, univariate_fits
@@ -69,6 +72,8 @@ NEAR_ZERO = 0.3
 PEEL_OUTER = ("inverse", "square")
 #: held-out rows near the medians tried as the reference point
 REFERENCES = 16
+#: held-out rows the scaling symmetries are tested at
+SCALING_ROWS = 200
 
 
 def peel_errors(f, X_val: np.ndarray, x0: np.ndarray) -> dict:
@@ -193,11 +198,13 @@ def peel_oracle(f, rows: UserRows, settings: SearchSettings, functions, budget: 
     symbols = variable_symbols(rows.names)
     keep = [j for j in range(rows.X.shape[1]) if j not in inputs]
     group, prefactor = power_group(f, rows.X_val, keep), sympy.Integer(1)
-    if group is None and (found := _group_with_prefactor(f, rows.X_val, inputs, keep, kind, x0)) is not None:
-        group, powers = found
-        prefactor = sympy.Mul(*(symbols[j] ** sympy.nsimplify(p) for j, p in zip(keep, powers)))
-    pairs = symmetric_pairs(f, rows.X_val, keep) if group is None else []
-    if kind is None and group is None and not pairs:
+    core_inputs = None if group is None else [sympy.Mul(*(symbols[j] ** int(a) for j, a in zip(keep, group)))]
+    if core_inputs is None and (found := _scalings(f, rows.X_val, inputs, keep, kind, x0)) is not None:
+        A, powers = found
+        core_inputs = [sympy.Mul(*(symbols[j] ** int(a) for j, a in zip(keep, row))) for row in A]
+        prefactor = sympy.Mul(*(symbols[j] ** p for j, p in zip(keep, powers)))
+    pairs = symmetric_pairs(f, rows.X_val, keep) if core_inputs is None else []
+    if kind is None and core_inputs is None and not pairs:
         return []
     outer = sympy.Integer(1) if kind is None else _outer(f, rows, x0, inputs, kind, functions, accuracy, symbols)
     if outer is None:
@@ -210,11 +217,9 @@ def peel_oracle(f, rows: UserRows, settings: SearchSettings, functions, budget: 
     if not keep:  # every input splits off: the law is its cuts
         found = checked(outer)
         return [found] if found is not None else []
-    # the smaller problem: the inputs kept, their one product of powers, or their
-    # symmetric pairs joined
-    if group is not None:
-        core_inputs = [sympy.Mul(*(symbols[j] ** int(a) for j, a in zip(keep, group)))]
-    else:
+    # the smaller problem: the inputs kept, their one product of powers, the invariants
+    # of their scalings, or their symmetric pairs joined
+    if core_inputs is None:
         core_inputs = reduced_inputs(pairs, keep, symbols)
     log.info("peeling: the smaller problem's inputs are %s", core_inputs)
     found = []
@@ -240,15 +245,18 @@ def _outer(f, rows: UserRows, x0, inputs: list, kind: str, functions, accuracy: 
     return sympy.Add(*(c - F0 for c in cuts.values())) + (F0 if everything else 0)
 
 
-def _group_with_prefactor(f, X_val: np.ndarray, inputs: list, keep: list, kind, x0: np.ndarray):
-    """(a, p) of :func:`.one_group.prefactor_group` for the kept inputs of ``f``, on the
-    held-out rows with the peeled ``inputs`` at x0 when they split off as terms: the
-    smaller problem's target is then f with those inputs at x0, and the prefactor
-    multiplies it alone (A + x₂·G(x₀x₁/x₂)). Peeled factors change no log-derivative."""
+def _scalings(f, X_val: np.ndarray, inputs: list, keep: list, kind, x0: np.ndarray):
+    """(A, p) of :func:`.scalings.scaling_reduction` for the kept inputs of ``f`` (None
+    when they have no scaling symmetry, or are not positive), on the held-out rows with
+    the peeled ``inputs`` at x0 when they split off as terms: the smaller problem's target
+    is then f with those inputs at x0, and the prefactor multiplies it alone
+    (A + x₂·H(x₀x₁/x₂)). Peeled factors change no ratio f(moved)/f."""
+    if len(keep) < 2 or not np.all(X_val[:, keep] > 0):
+        return None
+    rows = X_val[evenly_spaced(len(X_val), SCALING_ROWS)].copy()
     if kind == "sum":
-        X_val = X_val.copy()
-        X_val[:, inputs] = x0[inputs]
-    return prefactor_group(f, X_val, keep)
+        rows[:, inputs] = x0[inputs]
+    return scaling_reduction(f, rows, keep)
 
 
 def _core_formulas(rows: UserRows, core_inputs: list, outer, kind: str, prefactor, symbols,
