@@ -74,6 +74,11 @@ PEEL_OUTER = ("inverse", "square")
 REFERENCES = 16
 #: held-out rows the scaling symmetries are tested at
 SCALING_ROWS = 200
+#: an oracle less accurate than this (held-out nmse) is tested for scaling symmetries
+#: only: its separability, groups and pairs are its architecture's own (a [3, 1] network
+#: in the log space is a product of its inputs' functions whatever the law), while moves
+#: along a scaling hold to its accuracy only when the law has them
+SPLITS_NMSE = 1e-4
 
 
 def peel_errors(f, X_val: np.ndarray, x0: np.ndarray) -> dict:
@@ -184,7 +189,9 @@ def peel_oracle(f, rows: UserRows, settings: SearchSettings, functions, budget: 
     """:func:`peel_formulas` with the oracle ``f``: X (n, d) -> (n,) given (a trained
     network, :func:`.oracle_split.network_function`, or a known function in tests)."""
     x0 = reference_point(f, rows)
-    outer_name, kind, inputs = choose_peel(f, rows.X_val, x0, rows.names, peel_tolerance(accuracy))
+    coarse = accuracy > SPLITS_NMSE  # scaling symmetries only
+    outer_name, kind, inputs = ("", None, []) if coarse else choose_peel(f, rows.X_val, x0, rows.names,
+                                                                         peel_tolerance(accuracy))
     if budget.spent:
         return []
     user_rows, inverse = rows, (lambda e: e)
@@ -197,13 +204,13 @@ def peel_oracle(f, rows: UserRows, settings: SearchSettings, functions, budget: 
             return []
     symbols = variable_symbols(rows.names)
     keep = [j for j in range(rows.X.shape[1]) if j not in inputs]
-    group, prefactor = power_group(f, rows.X_val, keep), sympy.Integer(1)
+    group, prefactor = None if coarse else power_group(f, rows.X_val, keep), sympy.Integer(1)
     core_inputs = None if group is None else [sympy.Mul(*(symbols[j] ** int(a) for j, a in zip(keep, group)))]
     if core_inputs is None and (found := _scalings(f, rows.X_val, inputs, keep, kind, x0)) is not None:
         A, powers = found
         core_inputs = [sympy.Mul(*(symbols[j] ** int(a) for j, a in zip(keep, row))) for row in A]
         prefactor = sympy.Mul(*(symbols[j] ** p for j, p in zip(keep, powers)))
-    pairs = symmetric_pairs(f, rows.X_val, keep) if core_inputs is None else []
+    pairs = symmetric_pairs(f, rows.X_val, keep) if core_inputs is None and not coarse else []
     if kind is None and core_inputs is None and not pairs:
         return []
     outer = sympy.Integer(1) if kind is None else _outer(f, rows, x0, inputs, kind, functions, accuracy, symbols)

@@ -42,9 +42,8 @@ SNAP_NMSE = 1e-2
 #: ... and below which a two-input network is accurate enough to test for separability
 SPLIT_NMSE = 1e-2
 #: numeric held-out nmse below which a network of three or more inputs is an oracle for
-#: peeling (a less accurate network's structure is its own: a [3, 1] network in the log
-#: space is a product of its inputs' functions whatever the law)
-PEEL_NMSE = 1e-4
+#: peeling (below 1e-4 for splits too: :data:`.peeling.SPLITS_NMSE`)
+PEEL_NMSE = 1e-3
 #: a snapped formula with no float left and within this factor of its network's loss
 #: (2π·√(L/g) on noisy data) has nothing for a split to improve
 SPLIT_GAIN = 1.5
