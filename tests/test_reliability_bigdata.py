@@ -270,6 +270,7 @@ def test_a_bounded_call_gives_up_after_its_timeout():
 
 
 def test_budget_cutoff_is_a_grace_share_after_the_deadline():
+    assert Budget(0.0).past_cutoff and not Budget(100.0).past_cutoff and not Budget().past_cutoff
     budget = Budget(10.0, start=100.0)
     assert budget.deadline == 110.0
     assert budget.cutoff == pytest.approx(110.0 + 10.0 * GRACE)

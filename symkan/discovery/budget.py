@@ -97,6 +97,13 @@ class Budget:
         """Either limit reached."""
         return self.left() <= 0 or self.work_spent()
 
+    @property
+    def past_cutoff(self) -> bool:
+        """Past the cut-off (:attr:`cutoff`, in time or work): steps under way stop, with
+        or without a result."""
+        cutoff = self.cutoff
+        return (cutoff is not None and time.monotonic() >= cutoff) or self.work_past_cutoff()
+
     def skip(self, what: str) -> bool:
         """True (and logged) once the budget is spent: the caller skips ``what``."""
         if self.left() <= 0:

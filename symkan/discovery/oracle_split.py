@@ -145,8 +145,8 @@ def combination_errors(f, X_val: np.ndarray) -> dict:
 def combined_formulas(f, rows: UserRows, functions, budget: Budget) -> list:
     """Formulas y = G(x₁^a·x₂^b) of a two-input table whose network changes only across
     the level sets of such a product (n·α in nα/(1 − nα/3)), and y = x₁^p·x₂^q·G(x₁^a·x₂^b)
-    where the network's log-derivatives say so (:func:`.one_group.prefactor_group`: the
-    Gaussian e^(−θ²/2σ²)/σ): G fitted directly on the data (:mod:`.univariate`)."""
+    where moves along the network's level sets say so (:func:`.one_group.prefactor_group`:
+    the Gaussian e^(−θ²/2σ²)/σ): G fitted directly on the data (:mod:`.univariate`)."""
     if not (np.all(rows.X > 0) and np.all(rows.X_val > 0)):
         return []
     errors = combination_errors(f, rows.X_val)
@@ -166,6 +166,8 @@ def combined_formulas(f, rows: UserRows, functions, budget: Budget) -> list:
         with np.errstate(all="ignore"):
             values, target = x1 ** float(a) * x2 ** float(b), rows.y / (x1 ** float(p) * x2 ** float(q))
         for fit in univariate_fits(values, target, functions, PER_FACTOR, weights=rows.w):
+            if budget.past_cutoff:
+                return out
             formula = checked_formula(prefactor * univariate_expr(fit, t).xreplace({t: z}), symbols, rows, budget,
                                       f"a formula of {z}")
             if formula is not None:
@@ -221,7 +223,7 @@ def split_formulas(model, transform: SpaceTransform, rows: UserRows, functions, 
         exprs = completed_on_data(cuts, kind, shift, h, rows, functions, symbols)
         exprs += [e1 + e2 - H0 if kind == "sum" else shift + e1 * e2 / (H0 - shift) for e1, e2 in product(*cuts)]
         for expr in exprs:
-            if budget.spent and found:
+            if budget.spent and (found or budget.past_cutoff):
                 return found
             formula = checked_formula(inverse(expr), symbols, rows, budget, f"the split formula {expr}")
             if formula is not None:

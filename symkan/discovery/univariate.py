@@ -52,9 +52,9 @@ TIE = 3.0
 #: normalised residual below which a fit is exact (no monomial is divided out then)
 EXACT_R = 1e-10
 #: powers of x divided out of y when no direct fit is exact, and the inner maps tried then
-#: (symmetric under x -> 1/x: a group's orientation and prefactor are arbitrary)
+#: (1/x²: a group's orientation and prefactor are arbitrary, e^(−1/(2x²))/x)
 PREFACTOR_POWERS = (1, -1, 2, -2)
-PREFACTOR_MAPS = ("x", "x^2", "1/x", "1/x^2")
+PREFACTOR_MAPS = ("x", "x^2", "1/x^2")
 #: powers k of y fitted when no direct fit is exact (y = (…)^(1/k)) ...
 OUTER_POWERS = (2, -1, -2)
 #: ... with these inner maps and library functions only (a power of an algebraic form;
@@ -128,7 +128,9 @@ def univariate_fits(x: np.ndarray, y: np.ndarray, functions=None, kept: int = KE
         for power in PREFACTOR_POWERS:
             table += _fit_table(x, y, take, PREFACTOR_MAPS, functions, power)
     algebraic = [f for f in functions if f in OUTER_POWER_FUNCTIONS]
-    if table and algebraic and min(r for r, _, _ in table) > EXACT_R:
+    # the samples of a network are accurate to ``tolerance``: a fit within it is as good
+    # as any (the outer powers would triple the cost of every cut's fit)
+    if table and algebraic and min(r for r, _, _ in table) > max(EXACT_R, tolerance):
         for k in OUTER_POWERS:
             if k > 0 or np.all(y != 0):
                 table += _fit_table(x, y, take, OUTER_POWER_MAPS, algebraic, 0, k)
