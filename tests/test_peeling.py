@@ -226,6 +226,24 @@ def test_a_peeled_law_with_a_prefactor_is_searched_in_its_group():
     assert len(found) == 1 and abs(sympy.lambdify((w, v, c), found[0].expr - truth)(2.0, 1.5, 2.5)) < 1e-9
 
 
+def test_a_coarse_oracle_is_tested_for_scalings_only():
+    def law(X):  # splits (x0 is a factor) and scales: x0·sin(x1/x2)
+        return X[:, 0] * np.sin(X[:, 1] / X[:, 2])
+
+    rows = _rows(law, names=["a", "b", "c"])
+    a, b, c = sympy.symbols("a b c")
+    coarse = _Solve(lambda z: sympy.sin(z))
+    found = peel_oracle(law, rows, SearchSettings(), None, Budget(seconds=30), coarse, accuracy=5e-4)
+    (X, y, names, _, _), = coarse.calls
+    assert names == ["group0"] and np.allclose(y * rows_x0(rows), law(np.concatenate([rows.X, rows.X_val])))
+    assert len(found) == 1 and sympy.simplify(found[0].expr - a * sympy.sin(b / c)) == 0
+
+
+def rows_x0(rows):
+    """The first input over the training and held-out rows."""
+    return np.concatenate([rows.X, rows.X_val])[:, 0]
+
+
 def test_a_law_of_one_product_of_powers_is_searched_as_one_input():
     def law(X):
         return X[:, 0] / np.sqrt(1 + (X[:, 1] * X[:, 2]) ** 2)
