@@ -27,6 +27,7 @@ from .context import RungContext, SearchSettings, UserRows
 from .errors import NoFormulaFound, TrainingDiverged
 from .final import refit_and_score
 from .oracle_split import split_formulas
+from .rational import rational_formulas
 from .snapping import snap_weights
 from .spaces import space_functions
 from .streaming import report_formulas
@@ -149,6 +150,7 @@ class RungSteps:
         self.on_stage, self.var, self.on_formula, self.peel = on_stage, var, on_formula, peel
         self.split_tried = 1.0  # the next split needs a network SPLIT_NMSE × this accurate
         self.peel_tried = 1.0  # the next peel, PEEL_NMSE × this
+        self.rational_tried = False
 
     def snap(self, attempt: Attempt, weights) -> float:
         """Snap ``attempt`` at ``weights``; its best held-out nmse."""
@@ -172,8 +174,12 @@ class RungSteps:
         return self.after_snap(attempt, best)
 
     def after_snap(self, attempt: Attempt, best: float, split: list | None = None) -> float:
-        """The split of a snapped ``attempt`` (best nmse ``best``) where it applies
-        (``split``: its formulas when a worker made them already); the best nmse."""
+        """The rational fit of the table (once per search, :mod:`.rational`) and the
+        split of a snapped ``attempt`` (best nmse ``best``) where it applies (``split``:
+        its formulas when a worker made them already); the best nmse."""
+        if not self.rational_tried and best >= EXACT_NMSE:
+            self.rational_tried = True
+            best = add_formulas(attempt, rational_formulas(self.rows, self.budget), best, self.var, self.on_formula)
         if not wants_split(attempt, best, self.rows, self.split_tried):
             return best
         self.split_tried = attempt.numeric_nmse / SPLIT_NMSE / 10
