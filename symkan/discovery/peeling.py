@@ -79,6 +79,10 @@ SCALING_ROWS = 200
 #: in the log space is a product of its inputs' functions whatever the law), while moves
 #: along a scaling hold to its accuracy only when the law has them
 SPLITS_NMSE = 1e-4
+#: ... and its reduction is searched only when it leaves this many inputs at most (a
+#: coarse network misses some scalings: a partial reduction costs the budget that a
+#: better network's peel would use)
+COARSE_INPUTS = 2
 
 
 def peel_errors(f, X_val: np.ndarray, x0: np.ndarray) -> dict:
@@ -206,7 +210,11 @@ def peel_oracle(f, rows: UserRows, settings: SearchSettings, functions, budget: 
     keep = [j for j in range(rows.X.shape[1]) if j not in inputs]
     group, prefactor = None if coarse else power_group(f, rows.X_val, keep), sympy.Integer(1)
     core_inputs = None if group is None else [sympy.Mul(*(symbols[j] ** int(a) for j, a in zip(keep, group)))]
-    if core_inputs is None and (found := _scalings(f, rows.X_val, inputs, keep, kind, x0)) is not None:
+    found = _scalings(f, rows.X_val, inputs, keep, kind, x0) if core_inputs is None else None
+    if found is not None and coarse and len(found[0]) > COARSE_INPUTS:
+        log.info("peeling: a coarse oracle's reduction to %d inputs is left for a better one", len(found[0]))
+        return []
+    if found is not None:
         A, powers = found
         core_inputs = [sympy.Mul(*(symbols[j] ** int(a) for j, a in zip(keep, row))) for row in A]
         prefactor = sympy.Mul(*(symbols[j] ** p for j, p in zip(keep, powers)))
