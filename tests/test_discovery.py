@@ -146,6 +146,7 @@ def test_no_finite_formula_is_a_fit_error_naming_the_failure(monkeypatch):
 
     monkeypatch.setattr(searching, "train_pruned", lambda ctx: KAN(ctx.rung.layers, seed=0))  # untrained
     monkeypatch.setattr(searching, "snap_weights", lambda ctx, net, weights: ([], "ValueError: no snap"))
+    monkeypatch.setattr(searching, "rational_formulas", lambda rows, budget: [])  # the law is a polynomial
     with pytest.raises(FitError, match=r"no usable formula \(ValueError: no snap") as info:
         SymKANRegressor(hidden=[1], steps=1).fit(*_data())
     assert isinstance(info.value.__cause__, NoFormulaFound)
