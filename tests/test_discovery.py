@@ -184,6 +184,7 @@ def test_a_formula_that_cannot_be_mapped_is_skipped_not_fatal(monkeypatch):
     import symkan.discovery.searching as searching
 
     monkeypatch.setattr(searching, "split_formulas", lambda *a, **k: [])  # the snap alone is under test
+    monkeypatch.setattr(searching, "rational_formulas", lambda rows, budget: [])
     g = np.random.default_rng(3)
     X = g.uniform(1.0, 5.0, size=(200, 2))
     y = X[:, 0] + 2 * X[:, 1]
