@@ -114,6 +114,19 @@ def test_one_input_law_is_found_by_the_univariate_rung():
 
 
 @pytest.mark.slow
+def test_a_one_input_law_with_a_power_divided_out_ends_the_search_too():
+    from symkan import SymKANRegressor
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0.1, 0.6, size=(200, 1))
+    model = SymKANRegressor(steps=20).fit(x, 1 / (x[:, 0] ** 2 * np.sqrt(1 - x[:, 0] ** 2)))
+    (x0,) = model.symbols_
+    assert _exact(model, 1 / (x0 ** 2 * sympy.sqrt(1 - x0 ** 2)))
+    # every kept fit divides out a power; the rung keeps the best plain fit's network
+    assert model.attempts_[0]["width"] == [1, 1, 1] and len(model.attempts_) == 1
+
+
+@pytest.mark.slow
 def test_a_product_of_compositions_of_two_inputs_is_split_and_found():
     from symkan import SymKANRegressor
 

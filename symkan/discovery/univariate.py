@@ -108,14 +108,15 @@ def _fit_table(x: np.ndarray, y: np.ndarray, take: np.ndarray, maps_tried, funct
 
 
 def univariate_fits(x: np.ndarray, y: np.ndarray, functions=None, kept: int = KEPT, tolerance: float = 1e-12,
-                    weights: np.ndarray | None = None) -> list:
+                    weights: np.ndarray | None = None, plain: bool = False) -> list:
     """The ``kept`` best direct fits y ≈ x^p·(c·f(a·g(x) + b) + d) of samples x, y (n,),
     best first, as :class:`UnivariateFit`: g from ``INNER_MAPS``, f from ``functions``
     (None: the default library), p = 0 — or, when none of those is exact, a power of
     ``PREFACTOR_POWERS`` divided out first (1/(x²·√(1 − x²)), Keplearn's reduction by a
     monomial), and fits of y^k for k in ``OUTER_POWERS`` (with p = 0 or ±1). Fits whose normalised residual is within ``TIE``× the best, or within
     ``tolerance`` of it (the accuracy of samples read off a network), are ranked by
-    complexity. With ``weights`` (n,), the fits use rows drawn in proportion to them
+    complexity. ``plain``: the fits with p = 0 and k = 1 only, best first. With
+    ``weights`` (n,), the fits use rows drawn in proportion to them
     (:func:`symkan.sample_weights.weighted_sample`: the batched fitter takes no weights);
     the kept fits are refit with the weights by their callers."""
     if weights is None:
@@ -124,6 +125,8 @@ def univariate_fits(x: np.ndarray, y: np.ndarray, functions=None, kept: int = KE
         take = weighted_sample(weights, min(FIT_ROWS, len(y)))
     functions = [f for f in (functions or _default()) if f != "0"]
     table = _fit_table(x, y, take, INNER_MAPS, functions, 0)
+    if plain:  # p = 0 and k = 1 only: the fits a [1, 1, 1] network computes
+        return [fit for _, _, fit in sorted(table, key=lambda row: row[0])[:kept]]
     if table and min(r for r, _, _ in table) > EXACT_R and np.all(x != 0):
         for power in PREFACTOR_POWERS:
             table += _fit_table(x, y, take, PREFACTOR_MAPS, functions, power)
@@ -168,6 +171,10 @@ def univariate_attempt(space: Space, rows: UserRows, settings: SearchSettings, b
         if formula is not None:
             formulas.append(formula)
     networks = [f.network for f in formulas if f.network is not None]
+    if formulas and not networks:  # every kept fit divides out a power: the rung's network is the best plain fit
+        plain = univariate_fits(rows.X[:, 0], rows.y, space_functions(settings.functions, "linear"), 1,
+                                weights=rows.w, plain=True)
+        networks = [_network(plain[0].inner, plain[0].outer, plain[0].params, space)] if plain else []
     if not networks:
         return None
     best = min(f.loss for f in formulas) / (weighted_var(rows.y_val, rows.w_val) or 1.0)
