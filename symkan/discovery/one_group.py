@@ -99,8 +99,7 @@ def prefactor_group(f, X_val: np.ndarray, inputs: list) -> tuple | None:
     Π x_i^p_i·G(Π x_i^a_i) in the ``inputs`` columns of X_val (m, d), with at least two
     a_i nonzero: the case of one invariant of :func:`.scalings.scaling_reduction`;
     None otherwise."""
-    rows = _rows(X_val, inputs)
-    found = None if rows is None else scaling_reduction(f, rows, inputs)
+    found = scaling_reduction(f, X_val, inputs)
     if found is None or len(found[0]) != 1 or np.count_nonzero(found[0][0]) < 2:
         return None
     return found[0][0], np.array([float(e) for e in found[1]])

@@ -46,9 +46,9 @@ from .budget import Budget
 from .context import SearchSettings, UserRows
 from .errors import DiscoveryError
 from .one_group import power_group
-from .scalings import scaling_reduction
 from .oracle_split import OUTER, cut_tolerance, network_function, split_errors
-from .sampling import RowSplit, evenly_spaced
+from .sampling import RowSplit
+from .scalings import monomial_of, scaling_reduction
 from .snapping import checked_formula
 from .symmetry import reduced_inputs, symmetric_pairs
 from .univariate import monomial, monomial_expr, univariate_expr, univariate_fits
@@ -72,8 +72,6 @@ NEAR_ZERO = 0.3
 PEEL_OUTER = ("inverse", "square")
 #: held-out rows near the medians tried as the reference point
 REFERENCES = 16
-#: held-out rows the scaling symmetries are tested at
-SCALING_ROWS = 200
 #: an oracle less accurate than this (held-out nmse) is tested for scaling symmetries
 #: only: its separability, groups and pairs are its architecture's own (a [3, 1] network
 #: in the log space is a product of its inputs' functions whatever the law), while moves
@@ -209,15 +207,16 @@ def peel_oracle(f, rows: UserRows, settings: SearchSettings, functions, budget: 
     symbols = variable_symbols(rows.names)
     keep = [j for j in range(rows.X.shape[1]) if j not in inputs]
     group, prefactor = None if coarse else power_group(f, rows.X_val, keep), sympy.Integer(1)
-    core_inputs = None if group is None else [sympy.Mul(*(symbols[j] ** int(a) for j, a in zip(keep, group)))]
+    kept = [symbols[j] for j in keep]
+    core_inputs = None if group is None else [monomial_of(kept, group)]
     found = _scalings(f, rows.X_val, inputs, keep, kind, x0) if core_inputs is None else None
     if found is not None and coarse and len(found[0]) > COARSE_INPUTS:
         log.info("peeling: a coarse oracle's reduction to %d inputs is left for a better one", len(found[0]))
         return []
     if found is not None:
         A, powers = found
-        core_inputs = [sympy.Mul(*(symbols[j] ** int(a) for j, a in zip(keep, row))) for row in A]
-        prefactor = sympy.Mul(*(symbols[j] ** p for j, p in zip(keep, powers)))
+        core_inputs = [monomial_of(kept, row) for row in A]
+        prefactor = monomial_of(kept, powers)
     pairs = symmetric_pairs(f, rows.X_val, keep) if core_inputs is None and not coarse else []
     if kind is None and core_inputs is None and not pairs:
         return []
@@ -266,12 +265,10 @@ def _scalings(f, X_val: np.ndarray, inputs: list, keep: list, kind, x0: np.ndarr
     the peeled ``inputs`` at x0 when they split off as terms: the smaller problem's target
     is then f with those inputs at x0, and the prefactor multiplies it alone
     (A + x₂·H(x₀x₁/x₂)). Peeled factors change no ratio f(moved)/f."""
-    if len(keep) < 2 or not np.all(X_val[:, keep] > 0):
-        return None
-    rows = X_val[evenly_spaced(len(X_val), SCALING_ROWS)].copy()
     if kind == "sum":
-        rows[:, inputs] = x0[inputs]
-    return scaling_reduction(f, rows, keep)
+        X_val = X_val.copy()
+        X_val[:, inputs] = x0[inputs]
+    return scaling_reduction(f, X_val, keep)
 
 
 def _core_formulas(rows: UserRows, core_inputs: list, outer, kind: str, prefactor, symbols,

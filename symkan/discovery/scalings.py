@@ -24,6 +24,8 @@ from math import gcd
 import numpy as np
 import sympy
 
+from .sampling import evenly_spaced
+
 log = logging.getLogger(__name__)
 
 #: the factor of a move
@@ -37,6 +39,8 @@ Q_STEP = 0.5
 #: direction moves at most ``MAX_MOVED`` inputs (the candidates grow as 3^k)
 SMALL = 3
 MAX_MOVED = 3
+#: rows the moves start from
+ROWS = 200
 
 
 def candidates(k: int) -> list:
@@ -123,9 +127,13 @@ def invariants(directions: list, k: int) -> tuple:
     return np.array(A, dtype=int).reshape(-1, k), p
 
 
-def scaling_reduction(f, rows: np.ndarray, inputs: list) -> tuple | None:
+def scaling_reduction(f, X: np.ndarray, inputs: list) -> tuple | None:
     """(A, p) of :func:`invariants` for the scaling symmetries of ``f`` in the ``inputs``
-    columns of ``rows`` (m, d): f = Π x_i^p_i·H(Π x_i^A_ji); None when there is none."""
+    columns of X (m, d), tested at ``ROWS`` evenly spaced rows: f = Π x_i^p_i·H(Π x_i^A_ji);
+    None when there is none, or the inputs are not two or more positive columns."""
+    if len(inputs) < 2 or not np.all(X[:, inputs] > 0):
+        return None
+    rows = X[evenly_spaced(len(X), ROWS)]
     directions = scaling_directions(f, rows, inputs)
     if not directions:
         return None
@@ -133,3 +141,8 @@ def scaling_reduction(f, rows: np.ndarray, inputs: list) -> tuple | None:
     log.info("scalings of %s: %s; invariants %s, prefactor %s", inputs,
              ", ".join(f"{c.tolist()}^{q}" for c, q in directions), A.tolist(), p)
     return A, p
+
+
+def monomial_of(symbols, exponents) -> sympy.Expr:
+    """Π symbols_i^exponents_i (integers or sympy Rationals)."""
+    return sympy.Mul(*(x ** (int(e) if isinstance(e, (int, np.integer)) else e) for x, e in zip(symbols, exponents)))
