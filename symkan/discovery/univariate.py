@@ -100,8 +100,8 @@ def _fit_table(x: np.ndarray, y: np.ndarray, take: np.ndarray, maps_tried, funct
     for gi, name in enumerate(maps):
         for fi, fn in enumerate(fits.functions):
             if torch.isfinite(r[gi, fi]):
-                cost = float(fits.complexity[fi]) + _INNER_COST[name] + (2 if power else 0) + (
-                    2 if outer_power != 1 else 0)
+                extra = (2 if power else 0) + (2 if outer_power != 1 else 0)  # a divided-out power, an outer power
+                cost = float(fits.complexity[fi]) + _INNER_COST[name] + extra
                 fit = UnivariateFit(name, fn.name, tuple(fits.params[gi, fi].tolist()), power, outer_power)
                 rows.append((float(r[gi, fi]), cost, fit))
     return rows
@@ -113,8 +113,8 @@ def univariate_fits(x: np.ndarray, y: np.ndarray, functions=None, kept: int = KE
     best first, as :class:`UnivariateFit`: g from ``INNER_MAPS``, f from ``functions``
     (None: the default library), p = 0 — or, when none of those is exact, a power of
     ``PREFACTOR_POWERS`` divided out first (1/(x²·√(1 − x²)), Keplearn's reduction by a
-    monomial), and fits of y^k for k in ``OUTER_POWERS`` (with p = 0 or ±1). Fits whose normalised residual is within ``TIE``× the best, or within
-    ``tolerance`` of it (the accuracy of samples read off a network), are ranked by
+    monomial), and fits of y^k for k in ``OUTER_POWERS`` (with p = 0 or ±1). Fits whose
+    normalised residual is within ``TIE``× the best, or within ``tolerance`` of it (the accuracy of samples read off a network), are ranked by
     complexity. ``plain``: the fits with p = 0 and k = 1 only, best first. With
     ``weights`` (n,), the fits use rows drawn in proportion to them
     (:func:`symkan.sample_weights.weighted_sample`: the batched fitter takes no weights);
