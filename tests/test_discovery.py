@@ -10,6 +10,7 @@ import pytest
 from symkan import SymKANRegressor
 from symkan.discovery import (SEPARABLE, Budget, DiscoveryError, NoFormulaFound, Rung, TrainingDiverged,
                               build_ladder, build_width, make_space, space_names)
+from symkan.discovery.budget import TIME_RESERVE
 
 
 # --- Budget -------------------------------------------------------------------------------
@@ -36,10 +37,10 @@ def test_a_spent_budget_says_so_and_stops_training(caplog):
 
 def test_a_running_budget_gives_the_time_left_to_a_snap():
     budget = Budget(5.0)
-    assert not budget.spent and budget.deadline == pytest.approx(budget.start + 5.0)
+    assert not budget.spent and budget.deadline == pytest.approx(budget.start + 5.0 * (1 - TIME_RESERVE))
     [stop] = budget.stop_callbacks()
     assert stop(0, None, None) is False
-    assert 4.0 < budget.snap_seconds() <= 5.0
+    assert 3.5 < budget.snap_seconds() <= 4.5
     assert Budget(100.0).snap_seconds() == 10.0  # capped
 
 

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from symkan import SymKANRegressor
 from symkan.discovery import Budget, UserRows, sampling, split_rows
-from symkan.discovery.budget import GRACE
+from symkan.discovery.budget import TIME_RESERVE
 from symkan.discovery.final import refit_and_score
 from symkan.discovery.separable import als_init
 from symkan.nn import KAN
@@ -269,12 +269,21 @@ def test_a_bounded_call_gives_up_after_its_timeout():
     assert bounded_call(lambda: "done", deadline=_past()) is None
 
 
-def test_budget_cutoff_is_a_grace_share_after_the_deadline():
+def test_budget_keeps_a_reserve_before_its_end_for_steps_under_way():
     assert Budget(0.0).past_cutoff and not Budget(100.0).past_cutoff and not Budget().past_cutoff
     budget = Budget(10.0, start=100.0)
-    assert budget.deadline == 110.0
-    assert budget.cutoff == pytest.approx(110.0 + 10.0 * GRACE)
-    assert Budget().cutoff is None and 0 < GRACE <= 0.2
+    assert budget.deadline == pytest.approx(110.0 - 10.0 * TIME_RESERVE)
+    assert budget.cutoff == pytest.approx(110.0)  # steps under way stop at the end of the budget
+    assert Budget().cutoff is None and 0 < TIME_RESERVE <= 0.2
+
+
+def test_rest_share_deadline_is_that_share_of_the_time_left():
+    budget = Budget(10.0)
+    rest = budget.rest_share(0.5)
+    assert rest.deadline == pytest.approx(budget.deadline - 0.5 * budget.left(), abs=0.05)
+    whole = budget.rest_share(1.0)
+    assert whole.deadline == pytest.approx(budget.deadline, abs=0.05)
+    assert whole.cutoff == pytest.approx(budget.cutoff, abs=0.05)
 
 
 # --- the whole fit ----------------------------------------------------------------------

@@ -11,10 +11,14 @@ from .. import work
 
 log = logging.getLogger(__name__)
 
-#: share of the budget that steps under way when it runs out may still take: formula
-#: steps (joint refits, constant snapping, simplification, term pruning) and the final
-#: refit on all rows stop at ``deadline + GRACE·seconds`` (:attr:`Budget.cutoff`), and
-#: at ``(1 + GRACE)·evaluations`` of a work budget
+#: share of a time budget kept for the steps under way when the search's own time runs
+#: out: no stage starts after ``(1 − TIME_RESERVE)·seconds`` (:attr:`Budget.deadline`);
+#: the formula steps under way (joint refits, constant snapping, simplification, term
+#: pruning) and the final refit on all rows stop at ``seconds`` (:attr:`Budget.cutoff`),
+#: so that a fit returns close to the budget the user set, not past it
+TIME_RESERVE = 0.1
+#: share of a work budget the steps under way may still use: they stop at
+#: ``(1 + GRACE)·evaluations`` (work is counted, so it cannot be reserved beforehand)
 GRACE = 0.15
 
 
@@ -35,8 +39,9 @@ class Budget:
     ``evaluations`` loss evaluations (counted on ``used``, see :mod:`symkan.work`);
     None: no limit of that kind. Without a time limit the search stops at the same point
     on every machine (a work budget counts work, not seconds). A soft limit with a hard
-    edge: no stage starts once either is spent and training (ALS included) stops there;
-    the formula steps under way then finish by the :attr:`cutoff` in time and by
+    edge: no stage starts once either is spent (the time ``TIME_RESERVE`` before its
+    end) and training (ALS included) stops there; the formula steps under way then
+    finish by the :attr:`cutoff` in time (the end of ``seconds``) and by
     ``(1 + GRACE)·evaluations`` in work, each keeping its best state so far.
 
     The work is counted while the budget is the active meter (:meth:`metering`); the
@@ -50,14 +55,15 @@ class Budget:
     # --- time -------------------------------------------------------------------------
     @property
     def deadline(self) -> float | None:
-        """The ``time.monotonic()`` value at which the budget is spent (None: never)."""
-        return None if self.seconds is None else self.start + float(self.seconds)
+        """The ``time.monotonic()`` value at which the search's time is spent and no stage
+        starts: ``TIME_RESERVE`` of the budget before its end (None: never)."""
+        return None if self.seconds is None else self.start + (1.0 - TIME_RESERVE) * float(self.seconds)
 
     @property
     def cutoff(self) -> float | None:
-        """The ``time.monotonic()`` value at which steps under way stop (``GRACE`` of the
-        budget after the deadline; None: never)."""
-        return None if self.seconds is None else self.start + (1.0 + GRACE) * float(self.seconds)
+        """The ``time.monotonic()`` value at which steps under way stop: the end of the
+        budget (None: never)."""
+        return None if self.seconds is None else self.start + float(self.seconds)
 
     def left(self) -> float:
         """Seconds left (inf without a limit; ≤ 0 once spent)."""
@@ -132,7 +138,9 @@ class Budget:
     def rest_share(self, fraction: float) -> "Budget":
         """A budget that ends once ``fraction`` of what is left of this one is used, in
         time and in work, from the same start and counting on the same evaluations."""
-        seconds = None if self.seconds is None else self.elapsed() + fraction * max(0.0, self.left())
+        # its deadline (TIME_RESERVE before its end) falls after that fraction of the time left
+        seconds = None if self.seconds is None else \
+            (self.elapsed() + fraction * max(0.0, self.left())) / (1.0 - TIME_RESERVE)
         evaluations = None if self.evaluations is None else \
             self.used.n + max(1, int(fraction * max(0, self.evaluations - self.used.n)))
         return Budget(seconds, evaluations, start=self.start, used=self.used)
