@@ -622,3 +622,30 @@ def test_fit_reports_a_broken_line_search_as_divergence(monkeypatch):
     monkeypatch.setattr("symkan.train.flat_lbfgs_usable", lambda flat: False)
     with pytest.raises(FloatingPointError, match="diverged"):
         fit(net, X, y, steps=2, progress=False)
+
+
+def test_constants_the_expression_is_linear_in_are_told_apart():
+    from symkan.symbolic.constants import ConstantFit
+
+    t = sympy.Symbol("t")
+    X = np.linspace(0.5, 2.0, 50)[:, None]
+    fit = ConstantFit(0.4 * sympy.exp(-0.5 * t ** 2) + 0.1, [t], X, np.exp(-X[:, 0] ** 2))
+    by_value = {round(float(v), 3): lin for v, lin in zip(fit.values, fit.linear_constants())}
+    assert by_value == {0.4: True, -0.5: False, 0.1: True}
+
+
+def test_on_noisy_data_the_form_is_snapped_before_the_amplitude():
+    """0.3994·exp(−0.5007θ²) on σ = 0.01 data: 2/5 and −1/2 each cost nothing the noise
+    could tell; the exponent goes first, so it is not left compensating a snapped 2/5."""
+    from symkan.symbolic.constants import ConstantFit
+
+    rng = np.random.default_rng(0)
+    theta = rng.uniform(1, 3, 1000)
+    y = np.exp(-theta ** 2 / 2) / np.sqrt(2 * np.pi)
+    y = y + 0.01 * np.sqrt(np.mean(y ** 2)) * rng.standard_normal(1000)
+    t = sympy.Symbol("theta")
+    fit = ConstantFit(0.4 * sympy.exp(-0.5 * t ** 2), [t], theta[:, None], y)
+    fit.snap()
+    expr = fit.expression()
+    exponent = [a for a in sympy.preorder_traversal(expr) if isinstance(a, sympy.exp)][0].args[0]
+    assert sympy.simplify(exponent + t ** 2 / 2) == 0, expr

@@ -33,7 +33,6 @@ from .searching import (
     first_weight,
     may_peel,
     snap_attempt,
-    stops_search,
     wants_split,
 )
 from .spaces import space_functions
@@ -176,7 +175,7 @@ def run_parallel(spaces, settings, rows, budget, on_stage, var, on_formula=None,
                 on_stage(f"snap {attempt.space} {attempt.model.width}")
                 report_formulas(on_formula, attempt.formulas, var)
                 best = steps.after_snap(attempt, outcome.best, outcome.split)
-            if stops_search(attempt, best):
+            if steps.stops(attempt, best):
                 break
     finally:
         with warnings.catch_warnings():  # joblib warns of the discarded rungs: the stopping rule's intent

@@ -3,8 +3,9 @@
 Snapping costs more than training, so each network whose numeric held-out fit is
 decent (normalised loss below ``SNAP_NMSE``, or the last one tried) is snapped at one
 complexity weight; the search stops at the first formula that reproduces the held-out
-data to round-off (``EXACT_NMSE``) or is far more accurate on it than its network
-(``STOP_FACTOR``), or when the budget is spent. Then the network behind the best
+data to round-off (``EXACT_NMSE``), is far more accurate on it than its network
+(``STOP_FACTOR``) or is within the noise of noisy data (:mod:`.noise`), or when the
+budget is spent. Then the network behind the best
 formula is snapped at the other weights too, for the Pareto front. With
 ``settings.n_jobs`` ≠ 1 the rungs run in worker processes under the same rules
 (:mod:`.parallel`).
@@ -26,6 +27,7 @@ from .budget import Budget
 from .context import RungContext, SearchSettings, UserRows
 from .errors import NoFormulaFound, TrainingDiverged
 from .final import refit_and_score
+from .noise import within_noise
 from .oracle_split import split_formulas
 from .rational import rational_formulas
 from .snapping import snap_weights
@@ -131,7 +133,7 @@ def _run(spaces, settings, rows, budget, on_stage, var, on_formula=None, peel=No
         last = k == len(settings.ladder) - 1 or budget.spent
         if attempt.numeric_nmse > SNAP_NMSE and not last:
             continue
-        if stops_search(attempt, steps.formulas(attempt)):
+        if steps.stops(attempt, steps.formulas(attempt)):
             break
     return finish_attempts(attempts, settings, budget, steps.snap)
 
@@ -151,6 +153,13 @@ class RungSteps:
         self.split_tried = 1.0  # the next split needs a network SPLIT_NMSE × this accurate
         self.peel_tried = 1.0  # the next peel, PEEL_NMSE × this
         self.rational_tried = False
+
+    def stops(self, attempt: Attempt, best: float) -> bool:
+        """Whether the search stops after ``attempt`` (best formula nmse ``best``): a
+        formula exact to round-off or far better than its network (:func:`stops_search`),
+        or one within the noise of the data (:mod:`.noise`)."""
+        return stops_search(attempt, best) or \
+            within_noise(attempt.formulas, self.rows, self.var, attempt.numeric_nmse) is not None
 
     def snap(self, attempt: Attempt, weights) -> float:
         """Snap ``attempt`` at ``weights``; its best held-out nmse."""

@@ -10,6 +10,7 @@ from .budget import Budget
 from .context import SearchSettings
 from .final import refit_and_score
 from .ladder import build_ladder
+from .noise import within_noise
 from .peeling import peel_formulas
 from .sampling import RowSplit
 from .searching import SearchResult, front_of, held_out_variance, search
@@ -47,7 +48,8 @@ def search_table(X: np.ndarray, y: np.ndarray, names: list, split: RowSplit, set
             direct = univariate_attempt(spaces["linear"], rows, settings, budget)
             if direct is not None:
                 report_formulas(on_formula, direct.formulas, held_out_variance(rows))
-            if direct is not None and direct.numeric_nmse < EXACT_NMSE:
+            if direct is not None and (direct.numeric_nmse < EXACT_NMSE or within_noise(
+                    direct.formulas, rows, held_out_variance(rows), direct.numeric_nmse) is not None):
                 if final_rows is not None:
                     refit_and_score(direct.formulas, final_rows, budget.cutoff)
                 result = front_of([direct], held_out_variance(final_rows or rows))

@@ -15,8 +15,9 @@ from .budget import Budget
 from .context import SearchSettings
 from .dimensionless import search_groups
 from .errors import DiscoveryError
+from .noise import within_noise
 from .sampling import RowSplit
-from .searching import SearchResult
+from .searching import SearchResult, held_out_variance
 from .small_data import small_data_result
 from .table_search import search_table
 from .training import EXACT_NMSE
@@ -52,7 +53,8 @@ def _search(X, y, names, split, settings, hidden, log_space, budget, on_stage, a
         grouped = search_groups(analysis, X, y, names, split, settings, log_space=log_space,
                                 budget=groups_budget(budget, analysis.n_groups, X.shape[1]), on_stage=on_stage,
                                 on_formula=on_formula)
-    if grouped is not None and (min(e.nmse for e in grouped.front) < EXACT_NMSE or budget.spent):
+    if grouped is not None and (min(e.nmse for e in grouped.front) < EXACT_NMSE or budget.spent or within_noise(
+            [e.formula for e in grouped.front], grouped.rows, held_out_variance(grouped.rows)) is not None):
         return grouped
     try:
         raw = search_table(X, y, names, split, settings, hidden=hidden, log_space=log_space, budget=budget,
