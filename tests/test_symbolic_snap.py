@@ -637,14 +637,12 @@ def test_constants_the_expression_is_linear_in_are_told_apart():
 def test_on_noisy_data_the_form_is_snapped_before_the_amplitude():
     """0.3994·exp(−0.5007θ²) on σ = 0.01 data: 2/5 and −1/2 each cost nothing the noise
     could tell; the exponent goes first, so it is not left compensating a snapped 2/5."""
+    from symkan.datasets import make_dataset
     from symkan.symbolic.constants import ConstantFit
 
-    rng = np.random.default_rng(0)
-    theta = rng.uniform(1, 3, 1000)
-    y = np.exp(-theta ** 2 / 2) / np.sqrt(2 * np.pi)
-    y = y + 0.01 * np.sqrt(np.mean(y ** 2)) * rng.standard_normal(1000)
+    data = make_dataset("I.6.2a", n=1000, noise=0.01, seed=0, n_test=1000)  # nearest first fails on this draw
     t = sympy.Symbol("theta")
-    fit = ConstantFit(0.4 * sympy.exp(-0.5 * t ** 2), [t], theta[:, None], y)
+    fit = ConstantFit(0.4 * sympy.exp(-0.5 * t ** 2), [t], data.X, data.y)
     fit.snap()
     expr = fit.expression()
     exponent = [a for a in sympy.preorder_traversal(expr) if isinstance(a, sympy.exp)][0].args[0]
