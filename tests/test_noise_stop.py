@@ -81,3 +81,33 @@ def test_a_noisy_law_stops_the_search_at_the_first_formula_within_the_noise(capl
     assert sympy.simplify(model.sympy() - sympy.Symbol("x0") * sympy.Symbol("x1")) == 0
     trained = [r for r in caplog.messages if "numeric nmse" in r]
     assert len(trained) < 6  # the ladder did not run to its end
+
+
+def test_a_networks_error_is_told_from_the_datas_noise():
+    """structure_nmse: the share of a network's held-out nmse that is its own error. A
+    linear "network" fitted by least squares leaves the noise of a linear law (white) but
+    the curvature of a quadratic one (smooth)."""
+    import torch
+
+    from symkan.discovery import SearchSettings
+    from symkan.discovery.budget import Budget
+    from symkan.discovery.context import RungContext
+    from symkan.discovery.ladder import Rung
+    from symkan.discovery.spaces import make_space
+    from symkan.discovery.training import structure_nmse
+
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, (1000, 2))
+    train, val = np.arange(800), np.arange(800, 1000)
+    shares = {}
+    for name, y in (("noise", X[:, 0] + 0.5 * X[:, 1] + 0.1 * rng.standard_normal(1000)),
+                    ("curvature", X[:, 0] + X[:, 1] ** 2)):
+        space = make_space("linear", X, y, train, val)
+        A = torch.cat([space.X, torch.ones(len(space.X), 1, dtype=space.X.dtype)], 1).double()
+        coef = torch.linalg.lstsq(A, space.y.double()).solution
+        net = torch.nn.Linear(2, 1).double()
+        with torch.no_grad():
+            net.weight.copy_(coef[:2].T), net.bias.copy_(coef[2])
+        ctx = RungContext(Rung("linear", [2, 1]), space, None, SearchSettings(), Budget())
+        shares[name] = structure_nmse(ctx, net, 1.0)
+    assert shares["noise"] < 0.15 and shares["curvature"] > 0.8

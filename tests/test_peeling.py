@@ -371,3 +371,16 @@ def test_a_two_input_split_with_and_without_monomial_cuts(monkeypatch):
         monkeypatch.setattr(oracle_split, "network_function", lambda model, transform, law=law: law)
         found = oracle_split.split_formulas(None, None, _rows(law, d=2), None, Budget(seconds=30), accuracy=1e-8)
         assert any(f.loss < 1e-20 and sympy.simplify(f.expr - expected) == 0 for f in found), found
+
+
+def test_kept_inputs_that_split_further_are_searched_as_they_are_not_in_their_scalings():
+    def law(X):  # m·(u² + v² + w²)/2: m peels off; u, v, w scale together but are a sum
+        return X[:, 0] * (X[:, 1] ** 2 + X[:, 2] ** 2 + X[:, 3] ** 2) / 2
+
+    m, u, v, w = sympy.symbols("m u v w")
+    solve = _Solve(lambda u, v, w: u ** 2 + v ** 2 + w ** 2)
+    found = peel_oracle(law, _rows(law, d=4, names=["m", "u", "v", "w"]), SearchSettings(), None,
+                        Budget(seconds=30), solve)
+    (X, y, names, _, _), = solve.calls
+    assert names == ["u", "v", "w"]  # not the invariants v/u, w/u
+    assert len(found) == 1 and sympy.simplify(found[0].expr - m * (u ** 2 + v ** 2 + w ** 2) / 2) == 0

@@ -19,7 +19,15 @@ class Attempt:
     seconds: float = 0.0
     error: str | None = None
     transform: object = None  # the SpaceTransform of the data the network was trained on
+    #: the share of numeric_nmse that is the network's own error, not the data's noise
+    #: (:func:`.training.structure_nmse`); None: not measured, all of it
+    structure_nmse: float | None = None
 
+    @property
+    def accuracy(self) -> float:
+        """How closely the network follows the law (not the noise): its normalised
+        held-out error as an oracle of peels and splits."""
+        return self.numeric_nmse if self.structure_nmse is None else self.structure_nmse
 
     @property
     def space(self) -> str:

@@ -38,7 +38,7 @@ from .searching import (
 from .spaces import space_functions
 from .streaming import report_formulas
 from .threads import torch_threads
-from .training import train_pruned, val_nmse
+from .training import structure_nmse, train_pruned, val_nmse
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +127,7 @@ def _rung_outcome(k: int, space, rows: UserRows, settings: SearchSettings, var: 
     except FloatingPointError as err:
         return RungOutcome(diverged=str(err))
     attempt = Attempt(rung, model, [], val_nmse(ctx, model), time.perf_counter() - t0)
+    attempt.structure_nmse = structure_nmse(ctx, model, attempt.numeric_nmse)
     last = k == len(settings.ladder) - 1 or budget.spent
     if attempt.numeric_nmse > SNAP_NMSE and not last:
         return RungOutcome(attempt=attempt)
@@ -136,7 +137,7 @@ def _rung_outcome(k: int, space, rows: UserRows, settings: SearchSettings, var: 
     split = None
     if wants_split(attempt, best, rows):  # the loosest split rule: the parent applies the exact one
         split = split_formulas(model, space.transform, rows, space_functions(settings.functions, "linear"),
-                               budget, accuracy=attempt.numeric_nmse)
+                               budget, accuracy=attempt.accuracy)
     return RungOutcome(attempt=attempt, best=best, split=split)
 
 
@@ -165,8 +166,8 @@ def run_parallel(spaces, settings, rows, budget, on_stage, var, on_formula=None,
                 continue
             attempt = outcome.attempt
             attempts.append(attempt)
-            log.info("%s -> %s: numeric nmse %.3g after %.1f s", rung, attempt.model.width, attempt.numeric_nmse,
-                     attempt.seconds)
+            log.info("%s -> %s: numeric nmse %.3g (structure %.3g) after %.1f s", rung, attempt.model.width,
+                     attempt.numeric_nmse, attempt.structure_nmse, attempt.seconds)
             if outcome.pending:  # peel (once), snap and split here, as the sequential loop does
                 best = steps.formulas(attempt)
             elif outcome.best is None:

@@ -209,7 +209,9 @@ def peel_oracle(f, rows: UserRows, settings: SearchSettings, functions, budget: 
     group, prefactor = None if coarse else power_group(f, rows.X_val, keep), sympy.Integer(1)
     kept = [symbols[j] for j in keep]
     core_inputs = None if group is None else [monomial_of(kept, group)]
-    found = _scalings(f, rows.X_val, inputs, keep, kind, x0) if core_inputs is None else None
+    tolerance = peel_tolerance(accuracy)
+    further = not coarse and core_inputs is None and _splits_further(f, rows.X_val, x0, keep, tolerance)
+    found = _scalings(f, rows.X_val, inputs, keep, kind, x0) if core_inputs is None and not further else None
     if found is not None and coarse and len(found[0]) > COARSE_INPUTS:
         log.info("peeling: a coarse oracle's reduction to %d inputs is left for a better one", len(found[0]))
         return []
@@ -257,6 +259,23 @@ def _outer(f, rows: UserRows, x0, inputs: list, kind: str, functions, accuracy: 
     if kind == "product":
         return sympy.Mul(*(c / F0 for c in cuts.values())) * (F0 if everything else 1)
     return sympy.Add(*(c - F0 for c in cuts.values())) + (F0 if everything else 0)
+
+
+def _splits_further(f, X_val: np.ndarray, x0: np.ndarray, keep: list, tolerance: float) -> bool:
+    """Whether three or more kept inputs split further (as factors or terms, to
+    ``tolerance``) with the peeled ones at x0: then the smaller problem is searched in
+    them, where its own peel takes them apart, not in the invariants of their scalings
+    (m·(u² + v² + w²)/2: after m, u² + v² + w² is a sum, not u²·H(v/u, v/w))."""
+    if len(keep) < 3:
+        return False
+
+    def kept_only(Xk):
+        X = np.repeat(x0[None], len(Xk), axis=0)
+        X[:, keep] = Xk
+        return f(X)
+
+    kind, _ = peeled_inputs(peel_errors(kept_only, X_val[:, keep], x0[keep]), tolerance)
+    return kind is not None
 
 
 def _scalings(f, X_val: np.ndarray, inputs: list, keep: list, kind, x0: np.ndarray):

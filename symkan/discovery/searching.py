@@ -34,7 +34,7 @@ from .snapping import snap_weights
 from .spaces import space_functions
 from .streaming import report_formulas
 from .threads import torch_threads
-from .training import EXACT_NMSE, train_pruned, val_nmse
+from .training import EXACT_NMSE, structure_nmse, train_pruned, val_nmse
 
 log = logging.getLogger(__name__)
 
@@ -127,9 +127,10 @@ def _run(spaces, settings, rows, budget, on_stage, var, on_formula=None, peel=No
             log.warning("training %s diverged: %s", rung, err)
             continue
         attempt = Attempt(rung, model, [], val_nmse(ctx, model), time.perf_counter() - t0)
+        attempt.structure_nmse = structure_nmse(ctx, model, attempt.numeric_nmse)
         attempts.append(attempt)
-        log.info("%s -> %s: numeric nmse %.3g after %.1f s", rung, model.width, attempt.numeric_nmse,
-                 attempt.seconds)
+        log.info("%s -> %s: numeric nmse %.3g (structure %.3g) after %.1f s", rung, model.width,
+                 attempt.numeric_nmse, attempt.structure_nmse, attempt.seconds)
         last = k == len(settings.ladder) - 1 or budget.spent
         if attempt.numeric_nmse > SNAP_NMSE and not last:
             continue
@@ -172,8 +173,8 @@ class RungSteps:
         best, closed = math.inf, False
         if self.peel is not None and may_peel(attempt, self.rows, self.peel_tried):
             self.on_stage(f"peel {attempt.space} {attempt.model.width}")
-            self.peel_tried = attempt.numeric_nmse / PEEL_NMSE / 10
-            peeled = self.peel(attempt.model, self.spaces[attempt.space].transform, attempt.numeric_nmse)
+            self.peel_tried = attempt.accuracy / PEEL_NMSE / 10
+            peeled = self.peel(attempt.model, self.spaces[attempt.space].transform, attempt.accuracy)
             best = add_formulas(attempt, peeled, best, self.var, self.on_formula)
             # a peeled formula exact to round-off saves the snap only when no fitted
             # number is left in it: c·tanh(a·z + b) + d can match 1/(eᶻ − 1) to 1e-9
@@ -191,11 +192,11 @@ class RungSteps:
             best = add_formulas(attempt, rational_formulas(self.rows, self.budget), best, self.var, self.on_formula)
         if not wants_split(attempt, best, self.rows, self.split_tried):
             return best
-        self.split_tried = attempt.numeric_nmse / SPLIT_NMSE / 10
+        self.split_tried = attempt.accuracy / SPLIT_NMSE / 10
         if split is None:
             split = split_formulas(attempt.model, self.spaces[attempt.space].transform, self.rows,
                                    space_functions(self.settings.functions, "linear"), self.budget,
-                                   accuracy=attempt.numeric_nmse)
+                                   accuracy=attempt.accuracy)
         return add_formulas(attempt, split, best, self.var, self.on_formula)
 
 
@@ -227,7 +228,7 @@ def wants_split(attempt: Attempt, best: float, rows: UserRows, split_tried: floa
     """Whether a two-input rung whose snap is not exact (best nmse ``best``) is split:
     its network is ``SPLIT_NMSE × split_tried`` accurate (``split_tried`` < 1 once an
     earlier rung was split) and its best formula leaves something to improve."""
-    return (best >= EXACT_NMSE and rows.X.shape[1] == 2 and attempt.numeric_nmse < SPLIT_NMSE * split_tried
+    return (best >= EXACT_NMSE and rows.X.shape[1] == 2 and attempt.accuracy < SPLIT_NMSE * split_tried
             and not _closed_and_accurate(attempt, best))
 
 
@@ -235,7 +236,7 @@ def may_peel(attempt: Attempt, rows: UserRows, peel_tried: float = 1.0) -> bool:
     """Whether the network of a rung of three or more inputs is the oracle of a peel
     (:mod:`.peeling`): it is ``PEEL_NMSE × peel_tried`` accurate (``peel_tried`` < 1 once
     an earlier network was peeled)."""
-    return rows.X.shape[1] >= 3 and attempt.numeric_nmse < PEEL_NMSE * peel_tried
+    return rows.X.shape[1] >= 3 and attempt.accuracy < PEEL_NMSE * peel_tried
 
 
 def stops_search(attempt: Attempt, best: float) -> bool:

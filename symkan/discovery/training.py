@@ -18,6 +18,7 @@ from ..pruning import prune as prune_network
 from ..sample_weights import mean_square, weighted_var
 from ..train import fit
 from .context import RungContext
+from .noise import WHITE_SIGMAS, neighbour_correlation
 from .separable import start_separable
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,22 @@ def val_nmse(ctx: RungContext, net: KAN) -> float:
     with torch.no_grad():
         pred = net(space.X_val.to(next(net.parameters()).dtype)).double().numpy()[:, 0]
     return nmse(pred, space.y_val.double().numpy()[:, 0], space.w_val)
+
+
+def structure_nmse(ctx: RungContext, net: KAN, numeric_nmse: float) -> float:
+    """The part of the network's held-out nmse ``numeric_nmse`` that is its own error
+    rather than the data's noise: ``numeric_nmse`` times the correlation of its residuals
+    between neighbouring rows (training and held-out rows of its space; :mod:`.noise`),
+    at least that correlation's standard error. On noise-free data residuals are smooth
+    (correlation near 1) and the nmse is kept; on σ = 0.01 data a network at the noise
+    floor (nmse ~1e-4) is an oracle as accurate as its fit of the law, not of the noise."""
+    space = ctx.space
+    X = torch.cat([space.X, space.X_val]).double()
+    with torch.no_grad():
+        pred = net(X.to(next(net.parameters()).dtype)).double()[:, 0]
+    r = (pred - torch.cat([space.y, space.y_val]).double()[:, 0]).numpy()
+    rho = neighbour_correlation(X.numpy(), r)
+    return numeric_nmse * min(1.0, max(rho, WHITE_SIGMAS / math.sqrt(max(len(r), 1))))
 
 
 def new_network(ctx: RungContext) -> KAN:
