@@ -647,3 +647,17 @@ def test_on_noisy_data_the_form_is_snapped_before_the_amplitude():
     expr = fit.expression()
     exponent = [a for a in sympy.preorder_traversal(expr) if isinstance(a, sympy.exp)][0].args[0]
     assert sympy.simplify(exponent + t ** 2 / 2) == 0, expr
+
+
+def test_a_dropped_constant_changes_the_form_the_others_are_snapped_in():
+    """exp(−(aθ + b)²) with b dropped is exp(−a²θ²): a = 0.7079 has no simple value, a² = 1/2 has."""
+    from symkan.datasets import make_dataset
+    from symkan.discovery.spaces import user_formula
+
+    data = make_dataset("I.6.2a", n=1000, noise=0.01, seed=0, n_test=1000)
+    t = sympy.Symbol("theta", positive=True)
+    expr = 0.4219 * sympy.exp(-(0.6863 * t + 0.05486) ** 2) - 0.0008
+    found = user_formula(expr, [t], ["theta"], None, data.X, data.y)
+    theta = sympy.Symbol("theta")
+    [exponent] = [a.args[0] for a in sympy.preorder_traversal(found.expr) if isinstance(a, sympy.exp)]
+    assert sympy.simplify(exponent + theta ** 2 / 2) == 0, found.expr

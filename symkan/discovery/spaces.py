@@ -195,17 +195,22 @@ def user_formula(expr, symbols, names, formula, X: np.ndarray, y: np.ndarray, *,
     weighted by ``weights`` (n,) when given); None when it is not finite there."""
     from ..symbolic.constants import ConstantFit, clean_numbers
     from ..symbolic.formula import Formula
-    from ..symbolic.simplify import bounded_call, bounded_simplify
+    from ..symbolic.simplify import bounded_simplify
 
     expr = clean_numbers(bounded_simplify(expr, max_ops, timeout, deadline))
     if expr.atoms(sympy.Float):
+        # zeros first: a dropped constant changes the form, and the others are snapped in the
+        # simplified one (exp(−(aθ + b)²) with b = 0 is exp(−a²θ²), whose a² = 0.5011 is 1/2)
         cf = ConstantFit(expr, symbols, X, y, weights)
-        cf.snap(time_limit=snap_time_limit, deadline=deadline)
-        rebuilt = bounded_call(cf.expression, timeout, deadline)
-        if rebuilt is None:
-            log.debug("mapped formula %s could not be rebuilt in time", expr)
+        cf.snap(time_limit=snap_time_limit, deadline=deadline, values_too=False)
+        if any(e is not None for e in cf.exact):
+            expr = _rebuilt(cf, max_ops, timeout, deadline)
+            cf = None if expr is None or not expr.atoms(sympy.Float) else ConstantFit(expr, symbols, X, y, weights)
+        if cf is not None:
+            cf.snap(time_limit=snap_time_limit, deadline=deadline)
+            expr = _rebuilt(cf, max_ops, timeout, deadline)
+        if expr is None:
             return None
-        expr = clean_numbers(bounded_simplify(rebuilt, max_ops, timeout, deadline))
     expr = _without_hyperbolic_logs(expr, max_ops, timeout, deadline)
     if expr.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):  # a division by an exact zero
         log.debug("mapped formula %s is not finite", expr)
@@ -220,6 +225,19 @@ def user_formula(expr, symbols, names, formula, X: np.ndarray, y: np.ndarray, *,
         return None
     mapped.loss = mean_square(pred - y, weights)
     return mapped
+
+
+def _rebuilt(fit, max_ops: int, timeout, deadline):
+    """The expression of a snapped ConstantFit ``fit``, simplified (None when sympy could
+    not rebuild it in time)."""
+    from ..symbolic.constants import clean_numbers
+    from ..symbolic.simplify import bounded_call, bounded_simplify
+
+    rebuilt = bounded_call(fit.expression, timeout, deadline)
+    if rebuilt is None:
+        log.debug("mapped formula %s could not be rebuilt in time", fit.expr_p)
+        return None
+    return clean_numbers(bounded_simplify(rebuilt, max_ops, timeout, deadline))
 
 
 def _without_hyperbolic_logs(expr, max_ops, timeout, deadline):

@@ -327,9 +327,9 @@ class ConstantFit:
     def snap(self, rtol: float = 1e-2, atol: float = 1e-11, refit: bool = True,
              max_refit: int = MAX_REFIT_CONSTANTS, passes: int = 2,
              time_limit: float | None = SNAP_TIME_LIMIT, deadline: float | None = None,
-             noise: NoiseTest | None = None) -> float:
+             noise: NoiseTest | None = None, values_too: bool = True) -> float:
         """Greedy snapping, then one joint attempt (see the module doc). Updates
-        ``values``/``exact``; returns the loss. With ``noise`` a snap is kept unless its
+        ``values``/``exact``; returns the loss. ``values_too=False``: drops to 0 only. With ``noise`` a snap is kept unless its
         F-test finds it worse than the free fit (:class:`NoiseTest`; ``rtol`` is then
         unused). After ``time_limit`` seconds no further
         snap is tried (the constants left free keep their refit values); past
@@ -386,7 +386,7 @@ class ConstantFit:
             for j in np.argsort(np.abs(values)):  # drops: smallest constants first
                 if free[j] and attempt({j: sympy.Integer(0)}):
                     changed = True
-            for j in self._snap_order(values, free, refit and k <= COST_ORDER_MAX, deadline):
+            for j in self._snap_order(values, free, refit and k <= COST_ORDER_MAX, deadline) if values_too else ():
                 if not free[j]:
                     continue
                 for c in snap_candidates(values[j]):
@@ -398,7 +398,8 @@ class ConstantFit:
         # One snap at a time can stall where constants compensate each other (a fitted
         # exponent 0.50007 and an offset 3e-5): try every remaining simple value at once,
         # dropping the smallest remaining constant too when it is negligible.
-        joint = {j: snap_candidates(values[j])[0] for j in range(k) if free[j] and snap_candidates(values[j])}
+        joint = {j: snap_candidates(values[j])[0] for j in range(k)
+                 if values_too and free[j] and snap_candidates(values[j])}
         if joint and len(joint) < free.sum() + 1:
             rest = [j for j in range(k) if free[j] and j not in joint]
             if rest:
