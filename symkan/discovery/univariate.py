@@ -60,7 +60,7 @@ OUTER_POWERS = (2, -1, -2)
 #: ... with these inner maps and library functions only (a power of an algebraic form;
 #: the full table for each k would cost as much as the direct fits again)
 OUTER_POWER_MAPS = ("x", "x^2")
-OUTER_POWER_FUNCTIONS = ("x", "1/x", "x^2", "sqrt", "1/sqrt(x)", "exp", "log")
+OUTER_POWER_FUNCTIONS = ("x", "1/x", "x^2", "sqrt", "1/sqrt(x)", "exp", "log", "cosh")
 #: complexity an inner map adds (the identity adds nothing)
 _INNER_COST = {"x": 0, "x^2": 2, "x^3": 3, "1/x": 2, "1/x^2": 3, "sqrt": 2, "log": 2, "exp": 2}
 RUNG = Rung("linear", (1, 1, 1), frozenset({"univariate"}))

@@ -143,6 +143,9 @@ def _lib() -> dict[str, SymbolicFunction]:
         SymbolicFunction("tan", torch.tan, sp.tan, 3, _safe_tan, signs=(1,), period=math.pi,
                          poles=(math.pi / 2,), pole_period=math.pi),
         SymbolicFunction("tanh", torch.tanh, sp.tanh, 3, signs=(1,)),
+        # even, like gaussian; 1/cosh is the sech of two-level populations n₀/(eˣ + e⁻ˣ)
+        SymbolicFunction("cosh", torch.cosh, sp.cosh, 3, lambda x: torch.cosh(x.clamp(-50.0, 50.0)),
+                         signs=(1,)),
         SymbolicFunction("arcsin", torch.arcsin, sp.asin, 4,
                          lambda x: torch.arcsin(x.clamp(-1 + _EPS, 1 - _EPS)), unit, signs=(1,), closed=(True, True)),
         SymbolicFunction("arctan", torch.arctan, sp.atan, 4, signs=(1,)),
