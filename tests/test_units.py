@@ -116,6 +116,29 @@ def test_a_formula_of_the_groups_maps_back_to_the_original_law():
     np.testing.assert_allclose(f(*X.T), y, rtol=1e-12)
 
 
+def test_the_reduced_search_weighs_rows_by_the_reference_squared():
+    """Σ w·(y/y_ref − F)² with w ∝ y_ref² is Σ (y − y_ref·F)²: the error in y, not in y/y_ref."""
+    from symkan.discovery.dimensionless import WEIGHT_RANGE, reduced_split
+    from symkan.discovery.sampling import RowSplit
+
+    rng = np.random.default_rng(0)
+    X = np.c_[rng.uniform(1, 5, 200), rng.uniform(1, 2, 200), rng.uniform(3, 10, 200)]
+    y = X[:, 0] / np.sqrt(1 - X[:, 1] ** 2 / X[:, 2] ** 2)
+    a = analyse([parse_unit(u) for u in ["kg", "m/s", "m/s"]], parse_unit("kg"), ["m0", "v", "c"])
+    red = reduce(a, X, y)
+    rows = np.arange(200)
+    split = reduced_split(RowSplit(rows[:150], rows[150:], rows[:150], rows[150:]), red, X)
+    np.testing.assert_allclose(split.weight, X[:, 0] ** 2 / np.mean(X[:, 0] ** 2))  # y_ref = m0
+    assert np.array_equal(split.search_train, rows[:150]) and np.array_equal(split.val, rows[150:])
+    # a reference spanning more than WEIGHT_RANGE in y_ref² is floored there
+    X[0, 0] = 1e-4
+    floored = reduced_split(RowSplit(rows, rows, rows, rows), reduce(a, X, y), X).weight
+    assert floored.max() / floored.min() == pytest.approx(WEIGHT_RANGE)
+    unscaled = reduce(analyse([parse_unit("kg")], parse_unit("kg"), ["m"]), X[:, :1], 2 * X[:, 0])
+    plain = RowSplit(rows, rows, rows, rows)
+    assert reduced_split(plain, unscaled, X[:, :1]) is plain  # y = C·y_ref: nothing to weigh
+
+
 def test_groups_are_oriented_small_on_the_data():
     rng = np.random.default_rng(1)
     X = np.c_[rng.uniform(3, 10, 100), rng.uniform(1, 2, 100)]  # c first: the group found is c/v

@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 
 #: a target is constant when its spread is below this fraction of its size
 CONSTANT_RTOL = 1e-10
+#: the reduced search's row weights (y_ref²) span at most this ratio
+WEIGHT_RANGE = 1e3
 
 
 @dataclass(frozen=True, eq=False)
@@ -96,7 +98,7 @@ def search_groups(analysis: DimensionalAnalysis, X: np.ndarray, y: np.ndarray, n
     budget = budget or Budget()
     log.info("units: %s", analysis.describe())
     try:
-        found = search_table(reduction.X, reduction.y, reduction.names, split, settings,
+        found = search_table(reduction.X, reduction.y, reduction.names, reduced_split(split, reduction, X), settings,
                              log_space=False if log_space is False else "auto", budget=budget,
                              on_stage=on_stage, final=False)
     except DiscoveryError as err:
@@ -121,6 +123,21 @@ def search_groups(analysis: DimensionalAnalysis, X: np.ndarray, y: np.ndarray, n
     result.rows = rows
     report_formulas(on_formula, [e.formula for e in result.front], held_out_variance(final_rows or rows))
     return result
+
+
+def reduced_split(split: RowSplit, reduction: Reduction, X: np.ndarray) -> RowSplit:
+    """The user's ``split`` of X (n, d) for the search of the reduced problem, its rows weighted by
+    y_ref² (times the user's weights), so that the search minimises the error in y, not in
+    y / y_ref: noise on y is amplified where y_ref is small (m₀ = 1 of m₀·γ(v/c) on σ = 0.01
+    data: γ's rows there are five times noisier than at m₀ = 5). The weights are scaled to
+    a mean of 1 and kept within ``WEIGHT_RANGE`` of the largest, so that every row still
+    counts."""
+    if not reduction.scaled:
+        return split
+    ref = reduction.analysis.reference_values(X)
+    weight = ref ** 2 * (1.0 if split.weight is None else split.weight)
+    weight = np.maximum(weight, weight.max() / WEIGHT_RANGE)
+    return replace(split, weight=weight / weight.mean())
 
 
 def _mapped(formula, reduction: Reduction, symbols, rows, budget: Budget):
