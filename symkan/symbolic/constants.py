@@ -41,9 +41,7 @@ MAX_SNAP = 1000.0
 #: formulas with more free constants than this are snapped without refits (a refit costs
 #: about k² evaluations, so snapping all k costs about k³: 21 constants 1.2 s, 31 about 46 s)
 MAX_REFIT_CONSTANTS = 30
-#: with at most this many constants, snaps are tried cheapest first (one refit per
-#: constant and pass: :meth:`ConstantFit._snap_order`), else nearest first
-COST_ORDER_MAX = 6
+COST_ORDER_MAX = 6  #: up to this many constants, snaps are tried cheapest first (:meth:`ConstantFit._snap_order`)
 #: seconds after which :meth:`ConstantFit.snap` stops trying further snaps
 SNAP_TIME_LIMIT = 10.0
 
@@ -329,13 +327,12 @@ class ConstantFit:
              time_limit: float | None = SNAP_TIME_LIMIT, deadline: float | None = None,
              noise: NoiseTest | None = None, values_too: bool = True) -> float:
         """Greedy snapping, then one joint attempt (see the module doc). Updates
-        ``values``/``exact``; returns the loss. ``values_too=False``: drops to 0 only. With ``noise`` a snap is kept unless its
-        F-test finds it worse than the free fit (:class:`NoiseTest`; ``rtol`` is then
-        unused). After ``time_limit`` seconds no further
-        snap is tried (the constants left free keep their refit values); past
-        ``deadline`` (a ``time.monotonic()`` value) or the active work meter's cutoff
-        (:mod:`symkan.work`) neither snap nor refit goes on. The snap is charged
-        :func:`snap_charge` evaluations on that meter up front."""
+        ``values``/``exact``; returns the loss. ``values_too=False``: drops to 0 only.
+        With ``noise`` a snap is kept unless its F-test finds it worse than the free fit
+        (:class:`NoiseTest`; ``rtol`` unused). After ``time_limit`` seconds no snap is
+        tried (free constants keep their refit values); past ``deadline``
+        (``time.monotonic()``) or the work meter's cutoff (:mod:`symkan.work`) neither
+        snap nor refit goes on. Charged :func:`snap_charge` evaluations up front."""
         stop = math.inf if time_limit is None else time.monotonic() + float(time_limit)
         if deadline is not None:
             stop = min(stop, deadline)
@@ -416,15 +413,11 @@ class ConstantFit:
 
     def _snap_order(self, values: np.ndarray, free: np.ndarray, by_cost: bool, deadline) -> list:
         """The free constants that have simple values, in the order their snaps are tried:
-        the constants the expression is nonlinear in (exponents, inner scales: its form)
-        before the linear ones (amplitudes and offsets, which a refit sets exactly and
-        which may be any number: 1/√(2π) in 0.3989·exp(−θ²/2)); within each, ``by_cost``
-        cheapest first — the loss with the constant at its nearest simple value and the
-        others refit — else nearest first (relative distance). On noisy data the two snaps
-        of 0.3994·exp(−0.5007θ²) cost the same within the noise; snapping the amplitude to
-        2/5 first left the exponent at 0.5013, its compensation."""
-        linear = self.linear_constants()
-        order = []
+        those the expression is nonlinear in (its form) before amplitudes and offsets (which
+        may be any number: 1/√(2π)); within each, ``by_cost`` cheapest first (the loss with
+        the constant at its nearest simple value, the others refit), else nearest first.
+        On noisy data a 2/5 snapped first left the exponent of 0.3994·exp(−0.5007θ²) at 0.5013."""
+        linear, order = self.linear_constants(), []
         for j in np.flatnonzero(free):
             cands = snap_candidates(values[j])
             if not cands:
@@ -438,9 +431,16 @@ class ConstantFit:
         return [j for *_, j in sorted(order)]
 
     def linear_constants(self) -> list:
-        """Whether the expression is linear in each constant (∂²/∂c² = 0; computed once)."""
+        """Whether the expression is linear in each constant (once): its second difference,
+        steps max(1, |c|), vanishes on the rows. Not ``sympy.diff``: on a large formula of
+        fitted numbers that ran sympy's polynomial gcd for minutes (II.35.21)."""
         if getattr(self, "_linear", None) is None:
-            self._linear = [sympy.diff(self.expr_p, p, 2) == 0 for p in self.syms]
+            base, self._linear = self.predict(self.values), []
+            for j, step in enumerate(np.maximum(1.0, np.abs(self.values))):
+                up, down = self.predict(self.values + step * (np.arange(len(self.values)) == j)), \
+                    self.predict(self.values - step * (np.arange(len(self.values)) == j))
+                second = up - 2 * base + down
+                self._linear.append(bool(np.all(np.abs(second) <= 1e-9 * (np.abs(base) + np.abs(up) + 1e-300))))
         return self._linear
 
     def expression(self) -> sympy.Expr:
