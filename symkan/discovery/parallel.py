@@ -38,7 +38,7 @@ from .searching import (
 from .spaces import space_functions
 from .streaming import report_formulas
 from .threads import torch_threads
-from .training import structure_nmse, train_pruned, val_nmse
+from .training import train_pruned, trained_attempt
 
 log = logging.getLogger(__name__)
 
@@ -126,8 +126,7 @@ def _rung_outcome(k: int, space, rows: UserRows, settings: SearchSettings, var: 
         model = train_pruned(ctx)
     except FloatingPointError as err:
         return RungOutcome(diverged=str(err))
-    attempt = Attempt(rung, model, [], val_nmse(ctx, model), time.perf_counter() - t0)
-    attempt.structure_nmse = structure_nmse(ctx, model, attempt.numeric_nmse)
+    attempt = trained_attempt(ctx, model, time.perf_counter() - t0)
     last = k == len(settings.ladder) - 1 or budget.spent
     if attempt.numeric_nmse > SNAP_NMSE and not last:
         return RungOutcome(attempt=attempt)

@@ -34,7 +34,7 @@ from .snapping import snap_weights
 from .spaces import space_functions
 from .streaming import report_formulas
 from .threads import torch_threads
-from .training import EXACT_NMSE, structure_nmse, train_pruned, val_nmse
+from .training import EXACT_NMSE, train_pruned, trained_attempt
 
 log = logging.getLogger(__name__)
 
@@ -126,8 +126,7 @@ def _run(spaces, settings, rows, budget, on_stage, var, on_formula=None, peel=No
         except FloatingPointError as err:  # diverged: record it and go on with the next rung
             log.warning("training %s diverged: %s", rung, err)
             continue
-        attempt = Attempt(rung, model, [], val_nmse(ctx, model), time.perf_counter() - t0)
-        attempt.structure_nmse = structure_nmse(ctx, model, attempt.numeric_nmse)
+        attempt = trained_attempt(ctx, model, time.perf_counter() - t0)
         attempts.append(attempt)
         log.info("%s -> %s: numeric nmse %.3g (structure %.3g) after %.1f s", rung, model.width,
                  attempt.numeric_nmse, attempt.structure_nmse, attempt.seconds)

@@ -17,6 +17,7 @@ from ..nn import KAN
 from ..pruning import prune as prune_network
 from ..sample_weights import mean_square, weighted_var
 from ..train import fit
+from .attempt import Attempt
 from .context import RungContext
 from .noise import WHITE_SIGMAS, neighbour_correlation
 from .separable import start_separable
@@ -64,6 +65,13 @@ def structure_nmse(ctx: RungContext, net: KAN, numeric_nmse: float) -> float:
     r = (pred - torch.cat([space.y, space.y_val]).double()[:, 0]).numpy()
     rho = neighbour_correlation(X.numpy(), r)
     return numeric_nmse * min(1.0, max(rho, WHITE_SIGMAS / math.sqrt(max(len(r), 1))))
+
+
+def trained_attempt(ctx: RungContext, net: KAN, seconds: float) -> Attempt:
+    """The rung's :class:`Attempt` for its trained network ``net``: held-out nmse and its
+    structure share (:func:`structure_nmse`), no formulas yet."""
+    numeric = val_nmse(ctx, net)
+    return Attempt(ctx.rung, net, [], numeric, seconds, structure_nmse=structure_nmse(ctx, net, numeric))
 
 
 def new_network(ctx: RungContext) -> KAN:
