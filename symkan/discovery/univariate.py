@@ -35,6 +35,7 @@ from .attempt import Attempt
 from .budget import Budget
 from .context import SearchSettings, UserRows
 from .ladder import Rung
+from .univariate_ties import distinct, noise_tie_spread, snap_constants
 from .sampling import evenly_spaced
 from .snapping import checked_formula
 from .spaces import Space, space_functions
@@ -47,7 +48,8 @@ INNER_MAPS = ("x", "x^2", "x^3", "1/x", "1/x^2", "sqrt", "log", "exp")
 FIT_ROWS = 512
 #: candidates refit and scored, best fit first
 KEPT = 4
-#: fits whose residual is within this factor of the best count as equally good
+#: fits whose residual is within this factor of the best count as equally good (on noisy
+#: samples: :mod:`.univariate_ties`)
 TIE = 3.0
 #: normalised residual below which a fit is exact (no monomial is divided out then)
 EXACT_R = 1e-10
@@ -95,16 +97,40 @@ def _fit_table(x: np.ndarray, y: np.ndarray, take: np.ndarray, maps_tried, funct
         return []
     fits = fit_edges(torch.as_tensor(np.stack(inner)), torch.as_tensor(np.tile(target[take], (len(maps), 1))),
                      functions)
-    r = fits.residual_variance() / fits.variance.clamp_min(1e-300)[:, None]
+    r = _errors_in_y(fits, np.stack(inner), x[take], y[take], power, outer_power)
     rows = []
     for gi, name in enumerate(maps):
         for fi, fn in enumerate(fits.functions):
-            if torch.isfinite(r[gi, fi]):
+            if np.isfinite(r[gi, fi]):
                 extra = (2 if power else 0) + (2 if outer_power != 1 else 0)  # a divided-out power, an outer power
                 cost = float(fits.complexity[fi]) + _INNER_COST[name] + extra
                 fit = UnivariateFit(name, fn.name, tuple(fits.params[gi, fi].tolist()), power, outer_power)
                 rows.append((float(r[gi, fi]), cost, fit))
     return rows
+
+
+def _errors_in_y(fits, inner: np.ndarray, x: np.ndarray, y: np.ndarray, power: int, outer_power: int) -> np.ndarray:
+    """(maps, functions) error of every fit as a prediction of y itself: the mean squared
+    difference of (x^power·(c·f(a·g + b) + d))^(1/outer_power) and y over the fitted rows,
+    over y's variance; inf where not finite. inner: (maps, rows) values g(x).
+
+    Fits of y^k/x^p are compared with each other and with the direct fits by this: each
+    transformed target has its own variance, so their own normalised residuals do not
+    compare (on I.10.7's group at σ = 0.01, γ·z² looked 300× better fitted than γ, though
+    both predict γ to the noise)."""
+    out = np.full(tuple(fits.params.shape[:2]), np.inf)
+    g = torch.as_tensor(inner, dtype=torch.float64)
+    var = float(np.var(y)) or 1.0
+    with np.errstate(all="ignore"):
+        for fi, fn in enumerate(fits.functions):
+            if not bool(torch.isfinite(fits.r2[:, fi]).any()):
+                continue
+            a, b, c, d = (v[:, None] for v in fits.params[:, fi].unbind(-1))
+            base = (c * fn.torch_fn(a * g + b) + d).numpy() * (x ** power if power else 1.0)
+            pred = base if outer_power == 1 else base ** (1.0 / outer_power)  # a negative base: nan
+            err = np.mean((pred - y) ** 2, axis=1) / var
+            out[:, fi] = np.where(np.isfinite(err) & np.isfinite(fits.r2[:, fi].numpy()), err, np.inf)
+    return out
 
 
 def univariate_fits(x: np.ndarray, y: np.ndarray, functions=None, kept: int = KEPT, tolerance: float = 1e-12,
@@ -144,7 +170,18 @@ def univariate_fits(x: np.ndarray, y: np.ndarray, functions=None, kept: int = KE
         return []
     # fits within a factor TIE of the best are equally good (the samples may be a network's
     # values, accurate to ~1e-5): the simplest of them first, x before sin(εx)
-    best = min(r for r, _, _ in table)
+    best, _, best_fit = min(table, key=lambda row: row[0])
+    unique = np.unique(take)
+    noise_spread = noise_tie_spread(x[unique], y[unique], best_fit) if best > EXACT_R else None
+    if noise_spread is not None:  # the best fit leaves noise: ties ranked by the constants that stay floats
+        limit = max(noise_spread * best, best + tolerance)
+        ranked = []
+        for r, cost, fit in table:
+            if r <= limit:
+                floats, params = snap_constants(fit, x[take], y[take], limit)
+                ranked.append(((floats, cost, r), fit._replace(params=params)))
+        ranked.sort(key=lambda row: row[0])
+        return distinct([fit for _, fit in ranked], x[unique], kept)
     limit = max(TIE * best, best + tolerance, EXACT_R if best < EXACT_R else 0.0)  # exact fits all tie
     table.sort(key=lambda row: (row[0] > limit, row[1] if row[0] <= limit else 0.0, row[0]))
     return [fit for _, _, fit in table[:kept]]

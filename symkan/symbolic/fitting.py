@@ -83,6 +83,11 @@ class EdgeFits:
         return torch.where(torch.isfinite(self.r2), res.clamp_min(0.0), torch.full_like(res, math.inf))
 
 
+
+def free_constants(fn: SymbolicFunction) -> tuple[bool, bool, bool, bool]:
+    """Which of (a, b, c, d) :func:`fit_edges` fits for ``fn`` (the others stay 1, 0, 1, 0)."""
+    return _FREE[fn.mode]
+
 def _check_xy(x: Tensor, y: Tensor):
     if not isinstance(x, torch.Tensor) or not isinstance(y, torch.Tensor):
         raise ValueError("x and y must be torch tensors of shape (edges, samples)")
