@@ -248,7 +248,8 @@ def peel_oracle(f, rows: UserRows, settings: SearchSettings, functions, budget: 
 
 
 def _outer(f, rows: UserRows, x0, inputs: list, kind: str, functions, accuracy: float, symbols):
-    """The peeled part of the law: Π ĉ_j(x_j)/f(x⁰) for factors, Σ (ĉ_j(x_j) − f(x⁰)) for
+    """The peeled part of the law: Π ĉ_j(x_j) without its numeric factor for factors (the
+    smaller problem carries the scale), Σ (ĉ_j(x_j) − f(x⁰)) for
     terms, with f(x⁰) put back once when every input is peeled; None when a cut has no fit."""
     cuts = cut_exprs(f, rows, x0, inputs, kind, functions, accuracy, symbols)
     if any(c is None for c in cuts.values()):
@@ -257,7 +258,11 @@ def _outer(f, rows: UserRows, x0, inputs: list, kind: str, functions, accuracy: 
     F0 = float(f(x0[None])[0])
     everything = len(inputs) == rows.X.shape[1]
     if kind == "product":
-        return sympy.Mul(*(c / F0 for c in cuts.values())) * (F0 if everything else 1)
+        if everything:
+            return sympy.Mul(*(c / F0 for c in cuts.values())) * F0
+        # without its numeric factor (1.03·m₀ read off a network at x⁰): the smaller problem
+        # fits its own scale, and its law stays closed (γ(v/c), not 0.97·γ)
+        return sympy.Mul(*cuts.values()).as_coeff_Mul()[1]
     return sympy.Add(*(c - F0 for c in cuts.values())) + (F0 if everything else 0)
 
 

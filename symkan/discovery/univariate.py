@@ -35,7 +35,7 @@ from .attempt import Attempt
 from .budget import Budget
 from .context import SearchSettings, UserRows
 from .ladder import Rung
-from .univariate_ties import distinct, noise_tie_spread, snap_constants
+from .univariate_ties import constants_cost, distinct, noise_tie_spread, snap_constants
 from .sampling import evenly_spaced
 from .snapping import checked_formula
 from .spaces import Space, space_functions
@@ -179,7 +179,7 @@ def univariate_fits(x: np.ndarray, y: np.ndarray, functions=None, kept: int = KE
         for r, cost, fit in table:
             if r <= limit:
                 floats, params = snap_constants(fit, x[take], y[take], limit)
-                ranked.append(((floats, cost, r), fit._replace(params=params)))
+                ranked.append(((floats, cost + constants_cost(params), r), fit._replace(params=params)))
         ranked.sort(key=lambda row: row[0])
         return distinct([fit for _, fit in ranked], x[unique], kept)
     limit = max(TIE * best, best + tolerance, EXACT_R if best < EXACT_R else 0.0)  # exact fits all tie

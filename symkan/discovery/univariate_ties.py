@@ -10,7 +10,7 @@ that its constants are simple numbers. So, when the best fit leaves only noise:
   make it (:func:`noise_tie_spread`), and
 * tied fits are ranked by how many of their constants stay floats once each is moved to
   the nearest simple value while the fit still ties (:func:`snap_constants`), then by
-  complexity.
+  complexity, counting constants other than 0 and ±1 (:func:`constants_cost`).
 
 Everything here is numeric and batched over the fit's rows (a millisecond per fit), so
 all tied fits can be ranked before the few best are refit and snapped symbolically.
@@ -29,9 +29,9 @@ from .noise import white
 #: a fit ties with the best when their mean squared errors differ by less than what noise
 #: gives two fits this many standard errors apart: (2·k)²/n of the noise variance
 NOISE_TIE_SIGMAS = 3.0
-#: the values a constant is moved to: small integers and simple fractions
-SIMPLE_VALUES = np.unique(np.concatenate([np.arange(-5.0, 6.0)] + [
-    np.arange(-2 * q, 2 * q + 1) / q for q in (2, 3, 4)]))
+#: the values a constant is moved to: small integers and halves. Few on purpose: with four
+#: constants per fit, a richer set lets stand-ins close too (5·sin(2z² − 1)/4 + 4 for γ(z))
+SIMPLE_VALUES = np.arange(-10.0, 11.0) / 2
 
 
 def predict(fit, x: np.ndarray, params=None) -> np.ndarray:
@@ -59,6 +59,12 @@ def noise_tie_spread(x: np.ndarray, y: np.ndarray, best_fit) -> float | None:
     if n < 3 or not white(x[order, None], residual):
         return None
     return 1.0 + (2.0 * NOISE_TIE_SIGMAS) ** 2 / n
+
+
+def constants_cost(params) -> int:
+    """What a fit's constants add to its complexity when ranking ties: nothing for 0 and ±1
+    (a plain x, a fixed a or b), 1 for any other simple value or float."""
+    return sum(p not in (0.0, 1.0, -1.0) for p in params)
 
 
 def _linear_refit(f_values: np.ndarray, target: np.ndarray, free_c: bool, free_d: bool, c: float, d: float):
@@ -131,4 +137,4 @@ def distinct(fits: list, x: np.ndarray, kept: int) -> list:
     return out
 
 
-__all__ = ["NOISE_TIE_SIGMAS", "SIMPLE_VALUES", "predict", "noise_tie_spread", "snap_constants", "distinct"]
+__all__ = ["NOISE_TIE_SIGMAS", "SIMPLE_VALUES", "predict", "noise_tie_spread", "snap_constants", "constants_cost", "distinct"]
