@@ -3,12 +3,14 @@ symbolic criterion, one JSON row per formula.
 
     python benchmarks/own_formulas.py --time-budget 30 --out rows.jsonl
     python benchmarks/own_formulas.py --time-budget 60 --seeds 0,1,2 --out rows.jsonl   # repeatability
+    python benchmarks/own_formulas.py --noise 0.01 --seeds 0,1,2 --out rows.jsonl     # noisy targets
     python benchmarks/own_formulas.py --summary before.jsonl after.jsonl
 
 The formulas are textbook compositions and the cases issue 16 names (separable products
 of two inputs, x/(1 + y²) ratios, an identity beside a product, laws of three inputs
 with a factor or a term that splits off); inputs are drawn
-uniformly from [0.5, 2.5] (1 000 training and 1 000 test rows, seed 0, no noise). They
+uniformly from [0.5, 2.5] (1 000 training and 1 000 test rows, seed 0; with ``--noise σ``
+SRBench's noise N(0, σ·RMS(y)) on the training targets, the test rows exact). They
 were not used to tune anything: a speed change is checked on them beside AI-Feynman. The
 held-back set (``--set held-back``) is run only before an issue is resolved.
 """
@@ -66,7 +68,7 @@ HELD_BACK = {
 }
 
 
-def run_one(name: str, formula: str, budget: float, seed: int) -> dict:
+def run_one(name: str, formula: str, budget: float, seed: int, noise: float = 0.0) -> dict:
     import sympy
     import torch
 
@@ -80,9 +82,10 @@ def run_one(name: str, formula: str, budget: float, seed: int) -> dict:
     rng = np.random.default_rng(seed)
     X = rng.uniform(0.5, 2.5, size=(2000, len(names)))
     y = np.asarray(fn(*X.T), dtype=np.float64)
-    row = {"name": name, "true": formula, "time_budget": budget, "seed": seed}
+    y_train = y[:1000] + rng.normal(0.0, noise * float(np.sqrt(np.mean(y[:1000] ** 2))), 1000) if noise else y[:1000]
+    row = {"name": name, "true": formula, "time_budget": budget, "seed": seed, "noise": noise}
     t0 = time.perf_counter()
-    model = SymKANRegressor(time_budget=budget, random_state=seed, variable_names=names).fit(X[:1000], y[:1000])
+    model = SymKANRegressor(time_budget=budget, random_state=seed, variable_names=names).fit(X[:1000], y_train)
     row["seconds"] = time.perf_counter() - t0
     found = model.sympy().xreplace({s: sympy.Symbol(n) for s, n in zip(model.symbols_, model.names_)})
     row["found"] = str(found)
@@ -130,6 +133,7 @@ def main(argv=None) -> None:
     ap.add_argument("--set", choices=("development", "held-back"), default="development",
                     help="the formulas: the development set, or the held-back set (only before resolving an issue)")
     ap.add_argument("--only", help="comma-separated names of the set to run")
+    ap.add_argument("--noise", type=float, default=0.0, help="σ of the noise N(0, σ·RMS(y)) on the training targets")
     ap.add_argument("--out", help="JSON lines, one row per formula (appended)")
     ap.add_argument("--summary", nargs="+", help="print a table of these result files and stop")
     args = ap.parse_args(argv)
@@ -144,7 +148,7 @@ def main(argv=None) -> None:
         formulas = {n: f for n, f in formulas.items() if n in args.only.split(",")}
     for seed in (int(s) for s in args.seeds.split(",")):
         for name, formula in formulas.items():
-            row = run_one(name, formula, args.time_budget, seed)
+            row = run_one(name, formula, args.time_budget, seed, args.noise)
             print(json.dumps(row), flush=True)
             if args.out:
                 with open(args.out, "a") as fh:
