@@ -34,11 +34,9 @@ import json
 import math
 import multiprocessing as mp
 import os
-import signal
 import statistics
 import sys
 import tempfile
-import threading
 import time
 import traceback
 from pathlib import Path
@@ -97,28 +95,17 @@ def _run_pykan(ds, budget, seed, units=None):
     return expr, predict, {}
 
 
-class _Timeout(Exception):
-    pass
-
-
 def _is_symbolic(found, true, names) -> bool | None:
-    """SRBench's test under a SIGALRM time limit (sympy can hang); None on timeout."""
+    """SRBench's test under a time limit (sympy can hang; in any thread, a Dask worker's
+    task thread too: :mod:`symkan.symbolic.time_limit`); None on timeout."""
     from symkan.datasets.metrics import is_symbolic_solution
+    from symkan.symbolic.time_limit import TimeLimitExceeded, call_with_time_limit
 
-    def on_alarm(signum, frame):
-        raise _Timeout
-
-    if threading.current_thread() is not threading.main_thread():  # a Dask worker's task thread: no SIGALRM
-        return bool(is_symbolic_solution(found, true, names=names, positive=True))
-    old = signal.signal(signal.SIGALRM, on_alarm)
-    signal.alarm(SYMBOLIC_CHECK_SECONDS)
     try:
-        return bool(is_symbolic_solution(found, true, names=names, positive=True))
-    except _Timeout:
+        return bool(call_with_time_limit(lambda: is_symbolic_solution(found, true, names=names, positive=True),
+                                         SYMBOLIC_CHECK_SECONDS))
+    except TimeLimitExceeded:
         return None
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
 
 
 def run_one(job: dict) -> dict:

@@ -7,7 +7,12 @@ import pytest
 import sympy
 
 from symkan.discovery.univariate import UnivariateFit, univariate_expr, univariate_fits
-from symkan.discovery.univariate_ties import distinct, noise_tie_spread, predict, snap_constants
+from symkan.discovery.univariate_ties import (
+    distinct,
+    noise_tie_spread,
+    predict,
+    snap_constants,
+)
 
 Z = np.random.default_rng(0).uniform(0.1, 0.67, 1000)  # v/c in I.10.7's ranges
 LORENTZ = 1 / np.sqrt(1 - Z ** 2)

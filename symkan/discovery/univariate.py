@@ -35,10 +35,10 @@ from .attempt import Attempt
 from .budget import Budget
 from .context import SearchSettings, UserRows
 from .ladder import Rung
-from .univariate_ties import constants_cost, distinct, noise_tie_spread, snap_constants
 from .sampling import evenly_spaced
 from .snapping import checked_formula
 from .spaces import Space, space_functions
+from .univariate_ties import constants_cost, distinct, noise_tie_spread, snap_constants
 
 log = logging.getLogger(__name__)
 

@@ -137,4 +137,4 @@ def distinct(fits: list, x: np.ndarray, kept: int) -> list:
     return out
 
 
-__all__ = ["NOISE_TIE_SIGMAS", "SIMPLE_VALUES", "predict", "noise_tie_spread", "snap_constants", "constants_cost", "distinct"]
+__all__ = ["NOISE_TIE_SIGMAS", "SIMPLE_VALUES", "constants_cost", "distinct", "noise_tie_spread", "predict", "snap_constants"]

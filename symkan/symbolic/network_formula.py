@@ -14,7 +14,7 @@ so that simplification and constant snapping happen in the user's units. Then:
    a formula that is not the network is a bug, not a result;
 2. **simplify** with sympy (:mod:`symkan.symbolic.simplify`) — skipped above
    ``max_simplify_ops`` operations and stopped after ``simplify_timeout`` seconds
-   (SIGALRM, main thread only); a simplified form that does not evaluate to the same
+   (:mod:`.time_limit`); a simplified form that does not evaluate to the same
    numbers is discarded;
 3. **canonicalise** products of sums (:func:`symkan.symbolic.constants.monic`);
 4. with data (X, y): **refit and snap constants** to 0 (dropping the term), integers,

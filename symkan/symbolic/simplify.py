@@ -1,7 +1,7 @@
 """Rewriting a formula into a simpler one that computes the same values, or fits as well.
 
 * :func:`bounded_simplify`: ``sympy.simplify`` unless the expression is huge, stopped
-  after a timeout (SIGALRM, main thread only);
+  after a timeout (in any thread: :mod:`.time_limit`);
 * :func:`expanded_alternative`: the expanded form with constants refit and snapped,
   when simpler at no cost in loss (polynomials in a shifted basis);
 * :func:`linearized_alternative`: sin(z), tanh(z), … replaced by z where z is tiny on
@@ -16,42 +16,23 @@ from __future__ import annotations
 
 import logging
 import math
-import signal
-import threading
 import time
 
 import numpy as np
 import sympy
 
 from ..sample_weights import mean_square, weighted_var
-from .constants import MAX_REFIT_CONSTANTS, ConstantFit, clean_numbers, monic, snap_candidates
+from .constants import (
+    MAX_REFIT_CONSTANTS,
+    ConstantFit,
+    clean_numbers,
+    monic,
+    snap_candidates,
+)
 from .formula import evaluate_expression, expression_complexity
+from .time_limit import TimeLimitExceeded, call_with_time_limit
 
 log = logging.getLogger(__name__)
-
-
-class _Timeout(Exception):
-    """Raised by :func:`_with_timeout` when the time is up."""
-
-
-def _with_timeout(fn, seconds):
-    """Run fn(); raise _Timeout after ``seconds`` (only in the main thread on POSIX)."""
-    if not seconds or not hasattr(signal, "SIGALRM") or threading.current_thread() is not threading.main_thread():
-        return fn()
-
-    def handler(signum, frame):
-        raise _Timeout()
-
-    old_handler = signal.signal(signal.SIGALRM, handler)
-    old_delay, old_interval = signal.setitimer(signal.ITIMER_REAL, float(seconds))
-    t0 = time.monotonic()
-    try:
-        return fn()
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old_handler)
-        if old_delay > 0:  # give back whatever alarm was pending before
-            signal.setitimer(signal.ITIMER_REAL, max(old_delay - (time.monotonic() - t0), 1e-3), old_interval)
 
 
 def _time_left(timeout: float | None, deadline: float | None) -> float | None:
@@ -73,8 +54,8 @@ def bounded_call(fn, timeout: float | None = 3.0, deadline: float | None = None)
     if timeout == -1.0:
         return None
     try:
-        return _with_timeout(fn, timeout)
-    except _Timeout:
+        return call_with_time_limit(fn, timeout)
+    except TimeLimitExceeded:
         log.debug("%s stopped after %s s", getattr(fn, "__qualname__", fn), timeout)
         return None
 
@@ -90,8 +71,8 @@ def bounded_simplify(expr: sympy.Expr, max_ops: int = 150, timeout: float | None
         log.debug("simplify skipped: %d operations > %d", sympy.count_ops(expr), max_ops)
         return expr
     try:
-        return _with_timeout(lambda: sympy.simplify(expr), timeout)
-    except _Timeout:
+        return call_with_time_limit(lambda: sympy.simplify(expr), timeout)
+    except TimeLimitExceeded:
         log.debug("simplify stopped after %s s", timeout)
         return expr
 
@@ -119,8 +100,8 @@ def expanded_alternative(expr: sympy.Expr, variables, X: np.ndarray, y: np.ndarr
     if timeout == -1.0:
         return None
     try:
-        expanded = _with_timeout(lambda: sympy.expand(expr), timeout)
-    except _Timeout:
+        expanded = call_with_time_limit(lambda: sympy.expand(expr), timeout)
+    except TimeLimitExceeded:
         return None
     if expanded == expr or sympy.count_ops(expanded) > max(3 * sympy.count_ops(expr), max_ops):
         return None
@@ -208,4 +189,4 @@ def snap_exact(expr: sympy.Expr, rtol: float = 1e-9) -> sympy.Expr:
     return expr.xreplace(rep) if rep else expr
 
 
-__all__ = ["bounded_simplify", "expanded_alternative", "linearized_alternative", "snap_exact", "SMALL_ARGUMENT"]
+__all__ = ["SMALL_ARGUMENT", "bounded_simplify", "expanded_alternative", "linearized_alternative", "snap_exact"]
