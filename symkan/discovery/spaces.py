@@ -190,12 +190,13 @@ def user_formula(expr, symbols, names, formula, X: np.ndarray, y: np.ndarray, *,
                  weights: np.ndarray | None = None):
     """``expr`` (a formula mapped to the user's variables ``symbols``, which may carry
     assumptions such as positive=True) simplified, its constants refit and snapped on X
-    (n, d), y (n,), as a :class:`~symkan.symbolic.Formula` in plain symbols of the same
+    (n, d), y (n,), square factors under roots taken out with their sign on X
+    (:func:`~symkan.symbolic.simplify.roots_of_squares`), as a :class:`~symkan.symbolic.Formula` in plain symbols of the same
     names (the columns' ``names``, the ``network`` of ``formula``, ``loss`` on X, y, both
     weighted by ``weights`` (n,) when given); None when it is not finite there."""
     from ..symbolic.constants import ConstantFit, clean_numbers
     from ..symbolic.formula import Formula
-    from ..symbolic.simplify import bounded_simplify
+    from ..symbolic.simplify import bounded_simplify, roots_of_squares
 
     expr = clean_numbers(bounded_simplify(expr, max_ops, timeout, deadline))
     if expr.atoms(sympy.Float):
@@ -212,6 +213,7 @@ def user_formula(expr, symbols, names, formula, X: np.ndarray, y: np.ndarray, *,
         if expr is None:
             return None
     expr = _without_hyperbolic_logs(expr, max_ops, timeout, deadline)
+    expr = roots_of_squares(expr, symbols, X, timeout, deadline)
     if expr.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):  # a division by an exact zero
         log.debug("mapped formula %s is not finite", expr)
         return None

@@ -6,6 +6,7 @@
   when simpler at no cost in loss (polynomials in a shifted basis);
 * :func:`linearized_alternative`: sin(z), tanh(z), … replaced by z where z is tiny on
   the data;
+* :func:`roots_of_squares`: √(s²·r) as ±s·√r, the sign s has on the data;
 * :func:`snap_exact`: without data, floats that equal simple values to round-off.
 
 Each takes an optional ``deadline`` (a ``time.monotonic()`` value): past it the
@@ -174,6 +175,73 @@ def linearized_alternative(expr: sympy.Expr, variables, X: np.ndarray, y: np.nda
     return (candidate, new) if new <= _allowed_loss(loss, y, snap_rtol, snap_atol, weights) else None
 
 
+def roots_of_squares(expr: sympy.Expr, variables, X: np.ndarray, timeout: float | None = 3.0,
+                     deadline: float | None = None) -> sympy.Expr:
+    """``expr`` with every square factor s² under a half-integer power (√(s²·r), (s²·r)^(−1/2))
+    taken out as ±s, and every |s| written ±s, by the sign that s has on every row of X
+    (n, d) (columns in the order of ``variables``); factors that change sign on the data
+    stay as they are.
+
+    A law fitted through its square (y² split into factors) comes back as the root of a
+    perfect square: x·√((1 − ut/x)²/(1 − u²/c²)) equals (x − ut)/√(1 − u²/c²) wherever
+    x > ut, as on I.15.3x's data, but sympy cannot show it for positive symbols alone."""
+    rep = {}
+    for absolute in expr.atoms(sympy.Abs):  # sympy's own |s| of √(s²·c) with c > 0
+        sign = _sign_on_rows(absolute.args[0], variables, X)
+        if sign:
+            rep[absolute] = sign * absolute.args[0]
+    roots = [p for p in expr.atoms(sympy.Pow) if p.exp.is_Rational and p.exp.q == 2]
+    for root in roots:
+        num_den = bounded_call(lambda root=root: [sympy.factor_list(part) for part in
+                                                  sympy.fraction(sympy.together(root.base))], timeout, deadline)
+        if num_den is None:
+            continue
+        pulled, outside = sympy.Integer(1), sympy.Integer(1)
+        for (_, factors), sign_of_power in zip(num_den, (1, -1)):
+            for base, power in factors:
+                # a positive symbol's square sympy takes out by itself
+                compound = not (base.is_Symbol or base.is_Number)
+                sign = _sign_on_rows(base, variables, X) if power % 2 == 0 and compound else 0
+                if sign:
+                    pulled *= base ** (sign_of_power * power)
+                    outside *= (sign * base) ** (sign_of_power * power * root.exp)
+        if outside != 1:  # what stays under the root, as one rational expression
+            inside = bounded_call(lambda root=root, pulled=pulled: sympy.cancel(root.base / pulled), timeout, deadline)
+            if inside is not None:
+                rep[root] = outside * _power_of_ratio(inside, root.exp, variables, X)
+    if not rep:
+        return expr
+    new = expr.xreplace(rep)
+    try:
+        same = np.allclose(evaluate_expression(new, variables, X), evaluate_expression(expr, variables, X),
+                           rtol=1e-9, atol=0.0, equal_nan=True)
+    except (TypeError, ValueError, ZeroDivisionError, OverflowError, NameError, KeyError):
+        return expr
+    return new if same else expr
+
+
+def _power_of_ratio(ratio: sympy.Expr, exponent, variables, X: np.ndarray) -> sympy.Expr:
+    """ratio^exponent as n^exponent / d^exponent (n/d = ratio) where n and d are positive on
+    the rows X (after flipping both signs): 1/√(c² − u²), not √(−1/(u² − c²)), which sympy
+    cannot match to √(1 − u²/c²)."""
+    n, d = sympy.fraction(ratio)
+    signs = (_sign_on_rows(n, variables, X), _sign_on_rows(d, variables, X))
+    if signs == (-1, -1):
+        n, d, signs = -n, -d, (1, 1)
+    return n ** exponent / d ** exponent if signs == (1, 1) else ratio ** exponent
+
+
+def _sign_on_rows(expr: sympy.Expr, variables, X: np.ndarray) -> int:
+    """+1 or −1 when ``expr`` has that sign on every row of X, else 0."""
+    try:
+        values = evaluate_expression(expr, variables, X)
+    except (TypeError, ValueError, ZeroDivisionError, OverflowError, NameError, KeyError):
+        return 0
+    if np.all(values > 0):
+        return 1
+    return -1 if np.all(values < 0) else 0
+
+
 def snap_exact(expr: sympy.Expr, rtol: float = 1e-9) -> sympy.Expr:
     """Without data: replace floats that equal a simple value (integer, simple rational,
     rational multiple of π) to within ``rtol`` relative, and ±0 floats by 0."""
@@ -189,4 +257,5 @@ def snap_exact(expr: sympy.Expr, rtol: float = 1e-9) -> sympy.Expr:
     return expr.xreplace(rep) if rep else expr
 
 
-__all__ = ["SMALL_ARGUMENT", "bounded_simplify", "expanded_alternative", "linearized_alternative", "snap_exact"]
+__all__ = ["SMALL_ARGUMENT", "bounded_simplify", "expanded_alternative", "linearized_alternative", "roots_of_squares",
+           "snap_exact"]
