@@ -88,3 +88,16 @@ def test_distinct_drops_a_fit_that_computes_the_same_values():
             UnivariateFit("x", "exp", (1.0, 0.0, 1.0, 0.0))]
     assert distinct(same, Z, 3) == [same[0], same[2]]
     assert distinct(same, Z, 1) == [same[0]]
+
+
+def test_powers_of_y_are_tried_unless_a_fit_is_exact_to_round_off():
+    # I.41.16's group: a Gaussian stand-in divided by z fits it to 8e-12 in y, below the
+    # 1e-10 that counts as exact; 1/(e^{z/2π} − 1), a fit of 1/y, fits it to round-off
+    from symkan.datasets import make_dataset
+
+    ds = make_dataset("I.41.16", n=1000, seed=0, n_test=10)
+    col = dict(zip(ds.names, ds.X.T))
+    z = col["h"] * col["omega"] / (col["T"] * col["kb"])
+    target = ds.y / (col["h"] * col["omega"] ** 3 / col["c"] ** 2)
+    fit = univariate_fits(z, target)[0]
+    assert (fit.inner, fit.outer, fit.power, fit.outer_power) == ("x", "exp", 0, -1)

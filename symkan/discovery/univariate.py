@@ -53,6 +53,9 @@ KEPT = 4
 TIE = 3.0
 #: normalised residual below which a fit is exact (no monomial is divided out then)
 EXACT_R = 1e-10
+#: ... and below which it is exact to float64 round-off: only then are the powers of y not
+#: tried (a stand-in divided by x fitted I.41.16's group to 8e-12, 1/(eˣ − 1) to 8e-30)
+ROUND_OFF_R = 1e-20
 #: powers of x divided out of y when no direct fit is exact, and the inner maps tried then
 #: (1/x²: a group's orientation and prefactor are arbitrary, e^(−1/(2x²))/x)
 PREFACTOR_POWERS = (1, -1, 2, -2)
@@ -159,7 +162,7 @@ def univariate_fits(x: np.ndarray, y: np.ndarray, functions=None, kept: int = KE
     algebraic = [f for f in functions if f in OUTER_POWER_FUNCTIONS]
     # the samples of a network are accurate to ``tolerance``: a fit within it is as good
     # as any (the outer powers would triple the cost of every cut's fit)
-    if table and algebraic and min(r for r, _, _ in table) > max(EXACT_R, tolerance):
+    if table and algebraic and min(r for r, _, _ in table) > max(ROUND_OFF_R, tolerance):
         for k in OUTER_POWERS:
             if k > 0 or np.all(y != 0):
                 table += _fit_table(x, y, take, OUTER_POWER_MAPS, algebraic, 0, k)
