@@ -38,7 +38,14 @@ from .ladder import Rung
 from .sampling import evenly_spaced
 from .snapping import checked_formula
 from .spaces import Space, space_functions
-from .univariate_ties import constants_cost, distinct, noise_tie_spread, snap_constants
+from .univariate_ties import (
+    constants_cost,
+    distinct,
+    from_target,
+    noise_tie_spread,
+    snap_constants,
+    to_target,
+)
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +97,7 @@ def _fit_table(x: np.ndarray, y: np.ndarray, take: np.ndarray, maps_tried, funct
     """(r, complexity, fit) of every fit y^outer_power/x^power ≈ c·f(a·g(x)+b)+d."""
     maps, inner = [], []
     with np.errstate(all="ignore"):
-        target = (y ** outer_power if outer_power != 1 else y) / (x ** power if power else 1)
+        target = to_target(y, x, power, outer_power)
         for name in maps_tried:
             g = get_function(name).torch_fn(torch.as_tensor(x, dtype=torch.float64)).numpy()
             if np.all(np.isfinite(g)) and np.ptp(g) > 0:
@@ -129,8 +136,7 @@ def _errors_in_y(fits, inner: np.ndarray, x: np.ndarray, y: np.ndarray, power: i
             if not bool(torch.isfinite(fits.r2[:, fi]).any()):
                 continue
             a, b, c, d = (v[:, None] for v in fits.params[:, fi].unbind(-1))
-            base = (c * fn.torch_fn(a * g + b) + d).numpy() * (x ** power if power else 1.0)
-            pred = base if outer_power == 1 else base ** (1.0 / outer_power)  # a negative base: nan
+            pred = from_target((c * fn.torch_fn(a * g + b) + d).numpy(), x, power, outer_power)
             err = np.mean((pred - y) ** 2, axis=1) / var
             out[:, fi] = np.where(np.isfinite(err) & np.isfinite(fits.r2[:, fi].numpy()), err, np.inf)
     return out

@@ -34,15 +34,28 @@ NOISE_TIE_SIGMAS = 3.0
 SIMPLE_VALUES = np.arange(-10.0, 11.0) / 2
 
 
+def to_target(y: np.ndarray, x: np.ndarray, power: int, outer_power: int) -> np.ndarray:
+    """The target a fit with these powers is fitted to: y^outer_power / x^power."""
+    with np.errstate(all="ignore"):
+        return (y ** outer_power if outer_power != 1 else y) / (x ** power if power else 1.0)
+
+
+def from_target(values: np.ndarray, x: np.ndarray, power: int, outer_power: int) -> np.ndarray:
+    """y from a fit's values of its target (the inverse of :func:`to_target`): (x^power·values)^(1/outer_power),
+    nan where a fractional power meets a negative base. values: (..., n), x: (n,)."""
+    with np.errstate(all="ignore"):
+        base = values * (x ** power if power else 1.0)
+        return base if outer_power == 1 else base ** (1.0 / outer_power)
+
+
 def predict(fit, x: np.ndarray, params=None) -> np.ndarray:
     """A univariate fit's values at x (n,): (x^p·(c·f(a·g(x) + b) + d))^(1/k), nan where a
     fractional power meets a negative base. ``params``: (a, b, c, d) instead of the fit's."""
     a, b, c, d = fit.params if params is None else params
     with np.errstate(all="ignore"):
         g = get_function(fit.inner).torch_fn(torch.as_tensor(x, dtype=torch.float64))
-        base = (c * get_function(fit.outer).torch_fn(a * g + b) + d).numpy()
-        base = base * (x ** fit.power if fit.power else 1.0)
-        return base if fit.outer_power == 1 else base ** (1.0 / fit.outer_power)
+        values = (c * get_function(fit.outer).torch_fn(a * g + b) + d).numpy()
+    return from_target(values, x, fit.power, fit.outer_power)
 
 
 def noise_tie_spread(x: np.ndarray, y: np.ndarray, best_fit) -> float | None:
@@ -90,7 +103,7 @@ def snap_constants(fit, x: np.ndarray, y: np.ndarray, limit: float) -> tuple[int
     var = float(np.var(y)) or 1.0
     free = list(free_constants(get_function(fit.outer)))
     with np.errstate(all="ignore"):
-        target = (y ** fit.outer_power if fit.outer_power != 1 else y) / (x ** fit.power if fit.power else 1.0)
+        target = to_target(y, x, fit.power, fit.outer_power)
         g = get_function(fit.inner).torch_fn(torch.as_tensor(x, dtype=torch.float64))
 
     def error(params) -> float:
@@ -137,4 +150,4 @@ def distinct(fits: list, x: np.ndarray, kept: int) -> list:
     return out
 
 
-__all__ = ["NOISE_TIE_SIGMAS", "SIMPLE_VALUES", "constants_cost", "distinct", "noise_tie_spread", "predict", "snap_constants"]
+__all__ = ["to_target", "from_target", "NOISE_TIE_SIGMAS", "SIMPLE_VALUES", "constants_cost", "distinct", "noise_tie_spread", "predict", "snap_constants"]
