@@ -107,7 +107,10 @@ def _fit_table(x: np.ndarray, y: np.ndarray, take: np.ndarray, maps_tried, funct
         return []
     fits = fit_edges(torch.as_tensor(np.stack(inner)), torch.as_tensor(np.tile(target[take], (len(maps), 1))),
                      functions)
-    r = _errors_in_y(fits, np.stack(inner), x[take], y[take], power, outer_power)
+    if power == 0 and outer_power == 1:  # the target is y: the fitter's own normalised residual
+        r = (fits.residual_variance() / fits.variance.clamp_min(1e-300)[:, None]).numpy()
+    else:
+        r = _errors_in_y(fits, np.stack(inner), x[take], y[take], power, outer_power)
     rows = []
     for gi, name in enumerate(maps):
         for fi, fn in enumerate(fits.functions):
@@ -130,7 +133,9 @@ def _errors_in_y(fits, inner: np.ndarray, x: np.ndarray, y: np.ndarray, power: i
     both predict γ to the noise)."""
     out = np.full(tuple(fits.params.shape[:2]), np.inf)
     g = torch.as_tensor(inner, dtype=torch.float64)
-    var = float(np.var(y)) or 1.0
+    var = float(np.var(y))
+    if not var > 0:  # a constant target: no fit of a function of x (its constant is a monomial)
+        return out
     with np.errstate(all="ignore"):
         for fi, fn in enumerate(fits.functions):
             if not bool(torch.isfinite(fits.r2[:, fi]).any()):
@@ -181,7 +186,8 @@ def univariate_fits(x: np.ndarray, y: np.ndarray, functions=None, kept: int = KE
     # values, accurate to ~1e-5): the simplest of them first, x before sin(εx)
     best, _, best_fit = min(table, key=lambda row: row[0])
     unique = np.unique(take)
-    noise_spread = noise_tie_spread(x[unique], y[unique], best_fit) if best > EXACT_R else None
+    varies = np.std(y[unique]) > 1e-6 * np.mean(np.abs(y[unique]))  # not a constant cut read off in float32
+    noise_spread = noise_tie_spread(x[unique], y[unique], best_fit) if best > EXACT_R and varies else None
     if noise_spread is not None:  # the best fit leaves noise: ties ranked by the constants that stay floats
         limit = max(noise_spread * best, best + tolerance)
         ranked = []
