@@ -148,6 +148,31 @@ def test_groups_are_oriented_small_on_the_data():
     np.testing.assert_allclose(red.X[:, 0], X[:, 1] / X[:, 0])
 
 
+def test_a_dimensionless_column_keeps_its_own_orientation():
+    """θ in [1, 5] stays θ (cos θ, not cos(1/π₁)); a ratio of like quantities is still
+    oriented small."""
+    rng = np.random.default_rng(2)
+    X = np.c_[rng.uniform(1, 5, 100), rng.uniform(3, 10, 100), rng.uniform(1, 2, 100)]  # theta, c, v
+    a = analyse([{}, parse_unit("m/s"), parse_unit("m/s")], {}, ["theta", "c", "v"])
+    red = reduce(a, X, np.cos(X[:, 0]) * X[:, 2] / X[:, 1])
+    theta = [k for k, e in enumerate(red.exponents) if np.count_nonzero(e) == 1]
+    ratio = [k for k in range(len(red.exponents)) if k not in theta]
+    assert red.exponents[theta[0]].tolist() == [1, 0, 0]
+    np.testing.assert_allclose(red.X[:, theta[0]], X[:, 0])
+    assert np.all(red.X[:, ratio[0]] < 1) and not red.is_identity
+
+
+def test_a_table_of_dimensionless_columns_reduces_to_itself():
+    """Groups that are the columns themselves (and y dimensionless) are the user's own
+    problem: the search in them is skipped (it would repeat the search in the inputs)."""
+    rng = np.random.default_rng(3)
+    X = rng.uniform(1, 3, (100, 2))  # sigma, theta of the Gaussian
+    y = np.exp(-X[:, 1] ** 2 / (2 * X[:, 0] ** 2)) / X[:, 0]
+    red = reduce(analyse([{}, {}], {}, ["sigma", "theta"]), X, y)
+    assert red.is_identity
+    assert not reduce(analyse([{}, parse_unit("m")], parse_unit("m"), ["n", "x"]), X, y * X[:, 1]).is_identity
+
+
 def test_a_group_undefined_on_the_data_gives_no_reduction():
     X = np.c_[np.linspace(-1, 1, 51), np.linspace(1, 2, 51)]
     a = analyse([parse_unit("m"), parse_unit("m")], parse_unit("m"), ["x", "y"])  # ref = x: zero at x = 0

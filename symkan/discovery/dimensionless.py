@@ -53,6 +53,14 @@ class Reduction:
     exponents: np.ndarray
     scaled: bool
 
+    @property
+    def is_identity(self) -> bool:
+        """Whether the smaller problem is the user's own: every input is dimensionless
+        (its own group, in its own orientation) and so is y (y_ref = 1)."""
+        E = self.exponents  # a permutation matrix when the groups are the columns
+        return self.scaled and not np.any(self.analysis.reference) and E.shape[0] == E.shape[1] and \
+            bool(np.all((E == 0) | (E == 1)) and np.all(E.sum(axis=0) == 1) and np.all(E.sum(axis=1) == 1))
+
     def user_expression(self, expr: sympy.Expr, variables, symbols) -> sympy.Expr:
         """A formula F of the reduced inputs ``variables`` as one of the user's
         ``symbols``: F(π(x))·y_ref(x) (or F(y_ref(x)))."""
@@ -71,9 +79,12 @@ def reduce(analysis: DimensionalAnalysis, X: np.ndarray, y: np.ndarray) -> Reduc
                     "inputs as given", analysis.describe())
         return None
     varies = [k for k in range(groups.shape[1]) if np.ptp(groups[:, k]) > 0]
-    # each group oriented to be small on the data (v/c, not c/v): physical laws are
-    # usually simplest in their small parameters
-    flip = np.where(np.median(np.abs(groups), axis=0) > 1, -1, 1)
+    # each group of two or more inputs oriented to be small on the data (v/c, not c/v):
+    # physical laws are usually simplest in their small parameters. A dimensionless input
+    # on its own keeps the user's orientation: θ of cos θ or n of n·sin θ is the quantity
+    # the law is written in, and 1/θ would make cos θ a composition (cos(1/π₁))
+    lone = np.count_nonzero(analysis.groups, axis=1) == 1
+    flip = np.where((np.median(np.abs(groups), axis=0) > 1) & ~lone, -1, 1)
     with np.errstate(all="ignore"):
         flipped = groups ** flip
     flip = np.where(np.all(np.isfinite(flipped), axis=0), flip, 1)  # a zero stays in the numerator
@@ -87,13 +98,18 @@ def reduce(analysis: DimensionalAnalysis, X: np.ndarray, y: np.ndarray) -> Reduc
 
 def search_groups(analysis: DimensionalAnalysis, X: np.ndarray, y: np.ndarray, names: list, split: RowSplit,
                   settings: SearchSettings, *, log_space="auto", budget: Budget | None = None,
-                  on_stage=None, on_formula=None) -> SearchResult | None:
+                  on_stage=None, on_formula=None, whole: Budget | None = None) -> SearchResult | None:
     """Formulas for y ≈ f(X) found in the dimensionless groups of ``analysis``, in the
     user's columns ``names`` and scored on their held-out rows; None when the reduction
     does not apply or its search found nothing. ``on_formula(entries)`` hears of the
-    formulas once they are mapped to the user's columns (:mod:`.streaming`)."""
+    formulas once they are mapped to the user's columns (:mod:`.streaming`). ``budget``:
+    this search's share of ``whole``, the fit's budget, within which its most accurate
+    formula is still mapped when the share is spent (the others are mapped within the share)."""
     reduction = reduce(analysis, X, y)
     if reduction is None:
+        return None
+    if reduction.is_identity:  # the same search as the one in the inputs, which follows
+        log.info("units: every column is dimensionless; searching the inputs as given")
         return None
     budget = budget or Budget()
     log.info("units: %s", analysis.describe())
@@ -109,9 +125,12 @@ def search_groups(analysis: DimensionalAnalysis, X: np.ndarray, y: np.ndarray, n
                for j, s in enumerate(variable_symbols(names))]
     final_rows = split.final_rows(names, X, y)
     with budget.metering():  # the refits of the mapped formulas count on the budget
+        # the most accurate first: the time left goes to the formula that matters most
+        ranked = sorted(((f, a) for a in found.attempts for f in a.formulas), key=lambda fa: fa[0].loss)
+        mapped = {id(f): _mapped(f, reduction, symbols, rows, (whole or budget) if k == 0 else budget)
+                  for k, (f, _) in enumerate(ranked)}
         for attempt in found.attempts:
-            attempt.formulas = [f for f in (_mapped(f, reduction, symbols, rows, budget)
-                                            for f in attempt.formulas) if f is not None]
+            attempt.formulas = [mapped[id(f)] for f in attempt.formulas if mapped[id(f)] is not None]
             attempt.transform = replace(attempt.transform, groups=reduction.exponents,
                                         reference=analysis.reference if reduction.scaled else None)
         if final_rows is not None:

@@ -182,4 +182,4 @@ def run_parallel(spaces, settings, rows, budget, on_stage, var, on_formula=None,
             warnings.filterwarnings("ignore", message=r".*tasks .*(not used|cancelled)", category=UserWarning)
             outcomes.close()  # cancels the rungs still queued or running
 
-    return finish_attempts(attempts, settings, budget, steps.snap)
+    return finish_attempts(attempts, settings, budget, steps.snap, var)

@@ -34,7 +34,7 @@ from .snapping import snap_weights
 from .spaces import space_functions
 from .streaming import report_formulas
 from .threads import torch_threads
-from .training import EXACT_NMSE, train_pruned, trained_attempt
+from .training import EXACT_NMSE, ROUND_OFF_NMSE, train_pruned, trained_attempt
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +135,7 @@ def _run(spaces, settings, rows, budget, on_stage, var, on_formula=None, peel=No
             continue
         if steps.stops(attempt, steps.formulas(attempt)):
             break
-    return finish_attempts(attempts, settings, budget, steps.snap)
+    return finish_attempts(attempts, settings, budget, steps.snap, var)
 
 
 class RungSteps:
@@ -175,9 +175,11 @@ class RungSteps:
             self.peel_tried = attempt.accuracy / PEEL_NMSE / 10
             peeled = self.peel(attempt.model, self.spaces[attempt.space].transform, attempt.accuracy)
             best = add_formulas(attempt, peeled, best, self.var, self.on_formula)
-            # a peeled formula exact to round-off saves the snap only when no fitted
-            # number is left in it: c·tanh(a·z + b) + d can match 1/(eᶻ − 1) to 1e-9
-            closed = any(f.loss / self.var < EXACT_NMSE and not f.expr.atoms(sympy.Float) for f in peeled)
+            # a peeled formula exact saves the snap when no fitted number is left in it
+            # (c·tanh(a·z + b) + d can match 1/(eᶻ − 1) to 1e-9) or when it is exact to
+            # round-off, which no stand-in is
+            closed = any(f.loss / self.var < ROUND_OFF_NMSE or
+                         (f.loss / self.var < EXACT_NMSE and not f.expr.atoms(sympy.Float)) for f in peeled)
         if not closed:
             best = min(best, self.snap(attempt, first_weight(self.settings.complexity_weights)))
         return self.after_snap(attempt, best)
@@ -248,10 +250,10 @@ def stops_search(attempt: Attempt, best: float) -> bool:
     return best < EXACT_NMSE or best <= STOP_FACTOR * attempt.numeric_nmse
 
 
-def finish_attempts(attempts: list, settings: SearchSettings, budget: Budget, snap) -> list:
+def finish_attempts(attempts: list, settings: SearchSettings, budget: Budget, snap, var: float) -> list:
     """After the ladder: the best numeric fit snapped when nothing was, then the other
-    complexity weights for the network of the best formula (``snap(attempt, weights)``);
-    returns ``attempts``."""
+    complexity weights for the network of the best formula (``snap(attempt, weights)``)
+    unless that formula is exact to round-off (nmse = loss / ``var``); returns ``attempts``."""
     first = first_weight(settings.complexity_weights)
     if not attempts:
         raise TrainingDiverged("training diverged for every architecture; check the data for outliers")
@@ -261,9 +263,12 @@ def finish_attempts(attempts: list, settings: SearchSettings, budget: Budget, sn
         snap(best_attempt, first)
         snapped = [best_attempt]
     # the Pareto front: the other complexity weights for the network of the best formula
-    best_attempt = min(snapped, key=lambda a: min(f.loss for f in a.formulas) if a.formulas else math.inf)
+    best_loss = {id(a): min((f.loss for f in a.formulas), default=math.inf) for a in snapped}
+    best_attempt = min(snapped, key=lambda a: best_loss[id(a)])
     rest = tuple(w for w in settings.complexity_weights if w not in first)
-    if rest and not budget.skip(f"complexity weights {rest}"):
+    if best_loss[id(best_attempt)] / var < ROUND_OFF_NMSE:
+        log.info("the best formula is exact to round-off: no snap at complexity weights %s", rest)
+    elif rest and not budget.skip(f"complexity weights {rest}"):
         snap(best_attempt, rest)
     return attempts
 

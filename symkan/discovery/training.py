@@ -27,6 +27,10 @@ log = logging.getLogger(__name__)
 #: normalised held-out loss (1 − R²) below which a formula counts as exact and the
 #: architecture search stops
 EXACT_NMSE = 1e-9
+#: ... and below which it is exact to float64 round-off: no smooth stand-in gets this
+#: close (c·tanh(a·z + b) + d matches 1/(eᶻ − 1) to 1e-9, never to 1e-20), so nothing is
+#: left for a snap, or a snap at other complexity weights, to improve
+ROUND_OFF_NMSE = 1e-20
 #: a pruned network may lose at most this factor of the dense network's held-out loss
 PRUNE_TOLERANCE = 2.0
 #: a sparsified network this many times the pruning allowance off its dense network

@@ -52,7 +52,7 @@ def _search(X, y, names, split, settings, hidden, log_space, budget, on_stage, a
     if analysis is not None and hidden is None:
         grouped = search_groups(analysis, X, y, names, split, settings, log_space=log_space,
                                 budget=groups_budget(budget, analysis.n_groups, X.shape[1]), on_stage=on_stage,
-                                on_formula=on_formula)
+                                on_formula=on_formula, whole=budget)
     if grouped is not None and (min(e.nmse for e in grouped.front) < EXACT_NMSE or budget.spent or within_noise(
             [e.formula for e in grouped.front], grouped.rows, held_out_variance(grouped.rows)) is not None):
         return grouped
