@@ -23,16 +23,16 @@ import copy
 import logging
 import math
 import time
-from dataclasses import dataclass
 from fractions import Fraction
-from functools import lru_cache
 
 import numpy as np
 import sympy
 
 from .. import work
 from ..sample_weights import mean_square, weighted_var
+from .differences import forward_jacobian, real_values
 from .names import printable
+from .noise_test import NoiseTest
 
 log = logging.getLogger(__name__)
 
@@ -181,35 +181,6 @@ def snap_candidates(v: float, window: float = 0.05) -> list[sympy.Expr]:
     return out
 
 
-@lru_cache(maxsize=256)
-def f_critical(dfn: int, dfd: int, significance: float) -> float:
-    """The (1 − significance) quantile of the F distribution with (dfn, dfd) degrees of freedom."""
-    from scipy.stats import f
-
-    return float(f.ppf(1.0 - significance, dfn, dfd))
-
-
-@dataclass(frozen=True)
-class NoiseTest:
-    """An F-test of snaps against the noise of the data: ``variance`` is σ̂², the variance
-    of one (weighted) residual, estimated with ``dof`` degrees of freedom (the residuals
-    of a good fit: RSS/(n − k)); ``significance`` the test's level."""
-
-    variance: float
-    dof: int
-    significance: float = 0.05
-
-    def margin(self, n_snapped: int) -> float:
-        """The extra residual sum of squares ``n_snapped`` fixed constants may cost before
-        it is significant: m·F(m, dof)·σ̂²."""
-        return n_snapped * f_critical(n_snapped, max(int(self.dof), 1), self.significance) * self.variance
-
-    def limit(self, base: float, n_snapped: int, n_rows: int) -> float:
-        """The largest loss (mean squared residual on ``n_rows`` rows) a fit with
-        ``n_snapped`` constants fixed may have when the free fit's loss is ``base``."""
-        return base + self.margin(n_snapped) / n_rows if n_snapped > 0 else math.inf
-
-
 class _TimeUp(Exception):
     """Raised inside a refit's residuals once its deadline has passed."""
 
@@ -260,10 +231,27 @@ class ConstantFit:
     def predict(self, values: np.ndarray) -> np.ndarray:
         with np.errstate(all="ignore"):
             out = self.fn(*self.cols, *values)
-        out = np.asarray(out)
-        if np.iscomplexobj(out):
-            out = np.where(np.abs(out.imag) > 1e-12 * (1 + np.abs(out.real)), np.nan, out.real)
-        return np.broadcast_to(out.astype(np.float64), (self.n,))
+        return np.broadcast_to(real_values(out), (self.n,))
+
+    def residuals_at(self, V: np.ndarray) -> np.ndarray:
+        """(m, n): :meth:`residuals` at m sets of values V (m, p), in one evaluation."""
+        with np.errstate(all="ignore"):
+            out = np.broadcast_to(real_values(self.fn(*self.cols, *V.T[:, :, None])), (len(V), self.n))
+        r = out - self.y
+        return r if self.root_weights is None else r * self.root_weights
+
+    def _vectorises(self) -> bool:
+        """Whether the formula evaluates at several sets of values at once (a Min or a
+        Piecewise may not broadcast): then refits take their Jacobians that way."""
+        if getattr(self, "_vectorised", None) is None:
+            V = np.repeat(self.values[None], 2, axis=0)
+            try:
+                R = self.residuals_at(V)
+                self._vectorised = bool(R.shape == (2, self.n) and np.allclose(
+                    R[1], self.residuals(self.values), equal_nan=True, rtol=1e-12, atol=0))
+            except (ValueError, TypeError, IndexError):
+                self._vectorised = False
+        return self._vectorised
 
     def residuals(self, values: np.ndarray) -> np.ndarray:
         """(n,): predictions − y, times √(w / mean w) with weights (Σ residuals² = n·loss)."""
@@ -305,10 +293,19 @@ class ConstantFit:
                 best[:] = [cost, p.copy()]
             return r
 
+        def jac(p):  # scipy's two-point differences, in one evaluation
+            if _past(deadline):
+                raise _TimeUp
+            return forward_jacobian(self.residuals_at, values, idx, p)
+
         method = "lm" if self.n >= idx.size else "trf"
+        vectorised = self._vectorises()
+        # "lm" counts the evaluations of a Jacobian by differences, not a callable's: the
+        # same number of iterations either way
+        evaluations = max_nfev if vectorised and method == "lm" else max_nfev * (idx.size + 1)
         try:
-            sol = least_squares(resid, values[idx], method=method, xtol=1e-15, ftol=1e-15, gtol=1e-15,
-                                max_nfev=max_nfev * (idx.size + 1))
+            sol = least_squares(resid, values[idx], jac=jac if vectorised else "2-point", method=method,
+                                xtol=1e-15, ftol=1e-15, gtol=1e-15, max_nfev=evaluations)
             found = sol.x
         except _TimeUp:
             log.debug("constant refit stopped by the time budget")
