@@ -19,7 +19,8 @@ sin f is a product; ``OUTER``): every identity is checked for f and for h(f), th
 ``TRIED_SPLITS`` are fitted, and h's inverse is applied to the composed formula.
 
 This finds products such as (1 − π₂)/√(1 − π₁²) whose factors are compositions an edge
-of a separable network cannot snap to.
+of a separable network cannot snap to. A law linear in one input, A(x₁) + B(x₁)·x₂, is
+taken apart the same way (:mod:`.linear_split`).
 
 A law may instead depend on its inputs only through z = x₁^a·x₂^b (AI Feynman's
 symmetry test): then the network barely changes along z's level sets. For the small
@@ -39,6 +40,7 @@ from ..symbolic.names import variable_symbols
 from .budget import Budget
 from .context import UserRows
 from .one_group import prefactor_group
+from .linear_split import linear_formulas
 from .snapping import checked_formula
 from .spaces import SpaceTransform
 from .univariate import monomial, monomial_expr, univariate_expr, univariate_fits
@@ -201,7 +203,9 @@ def split_formulas(model, transform: SpaceTransform, rows: UserRows, functions, 
                 errors = split_errors(*(h(np.asarray(v)) for v in values[:3]), float(h(values[3])))
             options += [(e, name, kind, shift) for kind, (e, shift) in errors.items() if e < SPLIT_TOL]
     options.sort(key=lambda o: (o[0] > 1e-6, bool(o[1]), o[0]))  # exact splits of f itself first
-    found = [] if options and options[0][0] < 1e-6 else combined_formulas(f, rows, functions, budget)
+    exact = bool(options) and options[0][0] < 1e-6
+    found = [] if exact else combined_formulas(f, rows, functions, budget) + \
+        linear_formulas(f, rows, functions, budget, accuracy)
     log.info("separability at %s: %s", x0, ", ".join(f"{h or 'f'} {k} {e:.2g}" for e, h, k, _ in options) or "none")
     symbols = variable_symbols(rows.names)
     for _, name, kind, shift in options[:TRIED_SPLITS]:
