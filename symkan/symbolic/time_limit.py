@@ -6,7 +6,9 @@ a timer thread raises the exception in the calling thread asynchronously
 (``PyThreadState_SetAsyncExc``): it takes effect at the next Python bytecode that thread
 runs, so it stops pure-Python work such as sympy's, not a long call into C. Either way
 :class:`TimeLimitExceeded` surfaces only inside :func:`call_with_time_limit`, never after
-it returned.
+it returned. Once the time is up the exception is raised again every ``REPEAT`` seconds
+until the call ends: sympy catches broad exceptions in places (its trigonometric
+simplification ran on for minutes in a Dask worker after swallowing the first one).
 """
 from __future__ import annotations
 
@@ -14,6 +16,10 @@ import ctypes
 import signal
 import threading
 import time
+
+
+#: seconds between the raises after the time is up
+REPEAT = 0.2
 
 
 class TimeLimitExceeded(Exception):
@@ -34,7 +40,7 @@ def _with_alarm(fn, seconds: float):
         raise TimeLimitExceeded()
 
     old_handler = signal.signal(signal.SIGALRM, handler)
-    old_delay, old_interval = signal.setitimer(signal.ITIMER_REAL, seconds)
+    old_delay, old_interval = signal.setitimer(signal.ITIMER_REAL, seconds, REPEAT)
     t0 = time.monotonic()
     try:
         return fn()
@@ -52,14 +58,21 @@ def _set_async_exception(thread_id: int, exception) -> None:
 
 def _with_async_exception(fn, seconds: float):
     caller = threading.get_ident()
-    timer = threading.Timer(seconds, _set_async_exception, (caller, TimeLimitExceeded))
-    timer.daemon = True
+    done = threading.Event()
+
+    def raise_until_done():
+        wait = seconds
+        while not done.wait(wait):
+            _set_async_exception(caller, TimeLimitExceeded)
+            wait = REPEAT
+
+    timer = threading.Thread(target=raise_until_done, daemon=True)
     timer.start()
     try:
         return fn()
     finally:
-        timer.cancel()
-        timer.join()  # fired or cancelled: nothing can be set on this thread after this line
+        done.set()
+        timer.join()  # stopped: nothing can be set on this thread after this line
         # an exception set but not raised yet (fn returned just as the timer fired) is
         # cleared; one already raised is propagating as TimeLimitExceeded
         _set_async_exception(caller, None)
