@@ -661,3 +661,21 @@ def test_a_dropped_constant_changes_the_form_the_others_are_snapped_in():
     theta = sympy.Symbol("theta")
     [exponent] = [a.args[0] for a in sympy.preorder_traversal(found.expr) if isinstance(a, sympy.exp)]
     assert sympy.simplify(exponent + theta ** 2 / 2) == 0, found.expr
+
+
+def test_a_formula_mapped_past_its_deadline_is_kept_with_its_floats():
+    """Past the deadline no snap can be rebuilt; the mapped formula is still returned (as it
+    came, floats included), not dropped: a fit at σ = 0.001 ended with no formula at all
+    when every log-space formula was dropped at the budget's end."""
+    import time
+
+    from symkan.discovery.spaces import user_formula
+
+    rng = np.random.default_rng(0)
+    X = rng.uniform(1, 3, (200, 1))
+    y = 0.4219 * np.exp(-(0.6863 * X[:, 0] + 0.05486) ** 2)
+    t = sympy.Symbol("theta", positive=True)
+    expr = 0.4219 * sympy.exp(-(0.6863 * t + 0.05486) ** 2)
+    found = user_formula(expr, [t], ["theta"], None, X, y, deadline=time.monotonic() - 1.0)
+    assert found is not None and found.expr.atoms(sympy.Float)
+    assert found.loss < 1e-20

@@ -205,13 +205,13 @@ def user_formula(expr, symbols, names, formula, X: np.ndarray, y: np.ndarray, *,
         cf = ConstantFit(expr, symbols, X, y, weights)
         cf.snap(time_limit=snap_time_limit, deadline=deadline, values_too=False)
         if any(e is not None for e in cf.exact):
-            expr = _rebuilt(cf, max_ops, timeout, deadline)
-            cf = None if expr is None or not expr.atoms(sympy.Float) else ConstantFit(expr, symbols, X, y, weights)
+            # a snap that cannot be rebuilt in time (past the deadline every rebuild is)
+            # leaves the formula as it came, its floats included: never dropped for time
+            expr = _rebuilt(cf, max_ops, timeout, deadline) or expr
+            cf = ConstantFit(expr, symbols, X, y, weights) if expr.atoms(sympy.Float) else None
         if cf is not None:
             cf.snap(time_limit=snap_time_limit, deadline=deadline)
-            expr = _rebuilt(cf, max_ops, timeout, deadline)
-        if expr is None:
-            return None
+            expr = _rebuilt(cf, max_ops, timeout, deadline) or expr
     expr = _without_hyperbolic_logs(expr, max_ops, timeout, deadline)
     expr = roots_of_squares(expr, symbols, X, timeout, deadline)
     if expr.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):  # a division by an exact zero
