@@ -65,16 +65,15 @@ def coefficient_cuts(f, X: np.ndarray, j: int, a: float, b: float) -> tuple:
         return Fa - a * B, B
 
 
-def _fits(x: np.ndarray, cut: np.ndarray, functions, accuracy: float, weights) -> list:
-    """Candidate expressions (of a placeholder t) for one coefficient's cut (n,) of x (n,)."""
-    t = sympy.Symbol("t")
+def _fits(x: np.ndarray, cut: np.ndarray, symbol, functions, accuracy: float, weights) -> list:
+    """Candidate expressions of ``symbol`` for one coefficient's cut (n,) of its values x (n,)."""
     out = []
     if np.std(cut) <= 1e-9 * (np.mean(np.abs(cut)) or 1.0):  # a constant coefficient
         return [sympy.Float(float(np.mean(cut)))]
     mono = monomial(x, cut, "sum", accuracy)
     if mono is not None:
-        out.append(monomial_expr(mono, t))
-    out += [univariate_expr(fit, t) for fit in univariate_fits(x, cut, functions, PER_COEFFICIENT,
+        out.append(monomial_expr(mono, symbol))
+    out += [univariate_expr(fit, symbol) for fit in univariate_fits(x, cut, functions, PER_COEFFICIENT,
                                                                tolerance=3 * accuracy, weights=weights)]
     return out
 
@@ -86,7 +85,6 @@ def linear_formulas(f, rows: UserRows, functions, budget: Budget, accuracy: floa
     errors = {j: linearity_error(f, rows.X_val, j) for j in (0, 1)}
     log.info("linear in an input: %s", ", ".join(f"x{j + 1} {e:.2g}" for j, e in errors.items()))
     symbols = variable_symbols(rows.names)
-    t = sympy.Symbol("t")
     scale = float(np.var(rows.y_val)) or 1.0
     found = []
     for j in sorted((j for j in errors if errors[j] < LINEAR_TOL), key=errors.get):
@@ -96,9 +94,9 @@ def linear_formulas(f, rows: UserRows, functions, budget: Budget, accuracy: floa
         if not (np.all(np.isfinite(A)) and np.all(np.isfinite(B))):
             continue
         x, xj = symbols[k], symbols[j]
-        fits = [[e.xreplace({t: x}) for e in _fits(rows.X[:, k], cut, functions, accuracy, rows.w)] for cut in (A, B)]
+        fits = [_fits(rows.X[:, k], cut, x, functions, accuracy, rows.w) for cut in (A, B)]
         exprs = [ea + eb * xj for ea in fits[0] for eb in fits[1]]
-        exprs = _completed_on_data(fits, rows, j, k, x, xj, functions) + exprs
+        exprs = _completed_on_data(fits, rows, symbols, j, k, functions) + exprs
         for expr in exprs:
             if budget.spent and (found or budget.past_cutoff):
                 return found
@@ -110,11 +108,11 @@ def linear_formulas(f, rows: UserRows, functions, budget: Budget, accuracy: floa
     return found
 
 
-def _completed_on_data(fits: list, rows: UserRows, j: int, k: int, x, xj, functions) -> list:
+def _completed_on_data(fits: list, rows: UserRows, symbols, j: int, k: int, functions) -> list:
     """A + B·x_j with one coefficient's best fit from the oracle and the other fitted to
     what the data leave: y − B(x_k)·x_j is A(x_k), and (y − A(x_k))/x_j is B(x_k)
     (where x_j is never zero) — exact whenever the first fit is."""
-    symbols = variable_symbols(rows.names)
+    x, xj = symbols[k], symbols[j]
     out = []
     with np.errstate(all="ignore"):
         for which, exprs in enumerate(fits):
