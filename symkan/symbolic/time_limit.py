@@ -6,7 +6,7 @@ a timer thread raises the exception in the calling thread asynchronously
 (``PyThreadState_SetAsyncExc``): it takes effect at the next Python bytecode that thread
 runs, so it stops pure-Python work such as sympy's, not a long call into C. Either way
 :class:`TimeLimitExceeded` surfaces only inside :func:`call_with_time_limit`, never after
-it returned. Once the time is up the exception is raised again every ``REPEAT`` seconds
+it returned. Outside the main thread, once the time is up the exception is raised again every ``REPEAT`` seconds
 until the call ends: sympy catches broad exceptions in places (its trigonometric
 simplification ran on for minutes in a Dask worker after swallowing the first one).
 """
@@ -40,7 +40,7 @@ def _with_alarm(fn, seconds: float):
         raise TimeLimitExceeded()
 
     old_handler = signal.signal(signal.SIGALRM, handler)
-    old_delay, old_interval = signal.setitimer(signal.ITIMER_REAL, seconds, REPEAT)
+    old_delay, old_interval = signal.setitimer(signal.ITIMER_REAL, seconds)
     t0 = time.monotonic()
     try:
         return fn()
