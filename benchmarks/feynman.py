@@ -48,13 +48,14 @@ SYMBOLIC_CHECK_SECONDS = 60
 
 
 # --- one equation -----------------------------------------------------------------------
-def _run_symkan(ds, budget, seed, units=None):
+def _run_symkan(ds, budget, seed, units=None, fit_jobs=1):
     import sympy
 
     from symkan import SymKANRegressor
 
     X_units, y_units = units or (None, None)
-    model = SymKANRegressor(time_budget=budget, random_state=seed, variable_names=ds.names).fit(
+    model = SymKANRegressor(time_budget=budget, random_state=seed, variable_names=ds.names,
+                            n_jobs=fit_jobs).fit(
         ds.X, ds.y, X_units=X_units, y_units=y_units)
     # the formula in the dataset's names (columns such as I or beta get safe symbols I_, beta_)
     found = model.sympy().xreplace({s: sympy.Symbol(n) for s, n in zip(model.symbols_, model.names_)})
@@ -62,7 +63,7 @@ def _run_symkan(ds, budget, seed, units=None):
                                   "architectures": [a["pruned_width"] for a in model.attempts_]}
 
 
-def _run_pykan(ds, budget, seed, units=None):
+def _run_pykan(ds, budget, seed, units=None, fit_jobs=1):
     """pykan 0.2.8's documented recipe: fit with sparsification, prune, fit, auto_symbolic,
     fit, symbolic_formula — at its default width [d, 5, 1], grid 5, k 3."""
     import sympy
@@ -117,6 +118,8 @@ def run_one(job: dict) -> dict:
     from symkan.datasets.metrics import r2_score
 
     row = {k: job[k] for k in ("method", "name", "noise", "seed", "time_budget", "n")}
+    if job.get("fit_jobs", 1) != 1:
+        row["fit_jobs"] = job["fit_jobs"]
     t0 = time.perf_counter()
     try:
         ds = make_dataset(job["name"], n=job["n"], noise=job["noise"], seed=job["seed"], n_test=job["n_test"])
@@ -128,7 +131,8 @@ def run_one(job: dict) -> dict:
 
             units = equation_units(job["name"])
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            found, predict, extra = runner(ds, job["time_budget"], job["seed"], units)  # silence progress bars
+            found, predict, extra = runner(ds, job["time_budget"], job["seed"], units,
+                                           job.get("fit_jobs", 1))  # silence progress bars
         row["seconds"] = time.perf_counter() - t0
         row["found"] = str(found)
         row["r2_test"] = r2_score(ds.y_test, predict(ds.X_test))
@@ -289,6 +293,8 @@ def main(argv=None):
     p.add_argument("--jobs", type=int, default=1, help="equations in parallel (-1: one per core)")
     p.add_argument("--scheduler", metavar="ADDRESS", help="run the equations on the Dask cluster of this scheduler "
                                                           "(tcp://host:8786), one task each")
+    p.add_argument("--fit-jobs", type=int, default=1,
+                   help="n_jobs of each symkan fit: rungs of its ladder in parallel processes")
     p.add_argument("--threads", type=int, default=1, help="torch threads per equation (default 1: the networks "
                                                            "are tiny and extra threads only add contention)")
     p.add_argument("--out", default="runs/feynman.jsonl", help="JSONL results file (appended; resumable)")
@@ -319,7 +325,7 @@ def main(argv=None):
     if args.units and args.method != "symkan":
         raise SystemExit("error: --units works with --method symkan")
     jobs = [dict(method=method, name=n, noise=args.noise, seed=args.seed, time_budget=args.time_budget,
-                 n=args.n, n_test=args.n_test, threads=threads) for n in names]
+                 n=args.n, n_test=args.n_test, threads=threads, fit_jobs=args.fit_jobs) for n in names]
     jobs = [j for j in jobs if _key(j) not in done]
     print(f"{len(names)} equations selected, {len(names) - len(jobs)} already in {out}, {len(jobs)} to run",
           file=sys.stderr)
