@@ -43,6 +43,15 @@ def test_a_power_of_the_target_is_fitted_when_no_direct_fit_is_exact(fn, outer_p
     np.testing.assert_allclose(sympy.lambdify("x", univariate_expr(fit, sympy.Symbol("x")))(X), fn(X), rtol=1e-8)
 
 
+def test_a_power_of_the_target_is_fitted_in_the_inverse_orientation_too():
+    # a group's orientation is arbitrary: Planck's 1/(e^z − 1) met as a function of w = 1/z
+    w = np.linspace(0.3, 3.0, 200)
+    y = 1 / (np.exp(1 / w) - 1)
+    fit, *_ = univariate_fits(w, y)
+    assert (fit.inner, fit.outer, fit.outer_power) == ("1/x", "exp", -1)
+    np.testing.assert_allclose(sympy.lambdify("x", univariate_expr(fit, sympy.Symbol("x")))(w), y, rtol=1e-8)
+
+
 def test_a_non_finite_target_gives_no_fit():
     assert univariate_fits(X, np.where(X > 0.5, np.nan, X)) == []
 

@@ -70,8 +70,9 @@ PREFACTOR_MAPS = ("x", "x^2", "1/x^2")
 #: powers k of y fitted when no direct fit is exact (y = (…)^(1/k)) ...
 OUTER_POWERS = (2, -1, -2)
 #: ... with these inner maps and library functions only (a power of an algebraic form;
-#: the full table for each k would cost as much as the direct fits again)
-OUTER_POWER_MAPS = ("x", "x^2")
+#: the full table for each k would cost as much as the direct fits again); 1/x because a
+#: group's orientation is arbitrary (1/(e^(1/w) − 1) is Planck's law met in w = 1/z)
+OUTER_POWER_MAPS = ("x", "x^2", "1/x")
 OUTER_POWER_FUNCTIONS = ("x", "1/x", "x^2", "sqrt", "1/sqrt(x)", "exp", "log", "cosh")
 #: complexity an inner map adds (the identity adds nothing)
 _INNER_COST = {"x": 0, "x^2": 2, "x^3": 3, "1/x": 2, "1/x^2": 3, "sqrt": 2, "log": 2, "exp": 2}
