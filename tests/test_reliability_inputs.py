@@ -172,8 +172,10 @@ def test_property_fit_raises_a_named_value_error_or_proceeds(no_training, n, x_k
     bad_row = int(g.integers(n))
     cols = [_column(k, g, n, bad_row) for k in x_kinds]
     names = [f"c{k}" for k in range(len(cols))]
+    # an array of text and other columns is built as objects: np.column_stack would turn
+    # a boolean column beside a text one into the text 'True' / 'False'
     X = pd.DataFrame(dict(zip(names, cols))) if frame else np.column_stack(
-        [c.astype(object) for c in cols] if any(c.dtype == object for c in cols) else cols)
+        [c.astype(object) for c in cols] if any(c.dtype.kind in "OU" for c in cols) else cols)
     y_n = n + 1 if y_shape == "(n + 1,)" else n
     y = _column(y_kind, g, y_n, min(bad_row, y_n - 1))
     y = y[:, None] if y_shape == "(n, 1)" else np.column_stack([y, y]) if y_shape == "(n, 2)" else y
