@@ -63,3 +63,10 @@ def test_candidates_are_simplest_first_and_bounded():
     small = candidates(2)
     assert small[0].tolist() == [1, 0] and [1, -2] in [c.tolist() for c in small]
     assert all(np.count_nonzero(c) <= 3 and np.abs(c).max() == 1 for c in candidates(7))
+
+
+def test_rows_no_move_stays_inside_give_no_scaling():
+    # two rows 1 % apart: every move by 15 % leaves their box (sklearn's checks fit a
+    # handful of rows; the empty set of moved rows had raised IndexError)
+    rows = np.array([[1.0, 2.0, 3.0], [1.01, 2.02, 3.03]])
+    assert scaling_directions(lambda X: X[:, 0] * X[:, 1] * X[:, 2], rows, [0, 1, 2]) == []

@@ -62,7 +62,7 @@ def candidates(k: int) -> list:
 
 def move_exponents(f, rows: np.ndarray, inputs: list, c: np.ndarray, base: np.ndarray):
     """q = log|f(x·s^c)/f(x)|/log s at each row of ``rows`` (m, d) that a move up or down
-    keeps inside the rows' box (None when fewer than a quarter do, or q is not finite);
+    keeps inside the rows' box (None when none or fewer than a quarter do, or q is not finite);
     ``base``: log|f| at the rows."""
     low, high = rows[:, inputs].min(axis=0), rows[:, inputs].max(axis=0)
     moves = []
@@ -72,7 +72,7 @@ def move_exponents(f, rows: np.ndarray, inputs: list, c: np.ndarray, base: np.nd
         moves.append((moved, np.all((moved[:, inputs] >= low) & (moved[:, inputs] <= high), axis=1)))
     (up, inside_up), (down, inside_down) = moves
     keep = inside_up | inside_down
-    if keep.sum() < len(rows) // 4:
+    if not keep.any() or keep.sum() < len(rows) // 4:  # a few rows: none may stay inside
         return None
     moved = np.where(inside_up[:, None], up, down)[keep]
     sign = np.where(inside_up, 1.0, -1.0)[keep]
