@@ -163,6 +163,11 @@ def run_parallel(spaces, settings, rows, budget, on_stage, var, on_formula=None,
             if outcome.attempt is None:
                 log.warning("training %s diverged: %s", rung, outcome.diverged)
                 continue
+            # past the deadline with a network in hand, the parent does no more work on a
+            # rung (the sequential loop skips it): a worker's formulas are kept as they are
+            late = bool(attempts) and budget.left() <= 0
+            if late and outcome.pending and budget.skip(str(rung)):
+                break
             attempt = outcome.attempt
             attempts.append(attempt)
             log.info("%s -> %s: numeric nmse %.3g (structure %.3g) after %.1f s", rung, attempt.model.width,
@@ -174,7 +179,7 @@ def run_parallel(spaces, settings, rows, budget, on_stage, var, on_formula=None,
             else:
                 on_stage(f"snap {attempt.space} {attempt.model.width}")
                 report_formulas(on_formula, attempt.formulas, var)
-                best = steps.after_snap(attempt, outcome.best, outcome.split)
+                best = outcome.best if late else steps.after_snap(attempt, outcome.best, outcome.split)
             if steps.stops(attempt, best):
                 break
     finally:
