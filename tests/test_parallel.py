@@ -149,3 +149,42 @@ def test_without_the_extra_the_error_says_what_to_install(monkeypatch, tmp_path,
 def test_n_jobs_is_checked():
     with pytest.raises(ValueError, match="n_jobs"):
         SymKANRegressor(n_jobs=0).fit(_table(20), _table(20)[:, 0])
+
+
+def test_past_the_deadline_the_parent_does_no_more_work_on_a_rung(monkeypatch):
+    """A worker's network that still needs the parent (a peel, then a snap) and arrives
+    after the deadline is skipped, as the sequential loop skips a rung; a worker's
+    finished formulas are kept without the parent's rational fit or split."""
+    import time
+    from types import SimpleNamespace
+
+    from symkan.discovery import Budget, Rung
+    from symkan.discovery import parallel
+
+    def attempt(name):
+        return SimpleNamespace(name=name, model=SimpleNamespace(width=[2, 1]), numeric_nmse=0.1,
+                               structure_nmse=0.1, seconds=1.0, formulas=[], space="linear")
+
+    first, ready, late = attempt("first"), attempt("ready"), attempt("late")
+    outcomes = [parallel.RungOutcome(attempt=first, best=0.5), parallel.RungOutcome(attempt=ready, best=0.4),
+                parallel.RungOutcome(attempt=late, pending=True)]
+
+    class Results(list):
+        def close(self):
+            pass
+
+    fake_joblib = SimpleNamespace(delayed=lambda f: (lambda *a, **k: None),
+                                  Parallel=lambda **kw: (lambda tasks: Results(outcomes)))
+    monkeypatch.setattr(parallel, "require_joblib", lambda what: fake_joblib)
+    worked_on = []
+    monkeypatch.setattr(parallel.RungSteps, "formulas", lambda self, a: worked_on.append(a.name) or 1.0)
+    monkeypatch.setattr(parallel.RungSteps, "after_snap",
+                        lambda self, a, best, split=None: worked_on.append(a.name) or best)
+    monkeypatch.setattr(parallel.RungSteps, "stops", lambda self, a, best: False)
+    monkeypatch.setattr(parallel, "finish_attempts", lambda attempts, *args: attempts)
+    ladder = [Rung("linear", [2, 1]), Rung("linear", [2, 1, 1]), Rung("linear", [2, 2, 1])]
+    settings = SimpleNamespace(ladder=ladder, n_jobs=2)
+    budget = Budget(1.0, None, start=time.monotonic() - 10.0)  # its deadline passed long ago
+    kept = parallel.run_parallel({"linear": None}, settings, None, budget, lambda stage: None, 1.0)
+    assert [a.name for a in kept] == ["first", "ready"]  # the late network needing a peel is skipped
+    assert worked_on == ["first"]  # the first rung gets the parent's steps; the ready one keeps its formulas
