@@ -129,8 +129,9 @@ class AnalyticObjective:
             centred = centred_memo.get((x, basis.grid), lambda: _centred_inputs(feats, silu, x))
         return _LayerPass(x, feats, slope, silu, coef, base_weight, sub, centred)
 
-    def _penalty(self, p: _LayerPass) -> torch.Tensor:
-        """The layer's L1 + entropy penalty; keeps what its gradient needs on ``p``."""
+    def _penalty(self, p: _LayerPass) -> float | torch.Tensor:
+        """The layer's L1 + entropy penalty (a float on CPU, a 0-dim tensor elsewhere);
+        keeps what its gradient needs on ``p``."""
         if p.centred is not None:  # first layer: centred edge activations in one product
             feats_c, std = p.centred
             weights = p.coef.transpose(0, 1)  # (in, out, K)
