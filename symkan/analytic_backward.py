@@ -62,7 +62,13 @@ def _centred_inputs(feats: torch.Tensor, silu: torch.Tensor | None, x: torch.Ten
     branch's silu as feature K when present (K' = K + 1), and x's spread (in,): the data's
     part of the penalty, the same at every evaluation."""
     ext = feats if silu is None else torch.cat([feats, silu.T[:, None, :]], 1)
-    return ext - ext.mean(2, keepdim=True), x.std(0, unbiased=False)
+    return ext - ext.mean(2, keepdim=True), _spread(x)[1]
+
+
+def _spread(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """x centred over the batch (batch, in) and its spread, the population std (in,)."""
+    x_c = x - x.mean(0, keepdim=True)
+    return x_c, torch.linalg.vector_norm(x_c, 2, dim=0).div_(x_c.shape[0] ** 0.5)
 
 
 class _LayerHandles:
@@ -143,8 +149,7 @@ class AnalyticObjective:
             if p.silu is not None:
                 centred.addcmul_(p.base_weight.T[:, :, None], p.silu.T[:, None, :])
             centred.sub_(centred.mean(2, keepdim=True))
-            x_c = p.x - p.x.mean(0, keepdim=True)  # (batch, in), kept for the spread's gradient
-            std = torch.linalg.vector_norm(x_c, 2, dim=0).div_(x_c.shape[0] ** 0.5)  # (in,)
+            x_c, std = _spread(p.x)  # x_c kept for the spread's gradient
         n = centred.shape[2]
         abs_mean = torch.linalg.vector_norm(centred, 1, dim=2)  # (in, out), times n
         sign = torch.sign(centred)
